@@ -1,0 +1,105 @@
+namespace FineRewards.Core.Contracts;
+
+// The contracts between the domain and the model engines. The host composes them; each engine
+// (TorchSharp diffusion, ONNX reward models, LLamaSharp judge, the built-in Shapes pack)
+// implements the ones it can. Batch methods take all K candidates of a prompt at once so an
+// engine can run them as one batch.
+
+/// <summary>Turns images into captions (BLIP-2 in the paper).</summary>
+public interface ICaptioner
+{
+    string Name { get; }
+    IReadOnlyList<string> Caption(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Finds labelled regions in images (Grounded-SAM in the paper).</summary>
+public interface ISegmenter
+{
+    string Name { get; }
+    IReadOnlyList<IReadOnlyList<Segment>> Segment(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Decides, for each label, whether it belongs to the scene a prompt describes (Vicuna in the paper).</summary>
+public interface ILabelJudge
+{
+    string Name { get; }
+    /// <summary>Changes whenever the same question could get a different answer (model hash, template version).</summary>
+    string Version { get; }
+    /// <returns>One verdict per label, in the order given.</returns>
+    IReadOnlyList<Verdict> Judge(string prompt, IReadOnlyList<string> labels, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Maps texts to unit-length vectors whose dot product is their cosine similarity.</summary>
+public interface ITextEmbedder
+{
+    string Name { get; }
+    int Dimension { get; }
+    IReadOnlyList<float[]> Embed(IReadOnlyList<string> texts, CancellationToken cancellationToken = default);
+}
+
+/// <summary>What a reward saw, so a user can tell why a score is what it is.</summary>
+/// <param name="Caption">The caption the score compared with the prompt, where there is one.</param>
+/// <param name="Segments">Every segment with its verdict, where the reward segments the image.</param>
+/// <param name="Flags">Conditions a user should know about, e.g. "no-segments".</param>
+/// <param name="Details">Other facts (model names, hashes, seeds).</param>
+public sealed record RewardEvidence(
+    string? Caption = null,
+    IReadOnlyList<JudgedSegment>? Segments = null,
+    IReadOnlyList<string>? Flags = null,
+    IReadOnlyDictionary<string, string>? Details = null);
+
+public sealed record RewardScore(string Reward, double Score, RewardEvidence Evidence);
+
+/// <summary>A reward function: higher is better.</summary>
+public interface IReward
+{
+    string Name { get; }
+    string Version { get; }
+    /// <returns>One score per image, in order.</returns>
+    IReadOnlyList<RewardScore> Score(string prompt, IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A LoRA adapter to apply while generating.</summary>
+public sealed record LoraReference(string Path, double Scale = 1.0);
+
+public enum SeedPolicy { Fixed, Random, Increment }
+
+/// <summary>Best-of-K generation of one prompt. Candidate i uses seed BaseSeed + i.</summary>
+public sealed record GenerationRequest(
+    string Prompt,
+    int K,
+    long BaseSeed,
+    string NegativePrompt = "",
+    string Sampler = "ddim",
+    int Steps = 25,
+    double Guidance = 7.5,
+    int Width = 64,
+    int Height = 64,
+    IReadOnlyList<LoraReference>? Loras = null);
+
+/// <summary>One generated candidate and everything needed to regenerate it.</summary>
+public sealed record GeneratedCandidate(int Index, long Seed, RgbImage Image, IReadOnlyDictionary<string, string> Provenance);
+
+public sealed record GenerationProgress(int Step, int Steps, int CandidatesDone, int Candidates);
+
+/// <summary>A text-to-image model (Stable Diffusion, or the Shapes pack on the same classes).</summary>
+public interface IImageGenerator
+{
+    string Name { get; }
+    IReadOnlyList<GeneratedCandidate> Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default);
+}
+
+/// <summary>An image and the prompt it should be learned for.</summary>
+public sealed record TrainingPair(string Prompt, RgbImage Image);
+
+public sealed record LoraTrainingOptions(int Rank = 4, double Alpha = 4, double LearningRate = 9e-6, int Steps = 100, int BatchSize = 1, long Seed = 1234);
+
+public sealed record TrainingProgress(int Step, int Steps, double Loss);
+
+/// <summary>Fine-tunes a LoRA adapter on image-prompt pairs (RAFT) and saves it.</summary>
+public interface ILoraTrainer
+{
+    /// <returns>The path of the saved adapter.</returns>
+    string Train(IReadOnlyList<TrainingPair> pairs, LoraTrainingOptions options, string outputPath,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,7 @@
+using System.CommandLine;
+using FineRewards.Host.Cli;
+
+// `finerewards`: every command is one file under Cli/ that builds its System.CommandLine node.
+var root = new RootCommand("FineRewards for .NET: reward-guided best-of-K image generation and LoRA training.");
+root.Subcommands.Add(RankCommand.Create());
+return root.Parse(args).Invoke();
