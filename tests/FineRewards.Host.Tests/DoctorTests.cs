@@ -1,0 +1,61 @@
+using System.Text.Json.Nodes;
+using FineRewards.Diffusion.Runtime;
+
+namespace FineRewards.Host.Tests;
+
+public class DoctorTests
+{
+    [Fact]
+    public void TorchSharp_loads_in_the_test_process()
+    {
+        // The GLIBCXX patch step must also have run on this test project's output folder.
+        var info = TorchProbe.Probe();
+        Assert.True(info.Loaded, info.Error);
+        Assert.True(info.Threads >= 1);
+    }
+
+    [Fact]
+    public void Doctor_json_reports_every_check_and_is_healthy_here()
+    {
+        var r = CliRunner.Run("doctor", "--json");
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        var doc = JsonNode.Parse(r.Stdout)!;
+        Assert.True((bool)doc["healthy"]!);
+        var checks = doc["checks"]!.AsArray().ToDictionary(c => (string)c!["name"]!, c => c!);
+        Assert.Equal(new[] { "fonts", "gpu", "libtorch", "llama", "onnxruntime", "packs", "runtime" }, checks.Keys.Order());
+        foreach (string required in new[] { "runtime", "libtorch", "onnxruntime", "fonts" })
+            Assert.Equal("ok", (string)checks[required]["status"]!);
+        Assert.Contains("CPUExecutionProvider", (string)checks["onnxruntime"]["facts"]!["providers"]!);
+        Assert.Contains("search_paths", checks["packs"]["facts"]!.AsObject().Select(p => p.Key));
+    }
+
+    [Fact]
+    public void Doctor_reports_a_pack_with_missing_files()
+    {
+        string root = Directory.CreateTempSubdirectory("fr-doctor").FullName;
+        Directory.CreateDirectory(Path.Combine(root, "mine"));
+        File.WriteAllText(Path.Combine(root, "mine", "pack.json"), """{"name":"mine","version":"1","files":[{"path":"unet.safetensors","sha256":"00","bytes":3}]}""");
+        Environment.SetEnvironmentVariable("FINEREWARDS_PACKS", root);
+        try
+        {
+            var r = CliRunner.Run("doctor", "--json");
+            var packs = JsonNode.Parse(r.Stdout)!["checks"]!.AsArray().First(c => (string)c!["name"]! == "packs")!;
+            string mine = (string)packs["facts"]!["pack.mine"]!;
+            Assert.Contains("incomplete", mine);
+            Assert.Contains(Path.Combine(root, "mine", "unet.safetensors"), mine);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("FINEREWARDS_PACKS", null);
+        }
+    }
+
+    [Fact]
+    public void Demo_ranks_the_bundled_example()
+    {
+        var r = CliRunner.Run("demo");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("three green triangles", r.Stdout);
+        Assert.Contains("All required checks passed", r.Stdout);
+    }
+}
