@@ -228,25 +228,28 @@ public sealed class ClipTextModel : nn.Module<Tensor, ClipTextOutput>
         }
         var last = text_model.final_layer_norm.forward(h);                // [B, L, D]
 
-        // The published configs carry the legacy eos_token_id 2, for which transformers takes the
-        // position of the highest id (EOS 49407 is the largest id, first occurrence); newer configs
-        // name the real EOS id, and the first position holding it is used.
-        var eosIndex = Config.EosTokenId == 2
-            ? inputIds.to(ScalarType.Int32).argmax(-1)
-            : (inputIds == Config.EosTokenId).to(ScalarType.Int32).argmax(-1);   // [B]
-        var pooled = last[arange(b, device: h.device), eosIndex.to(ScalarType.Int64)];   // [B, D]
+        var pooled = last[arange(b, device: h.device), EosIndex(inputIds)];  // [B, D]
 
         return new ClipTextOutput(last.MoveToOuterDisposeScope(), pooled.MoveToOuterDisposeScope(),
             hiddenStates.Select(t => t.MoveToOuterDisposeScope()).ToList());
     }
 
-    /// <summary>Index of the pooled (EOS) position of each row, by the same rule as <see cref="forward"/>.</summary>
+    /// <summary>Index of the pooled (EOS) position of each row, as <see cref="forward"/> uses it.</summary>
     public long[] PooledIndex(Tensor inputIds)
+    {
+        using var index = EosIndex(inputIds);
+        return index.data<long>().ToArray();
+    }
+
+    // The published configs carry the legacy eos_token_id 2, for which transformers takes the position
+    // of the highest id (EOS 49407 is the largest id; argmax returns its first occurrence). Newer configs
+    // name the real EOS id, and the first position holding it is used.
+    Tensor EosIndex(Tensor inputIds)                                        // [B, L] -> [B] int64
     {
         using var scope = NewDisposeScope();
         var index = Config.EosTokenId == 2
             ? inputIds.to(ScalarType.Int32).argmax(-1)
             : (inputIds == Config.EosTokenId).to(ScalarType.Int32).argmax(-1);
-        return index.to(ScalarType.Int64).data<long>().ToArray();
+        return index.to(ScalarType.Int64).MoveToOuterDisposeScope();
     }
 }

@@ -129,8 +129,37 @@ public sealed class ClipTokenizer
         return tensor(flat, new long[] { texts.Count, length }, ScalarType.Int64);
     }
 
-    /// <summary>Text of ids (byte-level decoding, <c>&lt;/w&gt;</c> as a space).</summary>
-    public string Decode(IEnumerable<int> ids) => _bpe.Decode(ids, considerSpecialTokens: false) ?? "";
+    /// <summary>
+    /// Text of ids as openai's decode gives it: every <c>&lt;/w&gt;</c> becomes a space, invalid UTF-8
+    /// becomes U+FFFD. Done here because the library's decoder drops the suffix without a space.
+    /// </summary>
+    public string Decode(IEnumerable<int> ids)
+    {
+        _idToToken ??= Vocabulary.ToDictionary(kv => kv.Value, kv => kv.Key);
+        _unicodeToByte ??= ByteLevelAlphabet().Select((ch, b) => (ch, b)).ToDictionary(x => x.ch, x => (byte)x.b);
+        var text = string.Concat(ids.Select(id => _idToToken.TryGetValue(id, out var t) ? t : ""));
+        var bytes = new List<byte>(text.Length);
+        foreach (char c in text)
+            if (_unicodeToByte.TryGetValue(c, out byte b)) bytes.Add(b);
+            else bytes.AddRange(System.Text.Encoding.UTF8.GetBytes(c.ToString()));   // '<', '/', 'w', '>' are themselves
+        return System.Text.Encoding.UTF8.GetString(bytes.ToArray()).Replace("</w>", " ");
+    }
+
+    Dictionary<int, string>? _idToToken;
+    Dictionary<char, byte>? _unicodeToByte;
+
+    /// <summary>GPT-2's bytes_to_unicode: printable bytes stand for themselves, the other 68 map to U+0100 and up.</summary>
+    static char[] ByteLevelAlphabet()
+    {
+        var map = new char[256];
+        int next = 256;
+        for (int b = 0; b < 256; b++)
+        {
+            bool printable = b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE and <= 0xFF;
+            map[b] = printable ? (char)b : (char)next++;
+        }
+        return map;
+    }
 
     static Dictionary<string, int> ReadVocab(string path)
     {

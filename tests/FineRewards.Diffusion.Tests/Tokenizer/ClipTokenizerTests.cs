@@ -69,6 +69,14 @@ public class ClipTokenizerTests(ClipTokenizerFixture fixture) : IClassFixture<Cl
     }
 
     [Fact]
+    public void Decode_inverts_encode_up_to_cleaning()
+    {
+        // openai's decode: pieces joined, each </w> a space (so punctuation gets its own space).
+        Assert.Equal("a photo of an astronaut riding a horse , 4 k ! ", _tok.Decode(_tok.Encode("A photo of an astronaut  riding a horse, 4k!")));
+        Assert.Equal("größe 猫 ", _tok.Decode(_tok.Encode("Größe 猫")));   // multi-byte UTF-8 through the byte alphabet
+    }
+
+    [Fact]
     public void Lowercasing_follows_python_final_sigma_and_dotted_capital_i()
     {
         Assert.Equal("οδος", PythonText.Lower("ΟΔΟΣ"));
