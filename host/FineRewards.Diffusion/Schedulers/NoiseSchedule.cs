@@ -41,7 +41,7 @@ public static class NoiseSchedule
         if (x <= 0) return fp[0];
         if (x >= fp.Count - 1) return fp[^1];
         int j = (int)Math.Floor(x);
-        double slope = ((double)fp[j + 1] - fp[j]) / 1.0;
+        double slope = (double)fp[j + 1] - fp[j];   // the grid spacing is 1
         return slope * (x - j) + fp[j];
     }
 
