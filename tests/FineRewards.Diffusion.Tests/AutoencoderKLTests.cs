@@ -5,7 +5,7 @@ using static FineRewards.Diffusion.Tests.DiffusersFixtures;
 
 namespace FineRewards.Diffusion.Tests;
 
-public class AutoencoderKLTests
+public class AutoencoderKLTests(Xunit.Abstractions.ITestOutputHelper output)
 {
     private const double Tolerance = 3e-5;
 
@@ -21,11 +21,13 @@ public class AutoencoderKLTests
         using var _ = no_grad();
 
         var (mean, logvar) = model.Encode(recording["input.image"]);
-        AssertClose(mean, recording["output.latent_mean"], Tolerance, "latent mean");
-        AssertClose(logvar, recording["output.latent_logvar"], Tolerance, "latent logvar");
-
         var decoded = model.Decode(recording["input.latent"]);
-        AssertClose(decoded, recording["output.decoded"], Tolerance, "decoded");
+        foreach (var (what, actual) in new[] { ("latent_mean", mean), ("latent_logvar", logvar), ("decoded", decoded) })
+        {
+            double diff = MaxAbsDiff(actual, recording[$"output.{what}"], what);
+            output.WriteLine($"vae_tiny {what}: max |diff| {diff:E2}");
+            Assert.True(diff <= Tolerance, $"{what}: max |diff| {diff:E2} > {Tolerance:E1}");
+        }
 
         Assert.Equal(0.18215, model.ScalingFactor);
         Assert.Equal(2, config.DownsampleFactor);
