@@ -6,6 +6,7 @@ using static FineRewards.Diffusion.Tests.DiffusersFixtures;
 
 namespace FineRewards.Diffusion.Tests;
 
+[Collection(MetaDeviceCollection.Name)]
 public class ArchitectureInspectorTests
 {
     public static TheoryData<string, string, string> KeyLists => new()
