@@ -1,3 +1,4 @@
+using FineRewards.Core;
 using FineRewards.Diffusion.IO;
 using FineRewards.Diffusion.Models.UNet;
 using FineRewards.Diffusion.Models.Vae;
@@ -66,5 +67,19 @@ public class CheckpointLoadingTests : IDisposable
         var path = WriteWeights("vae_tiny.safetensors", w => w["encoder.extra.weight"] = zeros(3));
         var e = Assert.Throws<CheckpointMismatchException>(() => AutoencoderKL.FromSafetensors(PathOf("vae_tiny.json"), path));
         Assert.Contains(e.Problems, p => p.Contains("unexpected tensor encoder.extra.weight"));
+    }
+
+    [Fact]
+    public void A_diffusers_component_folder_loads_and_an_incomplete_one_is_an_input_error()
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(dir, "vae")).FullName;
+        File.Copy(PathOf("vae_tiny.json"), Path.Combine(folder, "config.json"));
+        var e = Assert.Throws<InputException>(() => AutoencoderKL.FromDiffusersFolder(folder));
+        Assert.Equal(folder, e.Field);
+        Assert.Contains("diffusion_pytorch_model.safetensors", e.Message);
+
+        File.Move(WriteWeights("vae_tiny.safetensors"), Path.Combine(folder, "diffusion_pytorch_model.fp16.safetensors"));
+        using var vae = AutoencoderKL.FromDiffusersFolder(folder);
+        Assert.Equal(4, vae.Config.LatentChannels);
     }
 }

@@ -76,6 +76,13 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         RegisterComponents();
     }
 
+    /// <summary>Loads a diffusers component folder (config.json + diffusion_pytorch_model[.fp16].safetensors).</summary>
+    public static UNet2DConditionModel FromDiffusersFolder(string folder)
+    {
+        var (config, weights) = DiffusersFolder.Resolve(folder);
+        return FromSafetensors(config, weights);
+    }
+
     /// <summary>Builds the model from a config.json and loads a .safetensors state dict (strict; fp16 weights become fp32).</summary>
     public static UNet2DConditionModel FromSafetensors(string configPath, string weightsPath)
         => FromSafetensors(UNet2DConditionConfig.FromFile(configPath), weightsPath);

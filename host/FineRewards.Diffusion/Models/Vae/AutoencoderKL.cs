@@ -31,6 +31,13 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Loads a diffusers component folder (config.json + diffusion_pytorch_model[.fp16].safetensors).</summary>
+    public static AutoencoderKL FromDiffusersFolder(string folder)
+    {
+        var (config, weights) = DiffusersFolder.Resolve(folder);
+        return FromSafetensors(config, weights);
+    }
+
     /// <summary>Builds the model from a config.json and loads a .safetensors state dict (strict; fp16 weights become fp32).</summary>
     public static AutoencoderKL FromSafetensors(string configPath, string weightsPath)
         => FromSafetensors(AutoencoderKLConfig.FromFile(configPath), weightsPath);
