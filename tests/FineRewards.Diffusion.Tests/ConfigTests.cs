@@ -52,6 +52,10 @@ public class ConfigTests
         var h = Assert.Throws<InputException>(() => UNet2DConditionConfig.FromJson(heads));
         Assert.Contains("attention_head_dim", h.Field);
 
+        var swapped = Assert.Throws<InputException>(() => UNet2DConditionConfig.FromFile(PathOf("vae_tiny.json")));
+        Assert.Contains("_class_name", swapped.Field);
+        Assert.Contains("AutoencoderKL", swapped.Message);
+
         var broken = Assert.Throws<InputException>(() => AutoencoderKLConfig.FromJson("{ \"block_out_channels\": 7 }", "vae/config.json"));
         Assert.Equal("vae/config.json", broken.Field);
     }

@@ -10,6 +10,8 @@ namespace FineRewards.Diffusion.Models.UNet;
 /// </summary>
 public sealed record UNet2DConditionConfig
 {
+    /// <summary>diffusers' model class; when present it must be UNet2DConditionModel.</summary>
+    [JsonPropertyName("_class_name")] public string? ClassName { get; init; }
     [JsonPropertyName("sample_size")] public int? SampleSize { get; init; }
     [JsonPropertyName("in_channels")] public int InChannels { get; init; } = 4;
     [JsonPropertyName("out_channels")] public int OutChannels { get; init; } = 4;
@@ -104,6 +106,7 @@ public sealed record UNet2DConditionConfig
         {
             if (!ok) throw new InputException($"{source}: {field}", message);
         }
+        Require(ClassName is null or "UNet2DConditionModel", "_class_name", $"is '{ClassName}', not a UNet2DConditionModel config");
         int n = BlockOutChannels.Length;
         Require(n >= 1, "block_out_channels", "needs at least one block");
         Require(BlockOutChannels.All(c => c > 0 && c % NormNumGroups == 0), "block_out_channels",

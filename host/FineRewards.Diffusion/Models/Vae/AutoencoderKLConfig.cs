@@ -6,6 +6,8 @@ namespace FineRewards.Diffusion.Models.Vae;
 /// <summary>diffusers' <c>AutoencoderKL</c> config as its config.json spells it (defaults are diffusers').</summary>
 public sealed record AutoencoderKLConfig
 {
+    /// <summary>diffusers' model class; when present it must be AutoencoderKL.</summary>
+    [JsonPropertyName("_class_name")] public string? ClassName { get; init; }
     [JsonPropertyName("in_channels")] public int InChannels { get; init; } = 3;
     [JsonPropertyName("out_channels")] public int OutChannels { get; init; } = 3;
     [JsonPropertyName("down_block_types")] public string[] DownBlockTypes { get; init; } = ["DownEncoderBlock2D"];
@@ -19,6 +21,10 @@ public sealed record AutoencoderKLConfig
     /// <summary>Latents are multiplied by this before the UNet sees them and divided by it before decoding (the caller's job).</summary>
     [JsonPropertyName("scaling_factor")] public double ScalingFactor { get; init; } = 0.18215;
     [JsonPropertyName("force_upcast")] public bool ForceUpcast { get; init; } = true;
+    // Later diffusers versions can drop these parts; the SD VAEs have them all.
+    [JsonPropertyName("mid_block_add_attention")] public bool MidBlockAddAttention { get; init; } = true;
+    [JsonPropertyName("use_quant_conv")] public bool UseQuantConv { get; init; } = true;
+    [JsonPropertyName("use_post_quant_conv")] public bool UsePostQuantConv { get; init; } = true;
 
     /// <summary>The Stable Diffusion 1.x/2.x VAE (e.g. stabilityai/sd-vae-ft-mse, the SD 1.5 and 2.1 vae/config.json).</summary>
     public static AutoencoderKLConfig SdVae { get; } = new()
@@ -45,6 +51,9 @@ public sealed record AutoencoderKLConfig
         {
             if (!ok) throw new InputException($"{source}: {field}", message);
         }
+        Require(ClassName is null or "AutoencoderKL", "_class_name", $"is '{ClassName}', not an AutoencoderKL config");
+        Require(MidBlockAddAttention && UseQuantConv && UsePostQuantConv, "use_quant_conv",
+            "mid_block_add_attention, use_quant_conv and use_post_quant_conv must be true (the SD VAE layout)");
         int n = BlockOutChannels.Length;
         Require(n >= 1, "block_out_channels", "needs at least one block");
         Require(BlockOutChannels.All(c => c > 0 && c % NormNumGroups == 0), "block_out_channels",
