@@ -144,7 +144,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         var skips = new List<Tensor> { h };
         for (int i = 0; i < down_blocks.Count; i++)
         {
-            var (hidden, blockSkips) = down_blocks[i].Forward(h, emb, encoderHiddenStates);   // [B, Ci, H/2^i', W/2^i']
+            var (hidden, blockSkips) = down_blocks[i].Forward(h, emb, encoderHiddenStates);   // [B, C_i, H/2^(i+1), W/2^(i+1)] (the last block keeps its size)
             h = hidden;
             skips.AddRange(blockSkips);
             Record($"down_blocks.{i}", h);
