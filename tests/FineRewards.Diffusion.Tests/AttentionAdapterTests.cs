@@ -41,12 +41,12 @@ public class AttentionAdapterTests
         var context = randn(1, 3, 32);
         var before = model.forward(sample, t, context);
 
-        var attentions = model.named_modules().Where(m => m.module is Attention).ToList();
-        Assert.Equal(8, attentions.Count);   // attn1 + attn2 of 4 transformers: down_blocks.0, mid_block, up_blocks.1 (x2)
+        var attentions = model.AttentionModules().ToList();
+        Assert.Equal(8, attentions.Count);
+        Assert.Contains(attentions, a => a.Name == "up_blocks.1.attentions.1.transformer_blocks.0.attn2");   // attn1 + attn2 of 4 transformers: down_blocks.0, mid_block, up_blocks.1 (x2)
 
-        foreach (var (_, module) in attentions)
+        foreach (var (_, attention) in attentions)
         {
-            var attention = (Attention)module;
             foreach (var name in Attention.ProjectionNames)
             {
                 var linear = Assert.IsType<Linear>(attention.GetProjection(name));
@@ -64,7 +64,7 @@ public class AttentionAdapterTests
         AssertClose(model.forward(sample, t, context), before, 1e-6, "zero adapter");
 
         // A non-zero delta on one projection reaches the output.
-        var attn = (Attention)attentions[0].module;
+        var attn = attentions[0].Module;
         var q = (LowRankWrapper)attn.GetProjection("to_q");
         foreach (var (name, p) in q.named_parameters())
             if (name == "lora_B.weight") p.fill_(0.1f);

@@ -52,4 +52,17 @@ public class AutoencoderKLTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(logvar[0, 1].eq(-30f).all().item<bool>(), "lower clamp");
         AssertClose(logvar[0, 2], recording["output.latent_logvar"][0, 2], 3e-5, "unclamped channels");
     }
+
+    [Fact]
+    public void Sample_draws_mean_plus_sigma_noise_reproducibly()
+    {
+        using var scope = NewDisposeScope();
+        var mean = full(new long[] { 1, 4, 64, 64 }, 3f);
+        var logvar = full(new long[] { 1, 4, 64, 64 }, (float)Math.Log(4.0));   // sigma 2
+        var a = AutoencoderKL.Sample(mean, logvar, new TorchSharp.torch.Generator(7));
+        var b = AutoencoderKL.Sample(mean, logvar, new TorchSharp.torch.Generator(7));
+        Assert.True(a.eq(b).all().item<bool>(), "same generator seed, same draw");
+        Assert.InRange(a.mean().item<float>(), 2.9f, 3.1f);
+        Assert.InRange(a.std().item<float>(), 1.9f, 2.1f);
+    }
 }

@@ -1,4 +1,5 @@
 using FineRewards.Diffusion.IO;
+using FineRewards.Diffusion.Models.Layers;
 using FineRewards.Diffusion.Nn;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -102,6 +103,13 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         model.eval();
         return model;
     }
+
+    /// <summary>
+    /// Every attention layer with its state-dict path (e.g. "down_blocks.0.attentions.0.transformer_blocks.0.attn2"),
+    /// where an adapter (LoRA) finds the projections to wrap.
+    /// </summary>
+    public IEnumerable<(string Name, Attention Module)> AttentionModules()
+        => named_modules().Where(m => m.module is Attention).Select(m => (m.name, (Attention)m.module));
 
     /// <param name="sample">[B, in_channels, H, W] noisy latent</param>
     /// <param name="timestep">[B] or a scalar (shared by the batch)</param>
