@@ -4,4 +4,7 @@ using FineRewards.Host.Cli;
 // `finerewards`: every command is one file under Cli/ that builds its System.CommandLine node.
 var root = new RootCommand("FineRewards for .NET: reward-guided best-of-K image generation and LoRA training.");
 root.Subcommands.Add(RankCommand.Create());
+root.Subcommands.Add(EvalShapesCommand.Create());
+root.Subcommands.Add(RenderShapesCommand.Create());
+root.Subcommands.Add(ShapesPromptsCommand.Create());
 return root.Parse(args).Invoke();
