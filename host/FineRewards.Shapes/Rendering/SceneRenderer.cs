@@ -15,7 +15,10 @@ public static class SceneRenderer
 {
     const int Supersample = 8;
 
-    public static RgbImage Render(Scene scene)
+    public static RgbImage Render(Scene scene) => Render(scene.Objects);
+
+    /// <summary>Draws objects without checking the scene rules: for counter-examples (touching or overlapping shapes).</summary>
+    public static RgbImage Render(IEnumerable<ShapeObject> objects)
     {
         int big = Scene.Canvas * Supersample;
         using var bitmap = new SKBitmap(new SKImageInfo(big, big, SKColorType.Rgba8888, SKAlphaType.Premul));
@@ -23,7 +26,7 @@ public static class SceneRenderer
         {
             canvas.Clear(SKColors.White);
             canvas.Scale(Supersample);
-            foreach (var o in scene.Objects) Draw(canvas, o);
+            foreach (var o in objects) Draw(canvas, o);
             canvas.Flush();
         }
         return BoxShrink(bitmap, Supersample);
