@@ -47,7 +47,7 @@ public static class ObjectDetector
     /// <summary>Regions smaller than this are specks, not objects (the smallest object covers about 50).</summary>
     public const int MinPixels = 12;
     const int MinCorePixels = 4;
-    /// <summary>Pixels this close to white count as background in the fit, so faint noise adds no mass.</summary>
+    /// <summary>Pixels fainter than this are background; fainter than <see cref="LowInk"/> but not, they join the rim of an adjacent object.</summary>
     const int FaintInk = 3;
     /// <summary>Pixels around an object's box that the fit sees (room for blurred edges).</summary>
     const int WindowMargin = 3;
@@ -81,6 +81,8 @@ public static class ObjectDetector
                 regions.Add(part);
             }
         }
+
+        GrowIntoFaintEdges(label, ink, w, h);
 
         var found = new List<DetectedObject>();
         for (int r = 0; r < regions.Count; r++) found.Add(Describe(image, regions[r], r, label));
@@ -156,6 +158,34 @@ public static class ObjectDetector
         return parts;
     }
 
+    /// <summary>
+    /// Gives the faint anti-aliased rim around each object (ink below <see cref="LowInk"/>) to the
+    /// nearest object, a few pixels deep, so that a neighbour's rim never adds to an object's mass.
+    /// </summary>
+    static void GrowIntoFaintEdges(int[] label, int[] ink, int w, int h)
+    {
+        var frontier = Enumerable.Range(0, w * h).Where(k => label[k] >= 0).ToList();
+        for (int step = 0; step < WindowMargin && frontier.Count > 0; step++)
+        {
+            var next = new List<int>();
+            foreach (int k in frontier)
+            {
+                int x = k % w, y = k / w;
+                for (int dy = -1; dy <= 1; dy++)
+                    for (int dx = -1; dx <= 1; dx++)
+                    {
+                        int nx = x + dx, ny = y + dy;
+                        if (nx < 0 || ny < 0 || nx >= w || ny >= h) continue;
+                        int n = ny * w + nx;
+                        if (label[n] != -1 || ink[n] < FaintInk) continue;
+                        label[n] = label[k];
+                        next.Add(n);
+                    }
+            }
+            frontier = next;
+        }
+    }
+
     static DetectedObject Describe(RgbImage image, List<int> pixels, int index, int[] label)
     {
         int w = image.Width, h = image.Height;
@@ -192,7 +222,8 @@ public static class ObjectDetector
             {
                 int k = (y0 + j) * w + (x0 + i), o = j * ww + i;
                 use[o] = label[k] == -1 || label[k] == index;
-                if (!use[o] || norm <= 0 || Ink(px, k) < FaintInk) continue;
+                // Unlabelled pixels (white, or a speck too small to be an object) are observed as empty.
+                if (label[k] != index || norm <= 0) continue;
                 double a = ((255 - px[3 * k]) * dr + (255 - px[3 * k + 1]) * dg + (255 - px[3 * k + 2]) * db) / norm;
                 observed[o] = Math.Clamp(a, 0, 1);
             }
