@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FineRewards.Shapes.Grammar;
+using FineRewards.Shapes.World;
 
 namespace FineRewards.Shapes.Evaluation;
 
@@ -88,8 +89,8 @@ public sealed record ShapesReport(IReadOnlyList<PromptResult> Prompts)
                 foreach (var o in c.Result.Objects)
                     objects.Add(new JsonObject
                     {
-                        ["color"] = o.Color?.ToString().ToLowerInvariant(),
-                        ["shape"] = o.Shape?.ToString().ToLowerInvariant(),
+                        ["color"] = o.Color?.Word(),
+                        ["shape"] = o.Shape?.Word(),
                         ["x"] = Round(o.X), ["y"] = Round(o.Y), ["size"] = Round(o.Size),
                         ["bbox"] = new JsonArray(o.Box.X, o.Box.Y, o.Box.Width, o.Box.Height),
                         ["pixels"] = o.Pixels,
