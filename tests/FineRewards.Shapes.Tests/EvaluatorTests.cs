@@ -38,6 +38,10 @@ public class EvaluatorTests
         {
             var result = ShapesEvaluator.Evaluate(SceneRenderer.Render(scene), prompt);
             if (!result.Correct) failures.Add($"{prompt.Text}: {string.Join("; ", result.Reasons)}");
+            // The caption of what was found parses back to the prompt's counts.
+            var caption = PromptGrammar.ParseCaption(SceneCaption.Describe(result.Objects.Where(f => f.Recognised)
+                .Select(f => new PlacedObject(f.Color!.Value, f.Shape!.Value, f.X, f.Y)).ToList()).Text);
+            Assert.Equal(prompt.Counts.OrderBy(kv => kv.Key), caption.Counts.OrderBy(kv => kv.Key));
             // Found objects sit where the scene put them (fitted centre, not the pixel box).
             foreach (var o in scene.Objects)
                 Assert.Contains(result.Objects, f => f.Color == o.Color && f.Shape == o.Shape
@@ -263,5 +267,28 @@ public class EvaluatorTests
                 int k = 3 * (y * image.Width + x);
                 (image.Pixels[k], image.Pixels[k + 1], image.Pixels[k + 2]) = rgb;
             }
+    }
+}
+
+public class EvaluatorNoiseTests
+{
+    [Theory]
+    [InlineData(4)]
+    [InlineData(10)]
+    public void Mild_pixel_noise_does_not_change_the_verdict(int amplitude)
+    {
+        // Generated images are never exactly clean: add uniform noise of +-amplitude to every channel.
+        var random = new Random(amplitude);
+        var failures = new List<string>();
+        foreach (var task in PromptWords.Tasks)
+            foreach (var prompt in PromptCatalog.All(task).Where((_, i) => i % 23 == 0))
+            {
+                var image = SceneRenderer.Render(SceneSampler.Sample(prompt, random));
+                for (int k = 0; k < image.Pixels.Length; k++)
+                    image.Pixels[k] = (byte)Math.Clamp(image.Pixels[k] + random.Next(-amplitude, amplitude + 1), 0, 255);
+                var result = ShapesEvaluator.Evaluate(image, prompt);
+                if (!result.Correct) failures.Add($"{prompt.Text}: {string.Join("; ", result.Reasons)}");
+            }
+        Assert.Empty(failures);
     }
 }
