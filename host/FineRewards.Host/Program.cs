@@ -7,4 +7,7 @@ root.Subcommands.Add(RankCommand.Create());
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
+root.Subcommands.Add(EvalShapesCommand.Create());
+root.Subcommands.Add(RenderShapesCommand.Create());
+root.Subcommands.Add(ShapesPromptsCommand.Create());
 return root.Parse(args).Invoke();
