@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using Xunit.Abstractions;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Judge.Llm;
@@ -26,7 +27,7 @@ public sealed class TinyModelFixture : IDisposable
     }
 }
 
-public sealed class LlmLabelJudgeTests(TinyModelFixture fixture) : IClassFixture<TinyModelFixture>
+public sealed class LlmLabelJudgeTests(TinyModelFixture fixture, ITestOutputHelper output) : IClassFixture<TinyModelFixture>
 {
     static readonly Regex AnswerLine = new(@"^(\d+): (certain|may|unlikely)$");
 
@@ -150,8 +151,31 @@ public sealed class LlmLabelJudgeTests(TinyModelFixture fixture) : IClassFixture
         var bytes = File.ReadAllBytes(fixture.ModelPath);
         File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
         var corrupt = Assert.Throws<InputException>(() => new LlmLabelJudge(new LlmJudgeOptions(truncated)));
+        output.WriteLine(corrupt.Message);
         Assert.Contains("truncated.gguf", corrupt.Message);
-        Assert.Contains("llama.cpp", corrupt.Message);
+        Assert.Contains("llama.cpp said:", corrupt.Message); // the native log explains what was wrong
+    }
+
+    [Fact]
+    public void Segment_reward_asks_the_llm_judge_once_per_prompt_for_all_candidates()
+    {
+        var segmenter = new Rewards.FakeSegmenter(
+            [Rewards.Images.Seg("red circle"), Rewards.Images.Seg("tree")],
+            [Rewards.Images.Seg("Red Circle"), Rewards.Images.Seg("blue square")],
+            []);
+        var before = fixture.Judge.Counters;
+        var reward = new FineRewards.Rewards.Segments.SegmentReward(segmenter, fixture.Judge);
+        var scores = reward.Score("a red circle next to a tree (reward)", Rewards.Images.WithIds(0, 1, 2));
+
+        Assert.Equal(before.Queries + 1, fixture.Judge.Counters.Queries);
+        AssertGrammatical(Assert.Single(fixture.Judge.LastAnswers), 3);
+        for (int i = 0; i < 2; i++)
+        {
+            var judged = scores[i].Evidence.Segments!;
+            Assert.Equal(judged.Average(j => j.Verdict.Score()), scores[i].Score, 12);
+        }
+        Assert.Equal(-0.5, scores[2].Score);
+        Assert.StartsWith("segment-v1+fake-segmenter+llm:tiny-llama:", reward.Version);
     }
 
     [Fact]
