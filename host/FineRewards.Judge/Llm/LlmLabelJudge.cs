@@ -31,6 +31,8 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
     public string Version { get; }
     /// <summary>SHA-256 of the GGUF file, hex.</summary>
     public string ModelSha256 { get; }
+    /// <summary>Whether questions are wrapped in the model's own chat template (the GGUF has one and the options allow it).</summary>
+    public bool UsesChatTemplate => _chatTemplate;
     /// <summary>The raw answers of the queries run by the last <see cref="Judge"/> call (empty when all came from the cache).</summary>
     public IReadOnlyList<string> LastAnswers { get; private set; } = [];
 
@@ -50,6 +52,8 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
         Version = $"{ModelSha256[..16]}+{TemplateVersion}";
 
         LlamaNativeLog.Install();
+        if (options.GpuLayers > 0 && !NativeApi.llama_supports_gpu_offload())
+            throw new InputException("GpuLayers", $"{options.GpuLayers} layers asked for GPU offload, but the loaded llama.cpp backend is CPU-only; use 0, or build with -p:FineRewardsGpu=true");
         var modelParams = new ModelParams(path)
         {
             ContextSize = options.ContextSize,
@@ -120,7 +124,8 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
 
     static string OneLine(string text) => string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
 
-    string PromptText(string prompt, IReadOnlyList<string> labels)
+    /// <summary>The exact text a query decodes: the question, wrapped in the model's chat template when it has one.</summary>
+    public string PromptText(string prompt, IReadOnlyList<string> labels)
     {
         string question = Question(prompt, labels);
         if (!_chatTemplate) return question + "Answer:\n";

@@ -14,7 +14,7 @@ namespace FineRewards.Rewards.Tests.Gguf;
 /// </remarks>
 public static class TinyLlamaGguf
 {
-    public sealed record Shape(int Embedding = 32, int Heads = 4, int KvHeads = 2, int FeedForward = 64, int Blocks = 2, int ContextLength = 2048);
+    public sealed record Shape(int Embedding = 32, int Heads = 4, int KvHeads = 2, int FeedForward = 64, int Blocks = 2, int ContextLength = 2048, string? ChatTemplate = null);
 
     // gguf value types
     const uint U32 = 4, F32 = 6, String = 8, Array = 9, I32 = 5;
@@ -84,6 +84,7 @@ public static class TinyLlamaGguf
             ("tokenizer.ggml.bos_token_id", U32, w => w.Write(1u)),
             ("tokenizer.ggml.eos_token_id", U32, w => w.Write(2u)),
         };
+        if (s.ChatTemplate is not null) metadata.Add(("tokenizer.chat_template", String, w => Str(w, s.ChatTemplate)));
 
         using var stream = File.Create(path);
         using var w = new BinaryWriter(stream, Encoding.UTF8);

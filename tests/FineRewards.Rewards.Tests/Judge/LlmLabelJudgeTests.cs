@@ -72,6 +72,9 @@ public sealed class LlmLabelJudgeTests(TinyModelFixture fixture, ITestOutputHelp
         Assert.Empty(judge.LastAnswers);
         Assert.Equal([first[1], first[0]], again);
 
+        Assert.Empty(judge.Judge(prompt, []));
+        Assert.Equal(before.Queries, judge.Counters.Queries);
+
         var wider = judge.Judge(prompt, ["green triangle", "blue square", "yellow star"]);
         Assert.Equal(before.Queries + 1, judge.Counters.Queries);
         AssertGrammatical(Assert.Single(judge.LastAnswers), 1); // only "blue square" was asked
@@ -179,9 +182,32 @@ public sealed class LlmLabelJudgeTests(TinyModelFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public void A_model_with_a_chat_template_gets_the_question_inside_it()
+    {
+        // llama.cpp recognises ChatML by its markers; the tiny vocabulary spells them out in characters.
+        const string chatMl = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n";
+        string path = TinyLlamaGguf.Write(Path.Combine(fixture.Folder, "tiny-chat.gguf"), seed: 2, new TinyLlamaGguf.Shape(ChatTemplate: chatMl));
+        using var judge = new LlmLabelJudge(new LlmJudgeOptions(path, ContextSize: 1024, Threads: 2));
+        Assert.True(judge.UsesChatTemplate);
+        string text = judge.PromptText("a red circle", ["red circle"]);
+        Assert.StartsWith("<|im_start|>user\n", text);
+        Assert.EndsWith("<|im_start|>assistant\n", text);
+        Assert.Contains(LlmLabelJudge.Question("a red circle", ["red circle"]), text);
+        Assert.Equal(2, judge.Judge("a red circle", ["red circle", "tree"]).Count);
+        AssertGrammatical(Assert.Single(judge.LastAnswers), 2);
+        Assert.NotEqual(fixture.Judge.Version, judge.Version);
+
+        using var plain = new LlmLabelJudge(new LlmJudgeOptions(path, ContextSize: 1024, Threads: 2, UseChatTemplate: false));
+        Assert.False(plain.UsesChatTemplate);
+        Assert.EndsWith("Answer:\n", plain.PromptText("a red circle", ["red circle"]));
+    }
+
+    [Fact]
     public void Bad_options_are_refused()
     {
         Assert.Equal("ContextSize", Assert.Throws<InputException>(() => new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, ContextSize: 8))).Field);
+        if (!LLama.Native.NativeApi.llama_supports_gpu_offload()) // CPU builds only
+            Assert.Equal("GpuLayers", Assert.Throws<InputException>(() => new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, GpuLayers: 4))).Field);
         Assert.Equal("MaxLabelsPerQuery", Assert.Throws<InputException>(() => new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, MaxLabelsPerQuery: 0))).Field);
     }
 }
