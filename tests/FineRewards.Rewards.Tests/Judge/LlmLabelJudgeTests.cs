@@ -17,7 +17,7 @@ public sealed class TinyModelFixture : IDisposable
     public TinyModelFixture()
     {
         ModelPath = TinyLlamaGguf.Write(Path.Combine(Folder, "tiny-llama.gguf"));
-        Judge = new LlmLabelJudge(new LlmJudgeOptions(ModelPath, ContextSize: 1024, Threads: 2));
+        Judge = new LlmLabelJudge(new LlmJudgeOptions(ModelPath, ContextSize: 1024, Threads: 1));
     }
 
     public void Dispose()
@@ -87,7 +87,7 @@ public sealed class LlmLabelJudgeTests(TinyModelFixture fixture, ITestOutputHelp
     {
         string[] labels = ["sun", "moon", "red circle", "tree", "house"];
         var cached = fixture.Judge.Judge("a house under the sun (determinism)", labels);
-        using var fresh = new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, ContextSize: 1024, Threads: 2));
+        using var fresh = new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, ContextSize: 1024, Threads: 1));
         Assert.Equal(cached, fresh.Judge("a house under the sun (determinism)", labels));
         Assert.Equal(1, fresh.Counters.Queries);
         Assert.Equal(fixture.Judge.Version, fresh.Version);
@@ -97,7 +97,7 @@ public sealed class LlmLabelJudgeTests(TinyModelFixture fixture, ITestOutputHelp
     public void Long_label_lists_are_split_by_max_labels_and_by_context()
     {
         var labels = Enumerable.Range(0, 10).Select(i => $"object {i}").ToArray();
-        using (var byCount = new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, ContextSize: 1024, Threads: 2, MaxLabelsPerQuery: 4)))
+        using (var byCount = new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, ContextSize: 1024, Threads: 1, MaxLabelsPerQuery: 4)))
         {
             Assert.Equal(10, byCount.Judge("many objects", labels).Count);
             Assert.Equal(3, byCount.Counters.Queries);
@@ -105,7 +105,7 @@ public sealed class LlmLabelJudgeTests(TinyModelFixture fixture, ITestOutputHelp
         }
 
         // The question alone is about 360 tokens (the tiny vocabulary spends about a token per character): 450 holds only a few labels.
-        using var byContext = new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, ContextSize: 450, Threads: 2));
+        using var byContext = new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, ContextSize: 450, Threads: 1));
         var verdicts = byContext.Judge("x", labels);
         Assert.Equal(10, verdicts.Count);
         Assert.True(byContext.Counters.Queries > 1, "the label list should not fit one 450-token query");
@@ -122,14 +122,14 @@ public sealed class LlmLabelJudgeTests(TinyModelFixture fixture, ITestOutputHelp
         string cachePath = Path.Combine(fixture.Folder, "verdicts.json");
         string[] labels = ["red circle", "tree"];
         IReadOnlyList<Verdict> first;
-        using (var judge = new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, ContextSize: 1024, Threads: 2, CachePath: cachePath)))
+        using (var judge = new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, ContextSize: 1024, Threads: 1, CachePath: cachePath)))
         {
             first = judge.Judge("a red circle (file cache)", labels);
             Assert.Equal(1, judge.Counters.Queries);
         }
         Assert.Contains(fixture.Judge.ModelSha256, File.ReadAllText(cachePath));
 
-        using var reopened = new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, ContextSize: 1024, Threads: 2, CachePath: cachePath));
+        using var reopened = new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, ContextSize: 1024, Threads: 1, CachePath: cachePath));
         Assert.Equal(first, reopened.Judge("a red circle (file cache)", labels));
         Assert.Equal(0, reopened.Counters.Queries);
         Assert.Equal(2, reopened.Counters.CacheHits);
@@ -187,7 +187,7 @@ public sealed class LlmLabelJudgeTests(TinyModelFixture fixture, ITestOutputHelp
         // llama.cpp recognises ChatML by its markers; the tiny vocabulary spells them out in characters.
         const string chatMl = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}<|im_start|>assistant\n";
         string path = TinyLlamaGguf.Write(Path.Combine(fixture.Folder, "tiny-chat.gguf"), seed: 2, new TinyLlamaGguf.Shape(ChatTemplate: chatMl));
-        using var judge = new LlmLabelJudge(new LlmJudgeOptions(path, ContextSize: 1024, Threads: 2));
+        using var judge = new LlmLabelJudge(new LlmJudgeOptions(path, ContextSize: 1024, Threads: 1));
         Assert.True(judge.UsesChatTemplate);
         string text = judge.PromptText("a red circle", ["red circle"]);
         Assert.StartsWith("<|im_start|>user\n", text);
@@ -197,7 +197,7 @@ public sealed class LlmLabelJudgeTests(TinyModelFixture fixture, ITestOutputHelp
         AssertGrammatical(Assert.Single(judge.LastAnswers), 2);
         Assert.NotEqual(fixture.Judge.Version, judge.Version);
 
-        using var plain = new LlmLabelJudge(new LlmJudgeOptions(path, ContextSize: 1024, Threads: 2, UseChatTemplate: false));
+        using var plain = new LlmLabelJudge(new LlmJudgeOptions(path, ContextSize: 1024, Threads: 1, UseChatTemplate: false));
         Assert.False(plain.UsesChatTemplate);
         Assert.EndsWith("Answer:\n", plain.PromptText("a red circle", ["red circle"]));
     }
