@@ -25,7 +25,8 @@ public sealed record LlmJudgeOptions(
 /// <summary>What the judge has done so far (for benchmarks and logs).</summary>
 /// <param name="Queries">Model queries run (a Judge call answered from the cache runs none).</param>
 /// <param name="PromptTokens">Prompt tokens decoded over all queries.</param>
+/// <param name="ReusedPromptTokens">Prompt tokens not decoded because the context still held them from the previous query.</param>
 /// <param name="GeneratedTokens">Answer tokens sampled over all queries.</param>
 /// <param name="CacheHits">Labels answered from the cache.</param>
 /// <param name="CacheMisses">Labels that needed the model.</param>
-public sealed record LlmJudgeCounters(long Queries, long PromptTokens, long GeneratedTokens, long CacheHits, long CacheMisses);
+public sealed record LlmJudgeCounters(long Queries, long PromptTokens, long ReusedPromptTokens, long GeneratedTokens, long CacheHits, long CacheMisses);

@@ -25,7 +25,10 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
     readonly bool _chatTemplate;
     readonly VerdictCache _cache;
     readonly object _gate = new();
-    long _queries, _promptTokens, _generatedTokens, _cacheHits, _cacheMisses;
+    long _queries, _promptTokens, _reusedTokens, _generatedTokens, _cacheHits, _cacheMisses;
+    // The tokens whose keys and values the context holds now (seq 0, positions 0..n-1): the last query's prompt and
+    // answer. A new query keeps their common prefix (the instructions) instead of decoding it again.
+    readonly List<LLamaToken> _held = [];
 
     public string Name { get; }
     public string Version { get; }
@@ -38,7 +41,7 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
 
     public LlmJudgeCounters Counters
     {
-        get { lock (_gate) return new LlmJudgeCounters(_queries, _promptTokens, _generatedTokens, _cacheHits, _cacheMisses); }
+        get { lock (_gate) return new LlmJudgeCounters(_queries, _promptTokens, _reusedTokens, _generatedTokens, _cacheHits, _cacheMisses); }
     }
 
     public LlmLabelJudge(LlmJudgeOptions options)
@@ -91,18 +94,25 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
         {
             var answers = new List<string>();
             var missing = labels.Distinct().Where(l => !_cache.TryGet(Key(prompt, l), out _)).ToList();
-            _cacheHits += labels.Count(l => !missing.Contains(l));
-            _cacheMisses += labels.Count(missing.Contains);
-
-            foreach (var chunk in Chunks(prompt, missing))
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var (verdicts, answer) = Ask(prompt, chunk.Labels, chunk.Tokens, cancellationToken);
-                answers.Add(answer);
-                for (int i = 0; i < chunk.Labels.Count; i++) _cache.Set(Key(prompt, chunk.Labels[i]), verdicts[i]);
-            }
-            if (missing.Count > 0) _cache.Save();
+            var asked = missing.ToHashSet();
+            _cacheMisses += labels.Count(asked.Contains);
+            _cacheHits += labels.Count - labels.Count(asked.Contains);
             LastAnswers = answers;
+            try
+            {
+                foreach (var chunk in Chunks(prompt, missing))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var (verdicts, answer) = Ask(prompt, chunk.Labels, chunk.Tokens, cancellationToken);
+                    answers.Add(answer);
+                    for (int i = 0; i < chunk.Labels.Count; i++) _cache.Set(Key(prompt, chunk.Labels[i]), verdicts[i]);
+                }
+            }
+            finally
+            {
+                // Keep what earlier queries paid for even when a later one fails or is cancelled.
+                _cache.Save();
+            }
 
             return labels.Select(l => _cache.TryGet(Key(prompt, l), out var v) ? v : throw new InvalidOperationException($"no verdict for {l}")).ToList();
         }
@@ -113,12 +123,14 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
     /// <summary>The question for one query; labels are numbered as the grammar numbers the answer lines.</summary>
     public static string Question(string prompt, IReadOnlyList<string> labels)
     {
+        // Fixed instructions first: every query then starts with the same tokens, which the context keeps.
         var text = new StringBuilder();
-        text.Append("A text-to-image model drew a picture for this prompt:\n\"").Append(OneLine(prompt)).Append("\"\n");
-        text.Append("For each object found in the picture, answer \"certain\" if the scene the prompt describes certainly contains it, ");
-        text.Append("\"may\" if it may appear in that scene, or \"unlikely\" if it is unlikely to appear in it.\n");
-        for (int i = 0; i < labels.Count; i++) text.Append(i + 1).Append(". ").Append(OneLine(labels[i])).Append('\n');
+        text.Append("A text-to-image model drew a picture for a prompt, and objects were found in the picture. ");
+        text.Append("For each object, answer \"certain\" if the scene the prompt describes certainly contains it, ");
+        text.Append("\"may\" if it may appear in that scene, or \"unlikely\" if it is unlikely to appear in it. ");
         text.Append("Answer with one line per object, in the same order, as \"<number>: <verdict>\".\n");
+        text.Append("Prompt: \"").Append(OneLine(prompt)).Append("\"\nObjects:\n");
+        for (int i = 0; i < labels.Count; i++) text.Append(i + 1).Append(". ").Append(OneLine(labels[i])).Append('\n');
         return text.ToString();
     }
 
@@ -163,24 +175,25 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
     (IReadOnlyList<Verdict> Verdicts, string Answer) Ask(string prompt, IReadOnlyList<string> labels, LLamaToken[] promptTokens, CancellationToken cancellationToken)
     {
         var ctx = _context.NativeHandle;
-        ctx.MemoryClear(true);
         _queries++;
-        _promptTokens += promptTokens.Length;
+        int position = KeepCommonPrefix(ctx, promptTokens);
+        _reusedTokens += position;
+        _promptTokens += promptTokens.Length - position;
 
         using var sampler = SafeLLamaSamplerChainHandle.Create(LLamaSamplerChainParams.Default());
         sampler.AddGrammar(_weights.NativeHandle, VerdictGrammar.Gbnf(labels.Count), "root");
         // Greedy = temperature 0: the same question always gets the same answer, which the cache relies on.
         sampler.AddGreedySampler();
 
-        // Prompt: [T] tokens in n_batch-sized pieces, logits only for the last one.
+        // Prompt: the rest of [T] tokens in n_batch-sized pieces, logits only for the last one.
         var batch = new LLamaBatch();
-        int position = 0;
         while (position < promptTokens.Length)
         {
             batch.Clear();
             int end = Math.Min(promptTokens.Length, position + (int)_options.BatchSize);
             for (int i = position; i < end; i++) batch.Add(promptTokens[i], i, LLamaSeqId.Zero, i == promptTokens.Length - 1);
             Decode(ctx, batch);
+            _held.AddRange(promptTokens.AsSpan(position, end - position));
             position = end;
         }
 
@@ -199,6 +212,7 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
             batch.Clear();
             batch.Add(token, position++, LLamaSeqId.Zero, true);
             Decode(ctx, batch);
+            _held.Add(token);
         }
 
         string text = answer.ToString();
@@ -212,10 +226,33 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
         }
     }
 
+    /// <returns>How many leading prompt tokens the context already holds (always leaving one to decode for fresh logits).</returns>
+    int KeepCommonPrefix(SafeLLamaContextHandle ctx, LLamaToken[] promptTokens)
+    {
+        int common = 0;
+        int limit = Math.Min(_held.Count, promptTokens.Length - 1);
+        while (common < limit && _held[common] == promptTokens[common]) common++;
+        if (common > 0) ctx.MemorySequenceRemove(LLamaSeqId.Zero, common, -1);
+        if (common == 0 || ctx.MemorySequenceMaxPosition(LLamaSeqId.Zero).Value != common - 1)
+        {
+            // Some memories (recurrent models) cannot drop a tail (the call then leaves it): start from nothing.
+            ctx.MemoryClear(true);
+            common = 0;
+        }
+        _held.RemoveRange(common, _held.Count - common);
+        return common;
+    }
+
     void Decode(SafeLLamaContextHandle ctx, LLamaBatch batch)
     {
         var result = ctx.Decode(batch);
-        if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode failed ({result}) in {Name}");
+        if (result != DecodeResult.Ok)
+        {
+            // What the context holds is unknown after a failed decode.
+            ctx.MemoryClear(true);
+            _held.Clear();
+            throw new InvalidOperationException($"llama_decode failed ({result}) in {Name}");
+        }
     }
 
     static void Validate(LlmJudgeOptions o)

@@ -94,6 +94,26 @@ public sealed class LlmLabelJudgeTests(TinyModelFixture fixture, ITestOutputHelp
     }
 
     [Fact]
+    public void Queries_reuse_the_shared_instruction_prefix_without_changing_answers()
+    {
+        using var judge = new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, ContextSize: 1024, Threads: 1));
+        judge.Judge("a red circle (prefix 1)", ["red circle", "tree"]);
+        Assert.Equal(0, judge.Counters.ReusedPromptTokens);
+        long decodedFirst = judge.Counters.PromptTokens;
+
+        string[] labels = ["blue square", "tree", "sun"];
+        var second = judge.Judge("a blue square (prefix 2)", labels);
+        var counters = judge.Counters;
+        // The instructions (a few hundred characters, about a token each here) were not decoded again.
+        Assert.True(counters.ReusedPromptTokens > 100, $"reused {counters.ReusedPromptTokens} tokens");
+        Assert.True(counters.PromptTokens - decodedFirst < decodedFirst, "the second query should decode less than the first");
+
+        using var fresh = new LlmLabelJudge(new LlmJudgeOptions(fixture.ModelPath, ContextSize: 1024, Threads: 1));
+        Assert.Equal(fresh.Judge("a blue square (prefix 2)", labels), second);
+        Assert.Equal(0, fresh.Counters.ReusedPromptTokens);
+    }
+
+    [Fact]
     public void Long_label_lists_are_split_by_max_labels_and_by_context()
     {
         var labels = Enumerable.Range(0, 10).Select(i => $"object {i}").ToArray();
