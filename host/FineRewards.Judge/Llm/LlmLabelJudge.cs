@@ -23,6 +23,7 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
     readonly LLamaWeights _weights;
     readonly LLamaContext _context;
     readonly bool _chatTemplate;
+    readonly string _template;
     readonly VerdictCache _cache;
     readonly object _gate = new();
     long _queries, _promptTokens, _reusedTokens, _generatedTokens, _cacheHits, _cacheMisses;
@@ -52,7 +53,6 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
         CheckGgufHeader(path);
         ModelSha256 = HashFile(path);
         Name = $"llm:{Path.GetFileNameWithoutExtension(path)}";
-        Version = $"{ModelSha256[..16]}+{TemplateVersion}";
 
         LlamaNativeLog.Install();
         if (options.GpuLayers > 0 && !NativeApi.llama_supports_gpu_offload())
@@ -85,6 +85,9 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
             throw new InputException(options.ModelPath, $"llama.cpp loaded the model but could not create a {options.ContextSize}-token context ({e.Message}).{NativeLogTail(mark)}");
         }
         _chatTemplate = options.UseChatTemplate && _weights.Metadata.ContainsKey("tokenizer.chat_template");
+        // The same question asked with or without the chat template can get another answer.
+        _template = $"{TemplateVersion}{(_chatTemplate ? "+chat" : "+plain")}";
+        Version = $"{ModelSha256[..16]}+{_template}";
         _cache = new VerdictCache(options.CachePath);
     }
 
@@ -118,7 +121,7 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
         }
     }
 
-    CacheKey Key(string prompt, string label) => new(ModelSha256, TemplateVersion, prompt, label);
+    CacheKey Key(string prompt, string label) => new(ModelSha256, _template, prompt, label);
 
     /// <summary>The question for one query; labels are numbered as the grammar numbers the answer lines.</summary>
     public static string Question(string prompt, IReadOnlyList<string> labels)

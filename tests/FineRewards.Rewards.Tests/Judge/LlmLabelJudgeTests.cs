@@ -220,6 +220,7 @@ public sealed class LlmLabelJudgeTests(TinyModelFixture fixture, ITestOutputHelp
         using var plain = new LlmLabelJudge(new LlmJudgeOptions(path, ContextSize: 1024, Threads: 1, UseChatTemplate: false));
         Assert.False(plain.UsesChatTemplate);
         Assert.EndsWith("Answer:\n", plain.PromptText("a red circle", ["red circle"]));
+        Assert.NotEqual(judge.Version, plain.Version); // their cached verdicts must not mix
     }
 
     [Fact]
