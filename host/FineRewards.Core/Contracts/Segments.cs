@@ -84,3 +84,16 @@ public sealed record Segment(string Label, double Confidence, Box Box, RunLength
 
 /// <summary>A segment with the judge's verdict on its label.</summary>
 public sealed record JudgedSegment(Segment Segment, Verdict Verdict);
+
+/// <summary>An object a prompt asks for, and how many of it where the prompt says.</summary>
+public sealed record ExpectedObject(string Label, int? Count = null);
+
+/// <summary>
+/// Knows which objects a prompt asks for (the Shapes grammar can parse its own prompts). The segment
+/// reward's optional coverage term uses it to penalise asked-for objects that no segment shows.
+/// </summary>
+public interface IPromptLabels
+{
+    /// <returns>The objects <paramref name="prompt"/> asks for, or null when this provider cannot tell.</returns>
+    IReadOnlyList<ExpectedObject>? Expected(string prompt);
+}

@@ -1,0 +1,44 @@
+using FineRewards.Core.Contracts;
+using FineRewards.Rewards.Embedders;
+
+namespace FineRewards.Rewards.Baselines;
+
+/// <summary>A model that puts images and texts in one vector space (CLIP).</summary>
+public interface IImageTextEmbedder
+{
+    string Name { get; }
+    int Dimension { get; }
+    IReadOnlyList<float[]> EmbedImages(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default);
+    IReadOnlyList<float[]> EmbedTexts(IReadOnlyList<string> texts, CancellationToken cancellationToken = default);
+}
+
+/// <summary>
+/// CLIPScore (Hessel et al. 2021): w * max(cos(image, prompt), 0) with w = 2.5, the usual baseline the
+/// paper compares with. The raw cosine is kept in the evidence.
+/// </summary>
+public sealed class ClipScoreReward(IImageTextEmbedder model, double weight = 2.5) : IReward
+{
+    public string Name => "clipscore";
+    public string Version => $"clipscore-v1+{model.Name}+w{weight.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+
+    public IReadOnlyList<RewardScore> Score(string prompt, IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default)
+    {
+        if (images.Count == 0) return [];
+        var text = model.EmbedTexts([prompt], cancellationToken)[0];
+        var pictures = model.EmbedImages(images, cancellationToken);
+        if (pictures.Count != images.Count)
+            throw new InvalidOperationException($"{model.Name} returned {pictures.Count} image embeddings for {images.Count} images");
+        var scores = new List<RewardScore>(images.Count);
+        for (int i = 0; i < images.Count; i++)
+        {
+            double cosine = Embeddings.Cosine(pictures[i], text);
+            var details = new Dictionary<string, string>
+            {
+                ["model"] = model.Name,
+                ["cosine"] = cosine.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
+            };
+            scores.Add(new RewardScore(Name, weight * Math.Max(cosine, 0), new RewardEvidence(Details: details)));
+        }
+        return scores;
+    }
+}

@@ -1,0 +1,183 @@
+using System.Globalization;
+using FineRewards.Core.Contracts;
+
+namespace FineRewards.Rewards.Segments;
+
+/// <param name="NoSegmentsScore">
+/// R for an image where the segmenter found nothing. The paper's mean over segments is undefined there (the
+/// reference divides by zero by accident). Default -0.5, the score of an all-"unlikely" image: nothing
+/// recognisable was drawn, so the image shows none of what the prompt asked for, and an empty image must never
+/// outrank one with a single plausible object. Flagged "no-segments".
+/// </param>
+/// <param name="JudgeFailedScore">R for a candidate whose labels the judge could not answer (flag "judge-failed"); the worst value of eq. 5 so a failure never wins a ranking.</param>
+/// <param name="CoverageWeight">
+/// Weight of the optional coverage term (0, the paper's eq. 5, turns it off): R = R_sam - CoverageWeight * (1 - coverage),
+/// coverage being the share of the prompt's expected objects that some segment shows. The expected objects come from an
+/// <see cref="IPromptLabels"/> provider, else from the labels the judge called "certain" in any of the K candidates.
+/// </param>
+/// <param name="CountAware">With counts from the provider, an expected object with count c seen n times covers min(n, c) / max(n, c) instead of 1.</param>
+public sealed record SegmentRewardOptions(
+    double NoSegmentsScore = -0.5,
+    double JudgeFailedScore = -0.5,
+    double CoverageWeight = 0,
+    bool CountAware = false);
+
+/// <summary>
+/// The segment reward (paper eq. 5): segment each image, ask the judge whether each segment's label belongs to the
+/// prompt's scene, and average +0.5 (certain), 0 (may), -0.5 (unlikely) over the segments. All K images are
+/// segmented in one batch and all their distinct labels are judged in one query per prompt.
+/// </summary>
+public sealed class SegmentReward(
+    ISegmenter segmenter,
+    ILabelJudge judge,
+    SegmentRewardOptions? options = null,
+    IPromptLabels? promptLabels = null) : IReward
+{
+    readonly SegmentRewardOptions _options = options ?? new SegmentRewardOptions();
+
+    public string Name => "segment";
+    public string Version => $"segment-v1+{segmenter.Name}+{judge.Name}:{judge.Version}"
+        + (_options.CoverageWeight > 0 ? $"+coverage{_options.CoverageWeight.ToString(CultureInfo.InvariantCulture)}{(_options.CountAware ? "c" : "")}" : "");
+
+    /// <summary>The form in which labels are judged and compared: segmenters disagree on case and spacing.</summary>
+    public static string NormalizeLabel(string label) => string.Join(' ', label.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).ToLowerInvariant();
+
+    public IReadOnlyList<RewardScore> Score(string prompt, IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default)
+    {
+        if (images.Count == 0) return [];
+        var segments = segmenter.Segment(images, cancellationToken);
+        if (segments.Count != images.Count)
+            throw new InvalidOperationException($"segmenter {segmenter.Name} returned {segments.Count} segment lists for {images.Count} images");
+
+        var verdicts = JudgeAll(prompt, segments, cancellationToken);
+        var expected = ExpectedObjects(prompt, segments, verdicts);
+
+        var scores = new List<RewardScore>(images.Count);
+        for (int i = 0; i < images.Count; i++)
+            scores.Add(ScoreOne(segments[i], verdicts[i], expected));
+        return scores;
+    }
+
+    /// <summary>What the judge said about one candidate's labels, or why it could not.</summary>
+    sealed record CandidateVerdicts(IReadOnlyDictionary<string, Verdict>? Verdicts, string? Error, bool Fallback);
+
+    List<CandidateVerdicts> JudgeAll(string prompt, IReadOnlyList<IReadOnlyList<Segment>> segments, CancellationToken cancellationToken)
+    {
+        var perCandidate = segments.Select(list => list.Select(s => NormalizeLabel(s.Label)).Distinct().ToList()).ToList();
+        var all = perCandidate.SelectMany(l => l).Distinct().ToList();
+        if (all.Count == 0) return perCandidate.Select(_ => new CandidateVerdicts(new Dictionary<string, Verdict>(), null, false)).ToList();
+
+        try
+        {
+            var map = Ask(prompt, all, cancellationToken);
+            return perCandidate.Select(_ => new CandidateVerdicts(map, null, false)).ToList();
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // One bad label or a flaky judge must not cost the other candidates their scores: ask again per
+            // candidate so only the candidates whose own labels fail are lost.
+            var result = new List<CandidateVerdicts>(perCandidate.Count);
+            foreach (var labels in perCandidate)
+            {
+                if (labels.Count == 0) { result.Add(new CandidateVerdicts(new Dictionary<string, Verdict>(), null, true)); continue; }
+                try { result.Add(new CandidateVerdicts(Ask(prompt, labels, cancellationToken), null, true)); }
+                catch (Exception inner) when (inner is not OperationCanceledException)
+                {
+                    result.Add(new CandidateVerdicts(null, $"{inner.GetType().Name}: {inner.Message}", true));
+                }
+            }
+            return result;
+        }
+    }
+
+    Dictionary<string, Verdict> Ask(string prompt, List<string> labels, CancellationToken cancellationToken)
+    {
+        var answer = judge.Judge(prompt, labels, cancellationToken);
+        if (answer.Count != labels.Count)
+            throw new InvalidOperationException($"judge {judge.Name} gave {answer.Count} verdicts for {labels.Count} labels");
+        var map = new Dictionary<string, Verdict>(StringComparer.Ordinal);
+        for (int i = 0; i < labels.Count; i++) map[labels[i]] = answer[i];
+        return map;
+    }
+
+    /// <returns>The objects the coverage term checks, or null when the term is off or nothing is known.</returns>
+    IReadOnlyList<ExpectedObject>? ExpectedObjects(string prompt, IReadOnlyList<IReadOnlyList<Segment>> segments, List<CandidateVerdicts> verdicts)
+    {
+        if (_options.CoverageWeight <= 0) return null;
+        var provided = promptLabels?.Expected(prompt);
+        if (provided is not null)
+            return provided.GroupBy(e => NormalizeLabel(e.Label))
+                .Select(g => new ExpectedObject(g.Key, g.Any(e => e.Count is null) ? null : g.Sum(e => e.Count)))
+                .ToList();
+        // Without a provider: what the judge is certain the scene contains, as seen in any candidate.
+        var certain = verdicts.Where(v => v.Verdicts is not null)
+            .SelectMany(v => v.Verdicts!).Where(kv => kv.Value == Verdict.Certain)
+            .Select(kv => kv.Key).Distinct().Order(StringComparer.Ordinal)
+            .Select(label => new ExpectedObject(label)).ToList();
+        return certain.Count > 0 ? certain : null;
+    }
+
+    RewardScore ScoreOne(IReadOnlyList<Segment> segments, CandidateVerdicts verdicts, IReadOnlyList<ExpectedObject>? expected)
+    {
+        var flags = new List<string>();
+        var details = new Dictionary<string, string>
+        {
+            ["segmenter"] = segmenter.Name,
+            ["judge"] = $"{judge.Name}:{judge.Version}",
+            ["segments"] = segments.Count.ToString(CultureInfo.InvariantCulture),
+        };
+        if (verdicts.Fallback) flags.Add("judge-fallback");
+
+        if (verdicts.Verdicts is null)
+        {
+            flags.Add("judge-failed");
+            details["judge-error"] = verdicts.Error!;
+            details["labels"] = string.Join("; ", segments.Select(s => s.Label));
+            return new RewardScore(Name, _options.JudgeFailedScore, new RewardEvidence(Flags: flags, Details: details));
+        }
+
+        var judged = segments.Select(s => new JudgedSegment(s, verdicts.Verdicts[NormalizeLabel(s.Label)])).ToList();
+        double score;
+        if (judged.Count == 0)
+        {
+            flags.Add("no-segments");
+            score = _options.NoSegmentsScore;
+        }
+        else
+        {
+            // Eq. 5: every segment counts, so two certain circles weigh twice one.
+            score = judged.Average(j => j.Verdict.Score());
+        }
+        details["r_sam"] = score.ToString("R", CultureInfo.InvariantCulture);
+
+        if (expected is not null)
+        {
+            double coverage = Coverage(segments, expected, out var missing);
+            score -= _options.CoverageWeight * (1 - coverage);
+            details["coverage"] = coverage.ToString("R", CultureInfo.InvariantCulture);
+            details["expected"] = string.Join("; ", expected.Select(e => e.Count is int c ? $"{c} {e.Label}" : e.Label));
+            if (missing.Count > 0)
+            {
+                flags.Add("missing-objects");
+                details["missing"] = string.Join("; ", missing);
+            }
+        }
+        return new RewardScore(Name, score, new RewardEvidence(Segments: judged, Flags: flags.Count > 0 ? flags : null, Details: details));
+    }
+
+    double Coverage(IReadOnlyList<Segment> segments, IReadOnlyList<ExpectedObject> expected, out List<string> missing)
+    {
+        var seen = segments.GroupBy(s => NormalizeLabel(s.Label)).ToDictionary(g => g.Key, g => g.Count());
+        missing = [];
+        double sum = 0;
+        foreach (var e in expected)
+        {
+            int n = seen.GetValueOrDefault(e.Label);
+            if (n == 0) missing.Add(e.Label);
+            sum += _options.CountAware && e.Count is int c && c > 0
+                ? (double)Math.Min(n, c) / Math.Max(n, c)
+                : n > 0 ? 1 : 0;
+        }
+        return sum / expected.Count;
+    }
+}
