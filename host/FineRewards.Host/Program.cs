@@ -6,4 +6,5 @@ var root = new RootCommand("FineRewards for .NET: reward-guided best-of-K image 
 root.Subcommands.Add(RankCommand.Create());
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
 return root.Parse(args).Invoke();

@@ -9,6 +9,8 @@ public sealed class FairQueue<T> where T : class
     readonly Dictionary<string, LinkedList<T>> byClient = new(StringComparer.Ordinal);
     // Clients with waiting items; the head is served next.
     readonly LinkedList<string> rotation = new();
+    // The client served last, back in the rotation because it has more: a new client goes ahead of it.
+    LinkedListNode<string>? lastServed;
 
     public int Count { get; private set; }
 
@@ -17,7 +19,8 @@ public sealed class FairQueue<T> where T : class
         if (!byClient.TryGetValue(client, out var items))
         {
             byClient[client] = items = new LinkedList<T>();
-            rotation.AddLast(client);
+            if (lastServed?.List is not null) rotation.AddBefore(lastServed, client);
+            else rotation.AddLast(client);
         }
         items.AddLast(item);
         Count++;
@@ -32,21 +35,26 @@ public sealed class FairQueue<T> where T : class
         item = items.First!.Value;
         items.RemoveFirst();
         rotation.RemoveFirst();
-        if (items.Count > 0) rotation.AddLast(client);
-        else byClient.Remove(client);
+        if (items.Count > 0) lastServed = rotation.AddLast(client);
+        else
+        {
+            byClient.Remove(client);
+            lastServed = null;
+        }
         Count--;
         return true;
     }
 
     public bool Remove(T item)
     {
-        foreach (var node in rotation)
+        for (var node = rotation.First; node is not null; node = node.Next)
         {
-            var items = byClient[node];
+            var items = byClient[node.Value];
             if (!items.Remove(item)) continue;
             if (items.Count == 0)
             {
-                byClient.Remove(node);
+                byClient.Remove(node.Value);
+                if (node == lastServed) lastServed = null;
                 rotation.Remove(node);
             }
             Count--;

@@ -75,7 +75,7 @@ public static class PngCodec
         {
             if (at + 12 > png.Length) throw new InputException(field, $"PNG truncated at byte {at}");
             int length = BinaryPrimitives.ReadInt32BigEndian(png[at..]);
-            if (length < 0 || at + 12L + length > png.Length) throw new InputException(field, $"PNG chunk at byte {at} runs past the end of the file");
+            if (length < 0 || at + 12L + length > png.Length) throw new InputException(field, $"PNG truncated: the chunk at byte {at} runs past the end of the file");
             var typeAndData = png.Slice(at + 4, 4 + length);
             uint crc = BinaryPrimitives.ReadUInt32BigEndian(png[(at + 8 + length)..]);
             string type = Encoding.ASCII.GetString(typeAndData[..4]);
