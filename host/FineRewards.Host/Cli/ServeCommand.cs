@@ -28,7 +28,7 @@ public static class ServeCommand
         {
             address, port, data, token, reflection, workers,
         };
-        command.SetAction((parse, ct) => CliErrors.Guard(() =>
+        command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(() =>
         {
             var options = new HostOptions(
                 parse.GetValue(data)!,
@@ -38,7 +38,7 @@ public static class ServeCommand
                 parse.GetValue(reflection),
                 parse.GetValue(workers));
             return Run(options, ct).GetAwaiter().GetResult();
-        }));
+        })));
         return command;
     }
 

@@ -45,7 +45,9 @@ public sealed class FineRewardsHost : IAsyncDisposable
         var logFactory = Logging(options);
         builder.Logging.ClearProviders();
         builder.Logging.AddNLog(logFactory.Configuration!);
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Grpc", LogLevel.Warning);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Grpc", LogLevel.Warning)
+            // The health publisher would log a missing pack as an error every few seconds; it is logged once at start.
+            .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical);
 
         builder.WebHost.ConfigureKestrel(k =>
         {
