@@ -66,6 +66,31 @@ public class AuthTests
             (await new Health.HealthClient(missing.Channel).CheckAsync(new HealthCheckRequest())).Status);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Reflection_is_served_only_when_configured(bool enabled)
+    {
+        await using var host = await TestHost.StartAsync(reflection: enabled);
+        var client = new Grpc.Reflection.V1Alpha.ServerReflection.ServerReflectionClient(host.Channel);
+        using var call = client.ServerReflectionInfo();
+        if (!enabled)
+        {
+            await RpcAssert.Fails(StatusCode.Unimplemented, async () =>
+            {
+                await call.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { ListServices = "" });
+                await call.ResponseStream.MoveNext();
+            });
+            return;
+        }
+        await call.RequestStream.WriteAsync(new Grpc.Reflection.V1Alpha.ServerReflectionRequest { ListServices = "" });
+        Assert.True(await call.ResponseStream.MoveNext());
+        var services = call.ResponseStream.Current.ListServicesResponse.Service.Select(s => s.Name).ToList();
+        Assert.Contains("finerewards.v1.GenerationService", services);
+        Assert.Contains("finerewards.v1.ImageService", services);
+        await call.RequestStream.CompleteAsync();
+    }
+
     [Fact]
     public async Task Log_lines_carry_the_job_id()
     {

@@ -52,11 +52,11 @@ public sealed class TestHost : IAsyncDisposable
 
     public static async Task<TestHost> StartAsync(
         IImageGenerator? generator = null, string? dataDirectory = null, HostLimits? limits = null, string? token = null,
-        string? clientToken = null, TimeSpan? heartbeat = null, string defaultPack = Pack, int workers = 1)
+        string? clientToken = null, TimeSpan? heartbeat = null, string defaultPack = Pack, int workers = 1, bool reflection = false)
     {
         bool owns = dataDirectory is null;
         string dir = dataDirectory ?? NewDataDirectory();
-        var options = new HostOptions(dir, Port: 0, Token: token, LimitsOverride: limits, HeartbeatOverride: heartbeat, LogToConsole: false, Workers: workers);
+        var options = new HostOptions(dir, Port: 0, Token: token, LimitsOverride: limits, HeartbeatOverride: heartbeat, LogToConsole: false, Workers: workers, Reflection: reflection);
         var host = await FineRewardsHost.StartAsync(options, Models(generator ?? new SolidColourGenerator(), defaultPack));
         var test = new TestHost(host, dir, owns, clientToken ?? token);
         await test.WaitForPackAsync();
