@@ -10,4 +10,5 @@ root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(EvalShapesCommand.Create());
 root.Subcommands.Add(RenderShapesCommand.Create());
 root.Subcommands.Add(ShapesPromptsCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
 return root.Parse(args).Invoke();

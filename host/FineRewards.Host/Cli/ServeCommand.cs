@@ -1,0 +1,61 @@
+using System.CommandLine;
+using FineRewards.Core;
+using FineRewards.Core.Packs;
+using FineRewards.Diffusion.Runtime;
+using FineRewards.Host.Doctor;
+using FineRewards.Server;
+using FineRewards.Server.Hosting;
+using FineRewards.Server.Models;
+
+namespace FineRewards.Host.Cli;
+
+/// <summary>
+/// `finerewards serve`: the headless gRPC host editors talk to. The packs come from the pack
+/// folders (PackLocator); a pack whose engine this build lacks is reported as missing in
+/// GetCapabilities, never replaced by a stand-in. Runs until Ctrl+C.
+/// </summary>
+public static class ServeCommand
+{
+    public static Command Create()
+    {
+        var address = new Option<string>("--address") { Description = "IP address to bind; anything but loopback needs a token.", DefaultValueFactory = _ => "127.0.0.1" };
+        var port = new Option<int>("--port") { Description = "TCP port (0 picks a free one).", DefaultValueFactory = _ => HostOptions.DefaultPort };
+        var data = new Option<string>("--data") { Description = "Data directory (SQLite, images, logs).", DefaultValueFactory = _ => DefaultDataDirectory() };
+        var token = new Option<string?>("--token") { Description = $"Require \"authorization: Bearer TOKEN\" on every call (or set ${HostOptions.TokenEnvironmentVariable})." };
+        var reflection = new Option<bool>("--reflection") { Description = "Serve gRPC reflection (for grpcurl and similar tools)." };
+        var workers = new Option<int>("--workers") { Description = "Jobs run at once (1 per GPU).", DefaultValueFactory = _ => 1 };
+        var command = new Command("serve", "Run the gRPC host: generation jobs, images, feedback. Binds to 127.0.0.1 unless told otherwise.")
+        {
+            address, port, data, token, reflection, workers,
+        };
+        command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(() =>
+        {
+            var options = new HostOptions(
+                parse.GetValue(data)!,
+                parse.GetValue(address)!,
+                parse.GetValue(port),
+                parse.GetValue(token) ?? Environment.GetEnvironmentVariable(HostOptions.TokenEnvironmentVariable),
+                parse.GetValue(reflection),
+                parse.GetValue(workers));
+            return Run(options, ct).GetAwaiter().GetResult();
+        })));
+        return command;
+    }
+
+    static string DefaultDataDirectory() =>
+        Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "finerewards", "host");
+
+    static async Task<int> Run(HostOptions options, CancellationToken cancellationToken)
+    {
+        options.BindAddress(); // refuse a bad address before anything starts
+        var torch = TorchProbe.Probe();
+        var device = torch.CudaAvailable ? new DeviceInfo(DeviceKind.Gpu, "CUDA (libtorch)", 0) : DeviceInfo.Cpu();
+        // Engines register here as they ship; until then every pack reports what it lacks.
+        var models = new HostModels([new LocatedPack(PackLocator.Default(), Diagnostics.DefaultPack, engine: null)], [], [], device, Diagnostics.DefaultPack);
+        await using var host = await FineRewardsHost.StartAsync(options, models, cancellationToken);
+        Console.WriteLine($"listening on {host.Address}");
+        try { await Task.Delay(Timeout.Infinite, cancellationToken); }
+        catch (OperationCanceledException) { }
+        return CliErrors.Ok;
+    }
+}

@@ -1,0 +1,52 @@
+using FineRewards.Core;
+using FineRewards.Server.Jobs;
+using FineRewards.Server.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace FineRewards.Server.Feedback;
+
+/// <summary>What a user did with a candidate, as a client sends it.</summary>
+public sealed record FeedbackSubmission(string FeedbackId, string UserId, string ProfileId, FeedbackKind? Kind, string Prompt,
+    string ImageId, string JobId, int CandidateIndex);
+
+/// <summary>
+/// Training data from users: checked (the image must be on the host), then committed to SQLite
+/// before the call returns, so acknowledged feedback survives a crash. Idempotent by id.
+/// </summary>
+public sealed class FeedbackStore(HostDatabase db, ImageStore images, HostLimits limits, ILogger<FeedbackStore> logger)
+{
+    public const int MaxIdLength = 200;
+
+    public (FeedbackRecord Record, bool Existing) Submit(FeedbackSubmission s)
+    {
+        string id = SubmissionValidator.NormalizeJobId(s.FeedbackId, "feedback_id");
+        string user = RequireId(s.UserId, "user_id");
+        string profile = RequireId(s.ProfileId, "profile_id");
+        var kind = s.Kind ?? throw new InputException("kind", "missing; accepted, rejected or edited");
+        string prompt = s.Prompt.Trim();
+        if (prompt.Length == 0) throw new InputException("prompt", "empty; feedback is learned for the prompt it answers");
+        if (prompt.Length > limits.MaxPromptLength) throw new InputException("prompt", $"{prompt.Length} characters exceeds the host's limit of {limits.MaxPromptLength}");
+        ImageStore.RequireValidId(s.ImageId, "image_id");
+        if (!images.Has(s.ImageId)) throw new HostException(RefusalKind.NotFound, "image_id", $"the host has no image {s.ImageId}; upload it with PutImage first");
+        string? jobId = s.JobId.Length == 0 ? null : SubmissionValidator.NormalizeJobId(s.JobId);
+        if (s.CandidateIndex < 0) throw new InputException("candidate_index", $"{s.CandidateIndex} is negative");
+
+        var record = new FeedbackRecord(id, user, profile, kind, prompt, s.ImageId, jobId, jobId is null ? null : s.CandidateIndex, DateTimeOffset.UtcNow);
+        var (stored, existing) = db.InsertFeedback(record);
+        if (existing && stored with { Time = record.Time } != record)
+            throw new HostException(RefusalKind.AlreadyExists, "feedback_id", $"feedback {id} was stored with different content; choose a new UUID");
+        using var _ = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId ?? "-" });
+        logger.LogInformation("feedback {Id}: {Kind} image {Image} for profile {Profile}{Existing}", id, kind, s.ImageId, profile, existing ? " (again)" : "");
+        return (stored, existing);
+    }
+
+    public IReadOnlyList<FeedbackRecord> List(string profileId) => db.FeedbackOf(RequireId(profileId, "profile_id"));
+
+    static string RequireId(string value, string field)
+    {
+        string v = value.Trim();
+        if (v.Length == 0) throw new InputException(field, "empty");
+        if (v.Length > MaxIdLength) throw new InputException(field, $"{v.Length} characters; at most {MaxIdLength}");
+        return v;
+    }
+}

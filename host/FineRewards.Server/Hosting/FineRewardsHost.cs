@@ -1,0 +1,140 @@
+using FineRewards.Server.Feedback;
+using FineRewards.Server.Jobs;
+using FineRewards.Server.Models;
+using FineRewards.Server.Services;
+using FineRewards.Server.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using NLog.Config;
+using NLog.Extensions.Logging;
+using NLog.Targets;
+
+namespace FineRewards.Server.Hosting;
+
+/// <summary>
+/// A running host: Kestrel (HTTP/2 cleartext) with the FineRewards services, health and (optionally)
+/// reflection, over one data directory. `finerewards serve`, the tests and the benchmark all start it here.
+/// </summary>
+public sealed class FineRewardsHost : IAsyncDisposable
+{
+    public WebApplication App { get; }
+    /// <summary>The address clients dial, e.g. http://127.0.0.1:50151 (the real port when 0 was asked for).</summary>
+    public Uri Address { get; }
+    readonly NLog.LogFactory logFactory;
+
+    FineRewardsHost(WebApplication app, Uri address, NLog.LogFactory logFactory)
+    {
+        App = app;
+        Address = address;
+        this.logFactory = logFactory;
+    }
+
+    public static async Task<FineRewardsHost> StartAsync(HostOptions options, HostModels models, CancellationToken cancellationToken = default)
+    {
+        var ip = options.BindAddress();
+        Directory.CreateDirectory(options.DataDirectory);
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = options.DataDirectory });
+
+        var logFactory = Logging(options);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddNLog(logFactory.Configuration!);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Grpc", LogLevel.Warning)
+            // The health publisher would log a missing pack as an error every few seconds; it is logged once at start.
+            .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical);
+
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(ip, options.Port, l => l.Protocols = HttpProtocols.Http2);
+            k.Limits.MaxRequestBodySize = null; // uploads are bounded per message (1 MiB) and in total by MaxUploadBytes
+        });
+        builder.Services.Configure<Microsoft.Extensions.Hosting.HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
+
+        var limits = options.Limits;
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(limits);
+        builder.Services.AddSingleton(models);
+        builder.Services.AddSingleton<ModelCatalog>();
+        builder.Services.AddSingleton(_ => new HostDatabase(options.DatabasePath));
+        builder.Services.AddSingleton(_ => new ImageStore(options.ImagesFolder));
+        builder.Services.AddSingleton<JobRunner>();
+        builder.Services.AddSingleton<JobManager>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<JobManager>());
+        builder.Services.AddSingleton<FeedbackStore>();
+
+        builder.Services.AddGrpc(o =>
+        {
+            o.MaxReceiveMessageSize = limits.MaxMessageBytes;
+            o.MaxSendMessageSize = limits.MaxMessageBytes;
+            o.Interceptors.Add<AuthInterceptor>();
+            o.Interceptors.Add<ErrorInterceptor>();
+        });
+        builder.Services.AddGrpcHealthChecks().AddCheck<DefaultPackHealthCheck>("default-pack");
+        if (options.Reflection) builder.Services.AddGrpcReflection();
+
+        var app = builder.Build();
+        app.MapGrpcService<HostGrpcService>();
+        app.MapGrpcService<GenerationGrpcService>();
+        app.MapGrpcService<ImageGrpcService>();
+        app.MapGrpcService<FeedbackGrpcService>();
+        app.MapGrpcHealthChecksService();
+        if (options.Reflection) app.MapGrpcReflectionService();
+
+        // Before the first call can arrive: jobs the last run left unfinished are marked failed here.
+        app.Services.GetRequiredService<JobManager>();
+        app.Services.GetRequiredService<ModelCatalog>().StartLoading(app.Lifetime.ApplicationStopping);
+
+        await app.StartAsync(cancellationToken);
+        string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var address = new Uri(bound.Replace("://[::]", "://127.0.0.1", StringComparison.Ordinal));
+        app.Logger.LogInformation("FineRewards host {Version} listening on {Address} (data {Data}, auth {Auth}, reflection {Reflection})",
+            HostGrpcService.HostVersion, address, options.DataDirectory, options.Token is null ? "off" : "on", options.Reflection ? "on" : "off");
+        return new FineRewardsHost(app, address, logFactory);
+    }
+
+    /// <summary>Console and a rolling file under {data}/logs; each line carries the job id it is about, or "-".</summary>
+    static NLog.LogFactory Logging(HostOptions options)
+    {
+        const string layout = "${longdate} ${level:uppercase=true:padding=-5} job=${scopeproperty:item=JobId:whenEmpty=-} ${logger:shortName=true}: ${message}${onexception:inner= ${exception:format=tostring}}";
+        var factory = new NLog.LogFactory();
+        var config = new LoggingConfiguration(factory);
+        var file = new FileTarget("file")
+        {
+            FileName = Path.Combine(options.LogsFolder, "host.log"),
+            Layout = layout,
+            ArchiveAboveSize = 10 << 20,
+            MaxArchiveFiles = 5,
+        };
+        config.AddRule(NLog.LogLevel.Info, NLog.LogLevel.Fatal, file);
+        if (options.LogToConsole) config.AddRule(NLog.LogLevel.Info, NLog.LogLevel.Fatal, new ConsoleTarget("console") { Layout = layout });
+        factory.Configuration = config;
+        return factory;
+    }
+
+    public Task WaitForShutdownAsync() => App.WaitForShutdownAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.StopAsync();
+        await App.DisposeAsync();
+        logFactory.Shutdown();
+    }
+}
+
+/// <summary>The gRPC health service reports SERVING only once the default pack is loaded.</summary>
+public sealed class DefaultPackHealthCheck(ModelCatalog catalog) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var a = catalog.Availability(catalog.DefaultPack);
+        return Task.FromResult(a?.State == PackState.Ready
+            ? HealthCheckResult.Healthy($"pack {catalog.DefaultPack} is loaded")
+            : HealthCheckResult.Unhealthy($"pack {catalog.DefaultPack} is {a?.State.ToString().ToLowerInvariant() ?? "not configured"}"));
+    }
+}

@@ -1,0 +1,47 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using FineRewards.Core.Contracts;
+using FineRewards.Core.Ranking;
+
+namespace FineRewards.Server.Jobs;
+
+public enum PreviewPolicy { None, Thumbnails }
+
+/// <summary>
+/// A best-of-K generation job as the client asked for it, defaults filled in. The host keeps it
+/// as JSON; its hash tells a retried submit (same id, same spec) from a clash (same id, other spec).
+/// </summary>
+public sealed record GenerationJobSpec(
+    string Prompt,
+    string NegativePrompt,
+    int K,
+    SeedPolicy SeedPolicy,
+    long BaseSeed,
+    string Sampler,
+    int Steps,
+    double Guidance,
+    int Width,
+    int Height,
+    string Pack,
+    IReadOnlyList<LoraReference> Loras,
+    IReadOnlyList<string> Rewards,
+    CombineMethod Combine,
+    IReadOnlyDictionary<string, double> Weights,
+    PreviewPolicy Preview)
+{
+    public const string DefaultSampler = "ddim";
+    public const int DefaultSteps = 25;
+    public const double DefaultGuidance = 7.5;
+    public const int DefaultSize = 64;
+
+    public string ToJson() => JsonSerializer.Serialize(this);
+
+    public static GenerationJobSpec FromJson(string json) =>
+        JsonSerializer.Deserialize<GenerationJobSpec>(json) ?? throw new InvalidDataException("job spec JSON is null");
+
+    public string Hash() => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ToJson())));
+
+    public GenerationRequest ToRequest(long baseSeed) =>
+        new(Prompt, K, baseSeed, NegativePrompt, Sampler, Steps, Guidance, Width, Height, Loras);
+}

@@ -1,0 +1,21 @@
+namespace FineRewards.Server.Jobs;
+
+/// <summary>Why the host refuses a request, apart from invalid fields (those are <see cref="FineRewards.Core.InputException"/>).</summary>
+public enum RefusalKind
+{
+    /// <summary>The job, image or feedback named does not exist.</summary>
+    NotFound,
+    /// <summary>The id is taken by something different.</summary>
+    AlreadyExists,
+    /// <summary>A queue or size limit: retry later or send less.</summary>
+    ResourceExhausted,
+    /// <summary>The request is valid but the host cannot serve it now (a pack is missing).</summary>
+    FailedPrecondition,
+}
+
+/// <summary>A refused request; <see cref="Field"/> names the field it is about.</summary>
+public sealed class HostException(RefusalKind kind, string field, string message) : Exception($"{field}: {message}")
+{
+    public RefusalKind Kind { get; } = kind;
+    public string Field { get; } = field;
+}

@@ -1,0 +1,180 @@
+using FineRewards.Core.Contracts;
+using FineRewards.Server.Models;
+using FineRewards.Server.Storage;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace FineRewards.Server.Jobs;
+
+public enum CancelOutcome { Interrupted, RemovedFromQueue, AlreadyFinished, NotFound }
+
+public sealed record SubmitResult(Job Job, bool Existing);
+
+/// <summary>
+/// The job queue: validates and stores submissions, runs them one at a time (or
+/// <see cref="HostOptions.Workers"/> at a time) fairly across clients, and cancels them. Jobs run
+/// on the host's workers, never on a client's stream, so a disconnect leaves them running.
+/// </summary>
+public sealed class JobManager : BackgroundService
+{
+    readonly HostDatabase db;
+    readonly ModelCatalog catalog;
+    readonly HostLimits limits;
+    readonly JobRunner runner;
+    readonly int workers;
+    readonly ILogger<JobManager> logger;
+
+    readonly object gate = new();
+    readonly Dictionary<string, Job> jobs = new(StringComparer.Ordinal);
+    readonly FairQueue<Job> queue = new();
+    readonly SemaphoreSlim waiting = new(0);
+    readonly Dictionary<string, long> nextSeedByClient = new(StringComparer.Ordinal);
+
+    public JobManager(HostDatabase db, ModelCatalog catalog, HostOptions options, JobRunner runner, ILogger<JobManager> logger)
+    {
+        this.db = db;
+        this.catalog = catalog;
+        limits = options.Limits;
+        this.runner = runner;
+        workers = Math.Max(1, options.Workers);
+        this.logger = logger;
+        MarkInterruptedJobs();
+    }
+
+    /// <summary>Jobs the last process left queued or running failed with it; say so in their event logs.</summary>
+    void MarkInterruptedJobs()
+    {
+        foreach (string id in db.UnfinishedJobIds())
+        {
+            var job = Find(id)!;
+            bool started = job.State == JobState.Running;
+            Append(job, new JobFailedEvent(FailureCode.HostRestarted,
+                started ? "host restarted while the job was running" : "host restarted before the job started",
+                "submit the job again with a new job id"));
+            using var _ = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = id });
+            logger.LogWarning("job was {State} when the host stopped; marked failed", started ? "running" : "queued");
+        }
+    }
+
+    public JobEvent Append(Job job, JobEventData data) => job.Append(data, db.AppendEvent);
+
+    /// <summary>The job, from memory or from the database (jobs of earlier runs).</summary>
+    public Job? Find(string jobId)
+    {
+        lock (gate)
+        {
+            if (jobs.TryGetValue(jobId, out var job)) return job;
+            var stored = db.LoadJob(jobId);
+            if (stored is null) return null;
+            job = new Job(stored.Id, stored.ClientId, stored.Spec, stored.SpecHash, stored.BaseSeed, stored.Created, stored.State, stored.Events);
+            jobs[jobId] = job;
+            return job;
+        }
+    }
+
+    public SubmitResult Submit(GenerationSubmission submission)
+    {
+        var (jobId, clientId, spec) = SubmissionValidator.Validate(submission, limits, catalog);
+        string hash = spec.Hash();
+        lock (gate)
+        {
+            if (Find(jobId) is { } existing)
+            {
+                // A retry (lost response, reconnect) gets the job it made; a different request under the same id is a client bug.
+                if (existing.SpecHash != hash)
+                    throw new HostException(RefusalKind.AlreadyExists, "job_id", $"job {jobId} exists with different parameters; choose a new UUID for a new job");
+                return new SubmitResult(existing, Existing: true);
+            }
+            if (queue.Count >= limits.MaxQueuedJobs)
+                throw new HostException(RefusalKind.ResourceExhausted, "job_id", $"the queue holds {queue.Count} jobs, the host's limit of {limits.MaxQueuedJobs}; retry when one has finished");
+
+            long baseSeed = spec.SeedPolicy switch
+            {
+                SeedPolicy.Random => Random.Shared.NextInt64(0, uint.MaxValue),
+                SeedPolicy.Increment when nextSeedByClient.TryGetValue(clientId, out long next) => next,
+                _ => spec.BaseSeed,
+            };
+            nextSeedByClient[clientId] = baseSeed + spec.K;
+
+            var job = new Job(jobId, clientId, spec, hash, baseSeed, DateTimeOffset.UtcNow);
+            queue.Enqueue(clientId, job);
+            int position = queue.InOrder().ToList().IndexOf(job);
+            job.AnnouncedPosition = position;
+            job.Append(new JobQueuedEvent(position), e => db.InsertJob(jobId, clientId, spec, hash, baseSeed, job.Created, e));
+            jobs[jobId] = job;
+            waiting.Release();
+            using var _ = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
+            logger.LogInformation("queued at position {Position} for client {Client}: K={K} {Width}x{Height} pack {Pack}",
+                position, clientId, spec.K, spec.Width, spec.Height, spec.Pack);
+            return new SubmitResult(job, Existing: false);
+        }
+    }
+
+    public async Task<(CancelOutcome Outcome, Job? Job)> CancelAsync(string jobId, CancellationToken cancellationToken)
+    {
+        Job? job;
+        lock (gate)
+        {
+            job = Find(jobId);
+            if (job is null) return (CancelOutcome.NotFound, null);
+            if (job.State.IsFinished()) return (CancelOutcome.AlreadyFinished, job);
+            if (queue.Remove(job))
+            {
+                Append(job, new JobCancelledEvent(JobCancelledEvent.RemovedFromQueue));
+                AnnouncePositions();
+                Log(job, "removed from the queue");
+                return (CancelOutcome.RemovedFromQueue, job);
+            }
+        }
+        // Dequeued: the runner sees the token at its next step and writes the cancelled event.
+        job.Cancellation.Cancel();
+        Log(job, "cancel requested while running");
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        wait.CancelAfter(TimeSpan.FromSeconds(10));
+        try { await job.WaitFinishedAsync(wait.Token); }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { }
+        return (job.State == JobState.Completed || job.State == JobState.Failed ? CancelOutcome.AlreadyFinished : CancelOutcome.Interrupted, job);
+    }
+
+    void Log(Job job, string message)
+    {
+        using var _ = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = job.Id });
+        logger.LogInformation("{Message}", message);
+    }
+
+    /// <summary>Tells each waiting job its new place when one ahead of it left. Caller holds the lock.</summary>
+    void AnnouncePositions()
+    {
+        var order = queue.InOrder();
+        for (int i = 0; i < order.Count; i++)
+        {
+            if (order[i].AnnouncedPosition == i) continue;
+            order[i].AnnouncedPosition = i;
+            Append(order[i], new JobQueuedEvent(i));
+        }
+    }
+
+    public int QueuedCount
+    {
+        get { lock (gate) return queue.Count; }
+    }
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, workers).Select(_ => Task.Run(() => WorkAsync(stoppingToken), CancellationToken.None)));
+
+    async Task WorkAsync(CancellationToken stopping)
+    {
+        while (!stopping.IsCancellationRequested)
+        {
+            try { await waiting.WaitAsync(stopping); }
+            catch (OperationCanceledException) { return; }
+            Job? job;
+            lock (gate)
+            {
+                if (!queue.TryDequeue(out job)) continue; // it was cancelled while waiting
+                AnnouncePositions();
+            }
+            await runner.RunAsync(job, e => Append(job, e), stopping);
+        }
+    }
+}

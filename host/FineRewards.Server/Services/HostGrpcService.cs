@@ -1,0 +1,54 @@
+using FineRewards.Server.Models;
+using Grpc.Core;
+using Api = FineRewards.Protocol.V1;
+
+namespace FineRewards.Server.Services;
+
+public sealed class HostGrpcService(ModelCatalog catalog, HostOptions options) : Api.HostService.HostServiceBase
+{
+    public static readonly string HostVersion =
+        typeof(HostGrpcService).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    public override Task<Api.GetCapabilitiesResponse> GetCapabilities(Api.GetCapabilitiesRequest request, ServerCallContext context)
+    {
+        var limits = options.Limits;
+        var response = new Api.GetCapabilitiesResponse
+        {
+            ProtocolVersion = HostOptions.ProtocolVersion,
+            HostVersion = HostVersion,
+            DefaultPack = catalog.DefaultPack,
+            Device = new Api.DeviceInfo
+            {
+                Kind = catalog.Device.Kind == DeviceKind.Gpu ? Api.DeviceKind.Gpu : Api.DeviceKind.Cpu,
+                Name = catalog.Device.Name,
+                MemoryBytes = catalog.Device.MemoryBytes,
+            },
+            Limits = new Api.HostLimits
+            {
+                MaxK = limits.MaxK, MaxWidth = limits.MaxWidth, MaxHeight = limits.MaxHeight, MaxSteps = limits.MaxSteps,
+                MaxPromptLength = limits.MaxPromptLength, MaxQueuedJobs = limits.MaxQueuedJobs,
+                MaxUploadBytes = limits.MaxUploadBytes, MaxMessageBytes = limits.MaxMessageBytes,
+            },
+        };
+        foreach (var p in catalog.Packs())
+        {
+            var info = new Api.PackInfo
+            {
+                Name = p.Name,
+                Folder = p.Folder,
+                State = p.State switch
+                {
+                    PackState.Ready => Api.PackState.Ready,
+                    PackState.Loading => Api.PackState.Loading,
+                    PackState.Missing => Api.PackState.Missing,
+                    _ => Api.PackState.Failed,
+                },
+            };
+            info.Problems.AddRange(p.Problems);
+            response.Packs.Add(info);
+        }
+        response.Rewards.AddRange(catalog.Rewards.Select(r => new Api.RewardInfo { Name = r.Name, Version = r.Version }));
+        response.Judges.AddRange(catalog.Judges.Select(j => new Api.JudgeInfo { Name = j.Name, Version = j.Version }));
+        return Task.FromResult(response);
+    }
+}
