@@ -1,0 +1,67 @@
+using FineRewards.Diffusion.Schedulers;
+using static TorchSharp.torch;
+
+namespace FineRewards.Diffusion.Training;
+
+/// <summary>
+/// The denoising objective of latent diffusion training, shared by full training (the Shapes pack's
+/// UNet) and LoRA fine-tuning (RAFT rounds): noise a clean latent to a random timestep with the
+/// scheduler's ᾱ, ask the UNet for the prediction its <c>prediction_type</c> names, MSE against it.
+/// </summary>
+public sealed class DiffusionObjective
+{
+    readonly Tensor alphasCumprod;   // [T] float32, on the CPU; moved to the latents' device per call
+    public SchedulerConfig Config { get; }
+
+    public DiffusionObjective(SchedulerConfig config)
+    {
+        Config = config;
+        alphasCumprod = tensor(NoiseSchedule.AlphasCumprod(config)).DetachFromDisposeScope();
+    }
+
+    /// <summary>Uniform integer timesteps in [0, T), one per sample, drawn from <paramref name="generator"/>.</summary>
+    public Tensor SampleTimesteps(long batch, Generator? generator = null, Device? device = null) =>
+        randint(0, Config.NumTrainTimesteps, [batch], dtype: ScalarType.Int64, device: device, generator: generator);
+
+    /// <summary>x_t = √ᾱ_t · x₀ + √(1-ᾱ_t) · ε (the forward process; diffusers' add_noise).</summary>
+    /// <param name="latents">x₀ [B, C, H, W]</param>
+    /// <param name="noise">ε [B, C, H, W]</param>
+    /// <param name="timesteps">t [B] int64</param>
+    public Tensor AddNoise(Tensor latents, Tensor noise, Tensor timesteps)
+    {
+        var (a, s) = Coefficients(timesteps, latents);
+        return a * latents + s * noise;
+    }
+
+    /// <summary>What the UNet is trained to output: ε for "epsilon", v = √ᾱ·ε - √(1-ᾱ)·x₀ for "v_prediction".</summary>
+    public Tensor Target(Tensor latents, Tensor noise, Tensor timesteps)
+    {
+        if (!Config.IsVPrediction) return noise;
+        var (a, s) = Coefficients(timesteps, latents);
+        return a * noise - s * latents;
+    }
+
+    /// <summary>
+    /// The training loss of one batch: mean squared error between the UNet's output at (x_t, t, text)
+    /// and <see cref="Target"/>. Noise and timesteps come from <paramref name="generator"/>, so a
+    /// seeded run repeats exactly.
+    /// </summary>
+    /// <param name="denoiser">(x_t [B,C,H,W], t [B], text [B,L,D]) → prediction [B,C,H,W]</param>
+    /// <param name="latents">x₀ [B, C, H, W], already scaled by the VAE's scaling factor</param>
+    /// <param name="textEmbeddings">encoder hidden states [B, L, D]</param>
+    public Tensor Loss(Func<Tensor, Tensor, Tensor, Tensor> denoiser, Tensor latents, Tensor textEmbeddings, Generator? generator = null)
+    {
+        var noise = randn(latents.shape, dtype: latents.dtype, device: latents.device, generator: generator);   // ε [B,C,H,W]
+        var t = SampleTimesteps(latents.shape[0], generator, latents.device);                                      // [B]
+        var noisy = AddNoise(latents, noise, t);                                                                  // x_t [B,C,H,W]
+        var prediction = denoiser(noisy, t, textEmbeddings);                                                      // [B,C,H,W]
+        return nn.functional.mse_loss(prediction.to_type(ScalarType.Float32), Target(latents, noise, t).to_type(ScalarType.Float32));
+    }
+
+    /// <returns>√ᾱ_t and √(1-ᾱ_t), each [B, 1, 1, 1] in the latents' dtype and device.</returns>
+    (Tensor SqrtAlpha, Tensor SqrtOneMinusAlpha) Coefficients(Tensor timesteps, Tensor like)
+    {
+        var ab = alphasCumprod.to(like.device).index_select(0, timesteps.to(like.device)).to_type(like.dtype).view(-1, 1, 1, 1);
+        return (ab.sqrt(), (1 - ab).sqrt());
+    }
+}

@@ -1,0 +1,79 @@
+using FineRewards.Diffusion.Schedulers;
+using FineRewards.Diffusion.Training;
+using static TorchSharp.torch;
+
+namespace FineRewards.Diffusion.Tests.Training;
+
+public class DiffusionObjectiveTests
+{
+    static readonly SchedulerConfig Epsilon = SchedulerConfig.StableDiffusion;
+    static readonly SchedulerConfig VPrediction = SchedulerConfig.StableDiffusion with { PredictionType = "v_prediction" };
+
+    [Fact]
+    public void AddNoise_uses_alphas_cumprod_of_each_samples_timestep()
+    {
+        using var scope = NewDisposeScope();
+        var objective = new DiffusionObjective(Epsilon);
+        var ab = NoiseSchedule.AlphasCumprod(Epsilon);
+        var x0 = ones(2, 1, 1, 1);
+        var eps = full(2, 1, 1, 1, 2f);
+        var noisy = objective.AddNoise(x0, eps, tensor(new long[] { 0, 999 })).data<float>().ToArray();
+        Assert.Equal(MathF.Sqrt(ab[0]) + 2 * MathF.Sqrt(1 - ab[0]), noisy[0], 5);
+        Assert.Equal(MathF.Sqrt(ab[999]) + 2 * MathF.Sqrt(1 - ab[999]), noisy[1], 5);
+    }
+
+    [Theory]
+    [InlineData("epsilon")]
+    [InlineData("v_prediction")]
+    public void An_oracle_denoiser_has_zero_loss_and_a_zero_denoiser_does_not(string predictionType)
+    {
+        using var scope = NewDisposeScope();
+        var config = Epsilon with { PredictionType = predictionType };
+        var objective = new DiffusionObjective(config);
+        var ab = tensor(NoiseSchedule.AlphasCumprod(config));
+        var x0 = randn(4, 3, 5, 5, generator: new Generator(7));
+
+        // Knowing x₀, the oracle recovers ε from x_t, then answers in the configured parameterisation.
+        Tensor Oracle(Tensor xt, Tensor t, Tensor text)
+        {
+            var a = ab.index_select(0, t).view(-1, 1, 1, 1);
+            var eps = (xt - a.sqrt() * x0) / (1 - a).sqrt();
+            return predictionType == "epsilon" ? eps : a.sqrt() * eps - (1 - a).sqrt() * x0;
+        }
+
+        var text = zeros(4, 2, 8);
+        Assert.True(objective.Loss(Oracle, x0, text, new Generator(1)).item<float>() < 1e-8);
+        Assert.True(objective.Loss((xt, t, c) => zeros_like(xt), x0, text, new Generator(1)).item<float>() > 0.1);
+    }
+
+    [Fact]
+    public void V_target_inverts_to_the_clean_latent()
+    {
+        using var scope = NewDisposeScope();
+        var objective = new DiffusionObjective(VPrediction);
+        var x0 = randn(3, 4, 2, 2, generator: new Generator(3));
+        var eps = randn(3, 4, 2, 2, generator: new Generator(4));
+        var t = tensor(new long[] { 10, 500, 990 });
+        var xt = objective.AddNoise(x0, eps, t);
+        var v = objective.Target(x0, eps, t);
+        var a = tensor(NoiseSchedule.AlphasCumprod(VPrediction)).index_select(0, t).view(-1, 1, 1, 1);
+        // x₀ = √ᾱ·x_t - √(1-ᾱ)·v, the identity the v-prediction samplers rely on.
+        Assert.True(allclose(a.sqrt() * xt - (1 - a).sqrt() * v, x0, rtol: 1e-4, atol: 1e-5));
+        Assert.Same(eps, new DiffusionObjective(Epsilon).Target(x0, eps, t));
+    }
+
+    [Fact]
+    public void A_seeded_loss_repeats_exactly()
+    {
+        using var scope = NewDisposeScope();
+        var objective = new DiffusionObjective(Epsilon);
+        var x0 = randn(2, 4, 4, 4, generator: new Generator(5));
+        var text = zeros(2, 3, 8);
+        Func<Tensor, Tensor, Tensor, Tensor> denoiser = (xt, t, c) => xt * 0.5f;
+        float first = objective.Loss(denoiser, x0, text, new Generator(11)).item<float>();
+        float again = objective.Loss(denoiser, x0, text, new Generator(11)).item<float>();
+        float other = objective.Loss(denoiser, x0, text, new Generator(12)).item<float>();
+        Assert.Equal(first, again);
+        Assert.NotEqual(first, other);
+    }
+}
