@@ -10,6 +10,28 @@ public sealed record PackFile(
     [property: JsonPropertyName("sha256")] string Sha256,
     [property: JsonPropertyName("bytes")] long Bytes);
 
+/// <summary>How a component was trained, so anyone can reproduce it and see how good it was.</summary>
+/// <param name="Command">The command line that produced it, e.g. "finerewards pack train shapes --component vae".</param>
+/// <param name="DataSeed">Seed of the generated training data.</param>
+/// <param name="Metrics">Measured at the end of training (loss, accuracy per task, ...).</param>
+public sealed record PackTraining(
+    [property: JsonPropertyName("command")] string Command,
+    [property: JsonPropertyName("data_seed")] long DataSeed,
+    [property: JsonPropertyName("steps")] long Steps,
+    [property: JsonPropertyName("minutes")] double Minutes,
+    [property: JsonPropertyName("finished_utc")] string FinishedUtc,
+    [property: JsonPropertyName("metrics")] IReadOnlyDictionary<string, double>? Metrics = null);
+
+/// <summary>One model of a pack (the diffusion model, a captioner, ...): where it is and how it was made.</summary>
+/// <param name="Kind">What it is for: "diffusers" (a diffusers folder), "captioner", "segmenter", "contrastive".</param>
+/// <param name="Path">Folder or file relative to the pack folder.</param>
+/// <param name="Config">The model's configuration as written at training time.</param>
+public sealed record PackComponent(
+    [property: JsonPropertyName("kind")] string Kind,
+    [property: JsonPropertyName("path")] string Path,
+    [property: JsonPropertyName("config")] JsonElement? Config = null,
+    [property: JsonPropertyName("training")] PackTraining? Training = null);
+
 /// <summary>
 /// `pack.json`: what a model pack contains and how it was made. The same manifest describes the
 /// built-in Shapes pack and a user's pack of real checkpoints.
@@ -18,9 +40,42 @@ public sealed record PackManifest(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("version")] string Version,
     [property: JsonPropertyName("description")] string? Description,
-    [property: JsonPropertyName("files")] IReadOnlyList<PackFile> Files)
+    [property: JsonPropertyName("files")] IReadOnlyList<PackFile> Files,
+    [property: JsonPropertyName("components")] IReadOnlyDictionary<string, PackComponent>? Components = null)
 {
     public const string FileName = "pack.json";
+
+    static readonly JsonSerializerOptions WriteOptions = new() { WriteIndented = true, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
+
+    /// <summary>
+    /// Records (or replaces) one component in <paramref name="folder"/>/pack.json and re-lists every
+    /// file under the folder with its size and SHA-256, so the manifest always matches the disk.
+    /// Trainers call this after writing their weights; several trainers can fill one pack.
+    /// </summary>
+    public static PackManifest UpdateComponent(string folder, string packName, string componentName, PackComponent component, string? description = null)
+    {
+        string path = System.IO.Path.Combine(folder, FileName);
+        var existing = File.Exists(path) ? Load(path) : new PackManifest(packName, "1", description, []);
+        var components = new SortedDictionary<string, PackComponent>(
+            (existing.Components ?? new Dictionary<string, PackComponent>()).ToDictionary(), StringComparer.Ordinal)
+        { [componentName] = component };
+        var manifest = existing with { Description = description ?? existing.Description, Files = ListFiles(folder), Components = components };
+        IO.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(manifest, WriteOptions));
+        return manifest;
+    }
+
+    /// <summary>Every file under the folder except pack.json, with forward-slash relative paths, sorted.</summary>
+    public static IReadOnlyList<PackFile> ListFiles(string folder) =>
+        Directory.EnumerateFiles(folder, "*", SearchOption.AllDirectories)
+            .Select(f => System.IO.Path.GetRelativePath(folder, f).Replace('\\', '/'))
+            .Where(r => r != FileName && !r.EndsWith(".tmp", StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)
+            .Select(r =>
+            {
+                string full = System.IO.Path.Combine(folder, r);
+                using var stream = File.OpenRead(full);
+                return new PackFile(r, Convert.ToHexStringLower(SHA256.HashData(stream)), new FileInfo(full).Length);
+            }).ToList();
 
     public static PackManifest Load(string path)
     {
