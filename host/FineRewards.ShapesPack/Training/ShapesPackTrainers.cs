@@ -1,0 +1,13 @@
+namespace FineRewards.ShapesPack.Training;
+
+/// <summary>Every component trainer of the Shapes pack, in the order `pack train shapes` runs them.</summary>
+public static class ShapesPackTrainers
+{
+    public static IReadOnlyList<IPackComponentTrainer> All { get; } =
+    [
+    ];
+
+    public static IPackComponentTrainer Find(string component) =>
+        All.FirstOrDefault(t => t.Component == component)
+        ?? throw new Core.InputException("--component", $"unknown component \"{component}\"; expected one of: {string.Join(", ", All.Select(t => t.Component))}");
+}
