@@ -86,5 +86,24 @@ public static class StateDictLoader
         }
     }
 
+    /// <summary>
+    /// Loads <paramref name="weightsPath"/> strictly into a freshly built model and puts it in eval mode;
+    /// disposes the model when loading fails, so a bad file never leaks its native memory.
+    /// </summary>
+    public static T LoadNew<T>(T model, string weightsPath) where T : nn.Module
+    {
+        try
+        {
+            LoadFile(model, weightsPath);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        model.eval();
+        return model;
+    }
+
     public static string Shape(long[] shape) => "[" + string.Join(", ", shape) + "]";
 }

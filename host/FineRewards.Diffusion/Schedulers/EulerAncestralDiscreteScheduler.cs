@@ -7,28 +7,9 @@ namespace FineRewards.Diffusion.Schedulers;
 /// standard deviation σ_up, with σ_down² + σ_up² = σ_next² (σ_up = σ_next·√(1 - σ_next²/σ²)).
 /// Needs a noise source: pass a seeded <see cref="Generator"/> for reproducible samples.
 /// </summary>
-public sealed class EulerAncestralDiscreteScheduler : IScheduler
+public sealed class EulerAncestralDiscreteScheduler(SchedulerConfig config) : SigmaStepScheduler(config, "EulerAncestralDiscreteScheduler")
 {
-    readonly SigmaSteps _steps;
-
-    public SchedulerConfig Config { get; }
-    public IReadOnlyList<float> AlphasCumprod => _steps.AlphasCumprod;
-    public IReadOnlyList<float> Sigmas => _steps.Sigmas;
-    public IReadOnlyList<double> Timesteps => _steps.Timesteps;
-    public double InitNoiseSigma => _steps.InitNoiseSigma;
-
-    public EulerAncestralDiscreteScheduler(SchedulerConfig config)
-    {
-        config.Validate("EulerAncestralDiscreteScheduler");
-        Config = config;
-        _steps = new SigmaSteps(config);
-    }
-
-    public void SetTimesteps(int numInferenceSteps) => _steps.SetTimesteps(numInferenceSteps);
-
-    public Tensor ScaleModelInput(Tensor sample, double timestep) => _steps.ScaleModelInput(sample, timestep);
-
-    public Tensor Step(Tensor modelOutput, double timestep, Tensor sample, Generator? generator = null)
+    public override Tensor Step(Tensor modelOutput, double timestep, Tensor sample, Generator? generator = null)
     {
         using var scope = NewDisposeScope();
         int i = _steps.BeginStep(timestep);

@@ -7,29 +7,9 @@ namespace FineRewards.Diffusion.Schedulers;
 /// variance-exploding form x = x₀ + σ·ε, and each step follows dx/dσ = (x - x₀)/σ to the next σ.
 /// Default spacing "linspace"; the UNet input is x/√(σ²+1).
 /// </summary>
-public sealed class EulerDiscreteScheduler : IScheduler
+public sealed class EulerDiscreteScheduler(SchedulerConfig config) : SigmaStepScheduler(config, "EulerDiscreteScheduler")
 {
-    readonly SigmaSteps _steps;
-
-    public SchedulerConfig Config { get; }
-    public IReadOnlyList<float> AlphasCumprod => _steps.AlphasCumprod;
-    /// <summary>σ of each timestep of the run, then 0.</summary>
-    public IReadOnlyList<float> Sigmas => _steps.Sigmas;
-    public IReadOnlyList<double> Timesteps => _steps.Timesteps;
-    public double InitNoiseSigma => _steps.InitNoiseSigma;
-
-    public EulerDiscreteScheduler(SchedulerConfig config)
-    {
-        config.Validate("EulerDiscreteScheduler");
-        Config = config;
-        _steps = new SigmaSteps(config);
-    }
-
-    public void SetTimesteps(int numInferenceSteps) => _steps.SetTimesteps(numInferenceSteps);
-
-    public Tensor ScaleModelInput(Tensor sample, double timestep) => _steps.ScaleModelInput(sample, timestep);
-
-    public Tensor Step(Tensor modelOutput, double timestep, Tensor sample, Generator? generator = null)
+    public override Tensor Step(Tensor modelOutput, double timestep, Tensor sample, Generator? generator = null)
     {
         using var scope = NewDisposeScope();
         int i = _steps.BeginStep(timestep);

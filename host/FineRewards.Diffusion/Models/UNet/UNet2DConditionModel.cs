@@ -90,18 +90,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
 
     public static UNet2DConditionModel FromSafetensors(UNet2DConditionConfig config, string weightsPath)
     {
-        var model = new UNet2DConditionModel(config);
-        try
-        {
-            StateDictLoader.LoadFile(model, weightsPath);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-        model.eval();
-        return model;
+        return StateDictLoader.LoadNew(new UNet2DConditionModel(config), weightsPath);
     }
 
     /// <summary>

@@ -44,18 +44,7 @@ public sealed class AutoencoderKL : nn.Module<Tensor, Tensor>
 
     public static AutoencoderKL FromSafetensors(AutoencoderKLConfig config, string weightsPath)
     {
-        var model = new AutoencoderKL(config);
-        try
-        {
-            StateDictLoader.LoadFile(model, weightsPath);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
-        model.eval();
-        return model;
+        return StateDictLoader.LoadNew(new AutoencoderKL(config), weightsPath);
     }
 
     /// <param name="image">[B, in_channels, H, W] in [-1, 1]</param>
