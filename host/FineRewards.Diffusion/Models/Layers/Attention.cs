@@ -114,9 +114,9 @@ public sealed class Attention : nn.Module<Tensor, Tensor?, Tensor>
         long n = x.shape[1];
         var ctx = context ?? x;                                                 // [B, M, Cctx]
 
-        var q = SplitHeads(to_q.forward(x));                                    // [B, h, N, d]
-        var k = SplitHeads(to_k.forward(ctx));                                  // [B, h, M, d]
-        var v = SplitHeads(to_v.forward(ctx));                                  // [B, h, M, d]
+        var q = SplitHeads(to_q.call(x));                                    // [B, h, N, d]
+        var k = SplitHeads(to_k.call(ctx));                                  // [B, h, M, d]
+        var v = SplitHeads(to_v.call(ctx));                                  // [B, h, M, d]
         var dtype = q.dtype;
         if (UpcastAttention && dtype != ScalarType.Float32)
         {
@@ -127,7 +127,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor?, Tensor>
         }
         var attended = F.scaled_dot_product_attention(q, k, v).to(dtype);      // [B, h, N, d], scale d^-0.5
         var merged = attended.transpose(1, 2).reshape(b, n, Heads * HeadDim);  // [B, N, h*d]
-        var output = to_out[1].forward(to_out[0].forward(merged));              // [B, N, Cq]
+        var output = to_out[1].call(to_out[0].call(merged));              // [B, N, Cq]
 
         if (spatial) output = output.transpose(1, 2).reshape(b, c, h, w);       // [B, C, H, W]
         if (ResidualConnection) output = output + residual;
