@@ -11,19 +11,16 @@ namespace FineRewards.Diffusion.Models.Layers;
 /// GroupNorm in front and the residual at the end and works on [B, C, H, W] maps.
 /// <para>
 /// The four projections (<c>to_q</c>, <c>to_k</c>, <c>to_v</c>, <c>to_out.0</c>) are plain
-/// <see cref="Linear"/> modules that an adapter (LoRA) can swap for a wrapper with
-/// <see cref="SetProjection"/>; the wrapper is registered under the same name.
+/// <see cref="Linear"/> modules invoked with <c>call</c>, so LoRA adapters
+/// (<see cref="Lora.LoraAdapter"/>) attach to them as forward hooks without replacing modules.
 /// </para>
 /// </summary>
 public sealed class Attention : nn.Module<Tensor, Tensor?, Tensor>
 {
-    /// <summary>The projection names, as in the checkpoints (relative to this module).</summary>
-    public static readonly IReadOnlyList<string> ProjectionNames = ["to_q", "to_k", "to_v", "to_out.0"];
-
     private readonly GroupNorm? group_norm;
-    private nn.Module<Tensor, Tensor> to_q;
-    private nn.Module<Tensor, Tensor> to_k;
-    private nn.Module<Tensor, Tensor> to_v;
+    private readonly Linear to_q;
+    private readonly Linear to_k;
+    private readonly Linear to_v;
     private readonly ModuleList<nn.Module<Tensor, Tensor>> to_out;   // [0] Linear, [1] Dropout (diffusers' layout)
 
     public long Heads { get; }
@@ -52,42 +49,6 @@ public sealed class Attention : nn.Module<Tensor, Tensor?, Tensor>
         UpcastAttention = upcastAttention;
         ResidualConnection = residualConnection;
         RegisterComponents();
-    }
-
-    /// <summary>The module now in place of a projection ("to_q", "to_k", "to_v" or "to_out.0").</summary>
-    public nn.Module<Tensor, Tensor> GetProjection(string name) => name switch
-    {
-        "to_q" => to_q,
-        "to_k" => to_k,
-        "to_v" => to_v,
-        "to_out.0" => to_out[0],
-        _ => throw new ArgumentException($"'{name}' is not a projection of Attention ({string.Join(", ", ProjectionNames)})", nameof(name)),
-    };
-
-    /// <summary>
-    /// Puts <paramref name="replacement"/> in place of a projection (e.g. a LoRA wrapper that
-    /// holds the original Linear) and registers it under the same name, so state_dict and
-    /// named_modules see it where the Linear was.
-    /// </summary>
-    public void SetProjection(string name, nn.Module<Tensor, Tensor> replacement)
-    {
-        ArgumentNullException.ThrowIfNull(replacement);
-        GetProjection(name); // validates the name
-        if (name == "to_out.0")
-        {
-            to_out[0] = replacement;
-            to_out.register_module("0", null!);   // TorchSharp removes a registration given null
-            to_out.register_module("0", replacement);
-            return;
-        }
-        switch (name)
-        {
-            case "to_q": to_q = replacement; break;
-            case "to_k": to_k = replacement; break;
-            default: to_v = replacement; break;
-        }
-        register_module(name, null!);
-        register_module(name, replacement);
     }
 
     /// <param name="hidden">[B, N, C] tokens, or [B, C, H, W] feature map (VAE)</param>
