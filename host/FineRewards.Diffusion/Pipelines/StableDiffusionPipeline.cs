@@ -25,6 +25,8 @@ namespace FineRewards.Diffusion.Pipelines;
 public sealed class StableDiffusionPipeline : IImageGenerator, IDisposable
 {
     readonly object _gate = new();
+    /// <summary>Held while the UNet is in use (generation, LoRA training), since adapters attach to it.</summary>
+    internal object Gate => _gate;
     readonly Lazy<string> _modelHash;
 
     public ClipTokenizer Tokenizer { get; }
