@@ -1,0 +1,72 @@
+using FineRewards.Core;
+using FineRewards.Diffusion.Models.UNet;
+using FineRewards.Diffusion.Models.Vae;
+using FineRewards.Diffusion.Schedulers;
+using FineRewards.Diffusion.TextEncoder;
+using FineRewards.Diffusion.Tokenizer;
+using static TorchSharp.torch;
+
+namespace FineRewards.Diffusion.Pipelines;
+
+/// <summary>
+/// Random-weight pipelines of a named architecture, for benchmarks and tests: the network sizes are
+/// real, the images are noise. The tokenizer is a small CLIP-format vocabulary of a few words (token
+/// ids are all below every text encoder's vocab_size, so the embedding lookups are the same work).
+/// </summary>
+public static class SyntheticPipeline
+{
+    public static IReadOnlyList<string> Architectures { get; } = ["tiny", "sd15"];
+
+    static readonly string[] Words = ["a", "photo", "of", "red", "blue", "circle", "square", "left", "above", "the"];
+
+    /// <summary>The tiny test architecture (the unet_tiny / vae_tiny / clip_text_tiny fixture configs).</summary>
+    public static UNet2DConditionConfig TinyUnet { get; } = new()
+    {
+        SampleSize = 16,
+        BlockOutChannels = [32, 64],
+        DownBlockTypes = ["CrossAttnDownBlock2D", "DownBlock2D"],
+        UpBlockTypes = ["UpBlock2D", "CrossAttnUpBlock2D"],
+        LayersPerBlock = [1],
+        CrossAttentionDim = [32],
+        AttentionHeadDim = [8],
+        NormNumGroups = 8,
+    };
+
+    public static AutoencoderKLConfig TinyVae { get; } = new()
+    {
+        BlockOutChannels = [32, 64],
+        DownBlockTypes = ["DownEncoderBlock2D", "DownEncoderBlock2D"],
+        UpBlockTypes = ["UpDecoderBlock2D", "UpDecoderBlock2D"],
+        NormNumGroups = 8,
+        SampleSize = 32,
+    };
+
+    /// <param name="arch">"tiny" or "sd15"</param>
+    public static StableDiffusionPipeline Create(string arch, long seed = 0, PipelineOptions? options = null)
+    {
+        var (unetConfig, vaeConfig, textConfig) = arch switch
+        {
+            "tiny" => (TinyUnet, TinyVae, ClipTextConfig.Tiny()),
+            "sd15" => (UNet2DConditionConfig.Sd15, AutoencoderKLConfig.SdVae, ClipTextConfig.VitL14),
+            _ => throw new InputException("arch", $"unknown architecture \"{arch}\"; expected one of {string.Join(", ", Architectures)}"),
+        };
+        var folder = Path.Combine(Path.GetTempPath(), $"fr-synthetic-tokenizer-{Guid.NewGuid():N}");
+        ClipTokenizer tokenizer;
+        try
+        {
+            var (vocab, merges) = ClipVocabularyBuilder.Train(Words.ToDictionary(w => w, _ => 1));
+            ClipVocabularyBuilder.WriteFiles(folder, vocab, merges);
+            tokenizer = ClipTokenizer.FromPretrained(folder);
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+        manual_seed(seed);
+        var text = new ClipTextModel(textConfig);
+        var unet = new UNet2DConditionModel(unetConfig);
+        var vae = new AutoencoderKL(vaeConfig);
+        return new StableDiffusionPipeline(tokenizer, text, unet, vae, SchedulerConfig.StableDiffusion,
+            $"synthetic-{arch}", () => $"random-weights-{arch}-seed-{seed}", options);
+    }
+}
