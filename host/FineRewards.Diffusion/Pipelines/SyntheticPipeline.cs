@@ -44,29 +44,54 @@ public static class SyntheticPipeline
     /// <param name="arch">"tiny" or "sd15"</param>
     public static StableDiffusionPipeline Create(string arch, long seed = 0, PipelineOptions? options = null)
     {
-        var (unetConfig, vaeConfig, textConfig) = arch switch
-        {
-            "tiny" => (TinyUnet, TinyVae, ClipTextConfig.Tiny()),
-            "sd15" => (UNet2DConditionConfig.Sd15, AutoencoderKLConfig.SdVae, ClipTextConfig.VitL14),
-            _ => throw new InputException("arch", $"unknown architecture \"{arch}\"; expected one of {string.Join(", ", Architectures)}"),
-        };
+        var configs = Configs(arch);
+        var tokenizer = WithTokenizerFiles(ClipTokenizer.FromPretrained);
+        var (text, unet, vae) = Models(configs, seed);
+        return new StableDiffusionPipeline(tokenizer, text, unet, vae, SchedulerConfig.StableDiffusion,
+            $"synthetic-{arch}", () => $"random-weights-{arch}-seed-{seed}", options);
+    }
+
+    /// <summary>Writes a random-weight diffusers folder of the architecture (loadable by <see cref="StableDiffusionPipeline.FromDiffusersFolder"/>).</summary>
+    public static void WriteFolder(string arch, string folder, long seed = 0)
+    {
+        var configs = Configs(arch);
+        var (text, unet, vae) = Models(configs, seed);
+        using (text)
+        using (unet)
+        using (vae)
+            WithTokenizerFiles(tokenizerFolder =>
+            {
+                StableDiffusionFolderWriter.Write(folder, unet, vae, text, tokenizerFolder, SchedulerConfig.StableDiffusion);
+                return true;
+            });
+    }
+
+    static (UNet2DConditionConfig Unet, AutoencoderKLConfig Vae, ClipTextConfig Text) Configs(string arch) => arch switch
+    {
+        "tiny" => (TinyUnet, TinyVae, ClipTextConfig.Tiny()),
+        "sd15" => (UNet2DConditionConfig.Sd15, AutoencoderKLConfig.SdVae, ClipTextConfig.VitL14),
+        _ => throw new InputException("arch", $"unknown architecture \"{arch}\"; expected one of {string.Join(", ", Architectures)}"),
+    };
+
+    static (ClipTextModel, UNet2DConditionModel, AutoencoderKL) Models((UNet2DConditionConfig Unet, AutoencoderKLConfig Vae, ClipTextConfig Text) c, long seed)
+    {
+        manual_seed(seed);
+        return (new ClipTextModel(c.Text), new UNet2DConditionModel(c.Unet), new AutoencoderKL(c.Vae));
+    }
+
+    /// <summary>Runs <paramref name="use"/> on a temporary folder holding the small vocabulary's vocab.json and merges.txt.</summary>
+    static T WithTokenizerFiles<T>(Func<string, T> use)
+    {
         var folder = Path.Combine(Path.GetTempPath(), $"fr-synthetic-tokenizer-{Guid.NewGuid():N}");
-        ClipTokenizer tokenizer;
         try
         {
             var (vocab, merges) = ClipVocabularyBuilder.Train(Words.ToDictionary(w => w, _ => 1));
             ClipVocabularyBuilder.WriteFiles(folder, vocab, merges);
-            tokenizer = ClipTokenizer.FromPretrained(folder);
+            return use(folder);
         }
         finally
         {
             if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
         }
-        manual_seed(seed);
-        var text = new ClipTextModel(textConfig);
-        var unet = new UNet2DConditionModel(unetConfig);
-        var vae = new AutoencoderKL(vaeConfig);
-        return new StableDiffusionPipeline(tokenizer, text, unet, vae, SchedulerConfig.StableDiffusion,
-            $"synthetic-{arch}", () => $"random-weights-{arch}-seed-{seed}", options);
     }
 }
