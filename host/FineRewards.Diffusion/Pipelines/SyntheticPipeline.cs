@@ -17,7 +17,7 @@ public static class SyntheticPipeline
 {
     public static IReadOnlyList<string> Architectures { get; } = ["tiny", "sd15"];
 
-    static readonly string[] Words = ["a", "photo", "of", "red", "blue", "circle", "square", "left", "above", "the"];
+    static readonly string[] Words = ["a", "photo", "of", "the", "two", "red", "blue", "green", "circle", "square", "triangle", "left", "right", "above", "below", "blurry"];
 
     /// <summary>The tiny test architecture (the unet_tiny / vae_tiny / clip_text_tiny fixture configs).</summary>
     public static UNet2DConditionConfig TinyUnet { get; } = new()
@@ -52,7 +52,8 @@ public static class SyntheticPipeline
     }
 
     /// <summary>Writes a random-weight diffusers folder of the architecture (loadable by <see cref="StableDiffusionPipeline.FromDiffusersFolder"/>).</summary>
-    public static void WriteFolder(string arch, string folder, long seed = 0)
+    /// <param name="scheduler">The scheduler config to write (default: Stable Diffusion's, epsilon prediction).</param>
+    public static void WriteFolder(string arch, string folder, long seed = 0, SchedulerConfig? scheduler = null)
     {
         var configs = Configs(arch);
         var (text, unet, vae) = Models(configs, seed);
@@ -61,7 +62,7 @@ public static class SyntheticPipeline
         using (vae)
             WithTokenizerFiles(tokenizerFolder =>
             {
-                StableDiffusionFolderWriter.Write(folder, unet, vae, text, tokenizerFolder, SchedulerConfig.StableDiffusion);
+                StableDiffusionFolderWriter.Write(folder, unet, vae, text, tokenizerFolder, scheduler ?? SchedulerConfig.StableDiffusion);
                 return true;
             });
     }
@@ -75,8 +76,35 @@ public static class SyntheticPipeline
 
     static (ClipTextModel, UNet2DConditionModel, AutoencoderKL) Models((UNet2DConditionConfig Unet, AutoencoderKLConfig Vae, ClipTextConfig Text) c, long seed)
     {
-        manual_seed(seed);
-        return (new ClipTextModel(c.Text), new UNet2DConditionModel(c.Unet), new AutoencoderKL(c.Vae));
+        var text = new ClipTextModel(c.Text);
+        var unet = new UNet2DConditionModel(c.Unet);
+        var vae = new AutoencoderKL(c.Vae);
+        using var generator = new Generator(unchecked((ulong)seed));
+        foreach (nn.Module module in new nn.Module[] { text, unet, vae }) Reinitialize(module, generator);
+        return (text, unet, vae);
+    }
+
+    /// <summary>
+    /// Redraws the weights from <paramref name="generator"/> (the constructors draw from torch's global
+    /// generator, which other threads may use at the same time): matrices and kernels U(±1/√fan_in) as
+    /// nn.Linear/Conv2d's default, other vectors (biases) U(±0.05); norm scales (all 1) and shifts
+    /// (all 0) keep their exact initial values.
+    /// </summary>
+    public static void Reinitialize(nn.Module module, Generator generator)
+    {
+        using var noGrad = no_grad();
+        foreach (var (_, p) in module.named_parameters())
+        {
+            if (p.dim() >= 2)
+            {
+                double bound = 1.0 / Math.Sqrt(p.numel() / p.shape[0]);
+                p.copy_(rand(p.shape, generator: generator).mul_(2 * bound).sub_(bound));
+            }
+            else if (!(p.eq(1).all().item<bool>() || p.eq(0).all().item<bool>()))
+            {
+                p.copy_(rand(p.shape, generator: generator).mul_(0.1).sub_(0.05));
+            }
+        }
     }
 
     /// <summary>Runs <paramref name="use"/> on a temporary folder holding the small vocabulary's vocab.json and merges.txt.</summary>

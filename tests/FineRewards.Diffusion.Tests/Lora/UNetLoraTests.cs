@@ -1,6 +1,7 @@
 using FineRewards.Core.Contracts;
 using FineRewards.Diffusion.Lora;
 using FineRewards.Diffusion.Models.UNet;
+using FineRewards.Diffusion.Pipelines;
 using FineRewards.Diffusion.Tests.Pipelines;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -13,8 +14,8 @@ public class UNetLoraTests
 {
     static UNet2DConditionModel TinyUnet()
     {
-        manual_seed(21);
         var unet = new UNet2DConditionModel(UNet2DConditionConfig.FromFile(PathOf("unet_tiny.json")));
+        SyntheticPipeline.Reinitialize(unet, new Generator(21));
         unet.eval();
         return unet;
     }

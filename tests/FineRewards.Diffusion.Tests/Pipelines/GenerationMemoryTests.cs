@@ -5,6 +5,14 @@ using TorchSharp;
 
 namespace FineRewards.Diffusion.Tests.Pipelines;
 
+/// <summary>Process-wide measurements: run alone, after the parallel tests.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class MemoryMeasurementCollection
+{
+    public const string Name = "memory measurements";
+}
+
+[Collection(MemoryMeasurementCollection.Name)]
 public class GenerationMemoryTests
 {
     [Fact]
