@@ -66,6 +66,17 @@ public class GenerateCommandTests(TinyModelFixture model) : IClassFixture<TinyMo
         Assert.Contains("model folder does not exist", result.Stderr);
     }
 
+    [Fact]
+    public void A_corrupt_weights_file_is_bad_input_not_a_crash()
+    {
+        string broken = Path.Combine(model.Root, "broken-" + Guid.NewGuid().ToString("N"));
+        SyntheticPipeline.WriteFolder("tiny", broken, seed: 3);
+        File.WriteAllText(Path.Combine(broken, "vae", "diffusion_pytorch_model.safetensors"), "not a safetensors file");
+        var result = CliRunner.Run("generate", "--model", broken, "--prompt", "a red circle", "--out", Path.Combine(model.Root, "o2"));
+        Assert.Equal(CliErrors.BadInput, result.ExitCode);
+        Assert.Contains("diffusion_pytorch_model.safetensors", result.Stderr);
+    }
+
     [Theory]
     [InlineData("style.safetensors", "style.safetensors", 1.0)]
     [InlineData("loras/style.safetensors:0.5", "loras/style.safetensors", 0.5)]

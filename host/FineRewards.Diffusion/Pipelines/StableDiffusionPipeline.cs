@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
+using FineRewards.Diffusion.IO;
 using FineRewards.Diffusion.Lora;
 using FineRewards.Diffusion.Models.UNet;
 using FineRewards.Diffusion.Models.Vae;
@@ -155,7 +156,15 @@ public sealed class StableDiffusionPipeline : IImageGenerator, IDisposable
                 foreach (var lora in request.Loras ?? [])
                 {
                     if (!File.Exists(lora.Path)) throw new InputException($"lora {lora.Path}", "file does not exist");
-                    var adapter = LoraAdapter.Load(lora.Path, Unet);
+                    LoraAdapter adapter;
+                    try
+                    {
+                        adapter = LoraAdapter.Load(lora.Path, Unet);
+                    }
+                    catch (Exception e) when (e is CheckpointMismatchException or InvalidDataException)
+                    {
+                        throw new InputException($"lora {lora.Path}", e.Message);
+                    }
                     loras.Add((lora, adapter, adapter.Attach(Unet, lora.Scale), StableDiffusionFolder.Sha256OfFile(lora.Path)));
                 }
                 var loraProvenance = JsonSerializer.Serialize(loras.Select(l => new { path = l.Ref.Path, scale = l.Ref.Scale, sha256 = l.Sha256 }));

@@ -57,7 +57,7 @@ public static class BenchCommand
             }
             var clock = Stopwatch.StartNew();
             var options = new PipelineOptions(MaxBatchSize: count, MaxCandidates: Math.Max(count, PipelineOptions.Default.MaxCandidates));
-            using var pipeline = folder is not null ? StableDiffusionPipeline.FromDiffusersFolder(folder, options) : SyntheticPipeline.Create(architecture!, 0, options);
+            using var pipeline = folder is not null ? GenerateCommand.Load(folder, options) : SyntheticPipeline.Create(architecture!, 0, options);
             var (width, height) = GenerateCommand.ParseSize(parse.GetValue(size), pipeline);
             var result = new JsonObject
             {

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Diffusion.IO;
 using FineRewards.Diffusion.Pipelines;
 using FineRewards.Diffusion.Schedulers;
 using FineRewards.Shapes.Rendering;
@@ -53,7 +54,7 @@ public static class GenerateCommand
             }
 
             var clock = Stopwatch.StartNew();
-            using var pipeline = StableDiffusionPipeline.FromDiffusersFolder(parse.GetValue(model)!,
+            using var pipeline = Load(parse.GetValue(model)!,
                 new PipelineOptions(MaxBatchSize: maxBatch, MaxCandidates: Math.Max(count, PipelineOptions.Default.MaxCandidates)));
             double loadSeconds = clock.Elapsed.TotalSeconds;
             var (width, height) = ParseSize(parse.GetValue(size), pipeline);
@@ -98,6 +99,19 @@ public static class GenerateCommand
             return CliErrors.Ok;
         }));
         return command;
+    }
+
+    /// <summary>Loads a model folder; a corrupt or mismatched weights file is bad input (exit 2), reported with every problem.</summary>
+    public static StableDiffusionPipeline Load(string folder, PipelineOptions options)
+    {
+        try
+        {
+            return StableDiffusionPipeline.FromDiffusersFolder(folder, options);
+        }
+        catch (Exception e) when (e is CheckpointMismatchException or InvalidDataException or FileNotFoundException)
+        {
+            throw new InputException(folder, e.Message);
+        }
     }
 
     /// <summary>PATH or PATH:SCALE (a trailing ":number" is the scale, so Windows drive letters stay in the path).</summary>

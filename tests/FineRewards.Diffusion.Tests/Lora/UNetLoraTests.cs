@@ -105,4 +105,25 @@ public class UNetLoraTests
             || both.Image.Pixels.Zip(styled.Image.Pixels).All(p => Math.Abs(p.First - p.Second) <= 1),
             "two halves of one adapter should equal it whole (up to rounding)");
     }
+
+    [Fact]
+    public void Text_encoder_lora_tensors_are_refused_by_name()
+    {
+        using var unet = TinyUnet();
+        using var adapter = LoraAdapter.Create(unet, new LoraConfig());
+        var path = Path.Combine(Path.GetTempPath(), $"fr-te-lora-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            adapter.Save(path, LoraAdapter.FileLayout.Kohya);
+            var tensors = FineRewards.Diffusion.IO.StateDictLoader.ReadSafetensors(path);
+            tensors["lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight"] = zeros(4, 32);
+            FineRewards.Diffusion.IO.SafetensorsFile.Write(path, tensors);
+            var e = Assert.Throws<FineRewards.Diffusion.IO.CheckpointMismatchException>(() => LoraAdapter.Load(path, unet));
+            Assert.Contains("lora_te_text_model_encoder_layers_0_self_attn_q_proj", e.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }
