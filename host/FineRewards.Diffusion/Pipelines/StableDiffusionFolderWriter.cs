@@ -21,8 +21,9 @@ public static class StableDiffusionFolderWriter
 {
     /// <param name="tokenizerFolder">A folder with vocab.json and merges.txt (e.g. from ClipVocabularyBuilder.WriteFiles); tokenizer_config.json is written.</param>
     /// <param name="padToken">The tokenizer's padding token (SD 1.x: &lt;|endoftext|&gt;).</param>
+    /// <param name="modelMaxLength">Token sequence length (default: the text encoder's max_position_embeddings, 77 for CLIP).</param>
     public static void Write(string folder, UNet2DConditionModel unet, AutoencoderKL vae, ClipTextModel textEncoder,
-        string tokenizerFolder, SchedulerConfig scheduler, string padToken = "<|endoftext|>", int modelMaxLength = 77)
+        string tokenizerFolder, SchedulerConfig scheduler, string padToken = "<|endoftext|>", int? modelMaxLength = null)
     {
         foreach (var name in new[] { "vocab.json", "merges.txt" })
             if (!File.Exists(Path.Combine(tokenizerFolder, name))) throw new InputException(tokenizerFolder, $"has no {name}");
@@ -58,7 +59,7 @@ public static class StableDiffusionFolderWriter
             Json("tokenizer/tokenizer_config.json", new JsonObject
             {
                 ["tokenizer_class"] = "CLIPTokenizer",
-                ["model_max_length"] = modelMaxLength,
+                ["model_max_length"] = modelMaxLength ?? textEncoder.Config.MaxPositionEmbeddings,
                 ["pad_token"] = padToken,
                 ["bos_token"] = "<|startoftext|>",
                 ["eos_token"] = "<|endoftext|>",
