@@ -196,6 +196,11 @@ public sealed class LoraAdapter : nn.Module
         var raw = StateDictLoader.ReadSafetensors(path);
         try
         {
+            // Text-encoder adapters (kohya lora_te*_, PEFT text_encoder.) cannot apply to a UNet; applying
+            // only the UNet half of such a file would silently give other images than other tools do.
+            var textEncoder = raw.Keys.Where(k => k.StartsWith("lora_te", StringComparison.Ordinal) || k.StartsWith("text_encoder", StringComparison.Ordinal)).ToList();
+            if (textEncoder.Count > 0)
+                throw new CheckpointMismatchException(path, [$"{textEncoder.Count} text-encoder LoRA tensors (e.g. {textEncoder[0]}) are not supported; only UNet adapters apply"]);
             bool kohya = raw.Keys.Any(k => k.StartsWith(KohyaPrefix, StringComparison.Ordinal));
             bool peft = raw.Keys.Any(k => k.StartsWith(PeftPrefix, StringComparison.Ordinal));
             if (kohya == peft) throw new InvalidDataException($"{path}: expected LoRA tensors named {PeftPrefix}... or {KohyaPrefix}..., found {(kohya ? "both" : "neither")}");
