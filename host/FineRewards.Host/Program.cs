@@ -11,4 +11,5 @@ root.Subcommands.Add(EvalShapesCommand.Create());
 root.Subcommands.Add(RenderShapesCommand.Create());
 root.Subcommands.Add(ShapesPromptsCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(PackCommand.Create());
 return root.Parse(args).Invoke();
