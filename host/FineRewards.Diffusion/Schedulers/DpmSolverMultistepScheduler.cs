@@ -10,7 +10,7 @@ namespace FineRewards.Diffusion.Schedulers;
 /// With λ = log(α/σ) and h = λ_t - λ_s, a first-order step is x_t = (σ_t/σ_s)·x_s - α_t(e^-h - 1)·x̂₀,
 /// and the second-order one adds ½·α_t(1 - e^-h)·D1 with D1 the x̂₀ slope over the previous step.
 /// </summary>
-public sealed class DpmSolverMultistepScheduler : IScheduler
+public sealed class DpmSolverMultistepScheduler : IScheduler, IDisposable
 {
     const int SolverOrder = 2;
 
@@ -107,4 +107,11 @@ public sealed class DpmSolverMultistepScheduler : IScheduler
     }
 
     static float Lambda(float alpha, float sigma) => MathF.Log(alpha) - MathF.Log(sigma);
+
+    /// <summary>Frees the kept x̂₀ of the previous step (it lives outside every dispose scope).</summary>
+    public void Dispose()
+    {
+        _previousX0?.Dispose();
+        _previousX0 = null;
+    }
 }

@@ -11,19 +11,16 @@ namespace FineRewards.Diffusion.Models.Layers;
 /// GroupNorm in front and the residual at the end and works on [B, C, H, W] maps.
 /// <para>
 /// The four projections (<c>to_q</c>, <c>to_k</c>, <c>to_v</c>, <c>to_out.0</c>) are plain
-/// <see cref="Linear"/> modules that an adapter (LoRA) can swap for a wrapper with
-/// <see cref="SetProjection"/>; the wrapper is registered under the same name.
+/// <see cref="Linear"/> modules invoked with <c>call</c>, so LoRA adapters
+/// (<see cref="Lora.LoraAdapter"/>) attach to them as forward hooks without replacing modules.
 /// </para>
 /// </summary>
 public sealed class Attention : nn.Module<Tensor, Tensor?, Tensor>
 {
-    /// <summary>The projection names, as in the checkpoints (relative to this module).</summary>
-    public static readonly IReadOnlyList<string> ProjectionNames = ["to_q", "to_k", "to_v", "to_out.0"];
-
     private readonly GroupNorm? group_norm;
-    private nn.Module<Tensor, Tensor> to_q;
-    private nn.Module<Tensor, Tensor> to_k;
-    private nn.Module<Tensor, Tensor> to_v;
+    private readonly Linear to_q;
+    private readonly Linear to_k;
+    private readonly Linear to_v;
     private readonly ModuleList<nn.Module<Tensor, Tensor>> to_out;   // [0] Linear, [1] Dropout (diffusers' layout)
 
     public long Heads { get; }
@@ -54,42 +51,6 @@ public sealed class Attention : nn.Module<Tensor, Tensor?, Tensor>
         RegisterComponents();
     }
 
-    /// <summary>The module now in place of a projection ("to_q", "to_k", "to_v" or "to_out.0").</summary>
-    public nn.Module<Tensor, Tensor> GetProjection(string name) => name switch
-    {
-        "to_q" => to_q,
-        "to_k" => to_k,
-        "to_v" => to_v,
-        "to_out.0" => to_out[0],
-        _ => throw new ArgumentException($"'{name}' is not a projection of Attention ({string.Join(", ", ProjectionNames)})", nameof(name)),
-    };
-
-    /// <summary>
-    /// Puts <paramref name="replacement"/> in place of a projection (e.g. a LoRA wrapper that
-    /// holds the original Linear) and registers it under the same name, so state_dict and
-    /// named_modules see it where the Linear was.
-    /// </summary>
-    public void SetProjection(string name, nn.Module<Tensor, Tensor> replacement)
-    {
-        ArgumentNullException.ThrowIfNull(replacement);
-        GetProjection(name); // validates the name
-        if (name == "to_out.0")
-        {
-            to_out[0] = replacement;
-            to_out.register_module("0", null!);   // TorchSharp removes a registration given null
-            to_out.register_module("0", replacement);
-            return;
-        }
-        switch (name)
-        {
-            case "to_q": to_q = replacement; break;
-            case "to_k": to_k = replacement; break;
-            default: to_v = replacement; break;
-        }
-        register_module(name, null!);
-        register_module(name, replacement);
-    }
-
     /// <param name="hidden">[B, N, C] tokens, or [B, C, H, W] feature map (VAE)</param>
     /// <param name="context">[B, M, Cctx] for cross-attention, null for self-attention</param>
     /// <returns>same shape as <paramref name="hidden"/></returns>
@@ -114,9 +75,9 @@ public sealed class Attention : nn.Module<Tensor, Tensor?, Tensor>
         long n = x.shape[1];
         var ctx = context ?? x;                                                 // [B, M, Cctx]
 
-        var q = SplitHeads(to_q.forward(x));                                    // [B, h, N, d]
-        var k = SplitHeads(to_k.forward(ctx));                                  // [B, h, M, d]
-        var v = SplitHeads(to_v.forward(ctx));                                  // [B, h, M, d]
+        var q = SplitHeads(to_q.call(x));                                    // [B, h, N, d]
+        var k = SplitHeads(to_k.call(ctx));                                  // [B, h, M, d]
+        var v = SplitHeads(to_v.call(ctx));                                  // [B, h, M, d]
         var dtype = q.dtype;
         if (UpcastAttention && dtype != ScalarType.Float32)
         {
@@ -127,7 +88,7 @@ public sealed class Attention : nn.Module<Tensor, Tensor?, Tensor>
         }
         var attended = F.scaled_dot_product_attention(q, k, v).to(dtype);      // [B, h, N, d], scale d^-0.5
         var merged = attended.transpose(1, 2).reshape(b, n, Heads * HeadDim);  // [B, N, h*d]
-        var output = to_out[1].forward(to_out[0].forward(merged));              // [B, N, Cq]
+        var output = to_out[1].call(to_out[0].call(merged));              // [B, N, Cq]
 
         if (spatial) output = output.transpose(1, 2).reshape(b, c, h, w);       // [B, C, H, W]
         if (ResidualConnection) output = output + residual;

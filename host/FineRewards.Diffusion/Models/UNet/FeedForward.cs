@@ -20,7 +20,7 @@ public sealed class GEGLU : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var halves = proj.forward(x).chunk(2, -1);   // 2 x [B, N, Dout]: value first, gate second
+        var halves = proj.call(x).chunk(2, -1);   // 2 x [B, N, Dout]: value first, gate second
         return (halves[0] * F.gelu(halves[1])).MoveToOuterDisposeScope();
     }
 }
@@ -46,7 +46,7 @@ public sealed class FeedForward : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var h = x;
-        foreach (var layer in net) h = layer.forward(h);   // [B, N, 4D] -> [B, N, 4D] -> [B, N, D]
+        foreach (var layer in net) h = layer.call(h);   // [B, N, 4D] -> [B, N, 4D] -> [B, N, D]
         return h.MoveToOuterDisposeScope();
     }
 }

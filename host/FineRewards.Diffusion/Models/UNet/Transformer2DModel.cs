@@ -42,16 +42,16 @@ public sealed class Transformer2DModel : nn.Module<Tensor, Tensor, Tensor>
         var hidden = norm.forward(x);                                            // [B, C, H, W]
         Tensor tokens;
         if (useLinearProjection)
-            tokens = proj_in.forward(ToTokens(hidden));                          // [B, HW, inner]
+            tokens = proj_in.call(ToTokens(hidden));                          // [B, HW, inner]
         else
-            tokens = ToTokens(proj_in.forward(hidden));                          // [B, HW, inner]
+            tokens = ToTokens(proj_in.call(hidden));                          // [B, HW, inner]
         foreach (var block in transformer_blocks) tokens = block.forward(tokens, context);
         long inner = tokens.shape[2];
         Tensor output;
         if (useLinearProjection)
-            output = ToMap(proj_out.forward(tokens), b, h, w, x.shape[1]);       // [B, C, H, W]
+            output = ToMap(proj_out.call(tokens), b, h, w, x.shape[1]);       // [B, C, H, W]
         else
-            output = proj_out.forward(ToMap(tokens, b, h, w, inner));            // [B, C, H, W]
+            output = proj_out.call(ToMap(tokens, b, h, w, inner));            // [B, C, H, W]
         return (output + x).MoveToOuterDisposeScope();
     }
 
