@@ -2,6 +2,7 @@ using System.CommandLine;
 using FineRewards.Core;
 using FineRewards.Core.Packs;
 using FineRewards.ShapesPack;
+using FineRewards.ShapesPack.Diffusion;
 using FineRewards.ShapesPack.Training;
 
 namespace FineRewards.Host.Cli;
@@ -13,6 +14,7 @@ public static class PackCommand
     {
         var command = new Command("pack", "Model packs: train the built-in Shapes pack, list the packs found, verify a pack's files.");
         command.Subcommands.Add(CreateTrain());
+        command.Subcommands.Add(CreateEval());
         command.Subcommands.Add(CreateList());
         command.Subcommands.Add(CreateVerify());
         return command;
@@ -27,7 +29,7 @@ public static class PackCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var minutes = new Option<double>("--minutes") { Description = "Wall-clock budget per component, in minutes.", DefaultValueFactory = _ => 60 };
-        var steps = new Option<long?>("--steps") { Description = "Step budget per component (overrides --minutes)." };
+        var steps = new Option<long?>("--steps") { Description = "Step budget per component for this run (overrides --minutes); with --resume, 0 re-exports and re-evaluates the checkpoint." };
         var resume = new Option<bool>("--resume") { Description = "Continue each component from its last checkpoint in the work folder." };
         var seed = new Option<long>("--seed") { Description = "Data seed (rendered scenes, prompt order, noise).", DefaultValueFactory = _ => 1 };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Pack folder to write (default: packs/shapes of this checkout)." };
@@ -44,7 +46,8 @@ public static class PackCommand
             double budget = parse.GetValue(minutes);
             if (!(budget > 0)) throw new InputException("--minutes", $"must be positive, got {budget}");
             long? stepBudget = parse.GetValue(steps);
-            if (stepBudget is <= 0) throw new InputException("--steps", $"must be positive, got {stepBudget}");
+            if (stepBudget < 0 || (stepBudget == 0 && !parse.GetValue(resume)))
+                throw new InputException("--steps", $"must be positive (0 only with --resume: export and evaluate the checkpoint), got {stepBudget}");
             string source = ShapesPackInfo.SourceFolder() ?? Path.Combine(Directory.GetCurrentDirectory(), "packs", ShapesPackInfo.Name);
             string packFolder = parse.GetValue(output)?.FullName ?? source;
             string workFolder = parse.GetValue(work)?.FullName ?? Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(source)!)!, "runs", "pack-shapes");
@@ -70,6 +73,39 @@ public static class PackCommand
                 Console.Out.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {trainer.Component} done: {component.Training?.Steps} steps, {component.Training?.Minutes:0.0} min; " +
                     string.Join(", ", (component.Training?.Metrics ?? new Dictionary<string, double>()).Select(m => $"{m.Key} {m.Value}")));
             }
+            return CliErrors.Ok;
+        }));
+        return command;
+    }
+
+    static Command CreateEval()
+    {
+        var pack = new Argument<string>("pack") { Description = "The pack to evaluate (\"shapes\")." };
+        var defaults = new DiffusionTrainOptions();
+        var k = new Option<int>("--k") { Description = "Candidates per test prompt.", DefaultValueFactory = _ => defaults.EvalK };
+        var steps = new Option<int>("--steps") { Description = "DDIM steps.", DefaultValueFactory = _ => defaults.EvalSteps };
+        var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance scale.", DefaultValueFactory = _ => defaults.EvalGuidance };
+        var seed = new Option<long>("--seed") { Description = "Sampling seed (candidate seeds derive from it and the prompt index).", DefaultValueFactory = _ => 1 };
+        var output = new Option<DirectoryInfo?>("--out") { Description = "Pack folder (default: packs/shapes of this checkout)." };
+        var work = new Option<DirectoryInfo?>("--work") { Description = "Where the images and prompts.txt go (default: runs/pack-shapes/diffusion/eval)." };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp." };
+        var command = new Command("eval", "Generate the test split with the pack's diffusion model (StableDiffusionPipeline) and record the evaluator's accuracy per task in pack.json.")
+        {
+            pack, k, steps, guidance, seed, output, work, threads,
+        };
+        command.SetAction(parse => CliErrors.Guard(() =>
+        {
+            string name = parse.GetValue(pack)!;
+            if (name != ShapesPackInfo.Name) throw new InputException("pack", $"\"{name}\" cannot be evaluated; expected \"{ShapesPackInfo.Name}\"");
+            if (parse.GetValue(threads) is int n) TorchSharp.torch.set_num_threads(Math.Max(1, n));
+            string source = ShapesPackInfo.SourceFolder() ?? Path.Combine(Directory.GetCurrentDirectory(), "packs", ShapesPackInfo.Name);
+            string packFolder = parse.GetValue(output)?.FullName ?? source;
+            string evalFolder = parse.GetValue(work)?.FullName
+                ?? Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(source)!)!, "runs", "pack-shapes", DiffusionTrainer.Name, "eval");
+            var trainer = new DiffusionTrainer(defaults with { EvalK = parse.GetValue(k), EvalSteps = parse.GetValue(steps), EvalGuidance = parse.GetValue(guidance) });
+            var (report, _) = trainer.Reevaluate(packFolder, evalFolder, parse.GetValue(seed));
+            Console.Out.Write(report.FormatTable());
+            Console.Out.WriteLine($"images and prompts.txt in {evalFolder}; pack.json updated");
             return CliErrors.Ok;
         }));
         return command;

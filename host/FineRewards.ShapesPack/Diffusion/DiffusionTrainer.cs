@@ -7,6 +7,7 @@ using FineRewards.Core.IO;
 using FineRewards.Core.Packs;
 using FineRewards.Diffusion.Models.UNet;
 using FineRewards.Diffusion.Models.Vae;
+using FineRewards.Diffusion.Pipelines;
 using FineRewards.Diffusion.Schedulers;
 using FineRewards.Diffusion.TextEncoder;
 using FineRewards.Diffusion.Tokenizer;
@@ -76,8 +77,11 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
         var schedulerConfig = ShapesDiffusionConfig.Scheduler();
         var objective = new DiffusionObjective(schedulerConfig);
 
+        // --resume --steps 0 only exports and evaluates the checkpoint: no data is needed.
+        bool exportOnly = context.Resume && context.Steps == 0;
         using var vae = AutoencoderKL.FromDiffusersFolder(vaeFolder);
-        var (latents, ids, emptyIds) = BuildDataset(vae, tokenizer, context);   // [N, 4, 16, 16], [N, L], [1, L]
+        var (latents, ids, emptyIds) = exportOnly ? (zeros(1, 4, 16, 16), zeros(1, 1, ScalarType.Int64), zeros(1, 1, ScalarType.Int64))
+            : BuildDataset(vae, tokenizer, context);   // [N, 4, 16, 16], [N, L], [1, L]
 
         using var unet = new UNet2DConditionModel(unetConfig);
         using var text = new ClipTextModel(textConfig);
@@ -93,10 +97,11 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
         string checkpoint = context.WorkFolder;
         long step = 0;
         double priorMinutes = 0;
+        IReadOnlyList<string> commands = [context.CommandLine];
         if (context.Resume)
         {
             var state = TrainCheckpoint.Load(checkpoint, modules, optimizer);
-            (step, priorMinutes) = (state.Step, state.Minutes);
+            (step, priorMinutes, commands) = (state.Step, state.Minutes, state.WithCommand(context.CommandLine));
             context.Progress($"diffusion: resumed at step {step} ({priorMinutes:0.0} min before)");
         }
         long parameterCount = unet.parameters().Sum(p => p.numel()) + text.parameters().Sum(p => p.numel());
@@ -106,7 +111,7 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
         text.train();
         // Resumed runs draw fresh batches (seed mixed with the step) rather than replaying the first run's.
         var generator = new Generator((ulong)(context.DataSeed * 1_000_003 + step));
-        double lastLoss = double.NaN, lossSum = 0;
+        double lastLoss = context.Resume && TrainCheckpoint.Exists(checkpoint) ? LastLoss(checkpoint) : double.NaN, lossSum = 0;
         int lossCount = 0;
         long stepsThisRun = 0;
         var sinceSave = Stopwatch.StartNew();
@@ -147,13 +152,13 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
             }
             if (sinceSave.Elapsed.TotalMinutes >= o.CheckpointMinutes)
             {
-                TrainCheckpoint.Save(checkpoint, new TrainState(step, priorMinutes + clock.Elapsed.TotalMinutes, context.DataSeed, lastLoss), modules, optimizer);
+                TrainCheckpoint.Save(checkpoint, new TrainState(step, priorMinutes + clock.Elapsed.TotalMinutes, context.DataSeed, lastLoss, commands), modules, optimizer);
                 context.Progress($"diffusion: checkpoint at step {step} in {checkpoint}");
                 sinceSave.Restart();
             }
         }
-        double trainMinutes = priorMinutes + clock.Elapsed.TotalMinutes;
-        TrainCheckpoint.Save(checkpoint, new TrainState(step, trainMinutes, context.DataSeed, lastLoss), modules, optimizer);
+        double trainMinutes = priorMinutes + (exportOnly ? 0 : clock.Elapsed.TotalMinutes);
+        if (!exportOnly) TrainCheckpoint.Save(checkpoint, new TrainState(step, trainMinutes, context.DataSeed, lastLoss, commands), modules, optimizer);
         latents.Dispose(); ids.Dispose(); emptyIds.Dispose();
 
         Export(packDiffusion, emaUnet, emaText, unetConfig, textConfig, schedulerConfig);
@@ -165,18 +170,8 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
         {
             ["loss"] = Math.Round(lastLoss, 6),
             ["parameters"] = parameterCount,
-            ["accuracy_overall"] = Math.Round(report.Overall, 4),
-            ["any_correct_of_k_overall"] = Math.Round(report.AnyCorrect, 4),
-            ["eval_k"] = o.EvalK,
-            ["eval_steps"] = o.EvalSteps,
-            ["eval_guidance"] = o.EvalGuidance,
-            ["eval_images"] = report.Images,
         };
-        foreach (var t in report.Tasks.Where(t => t.Images > 0))
-        {
-            metrics[$"accuracy_{t.Task.Key()}"] = Math.Round(t.Accuracy, 4);
-            metrics[$"any_correct_of_k_{t.Task.Key()}"] = Math.Round(t.AnyCorrect, 4);
-        }
+        foreach (var (k, v) in EvalMetrics(report)) metrics[k] = v;
         var config = new JsonObject
         {
             ["unet"] = DiffusersExport.ConfigNode(unetConfig),
@@ -189,10 +184,51 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
             ["dataset_size"] = o.DatasetSize,
         };
         var component = new PackComponent("diffusers", Folder, JsonSerializer.SerializeToElement(config),
-            new PackTraining(context.CommandLine, context.DataSeed, step, Math.Round(trainMinutes, 2), DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"), metrics));
+            new PackTraining(string.Join(" ; then ", commands), context.DataSeed, step, Math.Round(trainMinutes, 2), DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"), metrics));
         PackManifest.UpdateComponent(context.PackFolder, ShapesPackInfo.Name, Name, component, ShapesPackInfo.Description);
         return component;
     }
+
+    /// <summary>The evaluator's numbers as pack.json records them: accuracy and any-correct-of-K per task and overall, and the sampling settings.</summary>
+    public IReadOnlyDictionary<string, double> EvalMetrics(ShapesReport report)
+    {
+        var metrics = new Dictionary<string, double>
+        {
+            ["accuracy_overall"] = Math.Round(report.Overall, 4),
+            ["any_correct_of_k_overall"] = Math.Round(report.AnyCorrect, 4),
+            ["eval_k"] = o.EvalK,
+            ["eval_steps"] = o.EvalSteps,
+            ["eval_guidance"] = o.EvalGuidance,
+            ["eval_images"] = report.Images,
+        };
+        foreach (var t in report.Tasks.Where(t => t.Images > 0))
+        {
+            metrics[$"accuracy_{t.Task.Key()}"] = Math.Round(t.Accuracy, 4);
+            metrics[$"any_correct_of_k_{t.Task.Key()}"] = Math.Round(t.AnyCorrect, 4);
+        }
+        return metrics;
+    }
+
+    /// <summary>
+    /// Measures the shipped diffusers folder again (e.g. with other sampling settings) and replaces the
+    /// evaluation numbers of the diffusion component in pack.json; the training record is kept.
+    /// </summary>
+    public (ShapesReport Report, PackComponent Component) Reevaluate(string packFolder, string evalFolder, long seed)
+    {
+        var manifest = PackManifest.Load(Path.Combine(packFolder, PackManifest.FileName));
+        if (manifest.Components?.GetValueOrDefault(Name) is not { Training: { } training } component)
+            throw new InputException(Path.Combine(packFolder, PackManifest.FileName), $"has no trained \"{Name}\" component; run `finerewards pack train shapes --component {Name}` first");
+        var (report, _) = Evaluate(Path.Combine(packFolder, Folder), evalFolder, seed);
+        var metrics = new Dictionary<string, double>(training.Metrics ?? new Dictionary<string, double>());
+        foreach (var key in metrics.Keys.Where(k => k.StartsWith("accuracy_") || k.StartsWith("any_correct_of_k_") || k.StartsWith("eval_")).ToList()) metrics.Remove(key);
+        foreach (var (k, v) in EvalMetrics(report)) metrics[k] = v;
+        var updated = component with { Training = training with { Metrics = metrics } };
+        PackManifest.UpdateComponent(packFolder, ShapesPackInfo.Name, Name, updated, ShapesPackInfo.Description);
+        return (report, updated);
+    }
+
+    static double LastLoss(string checkpoint) =>
+        JsonSerializer.Deserialize<TrainState>(File.ReadAllText(Path.Combine(checkpoint, "state.json")), new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals })?.LastLoss ?? double.NaN;
 
     bool Done(PackTrainContext context, Stopwatch clock, long stepsThisRun) =>
         context.CancellationToken.IsCancellationRequested
@@ -311,7 +347,8 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
     }
 
     /// <summary>
-    /// Samples the test split from the exported folder (what ships) and runs the evaluator. The images
+    /// Samples the test split from the exported folder (what ships) with StableDiffusionPipeline
+    /// (DDIM, classifier-free guidance against the empty prompt) and runs the evaluator. The images
     /// and prompts.txt are kept in <paramref name="evalFolder"/>, so
     /// `finerewards eval-shapes --prompts evalFolder/prompts.txt --images evalFolder --k K` repeats the numbers.
     /// </summary>
@@ -319,13 +356,10 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
     {
         var prompts = PromptCatalog.Split(PromptSplit.Test);
         if (o.EvalPrompts is int limit) prompts = prompts.Take(limit).ToList();
-        using var unet = UNet2DConditionModel.FromDiffusersFolder(Path.Combine(diffusersFolder, "unet"));
-        using var text = ClipTextModel.FromPretrained(Path.Combine(diffusersFolder, "text_encoder"));
-        text.eval();
-        using var vae = AutoencoderKL.FromDiffusersFolder(Path.Combine(diffusersFolder, "vae"));
-        var tokenizer = ClipTokenizer.FromPretrained(Path.Combine(diffusersFolder, "tokenizer"));
-        var scheduler = SchedulerConfig.FromJsonFile(Path.Combine(diffusersFolder, "scheduler", "scheduler_config.json"));
-        var images = ShapesEvalSampler.Generate(unet, text, vae, tokenizer, scheduler, prompts.Select(p => p.Text).ToList(), o.EvalK, o.EvalSteps, o.EvalGuidance, seed);
+        using var pipeline = StableDiffusionPipeline.FromDiffusersFolder(diffusersFolder);
+        var images = prompts.Select((p, i) => pipeline.Generate(new GenerationRequest(p.Text, o.EvalK, seed * 100_000 + i * 100,
+                Sampler: "ddim", Steps: o.EvalSteps, Guidance: o.EvalGuidance, Width: Scene.Canvas, Height: Scene.Canvas))
+            .Select(c => c.Image).ToList()).ToList();
         if (Directory.Exists(evalFolder)) Directory.Delete(evalFolder, recursive: true);
         Directory.CreateDirectory(evalFolder);
         PromptCatalog.WritePromptsFile(Path.Combine(evalFolder, "prompts.txt"), prompts);

@@ -51,15 +51,18 @@ public sealed class VaeTrainer(VaeTrainOptions? options = null) : IPackComponent
         using var optimizer = optim.AdamW(vae.parameters(), o.LearningRate, weight_decay: 0.0);
         long step = 0;
         double priorMinutes = 0;
+        IReadOnlyList<string> commands = [context.CommandLine];
+        double resumedLoss = double.NaN;
         if (context.Resume)
         {
             var state = TrainCheckpoint.Load(checkpoint, new Dictionary<string, nn.Module> { ["vae"] = vae }, optimizer);
-            (step, priorMinutes) = (state.Step, state.Minutes);
+            (step, priorMinutes, commands) = (state.Step, state.Minutes, state.WithCommand(context.CommandLine));
+            resumedLoss = state.LastLoss;
             context.Progress($"vae: resumed at step {step} ({priorMinutes:0.0} min before)");
         }
         var random = new Random(unchecked((int)(context.DataSeed * 7919 + step)));
         var trainPrompts = PromptCatalog.Split(PromptSplit.Train);
-        double lastLoss = double.NaN, lossSum = 0;
+        double lastLoss = resumedLoss, lossSum = 0;
         int lossCount = 0;
         var sinceSave = Stopwatch.StartNew();
         var sinceReport = Stopwatch.StartNew();
@@ -90,12 +93,12 @@ public sealed class VaeTrainer(VaeTrainOptions? options = null) : IPackComponent
             }
             if (sinceSave.Elapsed.TotalMinutes >= o.CheckpointMinutes)
             {
-                Save(checkpoint, vae, optimizer, step, priorMinutes + clock.Elapsed.TotalMinutes, context.DataSeed, lastLoss);
+                Save(checkpoint, vae, optimizer, step, priorMinutes + clock.Elapsed.TotalMinutes, context.DataSeed, lastLoss, commands);
                 sinceSave.Restart();
             }
         }
         double minutes = priorMinutes + clock.Elapsed.TotalMinutes;
-        Save(checkpoint, vae, optimizer, step, minutes, context.DataSeed, lastLoss);
+        Save(checkpoint, vae, optimizer, step, minutes, context.DataSeed, lastLoss, commands);
 
         // Latent scale: SD multiplies latents by 1/std so the UNet sees unit variance.
         vae.eval();
@@ -124,8 +127,8 @@ public sealed class VaeTrainer(VaeTrainOptions? options = null) : IPackComponent
         };
         foreach (var t in report.Tasks.Where(t => t.Images > 0)) metrics[$"roundtrip_accuracy_{t.Task.Key()}"] = Math.Round(t.Accuracy, 4);
         var component = new PackComponent("diffusers-vae", Folder,
-            JsonSerializer.SerializeToElement(config, FineRewards.Diffusion.Models.ConfigJson.Options),
-            new PackTraining(context.CommandLine, context.DataSeed, step, Math.Round(minutes, 2), DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"), metrics));
+            JsonSerializer.SerializeToElement(DiffusersExport.ConfigNode(config)),
+            new PackTraining(string.Join(" ; then ", commands), context.DataSeed, step, Math.Round(minutes, 2), DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"), metrics));
         PackManifest.UpdateComponent(context.PackFolder, ShapesPackInfo.Name, Name, component, ShapesPackInfo.Description);
         return component;
     }
@@ -134,8 +137,8 @@ public sealed class VaeTrainer(VaeTrainOptions? options = null) : IPackComponent
         context.CancellationToken.IsCancellationRequested
         || (context.Steps is long s ? step >= s : clock.Elapsed.TotalMinutes >= context.Minutes);
 
-    static void Save(string folder, AutoencoderKL vae, TorchSharp.Modules.OptimizerHelper optimizer, long step, double minutes, long seed, double loss) =>
-        TrainCheckpoint.Save(folder, new TrainState(step, minutes, seed, loss), new Dictionary<string, nn.Module> { ["vae"] = vae }, optimizer);
+    static void Save(string folder, AutoencoderKL vae, TorchSharp.Modules.OptimizerHelper optimizer, long step, double minutes, long seed, double loss, IReadOnlyList<string> commands) =>
+        TrainCheckpoint.Save(folder, new TrainState(step, minutes, seed, loss, commands), new Dictionary<string, nn.Module> { ["vae"] = vae }, optimizer);
 
     /// <summary>Half the time a scene of a train-split prompt, half the time 1-4 random objects.</summary>
     static RgbImage RandomRender(Random random, IReadOnlyList<PromptSpec> prompts) =>

@@ -13,7 +13,13 @@ public sealed record TrainState(
     [property: JsonPropertyName("step")] long Step,
     [property: JsonPropertyName("minutes")] double Minutes,
     [property: JsonPropertyName("data_seed")] long DataSeed,
-    [property: JsonPropertyName("last_loss")] double LastLoss);
+    [property: JsonPropertyName("last_loss")] double LastLoss,
+    [property: JsonPropertyName("commands")] IReadOnlyList<string>? Commands = null)
+{
+    /// <summary>The command lines of every run that contributed to this checkpoint, in order (a resumed run adds its own).</summary>
+    public IReadOnlyList<string> WithCommand(string command) =>
+        Commands is { Count: > 0 } list ? (list[^1] == command ? list : [.. list, command]) : [command];
+}
 
 /// <summary>
 /// Checkpoints of the pack trainers: named modules as fp32 safetensors, the optimizer's state and a
@@ -34,7 +40,7 @@ public static class TrainCheckpoint
             optimizer.save_state_dict(tmp);
             File.Move(tmp, Path.Combine(folder, "optimizer.bin"), overwrite: true);
         }
-        AtomicFile.WriteAllText(Path.Combine(folder, "state.json"), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true }));
+        AtomicFile.WriteAllText(Path.Combine(folder, "state.json"), JsonSerializer.Serialize(state, new JsonSerializerOptions { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals }));
     }
 
     public static bool Exists(string folder) => File.Exists(Path.Combine(folder, "state.json"));
@@ -43,7 +49,7 @@ public static class TrainCheckpoint
     {
         string statePath = Path.Combine(folder, "state.json");
         if (!File.Exists(statePath)) throw new InputException("--resume", $"no checkpoint in {folder} (state.json missing); train without --resume first");
-        var state = JsonSerializer.Deserialize<TrainState>(File.ReadAllText(statePath))
+        var state = JsonSerializer.Deserialize<TrainState>(File.ReadAllText(statePath), new JsonSerializerOptions { NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals })
             ?? throw new InputException(statePath, "empty training state");
         foreach (var (name, module) in modules)
             StateDictLoader.LoadFile(module, Path.Combine(folder, name + ".safetensors"));
