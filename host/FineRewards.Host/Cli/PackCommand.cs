@@ -103,7 +103,7 @@ public static class PackCommand
             string evalFolder = parse.GetValue(work)?.FullName
                 ?? Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(source)!)!, "runs", "pack-shapes", DiffusionTrainer.Name, "eval");
             var trainer = new DiffusionTrainer(defaults with { EvalK = parse.GetValue(k), EvalSteps = parse.GetValue(steps), EvalGuidance = parse.GetValue(guidance) });
-            var (report, _) = trainer.Reevaluate(packFolder, evalFolder, parse.GetValue(seed));
+            var (report, _) = trainer.Reevaluate(packFolder, evalFolder, parse.GetValue(seed), line => Console.Out.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {line}"));
             Console.Out.Write(report.FormatTable());
             Console.Out.WriteLine($"images and prompts.txt in {evalFolder}; pack.json updated");
             return CliErrors.Ok;

@@ -163,7 +163,7 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
 
         Export(packDiffusion, emaUnet, emaText, unetConfig, textConfig, schedulerConfig);
         context.Progress($"diffusion: exported EMA weights (fp16) to {packDiffusion}; evaluating on the test split");
-        var (report, evalFolder) = Evaluate(packDiffusion, Path.Combine(context.WorkFolder, "eval"), context.DataSeed);
+        var (report, evalFolder) = Evaluate(packDiffusion, Path.Combine(context.WorkFolder, "eval"), context.DataSeed, context.Progress);
         context.Progress($"diffusion: test split, K={o.EvalK}, {o.EvalSteps} DDIM steps, guidance {o.EvalGuidance} (images in {evalFolder}):\n{report.FormatTable()}");
 
         var metrics = new Dictionary<string, double>
@@ -213,12 +213,12 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
     /// Measures the shipped diffusers folder again (e.g. with other sampling settings) and replaces the
     /// evaluation numbers of the diffusion component in pack.json; the training record is kept.
     /// </summary>
-    public (ShapesReport Report, PackComponent Component) Reevaluate(string packFolder, string evalFolder, long seed)
+    public (ShapesReport Report, PackComponent Component) Reevaluate(string packFolder, string evalFolder, long seed, Action<string>? progress = null)
     {
         var manifest = PackManifest.Load(Path.Combine(packFolder, PackManifest.FileName));
         if (manifest.Components?.GetValueOrDefault(Name) is not { Training: { } training } component)
             throw new InputException(Path.Combine(packFolder, PackManifest.FileName), $"has no trained \"{Name}\" component; run `finerewards pack train shapes --component {Name}` first");
-        var (report, _) = Evaluate(Path.Combine(packFolder, Folder), evalFolder, seed);
+        var (report, _) = Evaluate(Path.Combine(packFolder, Folder), evalFolder, seed, progress);
         var metrics = new Dictionary<string, double>(training.Metrics ?? new Dictionary<string, double>());
         foreach (var key in metrics.Keys.Where(k => k.StartsWith("accuracy_") || k.StartsWith("any_correct_of_k_") || k.StartsWith("eval_")).ToList()) metrics.Remove(key);
         foreach (var (k, v) in EvalMetrics(report)) metrics[k] = v;
@@ -352,14 +352,19 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
     /// and prompts.txt are kept in <paramref name="evalFolder"/>, so
     /// `finerewards eval-shapes --prompts evalFolder/prompts.txt --images evalFolder --k K` repeats the numbers.
     /// </summary>
-    public (ShapesReport Report, string Folder) Evaluate(string diffusersFolder, string evalFolder, long seed)
+    public (ShapesReport Report, string Folder) Evaluate(string diffusersFolder, string evalFolder, long seed, Action<string>? progress = null)
     {
         var prompts = PromptCatalog.Split(PromptSplit.Test);
         if (o.EvalPrompts is int limit) prompts = prompts.Take(limit).ToList();
         using var pipeline = StableDiffusionPipeline.FromDiffusersFolder(diffusersFolder);
-        var images = prompts.Select((p, i) => pipeline.Generate(new GenerationRequest(p.Text, o.EvalK, seed * 100_000 + i * 100,
-                Sampler: "ddim", Steps: o.EvalSteps, Guidance: o.EvalGuidance, Width: Scene.Canvas, Height: Scene.Canvas))
-            .Select(c => c.Image).ToList()).ToList();
+        var clock = Stopwatch.StartNew();
+        var images = prompts.Select((p, i) =>
+        {
+            var candidates = pipeline.Generate(new GenerationRequest(p.Text, o.EvalK, seed * 100_000 + i * 100,
+                Sampler: "ddim", Steps: o.EvalSteps, Guidance: o.EvalGuidance, Width: Scene.Canvas, Height: Scene.Canvas));
+            if ((i + 1) % 16 == 0) progress?.Invoke($"diffusion: evaluated {i + 1}/{prompts.Count} prompts ({clock.Elapsed.TotalSeconds:0} s)");
+            return candidates.Select(c => c.Image).ToList();
+        }).ToList();
         if (Directory.Exists(evalFolder)) Directory.Delete(evalFolder, recursive: true);
         Directory.CreateDirectory(evalFolder);
         PromptCatalog.WritePromptsFile(Path.Combine(evalFolder, "prompts.txt"), prompts);
