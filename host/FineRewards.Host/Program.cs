@@ -11,6 +11,7 @@ root.Subcommands.Add(EvalShapesCommand.Create());
 root.Subcommands.Add(RenderShapesCommand.Create());
 root.Subcommands.Add(ShapesPromptsCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(PackCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 return root.Parse(args).Invoke();

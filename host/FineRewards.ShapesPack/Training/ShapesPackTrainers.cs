@@ -5,6 +5,8 @@ public static class ShapesPackTrainers
 {
     public static IReadOnlyList<IPackComponentTrainer> All { get; } =
     [
+        new Diffusion.VaeTrainer(),
+        new Diffusion.DiffusionTrainer(),
     ];
 
     public static IPackComponentTrainer Find(string component) =>

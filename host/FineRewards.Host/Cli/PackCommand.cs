@@ -1,0 +1,149 @@
+using System.CommandLine;
+using FineRewards.Core;
+using FineRewards.Core.Packs;
+using FineRewards.ShapesPack;
+using FineRewards.ShapesPack.Diffusion;
+using FineRewards.ShapesPack.Training;
+
+namespace FineRewards.Host.Cli;
+
+/// <summary>`finerewards pack`: train the built-in Shapes pack, list packs, verify a pack's files.</summary>
+public static class PackCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("pack", "Model packs: train the built-in Shapes pack, list the packs found, verify a pack's files.");
+        command.Subcommands.Add(CreateTrain());
+        command.Subcommands.Add(CreateEval());
+        command.Subcommands.Add(CreateList());
+        command.Subcommands.Add(CreateVerify());
+        return command;
+    }
+
+    static Command CreateTrain()
+    {
+        var pack = new Argument<string>("pack") { Description = "The pack to train (only \"shapes\" is trainable)." };
+        var components = new Option<string[]>("--component")
+        {
+            Description = $"Component to train (repeatable); default all, in order: {string.Join(", ", ShapesPackTrainers.All.Select(t => t.Component))}.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var minutes = new Option<double>("--minutes") { Description = "Wall-clock budget per component, in minutes.", DefaultValueFactory = _ => 60 };
+        var steps = new Option<long?>("--steps") { Description = "Step budget per component for this run (overrides --minutes); with --resume, 0 re-exports and re-evaluates the checkpoint." };
+        var resume = new Option<bool>("--resume") { Description = "Continue each component from its last checkpoint in the work folder." };
+        var seed = new Option<long>("--seed") { Description = "Data seed (rendered scenes, prompt order, noise).", DefaultValueFactory = _ => 1 };
+        var output = new Option<DirectoryInfo?>("--out") { Description = "Pack folder to write (default: packs/shapes of this checkout)." };
+        var work = new Option<DirectoryInfo?>("--work") { Description = "Checkpoints and logs, not shipped (default: runs/pack-shapes of this checkout)." };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp (default: libtorch's choice, one per core). 1 is steadier on a machine shared with other jobs." };
+        var command = new Command("train", "Train components of the Shapes pack from data they render themselves; writes weights and pack.json.")
+        {
+            pack, components, minutes, steps, resume, seed, output, work, threads,
+        };
+        command.SetAction(parse => CliErrors.Guard(() =>
+        {
+            string name = parse.GetValue(pack)!;
+            if (name != ShapesPackInfo.Name) throw new InputException("pack", $"\"{name}\" is not trainable; expected \"{ShapesPackInfo.Name}\"");
+            double budget = parse.GetValue(minutes);
+            if (!(budget > 0)) throw new InputException("--minutes", $"must be positive, got {budget}");
+            long? stepBudget = parse.GetValue(steps);
+            if (stepBudget < 0 || (stepBudget == 0 && !parse.GetValue(resume)))
+                throw new InputException("--steps", $"must be positive (0 only with --resume: export and evaluate the checkpoint), got {stepBudget}");
+            string source = ShapesPackInfo.SourceFolder() ?? Path.Combine(Directory.GetCurrentDirectory(), "packs", ShapesPackInfo.Name);
+            string packFolder = parse.GetValue(output)?.FullName ?? source;
+            string workFolder = parse.GetValue(work)?.FullName ?? Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(source)!)!, "runs", "pack-shapes");
+            if (parse.GetValue(threads) is int n)
+            {
+                if (n < 1) throw new InputException("--threads", $"must be at least 1, got {n}");
+                TorchSharp.torch.set_num_threads(n);
+            }
+            var wanted = parse.GetValue(components) is { Length: > 0 } list ? list : ShapesPackTrainers.All.Select(t => t.Component).ToArray();
+            var trainers = wanted.Select(ShapesPackTrainers.Find).ToList();
+            Directory.CreateDirectory(packFolder);
+            Directory.CreateDirectory(workFolder);
+            string commandLine = "finerewards " + string.Join(" ", Environment.GetCommandLineArgs().Skip(1));
+            foreach (var trainer in ShapesPackTrainers.All.Where(trainers.Contains))
+            {
+                foreach (var dependency in trainer.DependsOn)
+                    if (!trainers.Any(t => t.Component == dependency) && PackLocator.Check(packFolder, false).Manifest?.Components?.ContainsKey(dependency) != true)
+                        throw new InputException("--component", $"{trainer.Component} needs {dependency} trained first (not in {Path.Combine(packFolder, PackManifest.FileName)}); add --component {dependency}");
+                Console.Out.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] training {trainer.Component}: {trainer.Description} -> {packFolder} (work {workFolder})");
+                var context = new PackTrainContext(packFolder, Path.Combine(workFolder, trainer.Component), parse.GetValue(seed), budget, stepBudget,
+                    parse.GetValue(resume), commandLine, line => Console.Out.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {line}"));
+                var component = trainer.Train(context);
+                Console.Out.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {trainer.Component} done: {component.Training?.Steps} steps, {component.Training?.Minutes:0.0} min; " +
+                    string.Join(", ", (component.Training?.Metrics ?? new Dictionary<string, double>()).Select(m => $"{m.Key} {m.Value}")));
+            }
+            return CliErrors.Ok;
+        }));
+        return command;
+    }
+
+    static Command CreateEval()
+    {
+        var pack = new Argument<string>("pack") { Description = "The pack to evaluate (\"shapes\")." };
+        var defaults = new DiffusionTrainOptions();
+        var k = new Option<int>("--k") { Description = "Candidates per test prompt.", DefaultValueFactory = _ => defaults.EvalK };
+        var steps = new Option<int>("--steps") { Description = "DDIM steps.", DefaultValueFactory = _ => defaults.EvalSteps };
+        var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance scale.", DefaultValueFactory = _ => defaults.EvalGuidance };
+        var seed = new Option<long>("--seed") { Description = "Sampling seed (candidate seeds derive from it and the prompt index).", DefaultValueFactory = _ => 1 };
+        var output = new Option<DirectoryInfo?>("--out") { Description = "Pack folder (default: packs/shapes of this checkout)." };
+        var work = new Option<DirectoryInfo?>("--work") { Description = "Where the images and prompts.txt go (default: runs/pack-shapes/diffusion/eval)." };
+        var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp." };
+        var command = new Command("eval", "Generate the test split with the pack's diffusion model (StableDiffusionPipeline) and record the evaluator's accuracy per task in pack.json.")
+        {
+            pack, k, steps, guidance, seed, output, work, threads,
+        };
+        command.SetAction(parse => CliErrors.Guard(() =>
+        {
+            string name = parse.GetValue(pack)!;
+            if (name != ShapesPackInfo.Name) throw new InputException("pack", $"\"{name}\" cannot be evaluated; expected \"{ShapesPackInfo.Name}\"");
+            if (parse.GetValue(threads) is int n) TorchSharp.torch.set_num_threads(Math.Max(1, n));
+            string source = ShapesPackInfo.SourceFolder() ?? Path.Combine(Directory.GetCurrentDirectory(), "packs", ShapesPackInfo.Name);
+            string packFolder = parse.GetValue(output)?.FullName ?? source;
+            string evalFolder = parse.GetValue(work)?.FullName
+                ?? Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(source)!)!, "runs", "pack-shapes", DiffusionTrainer.Name, "eval");
+            var trainer = new DiffusionTrainer(defaults with { EvalK = parse.GetValue(k), EvalSteps = parse.GetValue(steps), EvalGuidance = parse.GetValue(guidance) });
+            var (report, _) = trainer.Reevaluate(packFolder, evalFolder, parse.GetValue(seed), line => Console.Out.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {line}"));
+            Console.Out.Write(report.FormatTable());
+            Console.Out.WriteLine($"images and prompts.txt in {evalFolder}; pack.json updated");
+            return CliErrors.Ok;
+        }));
+        return command;
+    }
+
+    static Command CreateList()
+    {
+        var command = new Command("list", "List the packs found ($FINEREWARDS_PACKS, packs/ next to the executable, the user's data folder) with their components.");
+        command.SetAction(_ => CliErrors.Guard(() =>
+        {
+            var packs = PackLocator.Default().FindAll();
+            if (packs.Count == 0) Console.Out.WriteLine("no packs found in: " + string.Join(", ", PackLocator.Default().SearchRoots));
+            foreach (var p in packs)
+            {
+                long bytes = p.Manifest?.Files.Sum(f => f.Bytes) ?? 0;
+                Console.Out.WriteLine($"{p.Name}\t{(p.Ready ? "ready" : "PROBLEMS")}\t{bytes / 1e6:0.0} MB\t{p.Folder}");
+                foreach (var (name, c) in p.Manifest?.Components ?? new Dictionary<string, PackComponent>())
+                    Console.Out.WriteLine($"  {name}\t{c.Kind}\t{c.Path}\t{(c.Training is { } t ? $"{t.Steps} steps, {t.Minutes:0.0} min" : "")}");
+                foreach (var problem in p.Problems) Console.Out.WriteLine($"  problem: {problem}");
+            }
+            return CliErrors.Ok;
+        }));
+        return command;
+    }
+
+    static Command CreateVerify()
+    {
+        var name = new Argument<string>("name") { Description = "Pack name (e.g. shapes) or a pack folder." };
+        var command = new Command("verify", "Check every file of a pack against pack.json (size and SHA-256); exit 1 on any problem.") { name };
+        command.SetAction(parse => CliErrors.Guard(() =>
+        {
+            string value = parse.GetValue(name)!;
+            var status = Directory.Exists(value) ? PackLocator.Check(value, verifyHashes: true) : PackLocator.Default().Find(value, verifyHashes: true);
+            foreach (var problem in status.Problems) Console.Out.WriteLine($"problem: {problem}");
+            if (!status.Ready) return CliErrors.Failed;
+            Console.Out.WriteLine($"{status.Name}: {status.Manifest!.Files.Count} files verified (sha256) in {status.Folder}");
+            return CliErrors.Ok;
+        }));
+        return command;
+    }
+}
