@@ -11,4 +11,6 @@ root.Subcommands.Add(EvalShapesCommand.Create());
 root.Subcommands.Add(RenderShapesCommand.Create());
 root.Subcommands.Add(ShapesPromptsCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(ScoreCommand.Create());
+root.Subcommands.Add(BenchRewardsCommand.Create());
 return root.Parse(args).Invoke();

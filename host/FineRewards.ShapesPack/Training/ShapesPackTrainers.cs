@@ -5,6 +5,9 @@ public static class ShapesPackTrainers
 {
     public static IReadOnlyList<IPackComponentTrainer> All { get; } =
     [
+        new Captioner.CaptionerTrainer(),
+        new Segmenter.SegmenterTrainer(),
+        new Contrastive.ContrastiveTrainer(),
     ];
 
     public static IPackComponentTrainer Find(string component) =>
