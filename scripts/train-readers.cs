@@ -15,6 +15,6 @@ string pack = packAt >= 0 ? args[packAt + 1] : ShapesPackInfo.SourceFolder() ?? 
 TorchSharp.torch.set_num_threads(1);
 Directory.CreateDirectory(pack);
 var context = new PackTrainContext(pack, Path.GetFullPath(Path.Combine(pack, "..", "..", "runs", "readers-work")), 1234, minutes, steps, resume,
-    $"finerewards pack train shapes --component {component} --minutes {minutes}", line => Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss} {line}"));
+    steps is long n ? $"scripts/train-readers.sh {component} {n}" : $"dotnet run scripts/train-readers.cs -- {component} {minutes}", line => Console.WriteLine($"{DateTime.UtcNow:HH:mm:ss} {line}"));
 var record = ShapesPackTrainers.Find(component).Train(context);
 Console.WriteLine($"done: {record.Training?.Steps} steps, {record.Training?.Minutes} min, metrics: {string.Join(", ", record.Training?.Metrics ?? new Dictionary<string, double>())}");
