@@ -36,26 +36,46 @@ public sealed class ScoreCommandTests : IDisposable
         return path;
     }
 
-    [Theory]
-    [InlineData("a blue square and a yellow triangle", "a blue square and a green triangle")]   // wrong colour
-    [InlineData("three red circles", "two red circles")]                                         // wrong count
-    public void A_correct_render_outranks_a_near_miss_under_caption_sam_and_clip(string prompt, string nearMiss)
+    Dictionary<string, JsonNode> ScoreJson(string prompt, string correct, string wrong, params string[] extra)
     {
-        string correct = Render(prompt, "correct", 3), wrong = Render(nearMiss, "wrong", 4);
-        var result = Run("score", "--pack", _pack, "--prompt", prompt, wrong, correct, "--rewards", "caption,sam,clip,random", "--json");
+        var result = Run(["score", "--pack", _pack, "--prompt", prompt, wrong, correct, "--rewards", "caption,sam,clip,random", "--json", .. extra]);
         Assert.True(result.Code == 0, result.Err);
         var json = JsonNode.Parse(result.Out)!;
         Assert.Equal("correct", json["selected"]!.GetValue<string>());
-        var byId = json["candidates"]!.AsArray().ToDictionary(c => c!["id"]!.GetValue<string>(), c => c!["rewards"]!);
+        return json["candidates"]!.AsArray().ToDictionary(c => c!["id"]!.GetValue<string>(), c => c!["rewards"]!);
+    }
+
+    static double Score(Dictionary<string, JsonNode> byId, string id, string reward) => byId[id][reward]!["score"]!.GetValue<double>();
+
+    [Fact]
+    public void A_correct_render_outranks_a_wrong_colour_under_caption_sam_and_clip()
+    {
+        string prompt = "a blue square and a yellow triangle";
+        var byId = ScoreJson(prompt, Render(prompt, "correct", 3), Render("a blue square and a green triangle", "wrong", 4));
         foreach (var reward in new[] { "caption", "sam", "clip" })
-            Assert.True(byId["correct"][reward]!["score"]!.GetValue<double>() > byId["wrong"][reward]!["score"]!.GetValue<double>(),
-                $"{reward}: correct {byId["correct"][reward]!["score"]} <= wrong {byId["wrong"][reward]!["score"]}");
+            Assert.True(Score(byId, "correct", reward) > Score(byId, "wrong", reward), $"{reward}: correct {Score(byId, "correct", reward)} <= wrong {Score(byId, "wrong", reward)}");
         // Evidence: the caption, and every segment with its verdict, box and mask.
         Assert.False(string.IsNullOrEmpty(byId["correct"]["caption"]!["caption"]!.GetValue<string>()));
         var segments = byId["correct"]["sam"]!["segments"]!.AsArray();
         Assert.Equal(PromptGrammar.Parse(prompt).ObjectCount, segments.Count);
         Assert.All(segments, s => Assert.Equal("certain", s!["verdict"]!.GetValue<string>()));
         Assert.Equal(4, segments[0]!["box"]!.AsArray().Count);
+    }
+
+    [Fact]
+    public void A_wrong_count_ties_under_eq5_and_loses_with_the_count_aware_coverage_term()
+    {
+        string prompt = "three red circles", correct = Render(prompt, "correct", 3), wrong = Render("two red circles", "wrong", 4);
+        var paper = ScoreJson(prompt, correct, wrong);
+        Assert.True(Score(paper, "correct", "caption") > Score(paper, "wrong", "caption"));
+        Assert.True(Score(paper, "correct", "clip") > Score(paper, "wrong", "clip"));
+        // Every segment of both images is a certain "red circle": the paper's mean cannot see the missing one.
+        Assert.Equal(0.5, Score(paper, "correct", "sam"), 12);
+        Assert.Equal(0.5, Score(paper, "wrong", "sam"), 12);
+        var counted = ScoreJson(prompt, correct, wrong, "--coverage", "0.5", "--count-aware");
+        Assert.Equal(0.5, Score(counted, "correct", "sam"), 12);
+        Assert.Equal(0.5 - 0.5 * (1 - 2.0 / 3), Score(counted, "wrong", "sam"), 12);
+        Assert.Equal(2.0 / 3, double.Parse(counted["wrong"]["sam"]!["details"]!["coverage"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture), 12);
     }
 
     [Fact]
