@@ -93,6 +93,12 @@ public sealed class ScoreCommandTests : IDisposable
         var missing = Run("score", "--pack", _pack, "--prompt", "a red circle", Path.Combine(_dir, "nope.png"));
         Assert.Equal(2, missing.Code);
         Assert.Contains("nope.png", missing.Err);
+        var noModel = Run("score", "--pack", _pack, "--prompt", "a red circle", wrong, "--rewards", "sam", "--judge", "llm");
+        Assert.Equal(2, noModel.Code);
+        Assert.Contains("--gguf", noModel.Err);
+        var missingModel = Run("score", "--pack", _pack, "--prompt", "a red circle", wrong, "--rewards", "sam", "--judge", "llm", "--gguf", Path.Combine(_dir, "none.gguf"));
+        Assert.Equal(2, missingModel.Code);
+        Assert.Contains("none.gguf", missingModel.Err);
         var badReward = Run("score", "--pack", _pack, "--prompt", "a red circle", wrong, "--rewards", "caption,blip");
         Assert.Equal(2, badReward.Code);
         Assert.Contains("--rewards", badReward.Err);

@@ -23,7 +23,8 @@ public static class ScoreCommand
         var images = new Argument<string[]>("images") { Description = "Image files (PNG) or folders of them.", Arity = ArgumentArity.ZeroOrMore };
         var folder = new Option<DirectoryInfo?>("--images") { Description = "A folder of candidate images (*.png, sorted by name); same as giving the folder as an argument." };
         var rewards = new Option<string>("--rewards") { Description = "Comma-separated rewards: caption, sam, clip, random.", DefaultValueFactory = _ => "caption,sam" };
-        var judge = new Option<string>("--judge") { Description = "Label judge of the sam reward: lexical, or llm:PATH.gguf.", DefaultValueFactory = _ => "lexical" };
+        var judge = new Option<string>("--judge") { Description = "Label judge of the sam reward: lexical, or llm:PATH.gguf (or llm with --gguf PATH).", DefaultValueFactory = _ => "lexical" };
+        var gguf = new Option<FileInfo?>("--gguf") { Description = "The GGUF model of --judge llm." };
         var embedder = new Option<string>("--embedder") { Description = "Text embedder of the caption reward: minilm (all-MiniLM-L6-v2) or clip (the pack's contrastive text tower).", DefaultValueFactory = _ => "minilm" };
         var combine = new Option<string>("--combine") { Description = "How rewards combine into the order: arl (rank sum, the paper), sum, normalized, single:NAME.", DefaultValueFactory = _ => "arl" };
         var seed = new Option<long>("--seed") { Description = "Seed of the random reward.", DefaultValueFactory = _ => 0 };
@@ -32,11 +33,14 @@ public static class ScoreCommand
         var json = new Option<string?>("--json") { Description = "Print JSON with all evidence instead of the table; with a path, write it there (and still print the table).", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("score", "Score candidate images of a prompt with caption / segment (sam) / clip / random rewards and rank them (ARL by default).")
         {
-            pack, prompt, images, folder, rewards, judge, embedder, combine, seed, coverage, countAware, json,
+            pack, prompt, images, folder, rewards, judge, gguf, embedder, combine, seed, coverage, countAware, json,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
-            var setup = new ScoringSetup(ScoringSetup.ParseRewards(parse.GetValue(rewards)!), parse.GetValue(judge)!, parse.GetValue(embedder)!,
+            string judgeSpec = parse.GetValue(judge)!;
+            if (judgeSpec == "llm")
+                judgeSpec = "llm:" + (parse.GetValue(gguf)?.FullName ?? throw new InputException("--gguf", "--judge llm needs --gguf PATH (or write --judge llm:PATH)"));
+            var setup = new ScoringSetup(ScoringSetup.ParseRewards(parse.GetValue(rewards)!), judgeSpec, parse.GetValue(embedder)!,
                 parse.GetValue(seed), parse.GetValue(coverage), parse.GetValue(countAware));
             if (setup.Coverage < 0) throw new InputException("--coverage", $"must be 0 or more, got {setup.Coverage}");
             var method = CombineMethod.Parse(parse.GetValue(combine)!, "--combine");
