@@ -93,6 +93,8 @@ public static class ScoreCommand
     public static void PrintTable(ScoredPrompt result, TextWriter output)
     {
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
+        // Redirected output would otherwise be cut to 80 columns, wrapping captions and segment lists into slivers.
+        if (Console.IsOutputRedirected || output != Console.Out) console.Profile.Width = Math.Max(console.Profile.Width, 200);
         var table = new Table().Title(Markup.Escape($"\"{result.Prompt}\" ({result.Ranking.Method})")).AddColumn("#").AddColumn("candidate");
         var names = result.Candidates[0].Scores.Keys.ToList();
         foreach (var n in names) table.AddColumn(n);
