@@ -14,4 +14,5 @@ root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(PackCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(ScoreCommand.Create());
 return root.Parse(args).Invoke();

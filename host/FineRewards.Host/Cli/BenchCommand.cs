@@ -19,8 +19,9 @@ public static class BenchCommand
 {
     public static Command Create()
     {
-        var bench = new Command("bench", "Measure speed and memory of an engine on this machine.");
+        var bench = new Command("bench", "Measure speed, memory and quality of an engine on this machine.");
         bench.Subcommands.Add(Diffusion());
+        bench.Subcommands.Add(BenchRewardsCommand.Create());
         return bench;
     }
 

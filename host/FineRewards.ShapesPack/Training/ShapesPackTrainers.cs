@@ -7,6 +7,9 @@ public static class ShapesPackTrainers
     [
         new Diffusion.VaeTrainer(),
         new Diffusion.DiffusionTrainer(),
+        new Captioner.CaptionerTrainer(),
+        new Segmenter.SegmenterTrainer(),
+        new Contrastive.ContrastiveTrainer(),
     ];
 
     public static IPackComponentTrainer Find(string component) =>

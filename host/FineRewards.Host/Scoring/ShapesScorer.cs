@@ -1,0 +1,119 @@
+using FineRewards.Core;
+using FineRewards.Core.Contracts;
+using FineRewards.Core.Ranking;
+using FineRewards.Judge.Lexical;
+using FineRewards.Judge.Llm;
+using FineRewards.Rewards.Baselines;
+using FineRewards.Rewards.Caption;
+using FineRewards.Rewards.Embedders;
+using FineRewards.Rewards.Segments;
+using FineRewards.Shapes.Grammar;
+using FineRewards.ShapesPack.Readers;
+
+namespace FineRewards.Host.Scoring;
+
+/// <summary>What `score` and `bench rewards` run: which rewards, judge, embedder, and the options beyond the paper.</summary>
+/// <param name="Rewards">Names among caption, sam, clip, random, in output order.</param>
+/// <param name="Judge">"lexical", or "llm:PATH.gguf".</param>
+/// <param name="Embedder">"minilm" (all-MiniLM-L6-v2) or "clip" (the pack's contrastive text tower).</param>
+public sealed record ScoringSetup(
+    IReadOnlyList<string> Rewards,
+    string Judge = "lexical",
+    string Embedder = "minilm",
+    long Seed = 0,
+    double Coverage = 0,
+    bool CountAware = false)
+{
+    public static readonly IReadOnlyList<string> Known = ["caption", "sam", "clip", "random"];
+
+    public static IReadOnlyList<string> ParseRewards(string text)
+    {
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => n.ToLowerInvariant()).ToList();
+        if (names.Count == 0) throw new InputException("--rewards", $"is empty; expected a comma-separated list of {string.Join(", ", Known)}");
+        foreach (var n in names)
+            if (!Known.Contains(n)) throw new InputException("--rewards", $"unknown reward \"{n}\"; expected {string.Join(", ", Known)}");
+        if (names.Distinct().Count() != names.Count) throw new InputException("--rewards", "names a reward twice");
+        return names;
+    }
+}
+
+/// <summary>One candidate's scores and the evidence behind each.</summary>
+public sealed record ScoredCandidate(string Id, string? Path, IReadOnlyDictionary<string, RewardScore> Scores);
+
+public sealed record ScoredPrompt(string Prompt, IReadOnlyList<ScoredCandidate> Candidates, RankingResult Ranking);
+
+/// <summary>
+/// Builds the rewards of a <see cref="ScoringSetup"/> on a Shapes pack's readers (each model loaded once)
+/// and scores candidate images of a prompt, ranked with <see cref="CandidateRanker"/>.
+/// </summary>
+public sealed class ShapesScorer : IDisposable
+{
+    readonly ShapesPackReaders _readers;
+    readonly List<IDisposable> _owned = [];
+    public IReadOnlyList<(string Name, IReward Reward)> Rewards { get; }
+    public ScoringSetup Setup { get; }
+
+    public ShapesScorer(string packFolder, ScoringSetup setup)
+    {
+        Setup = setup;
+        _readers = new ShapesPackReaders(packFolder);
+        var rewards = new List<(string, IReward)>();
+        foreach (var name in setup.Rewards)
+            rewards.Add((name, name switch
+            {
+                "caption" => new CaptionReward(_readers.Captioner, Embedder(setup.Embedder)),
+                "sam" => new SegmentReward(_readers.Segmenter, Judge(setup.Judge),
+                    new SegmentRewardOptions(CoverageWeight: setup.Coverage, CountAware: setup.CountAware), new ShapesPromptLabels()),
+                "clip" => new ClipScoreReward(_readers.Contrastive),
+                "random" => new RandomReward(setup.Seed),
+                _ => throw new InputException("--rewards", $"unknown reward \"{name}\""),
+            }));
+        Rewards = rewards;
+    }
+
+    ITextEmbedder Embedder(string name) => name.ToLowerInvariant() switch
+    {
+        "minilm" => Own(new MiniLmEmbedder()),
+        "clip" => _readers.Contrastive,
+        _ => throw new InputException("--embedder", $"unknown embedder \"{name}\"; expected minilm or clip"),
+    };
+
+    ILabelJudge Judge(string spec)
+    {
+        if (spec == "lexical") return new LexicalLabelJudge();
+        if (spec.StartsWith("llm:", StringComparison.Ordinal))
+        {
+            string path = spec["llm:".Length..];
+            if (!File.Exists(path)) throw new InputException("--judge", $"GGUF file {path} does not exist");
+            return Own(new LlmLabelJudge(new LlmJudgeOptions(path)));
+        }
+        throw new InputException("--judge", $"unknown judge \"{spec}\"; expected lexical or llm:PATH.gguf");
+    }
+
+    T Own<T>(T item) where T : IDisposable
+    {
+        _owned.Add(item);
+        return item;
+    }
+
+    public ScoredPrompt Score(string prompt, IReadOnlyList<(string Id, string? Path, RgbImage Image)> candidates, CombineMethod method)
+    {
+        if (string.IsNullOrWhiteSpace(prompt)) throw new InputException("--prompt", "is empty; expected a prompt such as \"a red circle\"");
+        if (candidates.Count == 0) throw new InputException("images", "no images to score");
+        // The lexical judge needs a grammar prompt; say so now rather than flag every candidate "judge-failed".
+        if (Setup.Rewards.Contains("sam") && Setup.Judge == "lexical") PromptGrammar.Parse(prompt.Trim(), "--prompt");
+        var images = candidates.Select(c => c.Image).ToList();
+        var byReward = Rewards.ToDictionary(r => r.Name, r => r.Reward.Score(prompt, images));
+        var scored = candidates.Select((c, i) => new ScoredCandidate(c.Id, c.Path,
+            Rewards.ToDictionary(r => r.Name, r => byReward[r.Name][i]))).ToList();
+        var ranking = CandidateRanker.Rank(
+            scored.Select(c => new CandidateScores(c.Id, c.Scores.ToDictionary(s => s.Key, s => s.Value.Score))).ToList(), method);
+        return new ScoredPrompt(prompt, scored, ranking);
+    }
+
+    public void Dispose()
+    {
+        foreach (var o in _owned) o.Dispose();
+        _readers.Dispose();
+    }
+}
