@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FineRewards.Host.Cli;
+using FineRewards.Host.Packs;
 
 // `finerewards`: every command is one file under Cli/ that builds its System.CommandLine node.
 var root = new RootCommand("FineRewards for .NET: reward-guided best-of-K image generation and LoRA training.");
@@ -11,4 +12,8 @@ root.Subcommands.Add(EvalShapesCommand.Create());
 root.Subcommands.Add(RenderShapesCommand.Create());
 root.Subcommands.Add(ShapesPromptsCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
+var packs = PackRuntimes.Default();
+root.Subcommands.Add(TrainCommand.Create(packs));
+root.Subcommands.Add(EvalCommand.Create(packs));
+root.Subcommands.Add(ReportCommand.Create());
 return root.Parse(args).Invoke();

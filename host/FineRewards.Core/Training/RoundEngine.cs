@@ -221,7 +221,7 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
     }
 
     static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
-    static readonly JsonSerializerOptions EvidenceJson = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) } };
+    static JsonSerializerOptions EvidenceJson => EvalRun.EvidenceJson;
 
     static RgbImage LoadImage(RunLayout layout, string relative) => PngCodec.Decode(File.ReadAllBytes(layout.Full(relative)), relative).Image;
 
