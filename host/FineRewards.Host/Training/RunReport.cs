@@ -125,6 +125,7 @@ public static class RunReport
             var scatter = plot.Add.Scatter(points.Select(p => p.X).ToArray(), points.Select(p => p.Y).ToArray());
             scatter.LegendText = label;
         }
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1); // rounds are whole numbers
         plot.Title(title);
         plot.XLabel("round");
         plot.YLabel(yLabel);
