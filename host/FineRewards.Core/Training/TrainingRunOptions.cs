@@ -5,7 +5,8 @@ namespace FineRewards.Core.Training;
 /// the same options (compared field by field, the first difference is named).
 /// </summary>
 /// <param name="StepsPerRound">Fixed optimiser steps per round; exclusive with <paramref name="StepsPerImage"/>.</param>
-/// <param name="StepsPerImage">Steps = this times the pairs in the round's (cumulative) training set.</param>
+/// <param name="StepsPerImage">Steps = this times the pairs in the round's (cumulative) training set; when neither
+/// this nor <paramref name="StepsPerRound"/> is given, <see cref="DefaultStepsPerImage"/>.</param>
 /// <param name="FilterTop">RAFT's filter: keep this fraction of prompts (by the selected image's score), 1 keeps all.</param>
 /// <param name="Previews">How many of the first prompts get a fixed-seed preview image after every round (before/after grids).</param>
 public sealed record TrainingRunOptions(
@@ -20,7 +21,7 @@ public sealed record TrainingRunOptions(
     double LoraAlpha = 4,
     double LearningRate = 1e-4,
     int? StepsPerRound = null,
-    int? StepsPerImage = 10,
+    int? StepsPerImage = null,
     int BatchSize = 1,
     double FilterTop = 1.0,
     double LoraScale = 1.0,
@@ -30,6 +31,7 @@ public sealed record TrainingRunOptions(
 {
     public const int MaxRounds = 100;
     public const int MaxK = 64;
+    public const int DefaultStepsPerImage = 10;
 
     [System.Text.Json.Serialization.JsonIgnore] public SelectionRule Selection => SelectionRule.Parse(Combine);
 
@@ -45,8 +47,8 @@ public sealed record TrainingRunOptions(
         if (LoraRank is < 1 or > 1024) throw new InputException("--lora-rank", $"{LoraRank}; expected 1 to 1024");
         if (!double.IsFinite(LoraAlpha) || LoraAlpha <= 0) throw new InputException("--lora-alpha", $"{LoraAlpha}; expected a positive number");
         if (!double.IsFinite(LearningRate) || LearningRate <= 0 || LearningRate > 1) throw new InputException("--lr", $"{LearningRate}; expected a number in (0, 1]");
-        if ((StepsPerRound is null) == (StepsPerImage is null))
-            throw new InputException("--steps-per-round", "give exactly one of --steps-per-round N and --steps-per-image M");
+        if (StepsPerRound is not null && StepsPerImage is not null)
+            throw new InputException("--steps-per-round", "give one of --steps-per-round N and --steps-per-image M, not both");
         if (StepsPerRound is < 1) throw new InputException("--steps-per-round", $"{StepsPerRound}; expected at least 1");
         if (StepsPerImage is < 1) throw new InputException("--steps-per-image", $"{StepsPerImage}; expected at least 1");
         if (BatchSize < 1) throw new InputException("--batch-size", $"{BatchSize}; expected at least 1");
@@ -55,5 +57,5 @@ public sealed record TrainingRunOptions(
         if (Previews < 0) throw new InputException("--previews", $"{Previews}; expected 0 or more");
     }
 
-    public int TrainingSteps(int pairs) => StepsPerRound ?? StepsPerImage!.Value * pairs;
+    public int TrainingSteps(int pairs) => StepsPerRound ?? (StepsPerImage ?? DefaultStepsPerImage) * pairs;
 }

@@ -48,7 +48,7 @@ public static class TrainCommand
             if (parse.GetValue(genSteps) is int gs) generation = generation with { Steps = gs };
             if (parse.GetValue(guidance) is double g) generation = generation with { Guidance = g };
             int? perRound = parse.GetValue(stepsPerRound);
-            int? perImage = parse.GetValue(stepsPerImage) ?? (perRound is null ? 10 : null);
+            int? perImage = parse.GetValue(stepsPerImage) ?? (perRound is null ? TrainingRunOptions.DefaultStepsPerImage : null);
             int r = parse.GetValue(rank);
             var options = new TrainingRunOptions(
                 runtime.Pack, parse.GetValue(prompts)!.FullName, parse.GetValue(rounds), parse.GetValue(k),

@@ -40,6 +40,7 @@ public sealed record TrainingJobSpec(
         if (catalog.Availability(pack) is null) throw new InputException("options.pack", $"no pack named \"{pack}\"; packs: {string.Join(", ", catalog.Packs().Select(p => p.Name))}");
 
         int rounds = s.Rounds == 0 ? 1 : s.Rounds;
+        if (!s.IncludeGenerated && rounds != 1) throw new InputException("options.rounds", $"{s.Rounds} rounds need include_generated; training on feedback alone is one round");
         if (rounds is < 1 or > MaxRounds) throw new InputException("options.rounds", $"{s.Rounds}; expected 1 to {MaxRounds}");
         int k = s.K == 0 ? 4 : s.K;
         if (k < 1 || k > limits.MaxK) throw new InputException("options.k", $"{s.K}; expected 1 to the host's limit of {limits.MaxK}");
@@ -79,7 +80,7 @@ public sealed record TrainingJobSpec(
             if (prompts[i].Length > Math.Min(limits.MaxPromptLength, PromptsFile.MaxPromptLength)) throw new InputException($"options.prompts[{i}]", $"{prompts[i].Length} characters is too long");
             if (prompts[i].Any(char.IsControl)) throw new InputException($"options.prompts[{i}]", "contains a control character");
         }
-        return (id, client, new TrainingJobSpec(profile, pack, s.IncludeGenerated ? rounds : 1, k, rewards, combine, perRound, perImage, lr, rank,
+        return (id, client, new TrainingJobSpec(profile, pack, rounds, k, rewards, combine, perRound, perImage, lr, rank,
             s.IncludeGenerated, prompts, filter, s.Seed));
     }
 }

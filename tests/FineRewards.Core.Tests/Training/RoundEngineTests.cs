@@ -248,6 +248,9 @@ public sealed class RoundEngineTests : IDisposable
         var runtime = new TestDoubleRuntime();
         var manifest = new RoundEngine(runtime).Run(Options(DefaultPrompts(), rounds: 2) with { StepsPerRound = null, StepsPerImage = 2 }, Path.Combine(dir, "run"), false);
         Assert.Equal([8, 16], runtime.TestTrainer.Calls.Select(c => c.Options.Steps));
+        var defaults = new TestDoubleRuntime();
+        new RoundEngine(defaults).Run(Options(DefaultPrompts(), rounds: 1) with { StepsPerRound = null }, Path.Combine(dir, "defaults"), false);
+        Assert.Equal(TrainingRunOptions.DefaultStepsPerImage * 4, defaults.TestTrainer.Calls.Single().Options.Steps);
         var m = manifest.Rounds[0].Metrics;
         Assert.NotNull(m.Overall);
         Assert.Equal(4, m.Overall!.Prompts);
