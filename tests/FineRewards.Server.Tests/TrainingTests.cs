@@ -248,7 +248,7 @@ public class TrainingTests
             await using (var host = await TestHost.StartAsync(dataDirectory: data, trainer: new RecordingTrainer()))
             {
                 var list = (await host.Training.ListLorasAsync(new ListLorasRequest { ProfileId = "p1" })).Loras;
-                Assert.Equal([a, b], list.Select(l => l.LoraId).Order());
+                Assert.Equal(new[] { a, b }.Order(), list.Select(l => l.LoraId).Order());
                 Assert.Equal(b, list.Single(l => l.Active).LoraId);
                 // The finished job's events survive too.
                 var events = await WatchAsync(host, a);
