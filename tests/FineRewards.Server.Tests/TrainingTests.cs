@@ -11,18 +11,24 @@ namespace FineRewards.Server.Tests;
 public sealed class RecordingTrainer : ILoraTrainer
 {
     public readonly List<(IReadOnlyList<string> Prompts, LoraTrainingOptions Options)> Calls = [];
-    /// <summary>When set, training waits for it after the first step (cancellation still works).</summary>
+    /// <summary>When set, the call numbered <see cref="GateCall"/> (0-based) waits for it after its first step (cancellation still works).</summary>
     public ManualResetEventSlim? Gate { get; init; }
+    public int GateCall { get; init; }
 
     public string Train(IReadOnlyList<TrainingPair> pairs, LoraTrainingOptions options, string outputPath,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
-        lock (Calls) Calls.Add((pairs.Select(p => p.Prompt).ToList(), options));
+        int call;
+        lock (Calls)
+        {
+            call = Calls.Count;
+            Calls.Add((pairs.Select(p => p.Prompt).ToList(), options));
+        }
         for (int s = 1; s <= options.Steps; s++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report(new TrainingProgress(s, options.Steps, 1.0 / s));
-            if (s == 1) Gate?.Wait(cancellationToken);
+            if (s == 1 && call == GateCall) Gate?.Wait(cancellationToken);
         }
         File.WriteAllBytes(outputPath, SHA256.HashData(pairs.SelectMany(p => p.Image.Pixels).ToArray()));
         return outputPath;
@@ -283,5 +289,41 @@ public class TrainingTests
         Assert.Equal(FailureCode.PackUnavailable, failed.Code);
         Assert.Contains("no LoRA trainer", failed.Message);
         Assert.NotEmpty(failed.SuggestedFix);
+    }
+
+    [Fact]
+    public async Task A_training_job_interrupted_by_a_restart_resumes_from_its_last_finished_step()
+    {
+        string data = TestHost.NewDataDirectory();
+        try
+        {
+            using var never = new ManualResetEventSlim(false);
+            var start = Start(steps: 2, generated: true, prompts: ["a red square", "a green square"]);
+            var firstGenerator = new SolidColourGenerator();
+            await using (var host = await TestHost.StartAsync(firstGenerator, dataDirectory: data, trainer: new RecordingTrainer { Gate = never, GateCall = 1 }))
+            {
+                await AcceptAsync(host, "p1", "a red square", 200);
+                await host.Training.StartTrainingRoundAsync(start);
+                // Round 1 finishes; round 2 generates, scores, selects, and hangs in training until the host stops.
+                await WatchAsync(host, start.TrainingId, stop: e => e.KindCase == TrainingEvent.KindOneofCase.Loss && e.Loss.Round == 2);
+                Assert.Equal(4, firstGenerator.Calls);
+            }
+            var generator = new SolidColourGenerator();
+            var trainer = new RecordingTrainer();
+            await using (var host = await TestHost.StartAsync(generator, dataDirectory: data, trainer: trainer))
+            {
+                var events = await WatchAsync(host, start.TrainingId);
+                Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(e => e.Sequence));
+                Assert.Equal(2, events.Count(e => e.KindCase == TrainingEvent.KindOneofCase.Started));
+                Assert.Equal(TrainingEvent.KindOneofCase.Completed, events[^1].KindCase);
+                Assert.Equal(0, generator.Calls);                       // round 2's candidates were already on disk
+                Assert.Equal([5], trainer.Calls.Select(c => c.Prompts.Count)); // only round 2's training ran again
+                Assert.Single((await host.Training.ListLorasAsync(new ListLorasRequest { ProfileId = "p1" })).Loras);
+            }
+        }
+        finally
+        {
+            TestHost.TryDelete(data);
+        }
     }
 }

@@ -16,16 +16,20 @@ public sealed record TrainingSubmission(
     bool IncludeGenerated, IReadOnlyList<string> Prompts, double FilterTop, long Seed);
 
 /// <summary>A training job with its defaults filled in; stored as JSON, hashed to tell a retry from a clash.</summary>
+/// <param name="FeedbackIds">The profile's accepted and edited feedback when the job was started: the job trains on
+/// exactly these, so a job resumed after a restart sees the same data. Not part of <see cref="Hash"/>, so a retried
+/// start still matches after more feedback came in.</param>
 public sealed record TrainingJobSpec(
     string ProfileId, string Pack, int Rounds, int K, IReadOnlyList<string> Rewards, string Combine, int? StepsPerRound, int? StepsPerImage,
-    double LearningRate, int LoraRank, bool IncludeGenerated, IReadOnlyList<string> Prompts, double FilterTop, long Seed)
+    double LearningRate, int LoraRank, bool IncludeGenerated, IReadOnlyList<string> Prompts, double FilterTop, long Seed,
+    IReadOnlyList<string>? FeedbackIds = null)
 {
     public const int MaxRounds = 20;
     public const int MaxPrompts = 1000;
 
     public string ToJson() => JsonSerializer.Serialize(this);
     public static TrainingJobSpec FromJson(string json) => JsonSerializer.Deserialize<TrainingJobSpec>(json) ?? throw new InvalidDataException("training spec JSON is null");
-    public string Hash() => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ToJson())));
+    public string Hash() => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes((this with { FeedbackIds = null }).ToJson())));
 
     /// <summary>Checks a submission against the host's limits and models; every problem names its request field.</summary>
     public static (string Id, string ClientId, TrainingJobSpec Spec) Validate(TrainingSubmission s, HostLimits limits, ModelCatalog catalog)

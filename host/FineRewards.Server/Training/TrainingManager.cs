@@ -34,15 +34,22 @@ public sealed class TrainingManager
         this.feedback = feedback;
         this.runner = runner;
         this.logger = logger;
+        // Jobs the last process left queued or running go back in the queue: the round engine resumes
+        // a run from its last finished step, so a restart costs only the step that was interrupted.
         foreach (string id in db.UnfinishedJobIds())
         {
             var job = Find(id)!;
-            bool started = job.State == JobState.Running;
-            job.Append(new TrainingFailedEvent(FailureCode.HostRestarted,
-                started ? "host restarted while the training job was running" : "host restarted before the training job started",
-                "start the training again with a new training id"));
             using var _ = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = id });
-            logger.LogWarning("training job was {State} when the host stopped; marked failed", started ? "running" : "queued");
+            logger.LogWarning("training job was {State} when the host stopped; queued again to resume", job.State.ToString().ToLowerInvariant());
+            try
+            {
+                queue.Enqueue(job);
+            }
+            catch (HostException e)
+            {
+                job.Append(new TrainingFailedEvent(FailureCode.HostRestarted, $"host restarted and could not queue the job again: {e.Message}",
+                    "start the training again with a new training id"));
+            }
         }
     }
 
@@ -71,8 +78,9 @@ public sealed class TrainingManager
                     throw new HostException(RefusalKind.AlreadyExists, "training_id", $"training {id} exists with different parameters; choose a new UUID for a new job");
                 return (existing, true);
             }
-            int accepted = TrainingRunner.TrainingFeedback(feedback.List(spec.ProfileId)).Count;
-            if (accepted == 0 && !(spec.IncludeGenerated && spec.Prompts.Count > 0))
+            var accepted = TrainingRunner.TrainingFeedback(feedback.List(spec.ProfileId));
+            spec = spec with { FeedbackIds = accepted.Select(f => f.Id).ToList() };
+            if (accepted.Count == 0 && !(spec.IncludeGenerated && spec.Prompts.Count > 0))
                 throw new HostException(RefusalKind.FailedPrecondition, "profile_id",
                     $"profile \"{spec.ProfileId}\" has no accepted or edited images to train on; send SubmitFeedback first, or use include_generated with prompts");
 
@@ -97,7 +105,7 @@ public sealed class TrainingManager
             }
             using var _ = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = id });
             logger.LogInformation("training queued for profile {Profile}: {Pairs} feedback pairs, generated {Generated}, pack {Pack}",
-                spec.ProfileId, accepted, spec.IncludeGenerated, spec.Pack);
+                spec.ProfileId, accepted.Count, spec.IncludeGenerated, spec.Pack);
             return (job, false);
         }
     }

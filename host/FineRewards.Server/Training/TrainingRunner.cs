@@ -43,11 +43,13 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
                 ?? throw new HostException(RefusalKind.FailedPrecondition, "options.pack", $"pack \"{spec.Pack}\" has no LoRA trainer in this host");
             var runtime = new HostPackRuntime(spec.Pack, generator, trainer, catalog.Rewards);
 
+            // A job resumed after a restart finds its folder: the export below writes the same files again,
+            // and the round engine continues its run from the last finished step.
             string folder = RunFolder(job.Id);
-            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true); // a leftover of an interrupted attempt
             string extra = Path.Combine(folder, "extra-data");
             Directory.CreateDirectory(extra);
-            var pairs = TrainingFeedback(feedback.List(spec.ProfileId));
+            var all = TrainingFeedback(feedback.List(spec.ProfileId));
+            var pairs = spec.FeedbackIds is { } ids ? all.Where(f => ids.Contains(f.Id)).ToList() : all;
             foreach (var f in pairs)
             {
                 using var png = images.Open(f.ImageId) ?? throw new HostException(RefusalKind.FailedPrecondition, "profile_id", $"feedback {f.Id}: image {f.ImageId} is gone from the host");
@@ -105,7 +107,7 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
         AtomicFile.WriteAllText(promptsFile, string.Concat(prompts.Select(p => p + "\n")));
         var options = new TrainingRunOptions(spec.Pack, promptsFile, spec.Rounds, spec.K, spec.Rewards, spec.Combine, spec.Seed, spec.LoraRank, spec.LoraRank,
             spec.LearningRate, spec.StepsPerRound, spec.StepsPerImage, 1, spec.FilterTop, 1.0, extra, Previews: 0);
-        var manifest = new RoundEngine(runtime, progress).Run(options, Path.Combine(folder, "run"), resume: false, ct);
+        var manifest = new RoundEngine(runtime, progress).Run(options, Path.Combine(folder, "run"), resume: true, ct);
         var last = manifest.Rounds[^1];
         var metrics = new Dictionary<string, double>
         {
@@ -143,7 +145,7 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
         public void Report(T value) => report(value);
     }
 
-    /// <summary>The engine's progress as training events, at most one progress and one loss event per <see cref="ProgressInterval"/> (never dropping a phase's last).</summary>
+    /// <summary>The engine's progress as training events, at most one progress and one loss event per <see cref="ProgressInterval"/> (never dropping a phase's first or last).</summary>
     sealed class EventProgress(TrainingJob job) : IRunProgress
     {
         readonly Stopwatch phaseClock = new();
@@ -160,7 +162,9 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
         public void PhaseStarted(int round, RunPhase phase, int total)
         {
             phaseClock.Restart();
+            // Each phase's first progress and first loss are always sent.
             lastProgress = long.MinValue;
+            lastLoss = long.MinValue;
             job.Append(new TrainingPhaseEvent(round, phase, 0, total, -1));
         }
 
