@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FineRewards.Host.Cli;
+using FineRewards.Host.Packs;
 
 // `finerewards`: every command is one file under Cli/ that builds its System.CommandLine node.
 var root = new RootCommand("FineRewards for .NET: reward-guided best-of-K image generation and LoRA training.");
@@ -15,4 +16,8 @@ root.Subcommands.Add(PackCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(ScoreCommand.Create());
+var packs = PackRuntimes.Default();
+root.Subcommands.Add(TrainCommand.Create(packs));
+root.Subcommands.Add(EvalCommand.Create(packs));
+root.Subcommands.Add(ReportCommand.Create());
 return root.Parse(args).Invoke();

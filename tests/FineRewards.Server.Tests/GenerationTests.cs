@@ -1,3 +1,4 @@
+using FineRewards.Core.IO;
 using FineRewards.Core.Ranking;
 using FineRewards.Protocol.V1;
 using FineRewards.Server.Storage;

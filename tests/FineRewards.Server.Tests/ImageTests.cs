@@ -1,3 +1,4 @@
+using FineRewards.Core.IO;
 using FineRewards.Core.Contracts;
 using FineRewards.Protocol.V1;
 using HostLimits = FineRewards.Server.Jobs.HostLimits;

@@ -1,3 +1,4 @@
+using FineRewards.Core.IO;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Server.Storage;

@@ -25,6 +25,7 @@ public sealed class TestHost : IAsyncDisposable
     public GenerationService.GenerationServiceClient Jobs { get; }
     public ImageService.ImageServiceClient Images { get; }
     public FeedbackService.FeedbackServiceClient Feedback { get; }
+    public TrainingService.TrainingServiceClient Training { get; }
     readonly bool ownsDirectory;
 
     TestHost(FineRewardsHost host, string dataDirectory, bool ownsDirectory, string? clientToken)
@@ -39,25 +40,28 @@ public sealed class TestHost : IAsyncDisposable
         Jobs = new GenerationService.GenerationServiceClient(invoker);
         Images = new ImageService.ImageServiceClient(invoker);
         Feedback = new FeedbackService.FeedbackServiceClient(invoker);
+        Training = new TrainingService.TrainingServiceClient(invoker);
     }
 
     public static string NewDataDirectory() => Directory.CreateTempSubdirectory("finerewards-host-test-").FullName;
 
-    public static HostModels Models(IImageGenerator generator, string defaultPack = Pack) => new(
+    public static HostModels Models(IImageGenerator generator, string defaultPack = Pack, ILoraTrainer? trainer = null) => new(
         [new TestPack(Pack, generator), new LocatedPack(new PackLocator([Path.Combine(Path.GetTempPath(), "finerewards-no-packs")]), "sd15", null)],
         [new BrightnessReward(), new RednessReward()],
         [],
         DeviceInfo.Cpu(),
-        defaultPack);
+        defaultPack,
+        trainer is null ? null : new Dictionary<string, ILoraTrainer> { [Pack] = trainer });
 
     public static async Task<TestHost> StartAsync(
         IImageGenerator? generator = null, string? dataDirectory = null, HostLimits? limits = null, string? token = null,
-        string? clientToken = null, TimeSpan? heartbeat = null, string defaultPack = Pack, int workers = 1, bool reflection = false)
+        string? clientToken = null, TimeSpan? heartbeat = null, string defaultPack = Pack, int workers = 1, bool reflection = false,
+        ILoraTrainer? trainer = null)
     {
         bool owns = dataDirectory is null;
         string dir = dataDirectory ?? NewDataDirectory();
         var options = new HostOptions(dir, Port: 0, Token: token, LimitsOverride: limits, HeartbeatOverride: heartbeat, LogToConsole: false, Workers: workers, Reflection: reflection);
-        var host = await FineRewardsHost.StartAsync(options, Models(generator ?? new SolidColourGenerator(), defaultPack));
+        var host = await FineRewardsHost.StartAsync(options, Models(generator ?? new SolidColourGenerator(), defaultPack, trainer));
         var test = new TestHost(host, dir, owns, clientToken ?? token);
         await test.WaitForPackAsync();
         return test;

@@ -3,6 +3,7 @@ using FineRewards.Server.Jobs;
 using FineRewards.Server.Models;
 using FineRewards.Server.Services;
 using FineRewards.Server.Storage;
+using FineRewards.Server.Training;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -67,6 +68,9 @@ public sealed class FineRewardsHost : IAsyncDisposable
         builder.Services.AddSingleton<JobManager>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<JobManager>());
         builder.Services.AddSingleton<FeedbackStore>();
+        builder.Services.AddSingleton(_ => new TrainingDatabase(options.DatabasePath));
+        builder.Services.AddSingleton<TrainingRunner>();
+        builder.Services.AddSingleton<TrainingManager>();
 
         builder.Services.AddGrpc(o =>
         {
@@ -83,11 +87,13 @@ public sealed class FineRewardsHost : IAsyncDisposable
         app.MapGrpcService<GenerationGrpcService>();
         app.MapGrpcService<ImageGrpcService>();
         app.MapGrpcService<FeedbackGrpcService>();
+        app.MapGrpcService<TrainingGrpcService>();
         app.MapGrpcHealthChecksService();
         if (options.Reflection) app.MapGrpcReflectionService();
 
         // Before the first call can arrive: jobs the last run left unfinished are marked failed here.
         app.Services.GetRequiredService<JobManager>();
+        app.Services.GetRequiredService<TrainingManager>();
         app.Services.GetRequiredService<ModelCatalog>().StartLoading(app.Lifetime.ApplicationStopping);
 
         await app.StartAsync(cancellationToken);

@@ -4,7 +4,7 @@ namespace FineRewards.Server.Jobs;
 /// One job in memory: its spec and its numbered events. Events are appended only after they are
 /// stored, so a watcher never sees an event that a restart could lose; each append wakes the watchers.
 /// </summary>
-public sealed class Job
+public sealed class Job : IQueuedWork
 {
     readonly object gate = new();
     readonly List<JobEvent> events = [];
@@ -22,6 +22,7 @@ public sealed class Job
     public CancellationTokenSource Cancellation { get; } = new();
     /// <summary>The last queue position announced, so positions are announced only when they change.</summary>
     internal int? AnnouncedPosition { get; set; }
+    int? IQueuedWork.AnnouncedPosition { get => AnnouncedPosition; set => AnnouncedPosition = value; }
 
     public Job(string id, string clientId, GenerationJobSpec spec, string specHash, long baseSeed, DateTimeOffset created,
         JobState state = JobState.Queued, IEnumerable<JobEvent>? stored = null)

@@ -26,7 +26,7 @@ public sealed class JobManager : BackgroundService
 
     readonly object gate = new();
     readonly Dictionary<string, Job> jobs = new(StringComparer.Ordinal);
-    readonly FairQueue<Job> queue = new();
+    readonly FairQueue<IQueuedWork> queue = new();
     readonly SemaphoreSlim waiting = new(0);
     readonly Dictionary<string, long> nextSeedByClient = new(StringComparer.Ordinal);
 
@@ -98,7 +98,7 @@ public sealed class JobManager : BackgroundService
 
             var job = new Job(jobId, clientId, spec, hash, baseSeed, DateTimeOffset.UtcNow);
             queue.Enqueue(clientId, job);
-            int position = queue.InOrder().ToList().IndexOf(job);
+            int position = queue.InOrder().ToList().IndexOf((IQueuedWork)job);
             job.AnnouncedPosition = position;
             job.Append(new JobQueuedEvent(position), e => db.InsertJob(jobId, clientId, spec, hash, baseSeed, job.Created, e));
             jobs[jobId] = job;
@@ -118,7 +118,7 @@ public sealed class JobManager : BackgroundService
             job = Find(jobId);
             if (job is null) return (CancelOutcome.NotFound, null);
             if (job.State.IsFinished()) return (CancelOutcome.AlreadyFinished, job);
-            if (queue.Remove(job))
+            if (queue.Remove((IQueuedWork)job))
             {
                 Append(job, new JobCancelledEvent(JobCancelledEvent.RemovedFromQueue));
                 AnnouncePositions();
@@ -150,7 +150,37 @@ public sealed class JobManager : BackgroundService
         {
             if (order[i].AnnouncedPosition == i) continue;
             order[i].AnnouncedPosition = i;
-            Append(order[i], new JobQueuedEvent(i));
+            if (order[i] is Job job) Append(job, new JobQueuedEvent(i));
+            else ((IExternalWork)order[i]).AnnounceQueued(i);
+        }
+    }
+
+    /// <summary>Queues other work (a training job) behind the same device as generation jobs.</summary>
+    /// <returns>Its position: jobs ahead of it.</returns>
+    /// <exception cref="HostException">The queue is full.</exception>
+    public int Enqueue(IExternalWork work)
+    {
+        lock (gate)
+        {
+            if (queue.Count >= limits.MaxQueuedJobs)
+                throw new HostException(RefusalKind.ResourceExhausted, "training_id", $"the queue holds {queue.Count} jobs, the host's limit of {limits.MaxQueuedJobs}; retry when one has finished");
+            queue.Enqueue(work.ClientId, work);
+            int position = queue.InOrder().ToList().IndexOf(work);
+            work.AnnouncedPosition = position;
+            work.AnnounceQueued(position);
+            waiting.Release();
+            return position;
+        }
+    }
+
+    /// <summary>Takes waiting work out of the queue; false when it is not waiting (running or finished).</summary>
+    public bool RemoveFromQueue(IExternalWork work)
+    {
+        lock (gate)
+        {
+            if (!queue.Remove(work)) return false;
+            AnnouncePositions();
+            return true;
         }
     }
 
@@ -168,13 +198,14 @@ public sealed class JobManager : BackgroundService
         {
             try { await waiting.WaitAsync(stopping); }
             catch (OperationCanceledException) { return; }
-            Job? job;
+            IQueuedWork? work;
             lock (gate)
             {
-                if (!queue.TryDequeue(out job)) continue; // it was cancelled while waiting
+                if (!queue.TryDequeue(out work)) continue; // it was cancelled while waiting
                 AnnouncePositions();
             }
-            await runner.RunAsync(job, e => Append(job, e), stopping);
+            if (work is Job job) await runner.RunAsync(job, e => Append(job, e), stopping);
+            else await ((IExternalWork)work).RunAsync(stopping);
         }
     }
 }

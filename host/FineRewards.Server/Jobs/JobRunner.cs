@@ -1,3 +1,4 @@
+using FineRewards.Core.IO;
 using System.Diagnostics;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.Ranking;

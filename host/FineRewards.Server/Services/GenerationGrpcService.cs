@@ -5,11 +5,13 @@ using Api = FineRewards.Protocol.V1;
 
 namespace FineRewards.Server.Services;
 
-public sealed class GenerationGrpcService(JobManager jobs, HostOptions options) : Api.GenerationService.GenerationServiceBase
+public sealed class GenerationGrpcService(JobManager jobs, FineRewards.Server.Training.TrainingManager training, HostOptions options) : Api.GenerationService.GenerationServiceBase
 {
     public override Task<Api.SubmitGenerationResponse> SubmitGeneration(Api.SubmitGenerationRequest request, ServerCallContext context)
     {
-        var (job, existing) = jobs.Submit(request.ToDomain());
+        var submission = request.ToDomain();
+        // A LoraWeight may name a registered LoRA by its id.
+        var (job, existing) = jobs.Submit(submission with { Loras = training.ResolveLoras(submission.Loras) });
         return Task.FromResult(new Api.SubmitGenerationResponse
         {
             JobId = job.Id, State = job.State.ToProto(), Existing = existing, LastSequence = job.LastSequence,
@@ -49,16 +51,6 @@ public sealed class GenerationGrpcService(JobManager jobs, HostOptions options) 
     {
         string id = SubmissionValidator.NormalizeJobId(request.JobId);
         var (outcome, job) = await jobs.CancelAsync(id, context.CancellationToken);
-        return new Api.CancelJobResponse
-        {
-            Outcome = outcome switch
-            {
-                CancelOutcome.Interrupted => Api.CancelOutcome.Interrupted,
-                CancelOutcome.RemovedFromQueue => Api.CancelOutcome.RemovedFromQueue,
-                CancelOutcome.AlreadyFinished => Api.CancelOutcome.AlreadyFinished,
-                _ => Api.CancelOutcome.NotFound,
-            },
-            State = job?.State.ToProto() ?? Api.JobState.Unspecified,
-        };
+        return new Api.CancelJobResponse { Outcome = outcome.ToProto(), State = job?.State.ToProto() ?? Api.JobState.Unspecified };
     }
 }

@@ -1,3 +1,4 @@
+using FineRewards.Core.IO;
 using FineRewards.Core;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Storage;

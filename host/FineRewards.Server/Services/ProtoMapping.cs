@@ -74,14 +74,7 @@ public static class ProtoMapping
             case JobFailedEvent f:
                 pb.Failed = new Api.JobFailed
                 {
-                    Code = f.Code switch
-                    {
-                        FailureCode.HostRestarted => Api.FailureCode.HostRestarted,
-                        FailureCode.PackUnavailable => Api.FailureCode.PackUnavailable,
-                        FailureCode.ModelError => Api.FailureCode.ModelError,
-                        FailureCode.OutOfMemory => Api.FailureCode.OutOfMemory,
-                        _ => Api.FailureCode.Unspecified,
-                    },
+                    Code = f.Code.ToProto(),
                     Message = f.Message,
                     SuggestedFix = f.SuggestedFix,
                 };
@@ -91,6 +84,23 @@ public static class ProtoMapping
         }
         return pb;
     }
+
+    public static Api.FailureCode ToProto(this FailureCode code) => code switch
+    {
+        FailureCode.HostRestarted => Api.FailureCode.HostRestarted,
+        FailureCode.PackUnavailable => Api.FailureCode.PackUnavailable,
+        FailureCode.ModelError => Api.FailureCode.ModelError,
+        FailureCode.OutOfMemory => Api.FailureCode.OutOfMemory,
+        _ => Api.FailureCode.Unspecified,
+    };
+
+    public static Api.CancelOutcome ToProto(this CancelOutcome outcome) => outcome switch
+    {
+        CancelOutcome.Interrupted => Api.CancelOutcome.Interrupted,
+        CancelOutcome.RemovedFromQueue => Api.CancelOutcome.RemovedFromQueue,
+        CancelOutcome.AlreadyFinished => Api.CancelOutcome.AlreadyFinished,
+        _ => Api.CancelOutcome.NotFound,
+    };
 
     static Api.RewardResult ToProto(RewardOutcome r)
     {

@@ -4,7 +4,7 @@ using System.Text;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 
-namespace FineRewards.Server.Storage;
+namespace FineRewards.Core.IO;
 
 /// <summary>
 /// Lossless PNG for the host's images: writes 8-bit RGB with tEXt chunks (the "parameters" chunk

@@ -1,0 +1,189 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FineRewards.Core.Contracts;
+using FineRewards.Core.IO;
+using FineRewards.Core.Ranking;
+
+namespace FineRewards.Core.Training;
+
+/// <param name="Lora">A LoRA checkpoint to generate with; null evaluates the base model.</param>
+public sealed record EvalOptions(
+    string Pack,
+    string PromptsFile,
+    int K,
+    long Seed,
+    IReadOnlyList<string> Rewards,
+    string? Lora = null,
+    double LoraScale = 1.0,
+    GenerationSettings? Generation = null);
+
+/// <param name="RewardMean">Mean score of all candidates, per reward.</param>
+/// <param name="Top1Accuracy">Per reward (and "arl" over all of them when there are several): prompts whose
+/// top-1 of K under that reward is ground-truth correct / prompts. Compare with Overall.Accuracy, the chance a random pick is correct.</param>
+/// <param name="Overall">SelectedAccuracy is the ARL top-1 (the single reward's when there is one).</param>
+public sealed record EvalSummary(
+    int Prompts,
+    int K,
+    long Seed,
+    string? Lora,
+    string? LoraSha256,
+    IReadOnlyDictionary<string, double> RewardMean,
+    IReadOnlyDictionary<string, double>? Top1Accuracy,
+    AccuracyStats? Overall,
+    IReadOnlyDictionary<string, AccuracyStats>? ByTask);
+
+/// <summary>
+/// `finerewards eval`: K candidates per held-out prompt with fixed seeds (prompt p: base seed
+/// <see cref="RunSeeds.Derive"/>(seed, "eval", 0, p)), scored by every reward and checked against
+/// the pack's ground truth. Writes DIR/p{p:0000}_c{c}.png (the eval-shapes layout) and DIR/eval.json.
+/// </summary>
+public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
+{
+    readonly IRunProgress progress = progress ?? NullRunProgress.Instance;
+    public const string FileName = "eval.json";
+
+    public static string ImageName(int prompt, int candidate) => $"p{prompt:0000}_c{candidate}.png";
+
+    public EvalSummary Run(EvalOptions options, string outDir, CancellationToken cancellationToken = default)
+    {
+        if (options.K is < 1 or > TrainingRunOptions.MaxK) throw new InputException("--k", $"{options.K}; expected 1 to {TrainingRunOptions.MaxK}");
+        if (runtime.Pack != options.Pack) throw new InputException("--pack", $"runtime is for pack \"{runtime.Pack}\", options name \"{options.Pack}\"");
+        if (options.Lora is string l && !File.Exists(l) && !Directory.Exists(l)) throw new InputException("--lora", $"{l} does not exist");
+        var prompts = PromptsFile.Read(options.PromptsFile, runtime.ValidatePrompt);
+        var generator = runtime.RequireGenerator();
+        var rewards = runtime.CreateRewards(options.Rewards);
+        var truth = runtime.GroundTruth;
+        var g = options.Generation ?? runtime.DefaultGeneration;
+        var loras = options.Lora is null ? null : new[] { new LoraReference(Path.GetFullPath(options.Lora), options.LoraScale) };
+        Directory.CreateDirectory(outDir);
+
+        var promptDocs = new JsonArray();
+        var perPrompt = new List<(string Task, bool[] Correct, Dictionary<string, int> Top1)>();
+        var sums = rewards.ToDictionary(r => r.Name, _ => 0.0);
+        progress.PhaseStarted(0, RunPhase.Generate, prompts.Count);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        for (int p = 0; p < prompts.Count; p++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            long baseSeed = RunSeeds.Derive(options.Seed, "eval", 0, p);
+            var request = new GenerationRequest(prompts[p], options.K, baseSeed, g.NegativePrompt, g.Sampler, g.Steps, g.Guidance, g.Width, g.Height, loras);
+            var candidates = generator.Generate(request, null, cancellationToken).OrderBy(c => c.Index).ToList();
+            if (candidates.Count != options.K) throw new InvalidOperationException($"generator {generator.Name} returned {candidates.Count} candidates for K={options.K}");
+            var images = candidates.Select(c => c.Image).ToList();
+            for (int c = 0; c < options.K; c++)
+                AtomicFile.WriteAllBytes(Path.Combine(outDir, ImageName(p, c)),
+                    PngCodec.Encode(images[c], [new("parameters", $"{prompts[p]}\nSeed: {candidates[c].Seed}, Lora: {options.Lora ?? "none"}")]));
+
+            var scores = rewards.ToDictionary(r => r.Name, r => r.Score(prompts[p], images, cancellationToken));
+            var verdicts = truth is null ? null : images.Select(i => truth.Evaluate(prompts[p], i)).ToList();
+            var top1 = new Dictionary<string, int>();
+            foreach (var r in rewards)
+            {
+                var values = scores[r.Name].Select(s => s.Score).ToList();
+                top1[r.Name] = values.IndexOf(values.Max());
+                sums[r.Name] += values.Sum();
+            }
+            if (rewards.Count > 1)
+            {
+                var ranked = CandidateRanker.Rank(Enumerable.Range(0, options.K)
+                    .Select(i => new CandidateScores(i.ToString(CultureInfo.InvariantCulture), rewards.ToDictionary(r => r.Name, r => scores[r.Name][i].Score))).ToList(),
+                    CombineMethod.Arl);
+                top1["arl"] = int.Parse(ranked.Selected, CultureInfo.InvariantCulture);
+            }
+            if (verdicts is not null) perPrompt.Add((verdicts[0].Task, verdicts.Select(v => v.Correct).ToArray(), top1));
+
+            var cands = new JsonArray();
+            for (int c = 0; c < options.K; c++)
+            {
+                var o = new JsonObject { ["index"] = c, ["seed"] = candidates[c].Seed, ["image"] = ImageName(p, c) };
+                var s = new JsonObject();
+                var e = new JsonObject();
+                foreach (var r in rewards)
+                {
+                    s[r.Name] = scores[r.Name][c].Score;
+                    e[r.Name] = JsonSerializer.SerializeToNode(scores[r.Name][c].Evidence, EvidenceJson);
+                }
+                o["scores"] = s;
+                o["evidence"] = e;
+                if (verdicts is not null)
+                    o["ground_truth"] = new JsonObject
+                    {
+                        ["task"] = verdicts[c].Task, ["correct"] = verdicts[c].Correct,
+                        ["reasons"] = new JsonArray(verdicts[c].Reasons.Select(x => (JsonNode)JsonValue.Create(x)!).ToArray()),
+                    };
+                cands.Add(o);
+            }
+            var top1Json = new JsonObject();
+            foreach (var (k, v) in top1) top1Json[k] = v;
+            promptDocs.Add(new JsonObject { ["prompt_index"] = p, ["prompt"] = prompts[p], ["base_seed"] = baseSeed, ["top1"] = top1Json, ["candidates"] = cands });
+            progress.PhaseAdvanced(0, RunPhase.Generate, p + 1, prompts.Count);
+        }
+        progress.PhaseFinished(0, RunPhase.Generate, clock.Elapsed);
+
+        var means = rewards.ToDictionary(r => r.Name, r => sums[r.Name] / (prompts.Count * options.K));
+        Dictionary<string, double>? top1Accuracy = null;
+        AccuracyStats? overall = null;
+        SortedDictionary<string, AccuracyStats>? byTask = null;
+        if (perPrompt.Count > 0)
+        {
+            string main = rewards.Count > 1 ? "arl" : rewards[0].Name;
+            top1Accuracy = perPrompt[0].Top1.Keys.ToDictionary(k => k, k => perPrompt.Count(x => x.Correct[x.Top1[k]]) / (double)perPrompt.Count);
+            AccuracyStats Stats(IReadOnlyCollection<(string Task, bool[] Correct, Dictionary<string, int> Top1)> group) => new(
+                group.Count,
+                group.Sum(x => x.Correct.Count(c => c)) / (double)group.Sum(x => x.Correct.Length),
+                group.Count(x => x.Correct[x.Top1[main]]) / (double)group.Count,
+                group.Count(x => x.Correct.Any(c => c)) / (double)group.Count);
+            overall = Stats(perPrompt);
+            byTask = new SortedDictionary<string, AccuracyStats>(StringComparer.Ordinal);
+            foreach (var group in perPrompt.GroupBy(x => x.Task)) byTask[group.Key] = Stats(group.ToList());
+        }
+        string? loraSha = options.Lora is string lp && File.Exists(lp) ? Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(lp))) : null;
+        var summary = new EvalSummary(prompts.Count, options.K, options.Seed, options.Lora, loraSha, means, top1Accuracy, overall, byTask);
+
+        var doc = new JsonObject
+        {
+            ["format"] = "finerewards-eval/1",
+            ["options"] = JsonSerializer.SerializeToNode(options with { Generation = g }, RunManifest.Json),
+            ["generator"] = generator.Name,
+            ["rewards"] = new JsonArray(rewards.Select(r => (JsonNode)new JsonObject { ["name"] = r.Name, ["version"] = r.Version }).ToArray()),
+            ["ground_truth"] = truth?.Name,
+            ["summary"] = JsonSerializer.SerializeToNode(summary, RunManifest.Json),
+            ["prompts"] = promptDocs,
+        };
+        AtomicFile.WriteAllText(Path.Combine(outDir, FileName), doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        return summary;
+    }
+
+    internal static readonly JsonSerializerOptions EvidenceJson = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    /// <summary>A plain-text table of the summary (what the command prints and eval.md holds).</summary>
+    public static string Format(EvalSummary s)
+    {
+        var w = new System.Text.StringBuilder();
+        w.AppendLine($"{s.Prompts} prompts x K={s.K}, seed {s.Seed}, LoRA {s.Lora ?? "none (base model)"}");
+        w.AppendLine("| reward | mean score | top-1 accuracy |");
+        w.AppendLine("| --- | --- | --- |");
+        foreach (var (name, mean) in s.RewardMean)
+            w.AppendLine($"| {name} | {mean.ToString("0.0000", CultureInfo.InvariantCulture)} | {(s.Top1Accuracy?.TryGetValue(name, out double t) == true ? t.ToString("P1", CultureInfo.InvariantCulture) : "-")} |");
+        if (s.Top1Accuracy?.TryGetValue("arl", out double arl) == true) w.AppendLine($"| arl (all rewards) | - | {arl.ToString("P1", CultureInfo.InvariantCulture)} |");
+        if (s.Overall is { } o)
+        {
+            w.AppendLine();
+            w.AppendLine("| task | prompts | accuracy (all candidates) | selected top-1 | >=1 correct of K |");
+            w.AppendLine("| --- | --- | --- | --- | --- |");
+            foreach (var (task, a) in s.ByTask!) w.AppendLine(Row(task, a));
+            w.AppendLine(Row("overall", o));
+        }
+        else w.AppendLine("(no ground truth for this pack: accuracy not measured)");
+        return w.ToString();
+
+        static string Row(string name, AccuracyStats a) =>
+            $"| {name} | {a.Prompts} | {a.Accuracy.ToString("P1", CultureInfo.InvariantCulture)} | {a.SelectedAccuracy.ToString("P1", CultureInfo.InvariantCulture)} | {a.AnyCorrect.ToString("P1", CultureInfo.InvariantCulture)} |";
+    }
+}

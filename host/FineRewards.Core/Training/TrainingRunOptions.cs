@@ -1,0 +1,61 @@
+namespace FineRewards.Core.Training;
+
+/// <summary>
+/// Everything that decides what a run produces. Stored in run.json; a resumed run must be given
+/// the same options (compared field by field, the first difference is named).
+/// </summary>
+/// <param name="StepsPerRound">Fixed optimiser steps per round; exclusive with <paramref name="StepsPerImage"/>.</param>
+/// <param name="StepsPerImage">Steps = this times the pairs in the round's (cumulative) training set; when neither
+/// this nor <paramref name="StepsPerRound"/> is given, <see cref="DefaultStepsPerImage"/>.</param>
+/// <param name="FilterTop">RAFT's filter: keep this fraction of prompts (by the selected image's score), 1 keeps all.</param>
+/// <param name="Previews">How many of the first prompts get a fixed-seed preview image after every round (before/after grids).</param>
+public sealed record TrainingRunOptions(
+    string Pack,
+    string PromptsFile,
+    int Rounds,
+    int K,
+    IReadOnlyList<string> Rewards,
+    string Combine,
+    long Seed = 1234,
+    int LoraRank = 4,
+    double LoraAlpha = 4,
+    double LearningRate = 1e-4,
+    int? StepsPerRound = null,
+    int? StepsPerImage = null,
+    int BatchSize = 1,
+    double FilterTop = 1.0,
+    double LoraScale = 1.0,
+    string? ExtraData = null,
+    int Previews = 4,
+    GenerationSettings? Generation = null)
+{
+    public const int MaxRounds = 100;
+    public const int MaxK = 64;
+    public const int DefaultStepsPerImage = 10;
+
+    [System.Text.Json.Serialization.JsonIgnore] public SelectionRule Selection => SelectionRule.Parse(Combine);
+
+    /// <summary>Checks ranges; every error names the option.</summary>
+    public void Validate()
+    {
+        if (Rounds is < 1 or > MaxRounds) throw new InputException("--rounds", $"{Rounds}; expected 1 to {MaxRounds}");
+        if (K is < 1 or > MaxK) throw new InputException("--k", $"{K}; expected 1 to {MaxK}");
+        if (Rewards.Count == 0) throw new InputException("--rewards", "empty; expected e.g. caption,sam");
+        var selection = SelectionRule.Parse(Combine);
+        if (selection.Combine?.Reward is string single && !Rewards.Contains(single))
+            throw new InputException("--combine", $"single:{single} names a reward not in --rewards ({string.Join(",", Rewards)})");
+        if (LoraRank is < 1 or > 1024) throw new InputException("--lora-rank", $"{LoraRank}; expected 1 to 1024");
+        if (!double.IsFinite(LoraAlpha) || LoraAlpha <= 0) throw new InputException("--lora-alpha", $"{LoraAlpha}; expected a positive number");
+        if (!double.IsFinite(LearningRate) || LearningRate <= 0 || LearningRate > 1) throw new InputException("--lr", $"{LearningRate}; expected a number in (0, 1]");
+        if (StepsPerRound is not null && StepsPerImage is not null)
+            throw new InputException("--steps-per-round", "give one of --steps-per-round N and --steps-per-image M, not both");
+        if (StepsPerRound is < 1) throw new InputException("--steps-per-round", $"{StepsPerRound}; expected at least 1");
+        if (StepsPerImage is < 1) throw new InputException("--steps-per-image", $"{StepsPerImage}; expected at least 1");
+        if (BatchSize < 1) throw new InputException("--batch-size", $"{BatchSize}; expected at least 1");
+        if (!(FilterTop > 0 && FilterTop <= 1)) throw new InputException("--filter-top", $"{FilterTop}; expected a fraction in (0, 1]");
+        if (!double.IsFinite(LoraScale) || LoraScale < 0) throw new InputException("--lora-scale", $"{LoraScale}; expected a number >= 0");
+        if (Previews < 0) throw new InputException("--previews", $"{Previews}; expected 0 or more");
+    }
+
+    public int TrainingSteps(int pairs) => StepsPerRound ?? (StepsPerImage ?? DefaultStepsPerImage) * pairs;
+}

@@ -1,0 +1,42 @@
+using System.CommandLine;
+using FineRewards.Core.IO;
+using FineRewards.Core.Training;
+using FineRewards.Host.Training;
+
+namespace FineRewards.Host.Cli;
+
+/// <summary>`finerewards eval`: rewards and ground-truth accuracy of a pack (optionally with a LoRA) on held-out prompts.</summary>
+public static class EvalCommand
+{
+    public static Command Create(PackRuntimeRegistry packs, TextWriter? output = null)
+    {
+        var pack = new Option<string>("--pack") { Description = "Model pack, e.g. shapes.", Required = true };
+        var prompts = new Option<FileInfo>("--prompts") { Description = "Prompts file (held-out prompts, e.g. from `finerewards shapes-prompts --split test`).", Required = true };
+        var k = new Option<int>("--k") { Description = "Candidates per prompt.", DefaultValueFactory = _ => 4 };
+        var seed = new Option<long>("--seed") { Description = "Seed; prompt p's candidates use seeds derived from it and p, so runs with and without a LoRA compare like for like.", DefaultValueFactory = _ => 1 };
+        var lora = new Option<FileInfo?>("--lora") { Description = "LoRA checkpoint to generate with (e.g. RUN_DIR/loras/round03.safetensors); default the base model." };
+        var loraScale = new Option<double>("--lora-scale") { Description = "LoRA scale.", DefaultValueFactory = _ => 1.0 };
+        var rewards = new Option<string?>("--rewards") { Description = "Comma-separated rewards to score with (default: all of the pack's)." };
+        var outDir = new Option<DirectoryInfo>("--out") { Description = "Folder for p{i:0000}_c{c}.png, eval.json (every score, evidence, verdict) and eval.md.", Required = true };
+        var command = new Command("eval", "Generate K images per prompt, report mean rewards, ground-truth accuracy per task and overall, and the fraction of prompts with at least one correct of K.")
+        {
+            pack, prompts, k, seed, lora, loraScale, rewards, outDir,
+        };
+        command.SetAction(parse => CliErrors.Guard(() =>
+        {
+            var writer = output ?? Console.Out;
+            using var runtime = packs.Resolve(parse.GetValue(pack)!);
+            var names = parse.GetValue(rewards) is string r ? TrainCommand.SplitList(r) : runtime.RewardNames;
+            var options = new EvalOptions(runtime.Pack, parse.GetValue(prompts)!.FullName, parse.GetValue(k), parse.GetValue(seed), names,
+                parse.GetValue(lora)?.FullName, parse.GetValue(loraScale));
+            string dir = parse.GetValue(outDir)!.FullName;
+            var summary = ConsoleRunProgress.Run(writer, progress => new EvalRun(runtime, progress).Run(options, dir));
+            string table = EvalRun.Format(summary);
+            AtomicFile.WriteAllText(Path.Combine(dir, "eval.md"), table);
+            writer.Write(table);
+            writer.WriteLine($"written to {dir} ({EvalRun.FileName}, eval.md, images)");
+            return CliErrors.Ok;
+        }));
+        return command;
+    }
+}

@@ -1,0 +1,202 @@
+using System.Globalization;
+using System.Text.Json;
+using FineRewards.Server.Jobs;
+using FineRewards.Server.Training;
+using Microsoft.Data.Sqlite;
+
+namespace FineRewards.Server.Storage;
+
+public sealed record StoredTraining(string Id, string ClientId, TrainingJobSpec Spec, string SpecHash, JobState State, DateTimeOffset Created,
+    IReadOnlyList<TrainingEvent> Events);
+
+/// <summary>A trained LoRA as the registry keeps it. Its id is the training job's id.</summary>
+public sealed record LoraRecord(string Id, string ProfileId, string TrainingId, string Path, string Sha256, DateTimeOffset Created, bool Active,
+    IReadOnlyDictionary<string, double> Metrics);
+
+/// <summary>
+/// Training jobs, their events and the LoRA registry, in the host's SQLite file (its own
+/// connection; WAL lets it share the file with <see cref="HostDatabase"/>). Same durability:
+/// synchronous=FULL, one transaction per change.
+/// </summary>
+public sealed class TrainingDatabase : IDisposable
+{
+    readonly SqliteConnection connection;
+    readonly object gate = new();
+
+    public TrainingDatabase(string path)
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
+        connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+        connection.Open();
+        Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
+        Execute("""
+            CREATE TABLE IF NOT EXISTS training_jobs (
+                id TEXT PRIMARY KEY, client_id TEXT NOT NULL, profile_id TEXT NOT NULL, spec_json TEXT NOT NULL, spec_hash TEXT NOT NULL,
+                state TEXT NOT NULL, created TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS training_events (
+                training_id TEXT NOT NULL REFERENCES training_jobs(id), sequence INTEGER NOT NULL, time TEXT NOT NULL, data_json TEXT NOT NULL,
+                PRIMARY KEY (training_id, sequence));
+            CREATE TABLE IF NOT EXISTS loras (
+                id TEXT PRIMARY KEY, profile_id TEXT NOT NULL, training_id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
+                created TEXT NOT NULL, active INTEGER NOT NULL, metrics_json TEXT NOT NULL);
+            CREATE INDEX IF NOT EXISTS loras_profile ON loras(profile_id, created);
+            """);
+    }
+
+    void Execute(string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    SqliteCommand Command(SqliteTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = tx;
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return command;
+    }
+
+    static string Time(DateTimeOffset t) => t.ToString("O", CultureInfo.InvariantCulture);
+    static DateTimeOffset ParseTime(string s) => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
+
+    public void InsertJob(string id, string clientId, TrainingJobSpec spec, string hash, DateTimeOffset created, TrainingEvent first)
+    {
+        lock (gate)
+        {
+            using var tx = connection.BeginTransaction();
+            using (var c = Command(tx, "INSERT INTO training_jobs VALUES ($id, $client, $profile, $spec, $hash, $state, $created)",
+                       ("$id", id), ("$client", clientId), ("$profile", spec.ProfileId), ("$spec", spec.ToJson()), ("$hash", hash),
+                       ("$state", (first.Data.NewState ?? JobState.Queued).ToString()), ("$created", Time(created))))
+                c.ExecuteNonQuery();
+            InsertEvent(tx, first);
+            tx.Commit();
+        }
+    }
+
+    public void AppendEvent(TrainingEvent e)
+    {
+        lock (gate)
+        {
+            using var tx = connection.BeginTransaction();
+            InsertEvent(tx, e);
+            if (e.Data.NewState is JobState state)
+                using (var c = Command(tx, "UPDATE training_jobs SET state = $state WHERE id = $id", ("$state", state.ToString()), ("$id", e.TrainingId)))
+                    c.ExecuteNonQuery();
+            tx.Commit();
+        }
+    }
+
+    void InsertEvent(SqliteTransaction tx, TrainingEvent e)
+    {
+        using var c = Command(tx, "INSERT INTO training_events VALUES ($id, $seq, $time, $data)",
+            ("$id", e.TrainingId), ("$seq", e.Sequence), ("$time", Time(e.Time)), ("$data", e.Data.ToJson()));
+        c.ExecuteNonQuery();
+    }
+
+    public StoredTraining? LoadJob(string id)
+    {
+        lock (gate)
+        {
+            StoredTraining job;
+            using (var c = Command(null, "SELECT client_id, spec_json, spec_hash, state, created FROM training_jobs WHERE id = $id", ("$id", id)))
+            using (var r = c.ExecuteReader())
+            {
+                if (!r.Read()) return null;
+                job = new StoredTraining(id, r.GetString(0), TrainingJobSpec.FromJson(r.GetString(1)), r.GetString(2), Enum.Parse<JobState>(r.GetString(3)),
+                    ParseTime(r.GetString(4)), []);
+            }
+            var events = new List<TrainingEvent>();
+            using (var c = Command(null, "SELECT sequence, time, data_json FROM training_events WHERE training_id = $id ORDER BY sequence", ("$id", id)))
+            using (var r = c.ExecuteReader())
+                while (r.Read()) events.Add(new TrainingEvent(id, r.GetInt64(0), ParseTime(r.GetString(1)), TrainingEventData.FromJson(r.GetString(2))));
+            return job with { Events = events };
+        }
+    }
+
+    public IReadOnlyList<string> UnfinishedJobIds()
+    {
+        lock (gate)
+        {
+            using var c = Command(null, "SELECT id FROM training_jobs WHERE state IN ($q, $r) ORDER BY created",
+                ("$q", JobState.Queued.ToString()), ("$r", JobState.Running.ToString()));
+            using var r = c.ExecuteReader();
+            var ids = new List<string>();
+            while (r.Read()) ids.Add(r.GetString(0));
+            return ids;
+        }
+    }
+
+    /// <summary>Registers a LoRA and stores the job's completed event in one transaction: a completed job always has its LoRA.</summary>
+    public void InsertLora(LoraRecord lora, TrainingEvent completed)
+    {
+        lock (gate)
+        {
+            using var tx = connection.BeginTransaction();
+            using (var c = Command(tx, "INSERT INTO loras VALUES ($id, $profile, $training, $path, $sha, $created, $active, $metrics)",
+                       ("$id", lora.Id), ("$profile", lora.ProfileId), ("$training", lora.TrainingId), ("$path", lora.Path), ("$sha", lora.Sha256),
+                       ("$created", Time(lora.Created)), ("$active", lora.Active ? 1 : 0), ("$metrics", JsonSerializer.Serialize(lora.Metrics))))
+                c.ExecuteNonQuery();
+            InsertEvent(tx, completed);
+            using (var c = Command(tx, "UPDATE training_jobs SET state = $state WHERE id = $id", ("$state", JobState.Completed.ToString()), ("$id", completed.TrainingId)))
+                c.ExecuteNonQuery();
+            tx.Commit();
+        }
+    }
+
+    public IReadOnlyList<LoraRecord> Loras(string? profileId)
+    {
+        lock (gate) return profileId is null ? LoadLoras("1 = 1") : LoadLoras("profile_id = $p", ("$p", profileId));
+    }
+
+    public LoraRecord? Lora(string id)
+    {
+        lock (gate) return LoadLoras("id = $id", ("$id", id)).SingleOrDefault();
+    }
+
+    List<LoraRecord> LoadLoras(string where, params (string, object?)[] parameters)
+    {
+        using var c = Command(null, $"SELECT id, profile_id, training_id, path, sha256, created, active, metrics_json FROM loras WHERE {where} ORDER BY created DESC, id", parameters);
+        using var r = c.ExecuteReader();
+        var list = new List<LoraRecord>();
+        while (r.Read())
+            list.Add(new LoraRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), ParseTime(r.GetString(5)),
+                r.GetInt64(6) != 0, JsonSerializer.Deserialize<Dictionary<string, double>>(r.GetString(7)) ?? []));
+        return list;
+    }
+
+    /// <summary>Makes the LoRA its profile's only active one.</summary>
+    public LoraRecord? Activate(string id)
+    {
+        lock (gate)
+        {
+            var lora = LoadLoras("id = $id", ("$id", id)).SingleOrDefault();
+            if (lora is null) return null;
+            using var tx = connection.BeginTransaction();
+            using (var c = Command(tx, "UPDATE loras SET active = CASE WHEN id = $id THEN 1 ELSE 0 END WHERE profile_id = $p", ("$id", id), ("$p", lora.ProfileId)))
+                c.ExecuteNonQuery();
+            tx.Commit();
+            return lora with { Active = true };
+        }
+    }
+
+    /// <summary>Removes the row; returns it as it was, or null when there was none.</summary>
+    public LoraRecord? DeleteLora(string id)
+    {
+        lock (gate)
+        {
+            var lora = LoadLoras("id = $id", ("$id", id)).SingleOrDefault();
+            if (lora is null) return null;
+            using var c = Command(null, "DELETE FROM loras WHERE id = $id", ("$id", id));
+            c.ExecuteNonQuery();
+            return lora;
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (gate) connection.Dispose();
+    }
+}

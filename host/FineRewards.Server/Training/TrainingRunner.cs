@@ -1,0 +1,190 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using FineRewards.Core;
+using FineRewards.Core.Contracts;
+using FineRewards.Core.IO;
+using FineRewards.Core.Training;
+using FineRewards.Server.Feedback;
+using FineRewards.Server.Jobs;
+using FineRewards.Server.Models;
+using FineRewards.Server.Storage;
+using Microsoft.Extensions.Logging;
+
+namespace FineRewards.Server.Training;
+
+/// <summary>
+/// Runs one training job on the host's models: exports the profile's accepted feedback as an
+/// extra-data folder (docs/training.md), runs reward-ranked rounds with the domain's
+/// <see cref="RoundEngine"/> when generated images are wanted (or trains on the feedback alone),
+/// copies the LoRA into {data}/loras and registers it. Progress becomes numbered events.
+/// </summary>
+public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, HostOptions options, FeedbackStore feedback, ImageStore images,
+    TrainingDatabase db, ILogger<TrainingRunner> logger)
+{
+    public static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
+
+    public string RunFolder(string id) => Path.Combine(options.DataDirectory, "training", id);
+    public string LoraPath(string id) => Path.Combine(options.DataDirectory, "loras", id + ".safetensors");
+
+    /// <summary>The feedback a profile's LoRA learns: accepted candidates and edited images, oldest first.</summary>
+    public static IReadOnlyList<FeedbackRecord> TrainingFeedback(IReadOnlyList<FeedbackRecord> all) =>
+        all.Where(f => f.Kind is FeedbackKind.Accepted or FeedbackKind.Edited).ToList();
+
+    public async Task RunAsync(TrainingJob job, CancellationToken stopping)
+    {
+        using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = job.Id });
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(job.Cancellation.Token, stopping);
+        var clock = Stopwatch.StartNew();
+        var spec = job.Spec;
+        try
+        {
+            var generator = await catalog.GeneratorAsync(spec.Pack, linked.Token);
+            var trainer = models.Trainers?.GetValueOrDefault(spec.Pack)
+                ?? throw new HostException(RefusalKind.FailedPrecondition, "options.pack", $"pack \"{spec.Pack}\" has no LoRA trainer in this host");
+            var runtime = new HostPackRuntime(spec.Pack, generator, trainer, catalog.Rewards);
+
+            // A job resumed after a restart finds its folder: the export below writes the same files again,
+            // and the round engine continues its run from the last finished step.
+            string folder = RunFolder(job.Id);
+            string extra = Path.Combine(folder, "extra-data");
+            Directory.CreateDirectory(extra);
+            var all = TrainingFeedback(feedback.List(spec.ProfileId));
+            var pairs = spec.FeedbackIds is { } ids ? all.Where(f => ids.Contains(f.Id)).ToList() : all;
+            foreach (var f in pairs)
+            {
+                using var png = images.Open(f.ImageId) ?? throw new HostException(RefusalKind.FailedPrecondition, "profile_id", $"feedback {f.Id}: image {f.ImageId} is gone from the host");
+                using var bytes = new MemoryStream();
+                png.CopyTo(bytes);
+                ExtraDataFolder.Write(extra, f.Id, f.Prompt, bytes.ToArray(), new Dictionary<string, string>
+                {
+                    ["feedback_id"] = f.Id, ["profile_id"] = f.ProfileId, ["kind"] = f.Kind.ToString().ToLowerInvariant(), ["image_id"] = f.ImageId,
+                });
+            }
+            var prompts = spec.Prompts.Count > 0 ? spec.Prompts : pairs.Select(p => p.Prompt).Distinct(StringComparer.Ordinal).ToList();
+            job.Append(new TrainingStartedEvent(spec.Pack, pairs.Count, spec.IncludeGenerated ? prompts.Count : 0, spec.Rounds));
+            logger.LogInformation("training started: {Pairs} feedback pairs, {Prompts} prompts, {Rounds} rounds", pairs.Count, spec.IncludeGenerated ? prompts.Count : 0, spec.Rounds);
+
+            var progress = new EventProgress(job);
+            var (checkpoint, metrics) = await Task.Run(() => spec.IncludeGenerated
+                ? Rounds(runtime, spec, folder, prompts, pairs.Count > 0 ? extra : null, progress, linked.Token)
+                : FeedbackOnly(trainer, spec, folder, extra, progress, linked.Token), linked.Token);
+            linked.Token.ThrowIfCancellationRequested();
+
+            string target = LoraPath(job.Id);
+            AtomicFile.WriteAllBytes(target, File.ReadAllBytes(checkpoint));
+            string sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(target)));
+            var record = new LoraRecord(job.Id, spec.ProfileId, job.Id, target, sha, DateTimeOffset.UtcNow, false, metrics);
+            job.Append(new TrainingCompletedEvent(job.Id, target, sha), e => db.InsertLora(record, e));
+            logger.LogInformation("training completed in {Seconds:0.00} s: LoRA {Lora}", clock.Elapsed.TotalSeconds, target);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            logger.LogWarning("host stopping; training abandoned after {Seconds:0.00} s", clock.Elapsed.TotalSeconds);
+        }
+        catch (OperationCanceledException) when (job.Cancellation.IsCancellationRequested)
+        {
+            job.Append(new TrainingCancelledEvent(JobCancelledEvent.Interrupted));
+            logger.LogInformation("training cancelled while running");
+        }
+        catch (Exception e) when (e is HostException or InputException)
+        {
+            job.Append(new TrainingFailedEvent(FailureCode.PackUnavailable, e.Message,
+                "run `finerewards doctor` to see what the pack lacks (a LoRA trainer is needed for training)"));
+            logger.LogError("training failed: {Message}", e.Message);
+        }
+        catch (Exception e)
+        {
+            job.Append(new TrainingFailedEvent(FailureCode.ModelError, $"{e.GetType().Name}: {e.Message}",
+                $"see the host log for training {job.Id}; try again, and report it if it repeats"));
+            logger.LogError(e, "training failed");
+        }
+    }
+
+    static (string Checkpoint, IReadOnlyDictionary<string, double> Metrics) Rounds(IPackRuntime runtime, TrainingJobSpec spec, string folder,
+        IReadOnlyList<string> prompts, string? extra, IRunProgress progress, CancellationToken ct)
+    {
+        string promptsFile = Path.Combine(folder, "prompts.txt");
+        AtomicFile.WriteAllText(promptsFile, string.Concat(prompts.Select(p => p + "\n")));
+        var options = new TrainingRunOptions(spec.Pack, promptsFile, spec.Rounds, spec.K, spec.Rewards, spec.Combine, spec.Seed, spec.LoraRank, spec.LoraRank,
+            spec.LearningRate, spec.StepsPerRound, spec.StepsPerImage, 1, spec.FilterTop, 1.0, extra, Previews: 0);
+        var manifest = new RoundEngine(runtime, progress).Run(options, Path.Combine(folder, "run"), resume: true, ct);
+        var last = manifest.Rounds[^1];
+        var metrics = new Dictionary<string, double>
+        {
+            ["rounds"] = manifest.Rounds.Count, ["pairs"] = last.TrainingPairs, ["steps"] = last.TrainingSteps, ["feedback_pairs"] = manifest.ExtraPairs,
+        };
+        if (last.FinalLoss is double loss) metrics["final_loss"] = loss;
+        foreach (var (k, v) in last.Metrics.RewardMean) metrics[$"reward_mean.{k}"] = v;
+        foreach (var (k, v) in last.Metrics.SelectedMean) metrics[$"selected_mean.{k}"] = v;
+        return (Path.Combine(folder, "run", last.Checkpoint), metrics);
+    }
+
+    static (string Checkpoint, IReadOnlyDictionary<string, double> Metrics) FeedbackOnly(ILoraTrainer trainer, TrainingJobSpec spec, string folder, string extra,
+        IRunProgress progress, CancellationToken ct)
+    {
+        var pairs = ExtraDataFolder.Read(extra).Select(p => new TrainingPair(p.Prompt, p.Image)).ToList();
+        int steps = spec.StepsPerRound ?? spec.StepsPerImage!.Value * pairs.Count;
+        double? last = null;
+        var clock = Stopwatch.StartNew();
+        progress.PhaseStarted(1, RunPhase.Train, steps);
+        string path = trainer.Train(pairs, new LoraTrainingOptions(spec.LoraRank, spec.LoraRank, spec.LearningRate, steps, 1, RunSeeds.Training(spec.Seed, 1)),
+            Path.Combine(folder, "lora.safetensors"), new SyncProgress<TrainingProgress>(s =>
+            {
+                last = s.Loss;
+                progress.TrainingStep(1, s);
+                progress.PhaseAdvanced(1, RunPhase.Train, s.Step, s.Steps);
+            }), ct);
+        progress.PhaseFinished(1, RunPhase.Train, clock.Elapsed);
+        var metrics = new Dictionary<string, double> { ["rounds"] = 1, ["pairs"] = pairs.Count, ["steps"] = steps, ["feedback_pairs"] = pairs.Count };
+        if (last is double loss) metrics["final_loss"] = loss;
+        return (path, metrics);
+    }
+
+    sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+
+    /// <summary>The engine's progress as training events, at most one progress and one loss event per <see cref="ProgressInterval"/> (never dropping a phase's first or last).</summary>
+    sealed class EventProgress(TrainingJob job) : IRunProgress
+    {
+        readonly Stopwatch phaseClock = new();
+        long lastProgress = long.MinValue, lastLoss = long.MinValue;
+
+        static bool Due(ref long last, bool final)
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (!final && last != long.MinValue && Stopwatch.GetElapsedTime(last, now) < ProgressInterval) return false;
+            last = now;
+            return true;
+        }
+
+        public void PhaseStarted(int round, RunPhase phase, int total)
+        {
+            phaseClock.Restart();
+            // Each phase's first progress and first loss are always sent.
+            lastProgress = long.MinValue;
+            lastLoss = long.MinValue;
+            job.Append(new TrainingPhaseEvent(round, phase, 0, total, -1));
+        }
+
+        public void PhaseAdvanced(int round, RunPhase phase, int done, int total)
+        {
+            if (!Due(ref lastProgress, done >= total)) return;
+            var eta = RunPhases.Eta(phaseClock.Elapsed, done, total);
+            job.Append(new TrainingPhaseEvent(round, phase, done, total, eta?.TotalSeconds ?? -1));
+        }
+
+        public void PhaseFinished(int round, RunPhase phase, TimeSpan elapsed) { }
+
+        public void TrainingStep(int round, TrainingProgress step)
+        {
+            if (Due(ref lastLoss, step.Step >= step.Steps)) job.Append(new TrainingLossEvent(round, step.Step, step.Steps, step.Loss));
+        }
+
+        public void RoundFinished(RoundRecord r) => job.Append(new TrainingRoundEvent(r.Round, r.Kept, r.Prompts, r.TrainingPairs, r.TrainingSteps,
+            r.FinalLoss, r.Metrics.RewardMean, r.Metrics.SelectedMean));
+
+        public void Message(string line) { }
+    }
+}

@@ -1,0 +1,48 @@
+using System.Text.Json.Nodes;
+using FineRewards.Core.Training;
+
+namespace FineRewards.Core.Tests.Training;
+
+public sealed class EvalRunTests : IDisposable
+{
+    readonly string dir = Path.Combine(Path.GetTempPath(), "fr-eval-" + Guid.NewGuid().ToString("N"));
+
+    public EvalRunTests() => Directory.CreateDirectory(dir);
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    [Fact]
+    public void Eval_reports_top1_and_accuracy_that_match_its_own_evidence_and_a_lora_changes_the_images()
+    {
+        string prompts = Path.Combine(dir, "prompts.txt");
+        File.WriteAllText(prompts, "a red circle\ntwo blue squares\na green triangle\ntwo red circles\n");
+        var options = new EvalOptions("test-pack", prompts, 4, 11, ["bright", "second"]);
+        var summary = new EvalRun(new TestDoubleRuntime()).Run(options, Path.Combine(dir, "base"));
+
+        var doc = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "base", EvalRun.FileName)))!;
+        var promptDocs = doc["prompts"]!.AsArray();
+        bool Correct(JsonNode p, int c) => p["candidates"]![c]!["ground_truth"]!["correct"]!.GetValue<bool>();
+        foreach (string reward in new[] { "bright", "second", "arl" })
+            Assert.Equal(promptDocs.Count(p => Correct(p!, p!["top1"]![reward]!.GetValue<int>())) / 4.0, summary.Top1Accuracy![reward]);
+        // bright's top-1 is the candidate with the highest bright score.
+        foreach (var p in promptDocs)
+        {
+            var scores = p!["candidates"]!.AsArray().Select(c => c!["scores"]!["bright"]!.GetValue<double>()).ToList();
+            Assert.Equal(scores.IndexOf(scores.Max()), p["top1"]!["bright"]!.GetValue<int>());
+        }
+        int correct = promptDocs.Sum(p => Enumerable.Range(0, 4).Count(c => Correct(p!, c)));
+        Assert.Equal(correct / 16.0, summary.Overall!.Accuracy);
+        Assert.Equal(summary.Top1Accuracy!["arl"], summary.Overall.SelectedAccuracy);
+        Assert.Contains("| overall | 4 |", EvalRun.Format(summary));
+
+        // Same seed: same images; a LoRA (any file the test generator reads) changes them.
+        new EvalRun(new TestDoubleRuntime()).Run(options, Path.Combine(dir, "again"));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "base", EvalRun.ImageName(1, 2))), File.ReadAllBytes(Path.Combine(dir, "again", EvalRun.ImageName(1, 2))));
+        string lora = Path.Combine(dir, "lora.safetensors");
+        File.WriteAllBytes(lora, [1, 2, 3]);
+        var withLora = new EvalRun(new TestDoubleRuntime()).Run(options with { Lora = lora }, Path.Combine(dir, "lora"));
+        Assert.NotNull(withLora.LoraSha256);
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(dir, "base", EvalRun.ImageName(1, 2))), File.ReadAllBytes(Path.Combine(dir, "lora", EvalRun.ImageName(1, 2))));
+
+        Assert.Equal("--lora", Assert.Throws<InputException>(() => new EvalRun(new TestDoubleRuntime()).Run(options with { Lora = Path.Combine(dir, "nope") }, dir)).Field);
+    }
+}
