@@ -43,21 +43,22 @@ public sealed class TestHost : IAsyncDisposable
 
     public static string NewDataDirectory() => Directory.CreateTempSubdirectory("finerewards-host-test-").FullName;
 
-    public static HostModels Models(IImageGenerator generator, string defaultPack = Pack) => new(
+    public static HostModels Models(IImageGenerator generator, string defaultPack = Pack, IReadOnlyList<IReward>? rewards = null) => new(
         [new TestPack(Pack, generator), new LocatedPack(new PackLocator([Path.Combine(Path.GetTempPath(), "finerewards-no-packs")]), "sd15", null)],
-        [new BrightnessReward(), new RednessReward()],
+        rewards ?? [new BrightnessReward(), new RednessReward()],
         [],
         DeviceInfo.Cpu(),
         defaultPack);
 
     public static async Task<TestHost> StartAsync(
         IImageGenerator? generator = null, string? dataDirectory = null, HostLimits? limits = null, string? token = null,
-        string? clientToken = null, TimeSpan? heartbeat = null, string defaultPack = Pack, int workers = 1, bool reflection = false)
+        string? clientToken = null, TimeSpan? heartbeat = null, string defaultPack = Pack, int workers = 1, bool reflection = false,
+        IReadOnlyList<IReward>? rewards = null)
     {
         bool owns = dataDirectory is null;
         string dir = dataDirectory ?? NewDataDirectory();
         var options = new HostOptions(dir, Port: 0, Token: token, LimitsOverride: limits, HeartbeatOverride: heartbeat, LogToConsole: false, Workers: workers, Reflection: reflection);
-        var host = await FineRewardsHost.StartAsync(options, Models(generator ?? new SolidColourGenerator(), defaultPack));
+        var host = await FineRewardsHost.StartAsync(options, Models(generator ?? new SolidColourGenerator(), defaultPack, rewards));
         var test = new TestHost(host, dir, owns, clientToken ?? token);
         await test.WaitForPackAsync();
         return test;

@@ -19,6 +19,8 @@ public sealed class PromptState
     public readonly Dictionary<string, bool> Rewards = new(StringComparer.Ordinal);
     public int Combine;
     public int SingleReward;
+    /// <summary>Image size; the Shapes pack draws 64 x 64 (no size field in the panel yet).</summary>
+    public int Width = 64, Height = 64;
 
     public void Load(JobParameters p)
     {
@@ -30,6 +32,8 @@ public sealed class PromptState
         Sampler = Math.Max(0, Array.IndexOf(PromptPanel.Samplers, p.Sampler));
         Steps = p.Steps;
         Guidance = p.Guidance;
+        Width = p.Width;
+        Height = p.Height;
         Combine = (int)p.Combine;
         if (p.Rewards is { Count: > 0 } chosen)
             foreach (var name in Rewards.Keys.ToList()) Rewards[name] = chosen.Contains(name);

@@ -91,7 +91,7 @@ public static class PromptPanel
         return new JobParameters(
             p.Prompt.Trim(), p.Negative.Trim(), (int)p.K,
             p.SeedPolicy switch { 0 => SeedPolicy.Fixed, 2 => SeedPolicy.Increment, _ => SeedPolicy.Random },
-            seed, Samplers[p.Sampler], (int)p.Steps, p.Guidance, host?.MaxWidth ?? 64, host?.MaxHeight ?? 64,
+            seed, Samplers[p.Sampler], (int)p.Steps, p.Guidance, p.Width, p.Height,
             chosen, (CombineChoice)p.Combine, p.Combine == 3 && chosen.Count > 0 ? chosen[p.SingleReward] : "");
     }
 }

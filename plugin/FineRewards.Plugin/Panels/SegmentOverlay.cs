@@ -62,7 +62,7 @@ public sealed class SegmentOverlay : IDisposable
         var bits = Bits(mask);
         var tint = Tint(verdict);
         // Premultiplied RGBA: a light wash everywhere on the mask, the pattern strong, the outline solid.
-        byte washA = (byte)(highlight ? 110 : 60), patternA = 210, edgeA = 255;
+        byte washA = (byte)(highlight ? 110 : 45), patternA = 170, edgeA = 255;
         var pixels = new byte[w * h * 4];
         int mw = mask.Width, mh = mask.Height;
         bool At(int mx, int my) => mx >= 0 && my >= 0 && mx < mw && my < mh && bits[my * mw + mx];

@@ -68,8 +68,8 @@ public sealed partial class Ui : IDisposable
     public string? Focused => focused;
     /// <summary>The widget that got Enter this frame.</summary>
     public string? Submitted => submitted;
-    /// <summary>Where each widget was drawn in the previous frame (scripts and tests aim at widgets by id).</summary>
-    public IReadOnlyDictionary<string, SKRect> WidgetRects => rectsLast;
+    /// <summary>Where each widget was drawn in the last finished frame (scripts and tests aim at widgets by id).</summary>
+    public IReadOnlyDictionary<string, SKRect> WidgetRects => rects;
     public SKPoint Pointer => pointer;
     public bool PointerInside => pointerInside;
     public float WheelY => wheelY;

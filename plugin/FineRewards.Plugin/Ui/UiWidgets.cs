@@ -6,7 +6,7 @@ public sealed partial class Ui
 {
     public void Label(string text, SKColor? color = null, SKFont? font = null, float width = 0)
     {
-        var r = Allocate(width, Theme.RowHeight - 4);
+        var r = Allocate(width, Layout.Horizontal ? 0 : Theme.RowHeight - 4);
         DrawTextIn(text, r, color ?? Theme.Text, font);
     }
 
