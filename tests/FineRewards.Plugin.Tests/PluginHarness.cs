@@ -27,7 +27,7 @@ public sealed class PluginHarness : IDisposable
         Height = height;
         Scale = scale;
         var size = FrameInputs.DeviceSize(width, height, scale);
-        Bitmap = new SKBitmap(new SKImageInfo(size.Width, size.Height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        Bitmap = new SKBitmap(new SKImageInfo(size.Width, size.Height, SKImageInfo.PlatformColorType, SKAlphaType.Premul));
         canvas = new SKCanvas(Bitmap);
     }
 

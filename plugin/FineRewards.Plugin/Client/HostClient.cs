@@ -30,6 +30,7 @@ public sealed class HostClient : IHostClient
     readonly HashSet<string> watching = [];
     readonly Task connectionLoop;
     readonly SemaphoreSlim refresh = new(0);
+    CancellationTokenSource streams = new();
     ClientSnapshot snapshot;
 
     public string Address { get; }
@@ -80,6 +81,19 @@ public sealed class HostClient : IHostClient
     // ---- connection --------------------------------------------------------------------------
 
     public void Refresh() => refresh.Release();
+
+    /// <summary>
+    /// Drops every open job stream and opens it again from the last sequence number seen (after the
+    /// editor learns the network changed, or the machine woke up). Jobs on the host are not affected.
+    /// </summary>
+    public void Reconnect()
+    {
+        CancellationTokenSource old;
+        lock (gate) { old = streams; streams = new CancellationTokenSource(); }
+        old.Cancel();
+        old.Dispose();
+        Refresh();
+    }
 
     async Task ConnectionLoopAsync()
     {
@@ -219,15 +233,23 @@ public sealed class HostClient : IHostClient
             {
                 var job = Snapshot.Jobs[jobId];
                 if (job.Finished) return;
+                CancellationToken dropped;
+                lock (gate) dropped = streams.Token;
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token, dropped);
                 try
                 {
-                    using var call = jobsRpc.WatchJob(new WatchJobRequest { JobId = jobId, AfterSequence = job.LastSequence }, headers, cancellationToken: stopping.Token);
-                    await foreach (var m in call.ResponseStream.ReadAllAsync(stopping.Token))
+                    if (job.LastSequence > 0) UpdateJob(jobId, j => j with { Resumes = j.Resumes + 1 });
+                    using var call = jobsRpc.WatchJob(new WatchJobRequest { JobId = jobId, AfterSequence = job.LastSequence }, headers, cancellationToken: linked.Token);
+                    await foreach (var m in call.ResponseStream.ReadAllAsync(linked.Token))
                     {
                         if (m.MessageCase != WatchJobResponse.MessageOneofCase.Event) continue;
                         await ApplyAsync(m.Event);
                         backoff = TimeSpan.FromMilliseconds(100);
                     }
+                }
+                catch (Exception e) when (dropped.IsCancellationRequested && !stopping.IsCancellationRequested && e is OperationCanceledException or RpcException)
+                {
+                    continue; // Reconnect(): open the stream again at once
                 }
                 catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
                 {
@@ -238,7 +260,7 @@ public sealed class HostClient : IHostClient
                 {
                     UpdateJob(jobId, j => j with { StreamProblem = $"reconnecting after sequence {j.LastSequence}: {Why(e)}" });
                     await Delay(backoff);
-                    backoff = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, backoff.Ticks * 2));
+                    backoff = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(2).Ticks, backoff.Ticks * 2));
                 }
                 catch (OperationCanceledException) { return; }
             }
@@ -419,6 +441,6 @@ public sealed class HostClient : IHostClient
         stopping.Cancel();
         try { connectionLoop.Wait(TimeSpan.FromSeconds(2)); } catch (AggregateException) { }
         channel.Dispose();
-        stopping.Dispose();
+        streams.Dispose();
     }
 }

@@ -89,7 +89,8 @@ public sealed record JobView(
     string? Method = null,
     string? Error = null,
     string? SuggestedFix = null,
-    string? StreamProblem = null)
+    string? StreamProblem = null,
+    int Resumes = 0)
 {
     public bool Finished => Phase is JobPhase.Completed or JobPhase.Failed or JobPhase.Cancelled;
     public bool Ranked => Order is not null;

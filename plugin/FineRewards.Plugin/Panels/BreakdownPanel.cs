@@ -33,7 +33,7 @@ public static class BreakdownPanel
         float side = Math.Min(ui.Remaining.Width - 8, 256);
         var img = ui.Allocate(side, side);
         var hit = ui.Interact("breakdown.image", img);
-        if (c.Preview is { } preview) ui.Canvas.DrawImage(preview, img, new SKSamplingOptions(SKFilterMode.Nearest, SKMipmapMode.None));
+        if (c.Preview is { } preview) ui.DrawImageNearest(preview, img);
         else ui.FillRect(img, t.Background);
 
         // The segment under the pointer: the smallest visible mask holding that image pixel.
@@ -61,7 +61,7 @@ public static class BreakdownPanel
         {
             ui.BeginRow(20);
             var sw = ui.Allocate(20, 18);
-            SegmentOverlay.DrawSwatch(ui.Canvas, v, sw, ui.Input.Scale, ui.SmallFont);
+            overlay.DrawSwatch(ui.Canvas, v, sw, ui.Input.Scale, ui.SmallFont);
             bool show = state.ShowVerdict[(int)v];
             int count = segments.Count(s => s.Verdict == v);
             if (ui.Checkbox($"breakdown.show.{v.Word()}", $"{v.Word()} ({v.Score():+0.0;-0.0;0}) — {count} segment{(count == 1 ? "" : "s")}", ref show))

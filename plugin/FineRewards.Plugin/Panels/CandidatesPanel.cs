@@ -76,6 +76,7 @@ public static class CandidatesPanel
     {
         var t = ui.Theme;
         var i = ui.Interact($"candidates.tile.{index}", tile, c is not null);
+        if (!ui.IsVisible(tile)) return; // scrolled out of view: registered for hit-testing, not drawn
         if (i.Hovered && c is not null) ui.SetCursor(Ui.CursorKind.Hand);
         if (i.Clicked) state.Focused = index;
         bool focused = (state.Focused ?? picked) == index;
@@ -85,7 +86,7 @@ public static class CandidatesPanel
         if (c?.Preview is { } preview)
         {
             // Nearest-neighbour: small generated images should show their real pixels.
-            ui.Canvas.DrawImage(preview, img, new SKSamplingOptions(SKFilterMode.Nearest, SKMipmapMode.None));
+            ui.DrawImageNearest(preview, img);
             if (state.OverlayOnTiles)
                 foreach (var r in c.Rewards)
                     foreach (var s in r.Segments)
@@ -143,7 +144,7 @@ public static class CandidatesPanel
 
     static void Badge(Ui.Ui ui, string text, SKPoint at, SKColor back, SKColor fore)
     {
-        float w = ui.SmallFont.MeasureText(text) + 8;
+        float w = ui.Measure(text, ui.SmallFont) + 8;
         var r = new SKRect(at.X, at.Y, at.X + w, at.Y + 15);
         ui.FillRect(r, back, 3);
         ui.DrawTextIn(text, new SKRect(r.Left + 4, r.Top, r.Right, r.Bottom), fore, ui.SmallFont);

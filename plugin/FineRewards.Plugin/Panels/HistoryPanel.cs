@@ -31,22 +31,22 @@ public static class HistoryPanel
             var p = e.Parameters;
             string seed = e.BaseSeed?.ToString(CultureInfo.InvariantCulture) ?? (p.SeedPolicy == Core.Contracts.SeedPolicy.Random ? "random" : p.BaseSeed.ToString(CultureInfo.InvariantCulture));
             ui.BeginRow(14);
-            ui.DrawTextIn($"K {p.K} · seed {seed} · {p.Sampler} {p.Steps} · cfg {p.Guidance.ToString("0.#", CultureInfo.InvariantCulture)} · {p.Combine} · {e.Created.ToUniversalTime():yyyy-MM-dd HH:mm}",
+            ui.DrawTextIn($"K {p.K} · seed {seed} · {p.Sampler} {p.Steps} · cfg {p.Guidance.ToString("0.#", CultureInfo.InvariantCulture)} · {PromptPanel.CombineNames[(int)p.Combine]} · {e.Created.ToUniversalTime():yyyy-MM-dd HH:mm}",
                 ui.Allocate(0, 0), t.TextDim, ui.SmallFont);
             ui.EndRow();
             ui.BeginRow(22);
             float w = (ui.Remaining.Width - 5 * ui.Theme.Spacing) / 6;
-            if (ui.Button($"{id}.open", "Open", width: w)) { state.CurrentJob = e.JobId; state.Focused = null; client.Watch(e.JobId, p); }
+            if (ui.Button($"{id}.open", "Open", width: w, small: true)) { state.CurrentJob = e.JobId; state.Focused = null; client.Watch(e.JobId, p); }
             ui.Tooltip("Show this job's candidates again (the host keeps finished jobs).");
-            if (ui.Button($"{id}.reuse", "Reuse", width: w)) { state.Prompt.Load(e.BaseSeed is long b ? p with { BaseSeed = b, SeedPolicy = Core.Contracts.SeedPolicy.Fixed } : p); state.Tab = SideTab.Prompt; }
+            if (ui.Button($"{id}.reuse", "Reuse", width: w, small: true)) { state.Prompt.Load(e.BaseSeed is long b ? p with { BaseSeed = b, SeedPolicy = Core.Contracts.SeedPolicy.Fixed } : p); state.Tab = SideTab.Prompt; }
             ui.Tooltip("Load these parameters into the prompt panel (with the seed fixed to this job's).");
-            if (ui.Button($"{id}.seed", "Seed", width: w)) requests.Add(new CopyTextRequest(seed));
+            if (ui.Button($"{id}.seed", "Seed", width: w, small: true)) requests.Add(new CopyTextRequest(seed));
             ui.Tooltip("Copy the base seed");
-            if (ui.Button($"{id}.prompt", "Text", width: w)) requests.Add(new CopyTextRequest(p.Prompt));
+            if (ui.Button($"{id}.prompt", "Text", width: w, small: true)) requests.Add(new CopyTextRequest(p.Prompt));
             ui.Tooltip("Copy the prompt");
-            if (ui.Button($"{id}.fav", e.Favourite ? "★" : "☆", width: w)) history.Update(e.JobId, x => x with { Favourite = !x.Favourite });
+            if (ui.Button($"{id}.fav", e.Favourite ? "★" : "☆", width: w, small: true)) history.Update(e.JobId, x => x with { Favourite = !x.Favourite });
             ui.Tooltip(e.Favourite ? "Unmark favourite" : "Mark favourite (kept first, never dropped)");
-            if (ui.Button($"{id}.delete", "✕", width: w)) history.Delete(e.JobId);
+            if (ui.Button($"{id}.delete", "✕", width: w, small: true)) history.Delete(e.JobId);
             ui.Tooltip("Delete from this document's history (the host keeps its copy)");
             ui.EndRow();
             ui.EndColumn();
@@ -66,9 +66,9 @@ public static class TrainingPanel
         var t = ui.Theme;
         ui.Label($"Profile: {state.Profile}", t.Text);
         var sent = snapshot.Feedback;
-        ui.Label($"Feedback this session: {sent.Count(f => f.Choice == FeedbackChoice.Accepted && f.State == FeedbackState.Stored)} accepted, " +
+        ui.Paragraph($"Feedback this session: {sent.Count(f => f.Choice == FeedbackChoice.Accepted && f.State == FeedbackState.Stored)} accepted, " +
                  $"{sent.Count(f => f.Choice == FeedbackChoice.Rejected && f.State == FeedbackState.Stored)} rejected, " +
-                 $"{sent.Count(f => f.Choice == FeedbackChoice.Edited && f.State == FeedbackState.Stored)} edited", t.Text, ui.SmallFont);
+                 $"{sent.Count(f => f.Choice == FeedbackChoice.Edited && f.State == FeedbackState.Stored)} edited, stored on the host", t.Text, ui.SmallFont);
         ui.Paragraph("Training a personal LoRA round is not available: this host's protocol has no training calls yet " +
                      "(StartTrainingRound, WatchTraining, ListLoras). Accepted and edited candidates are stored on the host " +
                      "as this profile's training data and will be used once rounds can be started from here.", t.TextDim, ui.SmallFont);

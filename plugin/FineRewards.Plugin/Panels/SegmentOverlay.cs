@@ -54,7 +54,11 @@ public sealed class SegmentOverlay : IDisposable
             image = Rasterise(mask, segment.Verdict, w, h, highlight);
             cache[key] = image;
         }
-        canvas.DrawImage(image, dest);
+        // 1:1 at a whole device pixel: Skia's fast blit.
+        canvas.Save();
+        canvas.Scale(1 / scale);
+        canvas.DrawImage(image, MathF.Round(dest.Left * scale), MathF.Round(dest.Top * scale));
+        canvas.Restore();
     }
 
     static SKImage Rasterise(RunLengthMask mask, Verdict verdict, int w, int h, bool highlight)
@@ -84,28 +88,31 @@ public sealed class SegmentOverlay : IDisposable
                 pixels[o + 3] = a;
             }
         }
-        var info = new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Premul);
-        return SKImage.FromPixelCopy(info, pixels)!;
+        return Client.ImageCodec.FromPremultipliedRgba(w, h, pixels);
     }
 
+    readonly Dictionary<(Verdict, int, int), SKImage> swatches = new();
+
     /// <summary>A legend swatch: the verdict's pattern and outline in a small square, with its letter.</summary>
-    public static void DrawSwatch(SKCanvas canvas, Verdict verdict, SKRect rect, float scale, SKFont font)
+    public void DrawSwatch(SKCanvas canvas, Verdict verdict, SKRect rect, float scale, SKFont font)
     {
-        var tint = Tint(verdict);
-        using var paint = new SKPaint { IsAntialias = false, Style = SKPaintStyle.Fill };
-        int w = (int)(rect.Width * scale), h = (int)(rect.Height * scale);
-        canvas.Save();
-        canvas.Translate(rect.Left, rect.Top);
-        canvas.Scale(1 / scale);
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-            {
-                bool edge = x == 0 || y == 0 || x == w - 1 || y == h - 1;
-                if (!edge && !OnPattern(verdict, x, y)) continue;
-                paint.Color = tint.WithAlpha(edge ? (byte)255 : (byte)220);
-                canvas.DrawRect(x, y, 1, 1, paint);
-            }
-        canvas.Restore();
+        int w = Math.Max(2, (int)(rect.Width * scale)), h = Math.Max(2, (int)(rect.Height * scale));
+        if (!swatches.TryGetValue((verdict, w, h), out var image))
+        {
+            var tint = Tint(verdict);
+            var pixels = new byte[w * h * 4];
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                {
+                    bool edge = x == 0 || y == 0 || x == w - 1 || y == h - 1;
+                    if (!edge && !OnPattern(verdict, x, y)) continue;
+                    byte a = edge ? (byte)255 : (byte)220;
+                    int o = 4 * (y * w + x);
+                    pixels[o] = (byte)(tint.Red * a / 255); pixels[o + 1] = (byte)(tint.Green * a / 255); pixels[o + 2] = (byte)(tint.Blue * a / 255); pixels[o + 3] = a;
+                }
+            image = swatches[(verdict, w, h)] = Client.ImageCodec.FromPremultipliedRgba(w, h, pixels);
+        }
+        canvas.DrawImage(image, rect);
         using var text = new SKPaint { IsAntialias = true, Color = SKColors.White };
         using var shadow = new SKPaint { IsAntialias = true, Color = SKColors.Black.WithAlpha(200) };
         canvas.DrawText(Letter(verdict), rect.MidX + 0.8f, rect.MidY + font.Size * 0.36f + 0.8f, SKTextAlign.Center, font, shadow);
@@ -118,7 +125,12 @@ public sealed class SegmentOverlay : IDisposable
         cache.Clear();
     }
 
-    public void Dispose() => Clear();
+    public void Dispose()
+    {
+        Clear();
+        foreach (var image in swatches.Values) image.Dispose();
+        swatches.Clear();
+    }
 
     /// <summary>Masks are compared by reference: a snapshot's mask object never changes.</summary>
     sealed class ReferenceKeyComparer : IEqualityComparer<(RunLengthMask, Verdict, int, int, bool)>

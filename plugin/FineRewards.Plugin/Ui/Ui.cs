@@ -139,6 +139,8 @@ public sealed partial class Ui : IDisposable
 
     public void Dispose()
     {
+        foreach (var v in scaled.Values) v.Dispose();
+        scaled.Clear();
         Font.Dispose();
         SmallFont.Dispose();
         HeadingFont.Dispose();
@@ -251,9 +253,30 @@ public sealed partial class Ui : IDisposable
         DrawText(shown, x, baseline, color, font, align);
     }
 
-    public static string Elide(string text, float width, SKFont font)
+    readonly Dictionary<(SKFont, string), float> widths = new();
+
+    /// <summary>Width of <paramref name="text"/> in <paramref name="font"/>; cached, since the same labels are measured every frame.</summary>
+    public float Measure(string text, SKFont? font = null)
     {
-        if (font.MeasureText(text) <= width) return text;
+        font ??= Font;
+        if (widths.TryGetValue((font, text), out float w)) return w;
+        if (widths.Count > 8192) widths.Clear();
+        return widths[(font, text)] = font.MeasureText(text);
+    }
+
+    readonly Dictionary<(SKFont, string, int), string> elided = new();
+
+    public string Elide(string text, float width, SKFont font)
+    {
+        if (Measure(text, font) <= width) return text;
+        var key = (font, text, (int)(width * 4));
+        if (elided.TryGetValue(key, out var cached)) return cached;
+        if (elided.Count > 4096) elided.Clear();
+        return elided[key] = ElideUncached(text, width, font);
+    }
+
+    static string ElideUncached(string text, float width, SKFont font)
+    {
         int lo = 0, hi = text.Length;
         while (lo < hi)
         {
@@ -264,7 +287,7 @@ public sealed partial class Ui : IDisposable
     }
 
     /// <summary>Splits <paramref name="text"/> into lines no wider than <paramref name="width"/> at spaces.</summary>
-    public static List<string> Wrap(string text, float width, SKFont font)
+    public static List<string> Wrap(string text, float width, SKFont font, Ui? cache = null)
     {
         var lines = new List<string>();
         foreach (var paragraph in text.Split('\n'))
@@ -273,7 +296,7 @@ public sealed partial class Ui : IDisposable
             foreach (var word in paragraph.Split(' '))
             {
                 string attempt = line.Length == 0 ? word : line + " " + word;
-                if (line.Length > 0 && font.MeasureText(attempt) > width)
+                if (line.Length > 0 && (cache?.Measure(attempt, font) ?? font.MeasureText(attempt)) > width)
                 {
                     lines.Add(line.ToString());
                     line.Clear().Append(word);
@@ -283,6 +306,38 @@ public sealed partial class Ui : IDisposable
             lines.Add(line.ToString());
         }
         return lines;
+    }
+
+    readonly Dictionary<(SKImage, int, int), SKImage> scaled = new(ScaledKey.Instance);
+
+    /// <summary>
+    /// Draws a small image enlarged with nearest-neighbour sampling (its real pixels), scaled once per
+    /// size and cached: a 1:1 blit of a cached native-order image is far cheaper than scaling every frame.
+    /// </summary>
+    public void DrawImageNearest(SKImage image, SKRect dest)
+    {
+        float s = Input.Scale;
+        int w = Math.Max(1, (int)MathF.Round(dest.Width * s)), h = Math.Max(1, (int)MathF.Round(dest.Height * s));
+        if (!scaled.TryGetValue((image, w, h), out var big))
+        {
+            if (scaled.Count > 512) { foreach (var v in scaled.Values) v.Dispose(); scaled.Clear(); }
+            using var surface = SKSurface.Create(new SKImageInfo(w, h, SKImageInfo.PlatformColorType, SKAlphaType.Premul));
+            surface.Canvas.DrawImage(image, new SKRect(0, 0, w, h), new SKSamplingOptions(SKFilterMode.Nearest, SKMipmapMode.None));
+            var snap = surface.Snapshot();
+            big = scaled[(image, w, h)] = snap.ToRasterImage(ensurePixelData: true);
+            if (!ReferenceEquals(big, snap)) snap.Dispose(); // a raster snapshot is returned as itself
+        }
+        Canvas.Save();
+        Canvas.Scale(1 / s);
+        Canvas.DrawImage(big, MathF.Round(dest.Left * s), MathF.Round(dest.Top * s));
+        Canvas.Restore();
+    }
+
+    sealed class ScaledKey : IEqualityComparer<(SKImage, int, int)>
+    {
+        public static readonly ScaledKey Instance = new();
+        public bool Equals((SKImage, int, int) a, (SKImage, int, int) b) => ReferenceEquals(a.Item1, b.Item1) && a.Item2 == b.Item2 && a.Item3 == b.Item3;
+        public int GetHashCode((SKImage, int, int) k) => HashCode.Combine(System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(k.Item1), k.Item2, k.Item3);
     }
 
     public void FillRect(SKRect rect, SKColor color, float corner = 0)

@@ -152,6 +152,9 @@ public sealed partial class Ui
         PopClip();
     }
 
+    /// <summary>Whether any of <paramref name="rect"/> is inside the current clip (scrolled into view).</summary>
+    public bool IsVisible(SKRect rect) => Clip.IntersectsWith(rect);
+
     /// <summary>Scroll offset of a scroll area (for tests and restoring views).</summary>
     public float ScrollOffset(string id) => scroll.GetValueOrDefault(id);
 }

@@ -16,7 +16,7 @@ public sealed partial class Ui
     public int Paragraph(string text, SKColor? color = null, SKFont? font = null, int maxLines = int.MaxValue)
     {
         font ??= Font;
-        var lines = Wrap(text, Remaining.Width, font);
+        var lines = Wrap(text, Remaining.Width, font, this);
         if (lines.Count > maxLines) { lines = lines.Take(maxLines).ToList(); lines[^1] = Elide(lines[^1] + " …", Remaining.Width, font); }
         float lineHeight = font.Size * 1.35f;
         var r = Allocate(0, lines.Count * lineHeight);
@@ -32,19 +32,20 @@ public sealed partial class Ui
     }
 
     /// <returns>True when clicked (pointer pressed and released on it) or, when focused, on Enter.</returns>
-    public bool Button(string id, string text, bool enabled = true, float width = 0, bool primary = false)
+    public bool Button(string id, string text, bool enabled = true, float width = 0, bool primary = false, bool small = false)
     {
         var r = Allocate(width, Theme.RowHeight);
-        return ButtonAt(id, r, text, enabled, primary);
+        return ButtonAt(id, r, text, enabled, primary, small);
     }
 
-    public bool ButtonAt(string id, SKRect r, string text, bool enabled = true, bool primary = false)
+    public bool ButtonAt(string id, SKRect r, string text, bool enabled = true, bool primary = false, bool small = false)
     {
         var i = Interact(id, r, enabled);
         if (i.Hovered && enabled) SetCursor(CursorKind.Hand);
         var back = !enabled ? Theme.Widget : i.Active ? Theme.WidgetActive : primary ? (i.Hovered ? Theme.Accent.WithAlpha(230) : Theme.Accent.WithAlpha(200)) : i.Hovered ? Theme.WidgetHot : Theme.Widget;
         FillRect(r, back, Theme.Corner);
-        DrawTextIn(text, new SKRect(r.Left + 6, r.Top, r.Right - 6, r.Bottom), enabled ? Theme.Text : Theme.Disabled, Font, SKTextAlign.Center);
+        float pad = small ? 2 : 6;
+        DrawTextIn(text, new SKRect(r.Left + pad, r.Top, r.Right - pad, r.Bottom), enabled ? Theme.Text : Theme.Disabled, small ? SmallFont : Font, SKTextAlign.Center);
         return enabled && i.Clicked;
     }
 
