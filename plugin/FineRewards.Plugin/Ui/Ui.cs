@@ -100,14 +100,13 @@ public sealed partial class Ui : IDisposable
                 case KeyPressed or TextEntered: keyboard.Add(e); break;
             }
         }
-        if (keyboard.Any(k => k is KeyPressed { Key: Key.Tab })) MoveFocus(keyboard.OfType<KeyPressed>().First(k => k.Key == Key.Tab).Modifiers.HasFlag(KeyModifiers.Shift));
-
         rectsLast.Clear();
         foreach (var (k, v) in rects) rectsLast[k] = v;
         rects.Clear();
         focusOrderLast.Clear();
         focusOrderLast.AddRange(focusOrder);
         focusOrder.Clear();
+        if (keyboard.OfType<KeyPressed>().FirstOrDefault(k => k.Key == Key.Tab) is { } tab) MoveFocus(tab.Modifiers.HasFlag(KeyModifiers.Shift));
         focusClaimed = false;
         hoveredLast = hovered;
         hovered = null;
