@@ -90,8 +90,7 @@ public sealed class HostClient : IHostClient
     {
         CancellationTokenSource old;
         lock (gate) { old = streams; streams = new CancellationTokenSource(); }
-        old.Cancel();
-        old.Dispose();
+        old.Cancel(); // not disposed: a stream may be linking to its token right now
         Refresh();
     }
 
