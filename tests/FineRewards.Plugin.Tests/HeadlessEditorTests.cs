@@ -17,7 +17,9 @@ public class HeadlessEditorTests
     public async Task The_demo_script_generates_accepts_and_writes_every_frame()
     {
         await using var host = await TestHost.StartAsync(new ShapesSceneTestGenerator(), rewards: [new ShapesCaptionTestReward(), new ShapesSegmentTestReward()]);
-        string outDir = Directory.CreateTempSubdirectory("finerewards-headless-").FullName;
+        // FINEREWARDS_HEADLESS_OUT=DIR keeps the frames there (an empty folder) to look at them.
+        string? keep = Environment.GetEnvironmentVariable("FINEREWARDS_HEADLESS_OUT");
+        string outDir = keep ?? Directory.CreateTempSubdirectory("finerewards-headless-").FullName;
         try
         {
             var steps = ScriptRunner.Load(DemoScript());
@@ -27,7 +29,6 @@ public class HeadlessEditorTests
             var log = new StringWriter();
             var runner = new ScriptRunner(plugin, document, outDir, 1100, 680, 1, log);
             await runner.RunAsync(steps);
-            Console.WriteLine(log);
 
             // One frame before the first step and one after each.
             Assert.Equal(steps.Count + 1, runner.Frames);
@@ -43,6 +44,6 @@ public class HeadlessEditorTests
             // History went to the settings file and survives the editor.
             Assert.Contains("a red circle above a blue square", File.ReadAllText(Path.Combine(outDir, "settings.json")));
         }
-        finally { TestHost.TryDelete(outDir); }
+        finally { if (keep is null) TestHost.TryDelete(outDir); }
     }
 }
