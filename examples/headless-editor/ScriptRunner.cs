@@ -119,9 +119,13 @@ public sealed class ScriptRunner(FineRewardsPlugin plugin, HeadlessDocument docu
         if (output.Tooltip is { } tip) log.WriteLine($"  tooltip: {tip.Replace('\n', ' ')}");
     }
 
-    SKRect Widget(string id, string field) =>
-        plugin.Ui.WidgetRects.TryGetValue(id, out var r) ? r
-            : throw new InputException(field, $"no widget \"{id}\" on screen; visible: {string.Join(", ", plugin.Ui.WidgetRects.Keys.Where(k => !k.Contains(".scroll")).Take(40))}");
+    SKRect Widget(string id, string field)
+    {
+        if (!plugin.Ui.VisibleRects.TryGetValue(id, out var r))
+            throw new InputException(field, $"no widget \"{id}\" on screen; visible: {string.Join(", ", plugin.Ui.VisibleRects.Where(w => !w.Value.IsEmpty).Select(w => w.Key).Take(40))}");
+        if (r.IsEmpty) throw new InputException(field, $"widget \"{id}\" is scrolled out of view (a larger --size, or a wheel step first)");
+        return r;
+    }
 
     static (float, float) Centre(SKRect r) => (r.MidX, r.MidY);
 

@@ -70,6 +70,9 @@ public sealed partial class Ui : IDisposable
     public string? Submitted => submitted;
     /// <summary>Where each widget was drawn in the last finished frame (scripts and tests aim at widgets by id).</summary>
     public IReadOnlyDictionary<string, SKRect> WidgetRects => rects;
+    /// <summary>The part of each widget that was visible (inside its clip) in the last finished frame; empty when scrolled away.</summary>
+    public IReadOnlyDictionary<string, SKRect> VisibleRects => visible;
+    readonly Dictionary<string, SKRect> visible = new();
     public SKPoint Pointer => pointer;
     public bool PointerInside => pointerInside;
     public float WheelY => wheelY;
@@ -103,6 +106,7 @@ public sealed partial class Ui : IDisposable
         rectsLast.Clear();
         foreach (var (k, v) in rects) rectsLast[k] = v;
         rects.Clear();
+        visible.Clear();
         focusOrderLast.Clear();
         focusOrderLast.AddRange(focusOrder);
         focusOrder.Clear();
@@ -181,6 +185,8 @@ public sealed partial class Ui : IDisposable
     public Interaction Interact(string id, SKRect rect, bool enabled = true)
     {
         rects[id] = rect;
+        var shown = rect;
+        visible[id] = shown.IntersectsWith(Clip) ? SKRect.Intersect(shown, Clip) : SKRect.Empty;
         lastWidget = id;
         lastRect = rect;
         bool hover = pointerInside && Hit(rect, pointer) && (active is null || active == id);
