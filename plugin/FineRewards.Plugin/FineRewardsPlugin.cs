@@ -1,0 +1,143 @@
+using FineRewards.Plugin.Client;
+using FineRewards.Plugin.Editor;
+using FineRewards.Plugin.Panels;
+using FineRewards.Plugin.Ui;
+using SkiaSharp;
+
+namespace FineRewards.Plugin;
+
+/// <summary>
+/// The plugin as an editor embeds it: construct it with a host client and an editor adapter, call
+/// <see cref="Frame"/> on the UI thread whenever it must draw (after input, after
+/// <see cref="Invalidated"/>, or when the last frame asked for a repaint), and apply the requests
+/// the frame returns. It never blocks: all host calls run in the client's background tasks.
+/// </summary>
+public sealed class FineRewardsPlugin : IDisposable
+{
+    public const float SideWidth = 290, BreakdownWidth = 300, StatusHeight = 26;
+
+    readonly IHostClient client;
+    readonly IEditorHost editor;
+    readonly SegmentOverlay overlay = new();
+    readonly List<EditorRequest> requests = [];
+
+    public Ui.Ui Ui { get; }
+    public PluginState State { get; } = new();
+    public HistoryStore History { get; }
+    public IHostClient Client => client;
+
+    /// <summary>Raised on a background thread when the host's state changed: schedule a frame.</summary>
+    public event Action? Invalidated;
+
+    public FineRewardsPlugin(IHostClient client, IEditorHost editor, Theme? theme = null)
+    {
+        this.client = client;
+        this.editor = editor;
+        Ui = new Ui.Ui(theme);
+        History = new HistoryStore(editor);
+        State.Profile = editor.ReadSetting("finerewards.profile") is { Length: > 0 } profile ? profile : "default";
+        client.Changed += OnChanged;
+    }
+
+    void OnChanged() => Invalidated?.Invoke();
+
+    public FrameOutput Frame(SKCanvas canvas, FrameInput input)
+    {
+        var snapshot = client.Snapshot;
+        requests.Clear();
+        Ui.Begin(canvas, input);
+        var job = State.CurrentJob is { } id ? snapshot.Jobs.GetValueOrDefault(id) : null;
+        if (job is not null)
+        {
+            if (!job.Finished) Ui.RepaintWithin(TimeSpan.FromMilliseconds(500)); // progress without relying on events alone
+            if (job.BaseSeed is long seed) History.Update(job.JobId, e => e.BaseSeed == seed ? e : e with { BaseSeed = seed });
+        }
+
+        float w = input.Width, h = input.Height, gap = Ui.Theme.Spacing;
+        StatusBar(snapshot.Connection, new SKRect(0, 0, w, StatusHeight));
+        float top = StatusHeight + gap;
+        // Narrow docks stack the breakdown under the candidates; wide windows get three columns.
+        bool wide = w >= SideWidth + BreakdownWidth + 2 * CandidatesPanel.MinTile + 4 * gap;
+        var side = new SKRect(gap, top, gap + SideWidth, h - gap);
+        SKRect candidates, breakdown;
+        if (wide)
+        {
+            breakdown = new SKRect(w - gap - BreakdownWidth, top, w - gap, h - gap);
+            candidates = new SKRect(side.Right + gap, top, breakdown.Left - gap, h - gap);
+        }
+        else
+        {
+            float mid = top + (h - top) * 0.5f;
+            candidates = new SKRect(side.Right + gap, top, w - gap, mid - gap / 2);
+            breakdown = new SKRect(side.Right + gap, mid + gap / 2, w - gap, h - gap);
+        }
+
+        SidePanel(snapshot, job, side);
+        CandidatesPanel.Draw(Ui, State, job, overlay, candidates);
+        BreakdownPanel.Draw(Ui, State, client, editor, job, overlay, breakdown, requests);
+        return Ui.End(requests.ToList());
+    }
+
+    void SidePanel(ClientSnapshot snapshot, JobView? job, SKRect rect)
+    {
+        Ui.FillRect(rect, Ui.Theme.Panel, Ui.Theme.Corner);
+        Ui.StrokeRect(rect, Ui.Theme.PanelBorder, 1, Ui.Theme.Corner);
+        Ui.BeginColumn(rect, Ui.Theme.Padding);
+        int tab = (int)State.Tab;
+        if (Ui.Segmented("side.tabs", ["Generate", "History", "Training"], ref tab)) State.Tab = (SideTab)tab;
+        Ui.Space(2);
+        switch (State.Tab)
+        {
+            case SideTab.Prompt:
+                Ui.BeginScroll("side.scroll", Ui.Remaining);
+                if (PromptPanel.Draw(Ui, State.Prompt, snapshot.Connection, job, client) is { } parameters)
+                {
+                    string jobId = client.Generate(parameters);
+                    History.Add(new HistoryEntry(jobId, DateTimeOffset.UtcNow, parameters));
+                    State.CurrentJob = jobId;
+                    State.Focused = null;
+                    State.Notice = null;
+                }
+                if (State.Notice is { } notice) Ui.Paragraph(notice, Ui.Theme.TextDim, Ui.SmallFont);
+                Ui.EndScroll();
+                break;
+            case SideTab.History:
+                HistoryPanel.Draw(Ui, State, History, client, requests);
+                break;
+            case SideTab.Training:
+                TrainingPanel.Draw(Ui, State, snapshot);
+                break;
+        }
+        Ui.EndColumn();
+    }
+
+    void StatusBar(ConnectionStatus status, SKRect rect)
+    {
+        var t = Ui.Theme;
+        Ui.FillRect(rect, t.Panel);
+        var (colour, word) = status.State switch
+        {
+            ConnectionState.Ready => (t.Good, "READY"),
+            ConnectionState.Connecting => (t.Warning, "CONNECTING"),
+            ConnectionState.MissingModels => (t.Warning, "MISSING MODELS"),
+            _ => (t.Bad, "UNREACHABLE"),
+        };
+        Ui.Fill.Color = colour;
+        Ui.Canvas.DrawCircle(rect.Left + 14, rect.MidY, 5, Ui.Fill);
+        float wordW = Ui.SmallFont.MeasureText(word) + 10;
+        Ui.DrawTextIn(word, new SKRect(rect.Left + 24, rect.Top, rect.Left + 24 + wordW, rect.Bottom), colour, Ui.SmallFont);
+        var msg = new SKRect(rect.Left + 24 + wordW, rect.Top, rect.Right - 8, rect.Bottom);
+        Ui.Interact("status", msg);
+        Ui.DrawTextIn(status.Message, msg, t.Text, Ui.SmallFont);
+        if (status.Problems.Count > 0) Ui.Tooltip(string.Join("\n", status.Problems));
+        else Ui.Tooltip($"{status.Message}\nhost {client.Address}");
+        if (status.State != ConnectionState.Ready) Ui.RepaintWithin(TimeSpan.FromSeconds(1));
+    }
+
+    public void Dispose()
+    {
+        client.Changed -= OnChanged;
+        overlay.Dispose();
+        Ui.Dispose();
+    }
+}

@@ -1,0 +1,65 @@
+using FineRewards.Core.Contracts;
+using FineRewards.Plugin.Client;
+
+namespace FineRewards.Plugin.Panels;
+
+public enum SideTab { Prompt, History, Training }
+
+/// <summary>The prompt panel's fields, as the user left them.</summary>
+public sealed class PromptState
+{
+    public string Prompt = "";
+    public string Negative = "";
+    public double K = 4;
+    public int SeedPolicy = 1; // index into PromptPanel.SeedPolicies: fixed, random, increment
+    public string Seed = "1";
+    public int Sampler;
+    public double Steps = 25;
+    public double Guidance = 7.5;
+    public readonly Dictionary<string, bool> Rewards = new(StringComparer.Ordinal);
+    public int Combine;
+    public int SingleReward;
+    /// <summary>Image size; the Shapes pack draws 64 x 64 (no size field in the panel yet).</summary>
+    public int Width = 64, Height = 64;
+
+    public void Load(JobParameters p)
+    {
+        Prompt = p.Prompt;
+        Negative = p.NegativePrompt;
+        K = p.K;
+        SeedPolicy = p.SeedPolicy switch { Core.Contracts.SeedPolicy.Fixed => 0, Core.Contracts.SeedPolicy.Increment => 2, _ => 1 };
+        Seed = p.BaseSeed.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Sampler = Math.Max(0, Array.IndexOf(PromptPanel.Samplers, p.Sampler));
+        Steps = p.Steps;
+        Guidance = p.Guidance;
+        Width = p.Width;
+        Height = p.Height;
+        Combine = (int)p.Combine;
+        if (p.Rewards is { Count: > 0 } chosen)
+            foreach (var name in Rewards.Keys.ToList()) Rewards[name] = chosen.Contains(name);
+    }
+}
+
+/// <summary>Everything the plugin remembers between frames besides the widgets' own state.</summary>
+public sealed class PluginState
+{
+    public PromptState Prompt { get; } = new();
+    public SideTab Tab = SideTab.Prompt;
+    /// <summary>The job the candidates panel shows.</summary>
+    public string? CurrentJob;
+    /// <summary>The candidate the breakdown shows (defaults to the picked one).</summary>
+    public int? Focused;
+    /// <summary>The user's choice when it differs from the host's ranking, per job.</summary>
+    public readonly Dictionary<string, int> Picks = new();
+    /// <summary>Which verdicts the overlays show.</summary>
+    public readonly bool[] ShowVerdict = [true, true, true];
+    public bool OverlayOnTiles;
+    public string Profile = "default";
+    /// <summary>Feedback sent from this session, by job and candidate (the latest).</summary>
+    public readonly Dictionary<(string Job, int Candidate), string> FeedbackIds = new();
+    public string? Notice;
+
+    public int? PickedOf(JobView job) => Picks.TryGetValue(job.JobId, out int p) ? p : job.Selected;
+
+    public bool Shows(Verdict v) => ShowVerdict[(int)v];
+}

@@ -1,0 +1,207 @@
+using System.Net;
+using System.Net.Sockets;
+using FineRewards.Core.Contracts;
+using FineRewards.Plugin.Client;
+using FineRewards.Plugin.Ui;
+using FineRewards.Protocol.V1;
+using FineRewards.Server;
+using FineRewards.Server.Tests;
+using ConnectionState = FineRewards.Plugin.Client.ConnectionState;
+using Verdict = FineRewards.Core.Contracts.Verdict;
+
+namespace FineRewards.Plugin.Tests;
+
+/// <summary>
+/// The plugin against a real in-process host (TestHost) serving the Shapes test models: synthetic
+/// input events in, frames and host-side effects out.
+/// </summary>
+public class HostInteractionTests
+{
+    static Task<TestHost> StartHost(ShapesSceneTestGenerator? generator = null, string? dataDirectory = null) =>
+        TestHost.StartAsync(generator ?? new ShapesSceneTestGenerator(), dataDirectory: dataDirectory,
+            rewards: [new ShapesCaptionTestReward(), new ShapesSegmentTestReward()]);
+
+    static async Task<PluginHarness> ReadyHarness(TestHost host, FakeEditorHost? editor = null)
+    {
+        var client = new HostClient(host.Host.Address.ToString().TrimEnd('/'), clientId: "plugin-test");
+        var h = new PluginHarness(client, editor);
+        await h.FramesUntilAsync(() => client.Snapshot.Connection.State == ConnectionState.Ready, "the host to be ready");
+        return h;
+    }
+
+    [Fact]
+    public async Task Type_a_prompt_generate_hover_a_segment_and_accept_stores_feedback_on_the_host()
+    {
+        await using var host = await StartHost();
+        using var h = await ReadyHarness(host);
+
+        h.Type("prompt.text", "a red circle above a blue square");
+        h.Click("prompt.seedpolicy.0"); // fixed
+        h.Click("prompt.seed");
+        h.Send(new KeyPressed(Key.Backspace), new TextEntered("40"));
+        h.Frame();
+        Assert.Equal("40", h.Plugin.State.Prompt.Seed);
+        h.Click("prompt.generate");
+        string jobId = Assert.IsType<string>(h.Plugin.State.CurrentJob);
+
+        JobView Job() => h.Plugin.Client.Snapshot.Jobs[jobId];
+        await h.FramesUntilAsync(() => Job().Phase == JobPhase.Completed, "the job to complete");
+        var job = Job();
+        Assert.Equal(4, job.Arrived);
+        Assert.True(job.Ranked);
+        Assert.Equal(40, job.BaseSeed);
+        Assert.All(job.Candidates, c => Assert.Equal(2, c!.Rewards.Count));
+        Assert.All(job.Candidates, c => Assert.NotNull(c!.Image));
+        // Every tile is on screen, in the host's order.
+        for (int i = 0; i < 4; i++) Assert.True(h.Plugin.Ui.WidgetRects.ContainsKey($"candidates.tile.{i}"));
+        Assert.Equal(job.Order![0], job.Selected);
+
+        // The breakdown shows the host's pick; hovering a certain segment shows its label after the delay.
+        int best = job.Selected!.Value;
+        var segment = job.Candidates[best]!.Rewards.SelectMany(r => r.Segments).First(s => s.Verdict == Verdict.Certain);
+        var img = h.Rect("breakdown.image");
+        var b = segment.Segment.Box;
+        h.Send(new PointerMoved(img.Left + (float)((b.X + b.Width / 2) / 64 * img.Width), img.Top + (float)((b.Y + b.Height / 2) / 64 * img.Height)));
+        Assert.Null(h.Frame().Tooltip);
+        var shown = h.Frame(TimeSpan.FromMilliseconds(600));
+        Assert.NotNull(shown.Tooltip);
+        Assert.StartsWith(segment.Segment.Label + "\ncertain", shown.Tooltip);
+
+        // Accept: a new layer in one undo group, and feedback the host has stored.
+        h.Click("breakdown.accept");
+        var layer = Assert.Single(h.Editor.Layers);
+        Assert.Equal(job.Candidates[best]!.Image!.Pixels, layer.Image.Pixels);
+        Assert.Single(h.Editor.UndoGroups);
+        Assert.Equal(0, h.Editor.OpenUndoGroups);
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Feedback.Any(f => f.State == FeedbackState.Stored), "feedback to be stored");
+        var stored = await host.Feedback.ListFeedbackAsync(new ListFeedbackRequest { ProfileId = "default" });
+        var fb = Assert.Single(stored.Feedback);
+        Assert.Equal(FeedbackKind.Accepted, fb.Kind);
+        Assert.Equal(jobId, fb.JobId);
+        Assert.Equal(best, fb.CandidateIndex);
+        Assert.Equal(job.Candidates[best]!.ImageId, fb.ImageId);
+        Assert.Equal("a red circle above a blue square", fb.Prompt);
+
+        // History has the job with the seed the host used.
+        var entry = Assert.Single(h.Plugin.History.Entries);
+        Assert.Equal(jobId, entry.JobId);
+        Assert.Equal(40, entry.BaseSeed);
+    }
+
+    [Fact]
+    public async Task Overriding_the_pick_and_sending_an_edited_layer()
+    {
+        await using var host = await StartHost();
+        var editor = new FakeEditorHost();
+        using var h = await ReadyHarness(host, editor);
+        h.Type("prompt.text", "two green triangles");
+        h.Click("prompt.generate");
+        string jobId = h.Plugin.State.CurrentJob!;
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Jobs[jobId].Phase == JobPhase.Completed, "the job");
+        var job = h.Plugin.Client.Snapshot.Jobs[jobId];
+        int other = job.Order![^1];
+        h.Click($"candidates.tile.{other}");
+        h.Click("breakdown.pick");
+        Assert.Equal(other, h.Plugin.State.PickedOf(job));
+
+        editor.AddLayer("painted", ShapesSceneTestGenerator.Render("a red square", 5));
+        h.Click("breakdown.edited");
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Feedback.Any(f => f.State != FeedbackState.Sending), "edited feedback");
+        Assert.Equal(FeedbackState.Stored, h.Plugin.Client.Snapshot.Feedback.Single().State);
+        var stored = Assert.Single((await host.Feedback.ListFeedbackAsync(new ListFeedbackRequest { ProfileId = "default" })).Feedback);
+        Assert.Equal(FeedbackKind.Edited, stored.Kind);
+        Assert.Equal(other, stored.CandidateIndex);
+        // The uploaded image is the editor's layer, byte for byte after decoding.
+        var png = await host.GetImageAsync(stored.ImageId);
+        Assert.Equal(editor.Layers[0].Image.Pixels, ImageCodec.DecodePng(png).Pixels);
+    }
+
+    [Fact]
+    public async Task Cancel_stops_a_running_job()
+    {
+        using var gate = new ManualResetEventSlim(false);
+        await using var host = await StartHost(new ShapesSceneTestGenerator { Gate = gate });
+        using var h = await ReadyHarness(host);
+        h.Type("prompt.text", "a red circle");
+        h.Click("prompt.generate");
+        string jobId = h.Plugin.State.CurrentJob!;
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Jobs[jobId].Phase == JobPhase.Running, "the job to run");
+        h.Click("prompt.cancel");
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Jobs[jobId].Phase == JobPhase.Cancelled, "the job to be cancelled");
+        Assert.Equal("interrupted while running", h.Plugin.Client.Snapshot.Jobs[jobId].Error);
+    }
+
+    [Fact]
+    public async Task Unreachable_host_is_reported_with_the_reason()
+    {
+        int port = FreePort();
+        using var client = new HostClient($"http://127.0.0.1:{port}");
+        using var h = new PluginHarness(client);
+        await h.FramesUntilAsync(() => client.Snapshot.Connection.State == ConnectionState.Unreachable, "unreachable");
+        Assert.Contains($"127.0.0.1:{port}", client.Snapshot.Connection.Message);
+        Assert.NotEmpty(client.Snapshot.Connection.Problems);
+        Assert.False(string.IsNullOrWhiteSpace(client.Snapshot.Connection.Problems[0]));
+    }
+
+    [Fact]
+    public async Task Host_without_its_default_pack_is_reported_as_missing_models()
+    {
+        await using var host = await TestHost.StartAsync(new ShapesSceneTestGenerator(), defaultPack: "sd15",
+            rewards: [new ShapesCaptionTestReward()]);
+        using var client = new HostClient(host.Host.Address.ToString().TrimEnd('/'));
+        using var h = new PluginHarness(client);
+        await h.FramesUntilAsync(() => client.Snapshot.Connection.State == ConnectionState.MissingModels, "missing models");
+        Assert.Contains(client.Snapshot.Connection.Problems, p => p.StartsWith("pack sd15:") && p.Contains("no engine"));
+        // Generate stays disabled: clicking it submits nothing.
+        h.Type("prompt.text", "a red circle");
+        h.Click("prompt.generate");
+        Assert.Null(h.Plugin.State.CurrentJob);
+        Assert.Empty(client.Snapshot.Jobs);
+    }
+
+    [Fact]
+    public async Task A_dropped_job_stream_resumes_from_the_last_sequence_without_losing_or_repeating_events()
+    {
+        using var gate = new ManualResetEventSlim(false);
+        await using var host = await StartHost(new ShapesSceneTestGenerator { Gate = gate });
+        using var client = new HostClient(host.Host.Address.ToString().TrimEnd('/'));
+        await WaitAsync(() => client.Snapshot.Connection.State == ConnectionState.Ready, "ready");
+        string jobId = client.Generate(new JobParameters("a red circle", K: 3, SeedPolicy: Core.Contracts.SeedPolicy.Fixed, BaseSeed: 3, Steps: 3));
+        await WaitAsync(() => client.Snapshot.Jobs[jobId].Phase == JobPhase.Running, "running");
+        long atBreak = client.Snapshot.Jobs[jobId].LastSequence;
+
+        // Drop the stream while the job is held; its remaining events can only arrive through the resume.
+        client.Reconnect();
+        await WaitAsync(() => client.Snapshot.Jobs[jobId].Resumes >= 1, "the stream to be reopened");
+        gate.Set();
+        await WaitAsync(() => client.Snapshot.Jobs[jobId].Finished, "the job to finish");
+
+        var job = client.Snapshot.Jobs[jobId];
+        Assert.Equal(JobPhase.Completed, job.Phase);
+        Assert.True(job.LastSequence > atBreak);
+        Assert.Equal(3, job.Arrived);
+        Assert.All(job.Candidates, c => Assert.True(c!.Scored));
+        var all = (await host.WatchToEndAsync(jobId)).Select(e => e.Sequence).ToList();
+        Assert.Equal(Enumerable.Range(1, all.Count).Select(i => (long)i), all);
+        Assert.Equal(all[^1], job.LastSequence);
+    }
+
+    static async Task WaitAsync(Func<bool> done, string what, TimeSpan? timeout = null)
+    {
+        var end = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(20));
+        while (!done())
+        {
+            if (DateTime.UtcNow > end) throw new TimeoutException($"waited for {what}");
+            await Task.Delay(20);
+        }
+    }
+
+    static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        int port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}

@@ -1,0 +1,82 @@
+using FineRewards.Plugin.Client;
+using FineRewards.Plugin.Panels;
+
+namespace FineRewards.Plugin.Tests;
+
+/// <summary>Panel behaviour from synthetic input over fixed client snapshots (no host).</summary>
+public class PanelInteractionTests
+{
+    [Fact]
+    public void History_copies_seed_and_prompt_toggles_favourite_reuses_and_deletes()
+    {
+        var client = new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready));
+        using var h = new PluginHarness(client);
+        var t0 = new DateTimeOffset(2026, 11, 26, 20, 0, 0, TimeSpan.Zero);
+        h.Plugin.History.Add(new HistoryEntry("job-a", t0, new JobParameters("two blue squares", K: 6, Steps: 30), BaseSeed: 1234));
+        h.Plugin.State.Tab = SideTab.History;
+        h.Frame();
+
+        h.Click("history.job-a.seed");
+        Assert.Equal("1234", h.Editor.Clipboard);
+        h.Click("history.job-a.prompt");
+        Assert.Equal("two blue squares", h.Editor.Clipboard);
+
+        h.Click("history.job-a.fav");
+        Assert.True(h.Plugin.History.Entries.Single().Favourite);
+        // Stored through the editor's settings, so a new plugin on the same document sees it.
+        using (var again = new PluginHarness(new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready)), h.Editor))
+            Assert.True(again.Plugin.History.Entries.Single().Favourite);
+
+        h.Click("history.job-a.open");
+        Assert.Equal("job-a", h.Plugin.State.CurrentJob);
+        Assert.Contains("watch job-a", client.Calls);
+
+        h.Click("history.job-a.reuse");
+        Assert.Equal(SideTab.Prompt, h.Plugin.State.Tab);
+        Assert.Equal("two blue squares", h.Plugin.State.Prompt.Prompt);
+        Assert.Equal("1234", h.Plugin.State.Prompt.Seed);
+        Assert.Equal(0, h.Plugin.State.Prompt.SeedPolicy); // fixed, so the job can be repeated
+        Assert.Equal(30, h.Plugin.State.Prompt.Steps);
+
+        h.Plugin.State.Tab = SideTab.History;
+        h.Frame();
+        h.Click("history.job-a.delete");
+        Assert.Empty(h.Plugin.History.Entries);
+    }
+
+    [Fact]
+    public void Generate_sends_the_panel_parameters_and_records_history()
+    {
+        var client = new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready));
+        using var h = new PluginHarness(client);
+        h.Frame();
+        h.Click("prompt.generate");
+        Assert.DoesNotContain(client.Calls, c => c.StartsWith("generate")); // no prompt yet: disabled
+        h.Type("prompt.text", "a red circle");
+        h.Click("prompt.reward.caption-test"); // untick one reward (the prompt loses focus)
+        h.Send(new Ui.KeyPressed(Ui.Key.Enter));
+        h.Frame();
+        Assert.DoesNotContain(client.Calls, c => c.StartsWith("generate")); // Enter went to no field
+        h.Click("prompt.text");
+        h.Send(new Ui.KeyPressed(Ui.Key.Enter));
+        h.Frame();
+        Assert.Contains("generate a red circle", client.Calls);
+        var entry = Assert.Single(h.Plugin.History.Entries);
+        Assert.Equal(["segments-test"], entry.Parameters.Rewards);
+        Assert.Equal(4, entry.Parameters.K);
+        Assert.Equal("job-new", h.Plugin.State.CurrentJob);
+    }
+
+    [Fact]
+    public void Rejecting_sends_rejected_feedback_without_touching_the_document()
+    {
+        var job = Scenarios.Job(k: 4, arrived: 4, scored: true);
+        var client = new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready, job));
+        using var h = new PluginHarness(client);
+        h.Plugin.State.CurrentJob = job.JobId;
+        h.Frame();
+        h.Click("breakdown.reject");
+        Assert.Contains($"feedback Rejected {job.Selected}", client.Calls);
+        Assert.Empty(h.Editor.Layers);
+    }
+}

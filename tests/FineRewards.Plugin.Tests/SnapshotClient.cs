@@ -1,0 +1,22 @@
+using FineRewards.Core.Contracts;
+using FineRewards.Plugin.Client;
+
+namespace FineRewards.Plugin.Tests;
+
+/// <summary>A host client whose snapshot the test sets: panels drawn from known states, calls recorded.</summary>
+public sealed class SnapshotClient(ClientSnapshot snapshot) : IHostClient
+{
+    public ClientSnapshot Snapshot { get; set; } = snapshot;
+    public event Action? Changed;
+    public string Address => "http://127.0.0.1:50151";
+    public List<string> Calls { get; } = [];
+
+    public string Generate(JobParameters parameters) { Calls.Add($"generate {parameters.Prompt}"); return "job-new"; }
+    public void Cancel(string jobId) => Calls.Add($"cancel {jobId}");
+    public void Watch(string jobId, JobParameters parameters) => Calls.Add($"watch {jobId}");
+    public string SendFeedback(string jobId, int candidateIndex, FeedbackChoice choice, string profile) { Calls.Add($"feedback {choice} {candidateIndex}"); return "fb"; }
+    public string SendEdited(string jobId, int candidateIndex, RgbImage edited, string profile) { Calls.Add($"edited {candidateIndex}"); return "fb"; }
+    public void Refresh() => Calls.Add("refresh");
+    public void RaiseChanged() => Changed?.Invoke();
+    public void Dispose() { }
+}
