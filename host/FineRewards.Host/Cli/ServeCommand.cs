@@ -1,5 +1,8 @@
 using System.CommandLine;
 using FineRewards.Core;
+using FineRewards.Core.Contracts;
+using FineRewards.Host.Packs;
+using FineRewards.Judge.Lexical;
 using FineRewards.Core.Packs;
 using FineRewards.Diffusion.Runtime;
 using FineRewards.Host.Doctor;
@@ -50,12 +53,33 @@ public static class ServeCommand
         options.BindAddress(); // refuse a bad address before anything starts
         var torch = TorchProbe.Probe();
         var device = torch.CudaAvailable ? new DeviceInfo(DeviceKind.Gpu, "CUDA (libtorch)", 0) : DeviceInfo.Cpu();
-        // Engines register here as they ship; until then every pack reports what it lacks.
-        var models = new HostModels([new LocatedPack(PackLocator.Default(), Diagnostics.DefaultPack, engine: null)], [], [], device, Diagnostics.DefaultPack);
+        // The built-in Shapes pack is the one engine this build serves; when its files are missing the
+        // host still starts and reports which (GetCapabilities, health), never a stand-in model.
+        var locator = PackLocator.Default();
+        var found = locator.Find(Diagnostics.DefaultPack);
+        using var shapes = found.Ready ? new ShapesPackRuntime(found.Folder) : null;
+        var models = shapes is null
+            ? new HostModels([new LocatedPack(locator, Diagnostics.DefaultPack, engine: null)], [], [], device, Diagnostics.DefaultPack)
+            : new HostModels(
+                [new LocatedPack(locator, Diagnostics.DefaultPack, engine: _ => shapes.Generator!)],
+                shapes.RewardNames.Select(shapes.CreateReward).ToList(),
+                [new LexicalLabelJudge()],
+                device,
+                Diagnostics.DefaultPack,
+                new Dictionary<string, ILoraTrainer> { [Diagnostics.DefaultPack] = new DeferredTrainer(() => shapes.Trainer!) });
         await using var host = await FineRewardsHost.StartAsync(options, models, cancellationToken);
         Console.WriteLine($"listening on {host.Address}");
         try { await Task.Delay(Timeout.Infinite, cancellationToken); }
         catch (OperationCanceledException) { }
         return CliErrors.Ok;
+    }
+
+    /// <summary>Loads the diffusion model for training only when the first training job runs, not at start-up.</summary>
+    sealed class DeferredTrainer(Func<ILoraTrainer> create) : ILoraTrainer
+    {
+        readonly Lazy<ILoraTrainer> trainer = new(create);
+        public string Train(IReadOnlyList<TrainingPair> pairs, LoraTrainingOptions options, string outputPath,
+            IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
+            trainer.Value.Train(pairs, options, outputPath, progress, cancellationToken);
     }
 }
