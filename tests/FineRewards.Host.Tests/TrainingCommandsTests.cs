@@ -65,14 +65,30 @@ public sealed class TrainingCommandsTests : IDisposable
     }
 
     [Fact]
-    public void Train_refuses_an_unregistered_pack_naming_it()
+    public void Train_and_eval_refuse_an_unregistered_pack_naming_it()
     {
-        var r = CliRunner.Run("train", "--pack", "shapes", "--prompts", PromptsFile(), "--out", Path.Combine(dir, "run"));
+        var r = CliRunner.Run("train", "--pack", "nope", "--prompts", PromptsFile(), "--out", Path.Combine(dir, "run"));
         Assert.Equal(2, r.ExitCode);
-        Assert.Contains("no engine is registered for pack \"shapes\"", r.Stderr);
+        Assert.Contains("no engine is registered for pack \"nope\"", r.Stderr);
         var e = CliRunner.Run("eval", "--pack", "nope", "--prompts", PromptsFile(), "--out", Path.Combine(dir, "eval"));
         Assert.Equal(2, e.ExitCode);
         Assert.Contains("pack \"nope\"", e.Stderr);
+    }
+
+    /// <summary>The shipped Shapes pack end to end: its diffusion model generates, its readers score, LoRA trains.</summary>
+    [Fact]
+    public void Train_runs_a_round_on_the_shipped_shapes_pack()
+    {
+        string prompts = Path.Combine(dir, "shapes-prompts.txt");
+        File.WriteAllText(prompts, "a red circle\na blue square to the left of a yellow triangle\n");
+        string run = Path.Combine(dir, "shapes-run");
+        var r = CliRunner.Run("train", "--pack", "shapes", "--prompts", prompts, "--rounds", "1", "--k", "2", "--rewards", "caption,sam",
+            "--combine", "arl", "--out", run, "--steps-per-round", "2", "--previews", "0");
+        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        Assert.True(File.Exists(Path.Combine(run, "loras", "round01.safetensors")));
+        using var manifest = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "run.json")));
+        Assert.Contains("shapes", manifest.RootElement.GetRawText());
+        Assert.Contains("caption", File.ReadAllText(Directory.EnumerateFiles(run, "scores.json", SearchOption.AllDirectories).First()));
     }
 
     [Fact]
