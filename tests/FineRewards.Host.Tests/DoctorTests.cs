@@ -51,11 +51,27 @@ public class DoctorTests
     }
 
     [Fact]
-    public void Demo_ranks_the_bundled_example()
+    public void Demo_ranks_the_bundled_example_and_runs_best_of_k_on_the_shapes_pack()
     {
-        var r = CliRunner.Run("demo");
-        Assert.Equal(0, r.ExitCode);
-        Assert.Contains("three green triangles", r.Stdout);
-        Assert.Contains("All required checks passed", r.Stdout);
+        string output = Directory.CreateTempSubdirectory("demo-").FullName;
+        try
+        {
+            var r = CliRunner.Run("demo", "--out", output);
+            Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+            Assert.Contains("three green triangles", r.Stdout);
+            Assert.Contains("All required checks passed", r.Stdout);
+            Assert.Contains("Best-of-4 on the built-in shapes pack", r.Stdout);
+            using var demo = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "demo.json")));
+            var rows = demo.RootElement.EnumerateArray().ToList();
+            Assert.Equal(12, rows.Count);   // 3 prompts x K=4
+            // Exactly one ARL pick per prompt, and every candidate's image and caption evidence kept.
+            Assert.Equal(3, rows.Count(row => row.GetProperty("selected").GetBoolean()));
+            Assert.All(rows, row => Assert.True(File.Exists(row.GetProperty("image").GetString())));
+            Assert.All(rows, row => Assert.False(string.IsNullOrEmpty(row.GetProperty("caption").GetString())));
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
     }
 }

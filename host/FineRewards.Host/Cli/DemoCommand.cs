@@ -1,13 +1,22 @@
 using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using FineRewards.Core;
+using FineRewards.Core.Contracts;
+using FineRewards.Core.IO;
+using FineRewards.Core.Training;
+using FineRewards.Host.Packs;
+using FineRewards.Shapes.Rendering;
 using FineRewards.Core.Ranking;
 using Spectre.Console;
 
 namespace FineRewards.Host.Cli;
 
 /// <summary>
-/// `finerewards demo`: the README's first command. Until the built-in Shapes pack ships it checks
-/// the machine (doctor) and ranks the bundled best-of-4 example under every combination method,
-/// showing where the paper's rank sum and a plain score sum disagree.
+/// `finerewards demo`: the README's first command. It checks the machine (doctor), ranks the bundled
+/// best-of-4 example under every combination method (where the paper's rank sum and a plain score
+/// sum disagree), then runs the main job on the built-in Shapes pack: best-of-K generation, caption,
+/// segment and CLIP rewards, ARL selection, and the ground truth that says whether the pick is right.
 /// </summary>
 public static class DemoCommand
 {
@@ -16,7 +25,9 @@ public static class DemoCommand
     public static Command Create()
     {
         var command = new Command("demo", "Check this machine and rank the bundled best-of-K example with every combination method.");
-        command.SetAction(_ => Run(Console.Out));
+        var output = new Option<string>("--out") { Description = "Folder for the generated candidates (PNG) and demo.json.", DefaultValueFactory = _ => "demo-out" };
+        command.Options.Add(output);
+        command.SetAction(parse => CliErrors.Guard(() => Run(Console.Out, parse.GetValue(output)!)));
         return command;
     }
 
@@ -28,7 +39,68 @@ public static class DemoCommand
         return reader.ReadToEnd();
     }
 
-    public static int Run(TextWriter output)
+    /// <summary>Prompts of three tasks from the test split: the kinds of mistakes the rewards should catch.</summary>
+    static readonly string[] DemoPrompts = ["two red circles", "a blue square to the left of a yellow triangle", "a green triangle and a purple circle"];
+    const int DemoK = 4;
+
+    static int RunOnShapesPack(IAnsiConsole console, string outFolder)
+    {
+        ShapesPackRuntime runtime;
+        try { runtime = ShapesPackRuntime.Locate(); }
+        catch (InputException e)
+        {
+            console.MarkupLine($"[yellow]The built-in shapes pack was not found, so best-of-K is skipped:[/] {Markup.Escape(e.Message)}");
+            return CliErrors.Ok;
+        }
+        using (runtime)
+        {
+            console.MarkupLine($"[bold]Best-of-{DemoK} on the built-in shapes pack[/]: generate, score (caption, sam, clip), rank with ARL, check with the ground truth.");
+            var generator = runtime.RequireGenerator();
+            var rewards = runtime.CreateRewards(["caption", "sam", "clip"]);
+            var truth = runtime.RequireGroundTruth();
+            var g = runtime.DefaultGeneration;
+            var record = new List<object>();
+            Directory.CreateDirectory(outFolder);
+            for (int p = 0; p < DemoPrompts.Length; p++)
+            {
+                string prompt = DemoPrompts[p];
+                var candidates = generator.Generate(new GenerationRequest(prompt, DemoK, BaseSeed: 100 * p, g.NegativePrompt, g.Sampler, g.Steps, g.Guidance, g.Width, g.Height));
+                var images = candidates.Select(c => c.Image).ToList();
+                var scores = rewards.ToDictionary(r => r.Name, r => r.Score(prompt, images));
+                var ranking = CandidateRanker.Rank(candidates.Select(c => new CandidateScores($"c{c.Index}",
+                    rewards.ToDictionary(r => r.Name, r => scores[r.Name][c.Index].Score))).ToList(), CombineMethod.Arl);
+                var table = new Table().Title(Markup.Escape($"\"{prompt}\"")).AddColumn("candidate").AddColumn("seed").AddColumn("caption (model's words)")
+                    .AddColumn("caption").AddColumn("sam").AddColumn("clip").AddColumn("arl").AddColumn("ground truth");
+                foreach (var c in candidates)
+                {
+                    string id = $"c{c.Index}";
+                    var verdict = truth.Evaluate(prompt, c.Image);
+                    string file = Path.Combine(outFolder, $"p{p}_{id}.png");
+                    ImageFiles.WritePng(c.Image, file);
+                    int place = ranking.Order.ToList().IndexOf(id) + 1;
+                    table.AddRow(
+                        new Markup(ranking.Selected == id ? $"[green]{id} *[/]" : id),
+                        new Markup(c.Seed.ToString(CultureInfo.InvariantCulture)),
+                        new Markup(Markup.Escape(scores["caption"][c.Index].Evidence.Caption ?? "")),
+                        new Markup(scores["caption"][c.Index].Score.ToString("0.000", CultureInfo.InvariantCulture)),
+                        new Markup(scores["sam"][c.Index].Score.ToString("0.00", CultureInfo.InvariantCulture)),
+                        new Markup(scores["clip"][c.Index].Score.ToString("0.00", CultureInfo.InvariantCulture)),
+                        new Markup($"#{place}"),
+                        new Markup(verdict.Correct ? "[green]correct[/]" : Markup.Escape("wrong: " + string.Join("; ", verdict.Reasons))));
+                    record.Add(new { prompt, candidate = c.Index, seed = c.Seed, image = file, caption = scores["caption"][c.Index].Evidence.Caption,
+                        scores = rewards.ToDictionary(r => r.Name, r => scores[r.Name][c.Index].Score), arl_place = place,
+                        selected = ranking.Selected == id, correct = verdict.Correct, reasons = verdict.Reasons });
+                }
+                console.Write(table);
+            }
+            AtomicFile.WriteAllText(Path.Combine(outFolder, "demo.json"), JsonSerializer.Serialize(record, new JsonSerializerOptions { WriteIndented = true }));
+            console.MarkupLine($"* = selected by ARL. Images and every score with its evidence: {Markup.Escape(Path.GetFullPath(outFolder))} (demo.json).");
+            console.MarkupLine("Next: [bold]finerewards train --pack shapes ...[/] fine-tunes a LoRA on the selected images (docs/training.md).");
+        }
+        return CliErrors.Ok;
+    }
+
+    public static int Run(TextWriter output, string outFolder = "demo-out")
     {
         int doctor = DoctorCommand.Run(asJson: false, output);
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
@@ -63,6 +135,7 @@ public static class DemoCommand
         }
         console.MarkupLine("#n = place in that method's order; * = selected. arl = sum of per-reward ranks (the paper's Assemble Reward-ranked Learning); ties share the mean rank and go to the lower index.");
         console.MarkupLine("Next: [bold]finerewards rank --method arl --input examples/rank/best-of-4.json[/] prints the same as JSON.");
-        return doctor;
+        console.WriteLine();
+        return Math.Max(doctor, RunOnShapesPack(console, outFolder));
     }
 }
