@@ -18,15 +18,14 @@ public sealed class ScoreCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+    /// <summary>
+    /// Runs `finerewards` as a child process: swapping Console.Out in-process would capture what other
+    /// tests of this assembly print while running in parallel.
+    /// </summary>
     static (int Code, string Out, string Err) Run(params string[] args)
     {
-        var root = new RootCommand { ScoreCommand.Create() };
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (output, error) = (new StringWriter(), new StringWriter());
-        Console.SetOut(output);
-        Console.SetError(error);
-        try { return (root.Parse(args).Invoke(), output.ToString(), error.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+        var r = CliRunner.Run(args);
+        return (r.ExitCode, r.Stdout, r.Stderr);
     }
 
     string Render(string prompt, string name, int seed)

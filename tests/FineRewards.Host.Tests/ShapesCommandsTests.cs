@@ -13,15 +13,11 @@ public sealed class ShapesCommandsTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+    /// <summary>Runs `finerewards` as a child process, so output of tests running in parallel cannot mix in.</summary>
     static (int Code, string Out, string Err) Run(params string[] args)
     {
-        var root = new RootCommand { EvalShapesCommand.Create(), RenderShapesCommand.Create(), ShapesPromptsCommand.Create() };
-        var (oldOut, oldErr) = (Console.Out, Console.Error);
-        var (output, error) = (new StringWriter(), new StringWriter());
-        Console.SetOut(output);
-        Console.SetError(error);
-        try { return (root.Parse(args).Invoke(), output.ToString(), error.ToString()); }
-        finally { Console.SetOut(oldOut); Console.SetError(oldErr); }
+        var r = CliRunner.Run(args);
+        return (r.ExitCode, r.Stdout, r.Stderr);
     }
 
     [Fact]
