@@ -9,9 +9,7 @@ namespace FineRewards.Server.Training;
 /// </summary>
 public sealed class TrainingJob : IExternalWork
 {
-    readonly object gate = new();
-    readonly List<TrainingEvent> events = [];
-    TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    readonly EventLog<TrainingEvent> log;
     readonly Action<TrainingEvent> store;
     readonly Func<TrainingJob, CancellationToken, Task> run;
 
@@ -20,7 +18,7 @@ public sealed class TrainingJob : IExternalWork
     public TrainingJobSpec Spec { get; }
     public string SpecHash { get; }
     public DateTimeOffset Created { get; }
-    public JobState State { get; private set; }
+    public JobState State => log.State;
     public CancellationTokenSource Cancellation { get; } = new();
     public int? AnnouncedPosition { get; set; }
 
@@ -34,51 +32,18 @@ public sealed class TrainingJob : IExternalWork
         Created = created;
         this.store = store;
         this.run = run;
-        State = state;
-        if (stored is not null) events.AddRange(stored);
+        log = new EventLog<TrainingEvent>(e => e.Sequence, state, stored);
     }
 
-    public long LastSequence
-    {
-        get { lock (gate) return events.Count == 0 ? 0 : events[^1].Sequence; }
-    }
+    public long LastSequence => log.LastSequence;
 
     /// <summary>Numbers the event, stores it (with <paramref name="storeOverride"/> when given), then publishes it.</summary>
     public TrainingEvent Append(TrainingEventData data, Action<TrainingEvent>? storeOverride = null)
-    {
-        lock (gate)
-        {
-            if (State.IsFinished()) throw new InvalidOperationException($"training job {Id} is {State}; no event may follow");
-            var e = new TrainingEvent(Id, (events.Count == 0 ? 0 : events[^1].Sequence) + 1, DateTimeOffset.UtcNow, data);
-            (storeOverride ?? store)(e);
-            events.Add(e);
-            if (data.NewState is JobState state) State = state;
-            var wake = changed;
-            changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            wake.SetResult();
-            return e;
-        }
-    }
+        => log.Append($"training job {Id}", sequence => new TrainingEvent(Id, sequence, DateTimeOffset.UtcNow, data), data.NewState, storeOverride ?? store);
 
-    public (IReadOnlyList<TrainingEvent> Events, JobState State, Task Changed) After(long afterSequence)
-    {
-        lock (gate)
-        {
-            int first = events.FindIndex(e => e.Sequence > afterSequence);
-            var list = first < 0 ? [] : events.GetRange(first, events.Count - first);
-            return (list, State, changed.Task);
-        }
-    }
+    public (IReadOnlyList<TrainingEvent> Events, JobState State, Task Changed) After(long afterSequence) => log.After(afterSequence);
 
-    public async Task WaitFinishedAsync(CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            var (_, state, next) = After(long.MaxValue);
-            if (state.IsFinished()) return;
-            await next.WaitAsync(cancellationToken);
-        }
-    }
+    public Task WaitFinishedAsync(CancellationToken cancellationToken) => log.WaitFinishedAsync(cancellationToken);
 
     public void AnnounceQueued(int position) => Append(new TrainingQueuedEvent(position));
 
