@@ -37,14 +37,8 @@ public sealed class CaptionerTrainer(ShapesCaptionerConfig? config = null, int b
             return F.cross_entropy(logits.reshape(-1, vocabulary.Count), target.reshape(-1), ignore_index: CaptionVocabulary.PadId);
         });
 
-        string folder = Path.Combine(context.PackFolder, Component);
-        ReaderTraining.SaveConfig(folder, _config);
-        ReaderTraining.SaveWeights(model, folder, fp16: true);
-        // Metrics of the weights as shipped (fp16 round trip), on held-out scenes.
-        using var shipped = ShapesCaptioner.Load(context.PackFolder);
-        var metrics = CaptionerMetrics.Measure(shipped, ReaderScenes.HeldOutRandom(context.DataSeed), evalImages);
-        context.Progress($"{Component}: " + string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value:0.###}")));
-        return ReaderTraining.Record(context, Component, _config, loop, new Dictionary<string, double>(metrics) { ["final_loss"] = Math.Round(loop.FinalLoss, 5), ["skipped_steps"] = loop.FailedSteps });
+        return ReaderTraining.Ship(context, Component, _config, model, loop, ShapesCaptioner.Load,
+            shipped => CaptionerMetrics.Measure(shipped, ReaderScenes.HeldOutRandom(context.DataSeed), evalImages));
     }
 }
 
@@ -56,9 +50,7 @@ public static class CaptionerMetrics
         var scenes = ReaderScenes.SampleMany(count, random);
         var truth = scenes.Select(s => s.Caption).ToList();
         var clean = scenes.Select(s => SceneRenderer.Render(s.Scene)).ToList();
-        using var scope = NewDisposeScope();
-        var (noisyTensor, _) = Augment.Apply(ImageTensors.FromImages(clean), null, new AugmentOptions(Clean: 0), random);
-        var noisy = Enumerable.Range(0, count).Select(i => ImageTensors.ToImage(noisyTensor[i])).ToList();
+        var noisy = Augment.Images(clean, new AugmentOptions(Clean: 0), random);
         return new Dictionary<string, double>
         {
             ["exact_match"] = Math.Round(ExactMatch(captioner, clean, truth), 4),

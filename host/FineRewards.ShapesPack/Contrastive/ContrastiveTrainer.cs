@@ -56,12 +56,8 @@ public sealed class ContrastiveTrainer(int batchSize = 48, double learningRate =
             return imageToText.add(textToImage).Mul(0.5);
         });
 
-        ReaderTraining.SaveConfig(folder, config);
-        ReaderTraining.SaveWeights(model, folder, fp16: true);
-        using var shipped = ShapesContrastive.Load(context.PackFolder);
-        var metrics = ContrastiveMetrics.Measure(shipped, ReaderScenes.HeldOutRandom(context.DataSeed), evalBatches);
-        context.Progress($"{Component}: " + string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value:0.###}")));
-        return ReaderTraining.Record(context, Component, config, loop, new Dictionary<string, double>(metrics) { ["final_loss"] = Math.Round(loop.FinalLoss, 5), ["skipped_steps"] = loop.FailedSteps });
+        return ReaderTraining.Ship(context, Component, config, model, loop, ShapesContrastive.Load,
+            shipped => ContrastiveMetrics.Measure(shipped, ReaderScenes.HeldOutRandom(context.DataSeed), evalBatches));
     }
 }
 
@@ -80,19 +76,13 @@ public static class ContrastiveMetrics
             var scenes = ReaderScenes.SampleMany(64, random);
             var texts = scenes.Select(s => s.Text).ToList();
             var clean = scenes.Select(s => SceneRenderer.Render(s.Scene)).ToList();
-            List<RgbImage> noisy;
-            using (var scope = NewDisposeScope())
-            {
-                var (t, _) = Augment.Apply(ImageTensors.FromImages(clean), null, new AugmentOptions(Clean: 0), random);
-                noisy = Enumerable.Range(0, clean.Count).Select(i => ImageTensors.ToImage(t[i])).ToList();
-            }
+            var noisy = Augment.Images(clean, new AugmentOptions(Clean: 0), random);
             var negatives = texts.Select(t => PromptPerturbation.Perturb(PromptGrammar.ParseCaption(t), random).Text).ToList();
             var textVectors = model.EmbedTexts(texts);
             var negativeVectors = model.EmbedTexts(negatives);
-            hits += Hits(model.EmbedImages(clean), textVectors, texts);
-            var noisyVectors = model.EmbedImages(noisy);
-            noisyHits += Hits(noisyVectors, textVectors, texts);
             var cleanVectors = model.EmbedImages(clean);
+            hits += Hits(cleanVectors, textVectors, texts);
+            noisyHits += Hits(model.EmbedImages(noisy), textVectors, texts);
             for (int i = 0; i < clean.Count; i++)
                 if (Embeddings.Cosine(cleanVectors[i], textVectors[i]) > Embeddings.Cosine(cleanVectors[i], negativeVectors[i])) nearMiss++;
             total += clean.Count;

@@ -1,3 +1,4 @@
+using FineRewards.Core.Contracts;
 using FineRewards.ShapesPack.Nn;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
@@ -34,6 +35,14 @@ public static class Augment
 {
     /// <param name="images">[B, 3, 64, 64] in 0..1</param>
     /// <param name="targets">optional [B, 64, 64] int64 class map, warped with the images</param>
+    /// <summary>Disturbed copies of whole images (the readers' "noisy" evaluation sets).</summary>
+    public static List<RgbImage> Images(IReadOnlyList<RgbImage> images, AugmentOptions options, Random random)
+    {
+        using var scope = NewDisposeScope();
+        var (disturbed, _) = Apply(ImageTensors.FromImages(images), null, options, random);   // [N, 3, 64, 64]
+        return Enumerable.Range(0, images.Count).Select(i => ImageTensors.ToImage(disturbed[i])).ToList();
+    }
+
     public static (Tensor Images, Tensor? Targets) Apply(Tensor images, Tensor? targets, AugmentOptions options, Random random)
     {
         if (options.Clean >= 1) return (images.alias(), targets?.alias());

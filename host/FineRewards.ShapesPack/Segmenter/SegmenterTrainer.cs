@@ -33,13 +33,8 @@ public sealed class SegmenterTrainer(ShapesSegmenterConfig? config = null, int b
             return F.cross_entropy(model.forward(images), targets!);
         });
 
-        string folder = Path.Combine(context.PackFolder, Component);
-        ReaderTraining.SaveConfig(folder, _config);
-        ReaderTraining.SaveWeights(model, folder, fp16: true);
-        using var shipped = ShapesSegmenter.Load(context.PackFolder);
-        var metrics = SegmenterMetrics.Measure(shipped, ReaderScenes.HeldOutRandom(context.DataSeed), evalImages);
-        context.Progress($"{Component}: " + string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value:0.###}")));
-        return ReaderTraining.Record(context, Component, _config, loop, new Dictionary<string, double>(metrics) { ["final_loss"] = Math.Round(loop.FinalLoss, 5), ["skipped_steps"] = loop.FailedSteps });
+        return ReaderTraining.Ship(context, Component, _config, model, loop, ShapesSegmenter.Load,
+            shipped => SegmenterMetrics.Measure(shipped, ReaderScenes.HeldOutRandom(context.DataSeed), evalImages));
     }
 }
 
@@ -57,9 +52,7 @@ public static class SegmenterMetrics
     {
         var scenes = ReaderScenes.SampleMany(count, random).Select(s => s.Scene).ToList();
         var clean = scenes.Select(SceneRenderer.Render).ToList();
-        using var scope = NewDisposeScope();
-        var (noisyTensor, _) = Augment.Apply(ImageTensors.FromImages(clean), null, new AugmentOptions(Clean: 0, Warp: 0, Wobble: 0), random);
-        var noisy = Enumerable.Range(0, count).Select(i => ImageTensors.ToImage(noisyTensor[i])).ToList();
+        var noisy = Augment.Images(clean, new AugmentOptions(Clean: 0, Warp: 0, Wobble: 0), random);
         var a = Score(segmenter, scenes, clean);
         var b = Score(segmenter, scenes, noisy);
         return new Dictionary<string, double>

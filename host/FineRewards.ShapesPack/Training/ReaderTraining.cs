@@ -140,6 +140,23 @@ public static class ReaderTraining
         model.eval();
     }
 
+    /// <summary>
+    /// Writes a trained reader into the pack (config + fp16 weights), measures the weights as shipped
+    /// (after the fp16 round trip, so pack.json reports what users get) and records the component.
+    /// </summary>
+    public static PackComponent Ship<TConfig, TShipped>(PackTrainContext context, string component, TConfig config, nn.Module model, LoopResult loop,
+        Func<string, TShipped> load, Func<TShipped, IReadOnlyDictionary<string, double>> measure) where TShipped : IDisposable
+    {
+        string folder = Path.Combine(context.PackFolder, component);
+        SaveConfig(folder, config);
+        SaveWeights(model, folder, fp16: true);
+        IReadOnlyDictionary<string, double> metrics;
+        using (var shipped = load(context.PackFolder)) metrics = measure(shipped);
+        context.Progress($"{component}: " + string.Join(", ", metrics.Select(m => $"{m.Key} {m.Value:0.###}")));
+        return Record(context, component, config, loop,
+            new Dictionary<string, double>(metrics) { ["final_loss"] = Math.Round(loop.FinalLoss, 5), ["skipped_steps"] = loop.FailedSteps });
+    }
+
     /// <summary>Records the component in pack.json with its config and training record.</summary>
     public static PackComponent Record<T>(PackTrainContext context, string component, T config, LoopResult loop, IReadOnlyDictionary<string, double> metrics)
     {
