@@ -128,13 +128,23 @@ public sealed class TestHost : IAsyncDisposable
     public async Task<PutImageResponse> PutImageAsync(byte[] png, string expected = "", int chunk = 64 * 1024)
     {
         using var call = Images.PutImage();
-        for (int at = 0; at < png.Length; at += chunk)
-            await call.RequestStream.WriteAsync(new PutImageRequest
-            {
-                ExpectedImageId = at == 0 ? expected : "",
-                Data = Google.Protobuf.ByteString.CopyFrom(png, at, Math.Min(chunk, png.Length - at)),
-            });
-        await call.RequestStream.CompleteAsync();
+        try
+        {
+            for (int at = 0; at < png.Length; at += chunk)
+                await call.RequestStream.WriteAsync(new PutImageRequest
+                {
+                    ExpectedImageId = at == 0 ? expected : "",
+                    Data = Google.Protobuf.ByteString.CopyFrom(png, at, Math.Min(chunk, png.Length - at)),
+                });
+            await call.RequestStream.CompleteAsync();
+        }
+        catch (RpcException)
+        {
+            // As an editor must: when the host refuses mid-upload, a write fails with a bare Cancelled
+            // and the host's status (e.g. RESOURCE_EXHAUSTED) comes with the response.
+            await call.ResponseAsync;
+            throw;
+        }
         return await call;
     }
 

@@ -363,9 +363,19 @@ public sealed class HostClient : IHostClient
     async Task<string> PutImageAsync(byte[] png)
     {
         using var call = imagesRpc.PutImage(headers, cancellationToken: stopping.Token);
-        for (int at = 0; at < png.Length; at += ChunkBytes)
-            await call.RequestStream.WriteAsync(new PutImageRequest { Data = ByteString.CopyFrom(png, at, Math.Min(ChunkBytes, png.Length - at)) });
-        await call.RequestStream.CompleteAsync();
+        try
+        {
+            for (int at = 0; at < png.Length; at += ChunkBytes)
+                await call.RequestStream.WriteAsync(new PutImageRequest { Data = ByteString.CopyFrom(png, at, Math.Min(ChunkBytes, png.Length - at)) });
+            await call.RequestStream.CompleteAsync();
+        }
+        catch (RpcException)
+        {
+            // The host ended the upload early (too large, not a PNG): a write then fails with a bare
+            // Cancelled; the host's reason is in the response status, which this await throws.
+            await call.ResponseAsync;
+            throw;
+        }
         return (await call).ImageId;
     }
 
