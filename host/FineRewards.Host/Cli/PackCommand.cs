@@ -35,9 +35,12 @@ public static class PackCommand
         var output = new Option<DirectoryInfo?>("--out") { Description = "Pack folder to write (default: packs/shapes of this checkout)." };
         var work = new Option<DirectoryInfo?>("--work") { Description = "Checkpoints and logs, not shipped (default: runs/pack-shapes of this checkout)." };
         var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp (default: libtorch's choice, one per core). 1 is steadier on a machine shared with other jobs." };
+        var diffusionDefaults = new DiffusionTrainOptions();
+        var lr = new Option<double?>("--lr") { Description = $"diffusion only: peak learning rate (default {diffusionDefaults.LearningRate:0.0e0}); a lower one for a resumed run anneals the model." };
+        var datasetSize = new Option<int?>("--dataset-size") { Description = $"diffusion only: rendered training scenes cached as latents (default {diffusionDefaults.DatasetSize}); the first N are the same for any size, so a resumed run can grow it." };
         var command = new Command("train", "Train components of the Shapes pack from data they render themselves; writes weights and pack.json.")
         {
-            pack, components, minutes, steps, resume, seed, output, work, threads,
+            pack, components, minutes, steps, resume, seed, output, work, threads, lr, datasetSize,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -58,10 +61,21 @@ public static class PackCommand
             }
             var wanted = parse.GetValue(components) is { Length: > 0 } list ? list : ShapesPackTrainers.All.Select(t => t.Component).ToArray();
             var trainers = wanted.Select(ShapesPackTrainers.Find).ToList();
+            if (parse.GetValue(lr) is { } peak && !(peak > 0 && peak < 1)) throw new InputException("--lr", $"must be between 0 and 1, got {peak}");
+            if (parse.GetValue(datasetSize) is { } size && size < 1) throw new InputException("--dataset-size", $"must be at least 1, got {size}");
+            if ((parse.GetValue(lr) is not null || parse.GetValue(datasetSize) is not null) && !trainers.Any(t => t.Component == DiffusionTrainer.Name))
+                throw new InputException("--lr", $"--lr and --dataset-size apply to the diffusion component only; add --component {DiffusionTrainer.Name}");
+            trainers = trainers.Select(t => t is DiffusionTrainer
+                ? new DiffusionTrainer(diffusionDefaults with
+                {
+                    LearningRate = parse.GetValue(lr) ?? diffusionDefaults.LearningRate,
+                    DatasetSize = parse.GetValue(datasetSize) ?? diffusionDefaults.DatasetSize,
+                })
+                : t).ToList();
             Directory.CreateDirectory(packFolder);
             Directory.CreateDirectory(workFolder);
             string commandLine = "finerewards " + string.Join(" ", Environment.GetCommandLineArgs().Skip(1));
-            foreach (var trainer in ShapesPackTrainers.All.Where(trainers.Contains))
+            foreach (var trainer in ShapesPackTrainers.All.Select(t => trainers.FirstOrDefault(w => w.Component == t.Component)).OfType<IPackComponentTrainer>())
             {
                 foreach (var dependency in trainer.DependsOn)
                     if (!trainers.Any(t => t.Component == dependency) && PackLocator.Check(packFolder, false).Manifest?.Components?.ContainsKey(dependency) != true)
