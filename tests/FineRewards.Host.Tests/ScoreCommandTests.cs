@@ -37,7 +37,7 @@ public sealed class ScoreCommandTests : IDisposable
 
     Dictionary<string, JsonNode> ScoreJson(string prompt, string correct, string wrong, params string[] extra)
     {
-        var result = Run(["score", "--pack", _pack, "--prompt", prompt, wrong, correct, "--rewards", "caption,sam,clip,random", "--json", .. extra]);
+        var result = Run(["score", "--pack", _pack, "--prompt", prompt, wrong, correct, .. extra.Contains("--rewards") ? [] : new[] { "--rewards", "caption,sam,clip,random" }, "--json", .. extra]);
         Assert.True(result.Code == 0, result.Err);
         var json = JsonNode.Parse(result.Out)!;
         Assert.Equal("correct", json["selected"]!.GetValue<string>());
@@ -75,6 +75,11 @@ public sealed class ScoreCommandTests : IDisposable
         Assert.Equal(0.5, Score(counted, "correct", "sam"), 12);
         Assert.Equal(0.5 - 0.5 * (1 - 2.0 / 3), Score(counted, "wrong", "sam"), 12);
         Assert.Equal(2.0 / 3, double.Parse(counted["wrong"]["sam"]!["details"]!["coverage"]!.GetValue<string>(), System.Globalization.CultureInfo.InvariantCulture), 12);
+        // The named variants carry the same terms at weight 0.5, beside the paper's sam in one run; coverage alone sees a red circle either way.
+        var variants = ScoreJson(prompt, correct, wrong, "--rewards", "sam,sam_coverage,sam_count");
+        Assert.Equal(Score(variants, "wrong", "sam"), Score(variants, "wrong", "sam_coverage"), 12);
+        Assert.Equal(Score(counted, "wrong", "sam"), Score(variants, "wrong", "sam_count"), 12);
+        Assert.Equal(0.5, Score(variants, "correct", "sam_count"), 12);
     }
 
     [Fact]

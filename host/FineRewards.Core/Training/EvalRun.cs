@@ -17,12 +17,15 @@ public sealed record EvalOptions(
     IReadOnlyList<string> Rewards,
     string? Lora = null,
     double LoraScale = 1.0,
-    GenerationSettings? Generation = null);
+    GenerationSettings? Generation = null,
+    IReadOnlyList<IReadOnlyList<string>>? CombineSets = null);
 
 /// <param name="RewardMean">Mean score of all candidates, per reward.</param>
-/// <param name="Top1Accuracy">Per reward (and "arl" over all of them when there are several): prompts whose
-/// top-1 of K under that reward is ground-truth correct / prompts. Compare with Overall.Accuracy, the chance a random pick is correct.</param>
-/// <param name="Overall">SelectedAccuracy is the ARL top-1 (the single reward's when there is one).</param>
+/// <param name="Top1Accuracy">Per reward, and per combination "METHOD:a+b" (arl, sum, normalized over each of
+/// <see cref="EvalOptions.CombineSets"/>): the share of prompts whose top-1 of K is ground-truth correct. A single
+/// reward's tied best candidates share the credit (2 tied, 1 correct: 0.5), so a reward that cannot tell candidates
+/// apart scores chance, not candidate 0's accuracy. Compare with Overall.Accuracy, the chance a random pick is correct.</param>
+/// <param name="Overall">SelectedAccuracy is the top-1 of ARL over the first combine set (the single reward's when there is one).</param>
 public sealed record EvalSummary(
     int Prompts,
     int K,
@@ -46,12 +49,30 @@ public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
 
     public static string ImageName(int prompt, int candidate) => $"p{prompt:0000}_c{candidate}.png";
 
+    static readonly CombineMethod[] Combinations = [CombineMethod.Arl, CombineMethod.Sum, CombineMethod.Normalized];
+
+    /// <summary>The paper's pair (caption + sam) when both are scored, else all the rewards; none for a single reward.</summary>
+    public static IReadOnlyList<IReadOnlyList<string>> DefaultCombineSets(IReadOnlyList<string> rewards) =>
+        rewards.Contains("caption") && rewards.Contains("sam") && rewards.Count > 2 ? [["caption", "sam"]]
+        : rewards.Count > 1 ? [rewards] : [];
+
+    /// <summary>The key of a combination in <see cref="EvalSummary.Top1Accuracy"/>, e.g. "arl:caption+sam".</summary>
+    public static string CombinationKey(CombineMethod method, IReadOnlyList<string> set) =>
+        $"{method.ToString().ToLowerInvariant()}:{string.Join('+', set)}";
+
     public EvalSummary Run(EvalOptions options, string outDir, CancellationToken cancellationToken = default)
     {
         if (options.K is < 1 or > TrainingRunOptions.MaxK) throw new InputException("--k", $"{options.K}; expected 1 to {TrainingRunOptions.MaxK}");
         if (runtime.Pack != options.Pack) throw new InputException("--pack", $"runtime is for pack \"{runtime.Pack}\", options name \"{options.Pack}\"");
         if (options.Lora is string l && !File.Exists(l) && !Directory.Exists(l)) throw new InputException("--lora", $"{l} does not exist");
         var prompts = PromptsFile.Read(options.PromptsFile, runtime.ValidatePrompt);
+        var combineSets = options.CombineSets ?? DefaultCombineSets(options.Rewards);
+        foreach (var set in combineSets)
+        {
+            if (set.Count < 2) throw new InputException("--combine-sets", $"\"{string.Join('+', set)}\" needs at least two rewards joined by +");
+            foreach (var name in set)
+                if (!options.Rewards.Contains(name)) throw new InputException("--combine-sets", $"\"{name}\" is not among the scored rewards ({string.Join(", ", options.Rewards)})");
+        }
         var generator = runtime.RequireGenerator();
         var rewards = runtime.CreateRewards(options.Rewards);
         var truth = runtime.GroundTruth;
@@ -60,7 +81,7 @@ public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
         Directory.CreateDirectory(outDir);
 
         var promptDocs = new JsonArray();
-        var perPrompt = new List<(string Task, bool[] Correct, Dictionary<string, int> Top1)>();
+        var perPrompt = new List<(string Task, bool[] Correct, Dictionary<string, double> Credit)>();
         var sums = rewards.ToDictionary(r => r.Name, _ => 0.0);
         progress.PhaseStarted(0, RunPhase.Generate, prompts.Count);
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -79,20 +100,27 @@ public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
             var scores = rewards.ToDictionary(r => r.Name, r => r.Score(prompts[p], images, cancellationToken));
             var verdicts = truth is null ? null : images.Select(i => truth.Evaluate(prompts[p], i)).ToList();
             var top1 = new Dictionary<string, int>();
+            var credit = new Dictionary<string, double>();
             foreach (var r in rewards)
             {
                 var values = scores[r.Name].Select(s => s.Score).ToList();
-                top1[r.Name] = values.IndexOf(values.Max());
+                double best = values.Max();
+                var tied = Enumerable.Range(0, options.K).Where(i => values[i] == best).ToList();
+                top1[r.Name] = tied[0];
+                if (verdicts is not null) credit[r.Name] = tied.Count(i => verdicts[i].Correct) / (double)tied.Count;
                 sums[r.Name] += values.Sum();
             }
-            if (rewards.Count > 1)
-            {
-                var ranked = CandidateRanker.Rank(Enumerable.Range(0, options.K)
-                    .Select(i => new CandidateScores(i.ToString(CultureInfo.InvariantCulture), rewards.ToDictionary(r => r.Name, r => scores[r.Name][i].Score))).ToList(),
-                    CombineMethod.Arl);
-                top1["arl"] = int.Parse(ranked.Selected, CultureInfo.InvariantCulture);
-            }
-            if (verdicts is not null) perPrompt.Add((verdicts[0].Task, verdicts.Select(v => v.Correct).ToArray(), top1));
+            foreach (var set in combineSets)
+                foreach (var method in Combinations)
+                {
+                    var ranked = CandidateRanker.Rank(Enumerable.Range(0, options.K)
+                        .Select(i => new CandidateScores(i.ToString(CultureInfo.InvariantCulture), set.ToDictionary(name => name, name => scores[name][i].Score))).ToList(),
+                        method);
+                    string key = CombinationKey(method, set);
+                    top1[key] = int.Parse(ranked.Selected, CultureInfo.InvariantCulture);
+                    if (verdicts is not null) credit[key] = verdicts[top1[key]].Correct ? 1 : 0;
+                }
+            if (verdicts is not null) perPrompt.Add((verdicts[0].Task, verdicts.Select(v => v.Correct).ToArray(), credit));
 
             var cands = new JsonArray();
             for (int c = 0; c < options.K; c++)
@@ -128,12 +156,12 @@ public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
         SortedDictionary<string, AccuracyStats>? byTask = null;
         if (perPrompt.Count > 0)
         {
-            string main = rewards.Count > 1 ? "arl" : rewards[0].Name;
-            top1Accuracy = perPrompt[0].Top1.Keys.ToDictionary(k => k, k => perPrompt.Count(x => x.Correct[x.Top1[k]]) / (double)perPrompt.Count);
-            AccuracyStats Stats(IReadOnlyCollection<(string Task, bool[] Correct, Dictionary<string, int> Top1)> group) => new(
+            string main = combineSets.Count > 0 ? CombinationKey(CombineMethod.Arl, combineSets[0]) : rewards[0].Name;
+            top1Accuracy = perPrompt[0].Credit.Keys.ToDictionary(k => k, k => perPrompt.Sum(x => x.Credit[k]) / perPrompt.Count);
+            AccuracyStats Stats(IReadOnlyCollection<(string Task, bool[] Correct, Dictionary<string, double> Credit)> group) => new(
                 group.Count,
                 group.Sum(x => x.Correct.Count(c => c)) / (double)group.Sum(x => x.Correct.Length),
-                group.Count(x => x.Correct[x.Top1[main]]) / (double)group.Count,
+                group.Sum(x => x.Credit[main]) / group.Count,
                 group.Count(x => x.Correct.Any(c => c)) / (double)group.Count);
             overall = Stats(perPrompt);
             byTask = new SortedDictionary<string, AccuracyStats>(StringComparer.Ordinal);
@@ -145,7 +173,7 @@ public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
         var doc = new JsonObject
         {
             ["format"] = "finerewards-eval/1",
-            ["options"] = JsonSerializer.SerializeToNode(options with { Generation = g }, RunManifest.Json),
+            ["options"] = JsonSerializer.SerializeToNode(options with { Generation = g, CombineSets = combineSets }, RunManifest.Json),
             ["generator"] = generator.Name,
             ["rewards"] = new JsonArray(rewards.Select(r => (JsonNode)new JsonObject { ["name"] = r.Name, ["version"] = r.Version }).ToArray()),
             ["ground_truth"] = truth?.Name,
@@ -171,11 +199,12 @@ public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
         w.AppendLine("| --- | --- | --- |");
         foreach (var (name, mean) in s.RewardMean)
             w.AppendLine($"| {name} | {mean.ToString("0.0000", CultureInfo.InvariantCulture)} | {(s.Top1Accuracy?.TryGetValue(name, out double t) == true ? t.ToString("P1", CultureInfo.InvariantCulture) : "-")} |");
-        if (s.Top1Accuracy?.TryGetValue("arl", out double arl) == true) w.AppendLine($"| arl (all rewards) | - | {arl.ToString("P1", CultureInfo.InvariantCulture)} |");
+        foreach (var (key, accuracy) in s.Top1Accuracy ?? new Dictionary<string, double>())
+            if (key.Contains(':')) w.AppendLine($"| {key} | - | {accuracy.ToString("P1", CultureInfo.InvariantCulture)} |");
         if (s.Overall is { } o)
         {
             w.AppendLine();
-            w.AppendLine("| task | prompts | accuracy (all candidates) | selected top-1 | >=1 correct of K |");
+            w.AppendLine("| task | prompts | accuracy (all candidates) | ARL top-1 | >=1 correct of K |");
             w.AppendLine("| --- | --- | --- | --- | --- |");
             foreach (var (task, a) in s.ByTask!) w.AppendLine(Row(task, a));
             w.AppendLine(Row("overall", o));

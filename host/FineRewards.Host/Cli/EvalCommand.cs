@@ -17,10 +17,11 @@ public static class EvalCommand
         var lora = new Option<FileInfo?>("--lora") { Description = "LoRA checkpoint to generate with (e.g. RUN_DIR/loras/round03.safetensors); default the base model." };
         var loraScale = new Option<double>("--lora-scale") { Description = "LoRA scale.", DefaultValueFactory = _ => 1.0 };
         var rewards = new Option<string?>("--rewards") { Description = "Comma-separated rewards to score with (default: all of the pack's)." };
+        var combineSets = new Option<string?>("--combine-sets") { Description = "Reward sets whose arl, sum and normalized top-1 are reported, e.g. caption+sam,caption+sam+clip (default: caption+sam when both are scored, else all the rewards)." };
         var outDir = new Option<DirectoryInfo>("--out") { Description = "Folder for p{i:0000}_c{c}.png, eval.json (every score, evidence, verdict) and eval.md.", Required = true };
         var command = new Command("eval", "Generate K images per prompt, report mean rewards, ground-truth accuracy per task and overall, and the fraction of prompts with at least one correct of K.")
         {
-            pack, prompts, k, seed, lora, loraScale, rewards, outDir,
+            pack, prompts, k, seed, lora, loraScale, rewards, combineSets, outDir,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -28,7 +29,8 @@ public static class EvalCommand
             using var runtime = packs.Resolve(parse.GetValue(pack)!);
             var names = parse.GetValue(rewards) is string r ? TrainCommand.SplitList(r) : runtime.RewardNames;
             var options = new EvalOptions(runtime.Pack, parse.GetValue(prompts)!.FullName, parse.GetValue(k), parse.GetValue(seed), names,
-                parse.GetValue(lora)?.FullName, parse.GetValue(loraScale));
+                parse.GetValue(lora)?.FullName, parse.GetValue(loraScale),
+                CombineSets: parse.GetValue(combineSets) is string sets ? TrainCommand.SplitList(sets).Select(set => (IReadOnlyList<string>)set.Split('+', StringSplitOptions.TrimEntries)).ToList() : null);
             string dir = parse.GetValue(outDir)!.FullName;
             var summary = ConsoleRunProgress.Run(writer, progress => new EvalRun(runtime, progress).Run(options, dir));
             string table = EvalRun.Format(summary);

@@ -13,7 +13,9 @@ using FineRewards.ShapesPack.Readers;
 namespace FineRewards.Host.Scoring;
 
 /// <summary>What `score` and `bench rewards` run: which rewards, judge, embedder, and the options beyond the paper.</summary>
-/// <param name="Rewards">Names among caption, sam, clip, random, in output order.</param>
+/// <param name="Rewards">Names among <see cref="Known"/>, in output order. sam_coverage and sam_count are the segment
+/// reward with the beyond-the-paper terms at weight <see cref="VariantCoverage"/> (count-aware for sam_count), so rounds
+/// and evals can compare them with sam side by side; --coverage and --count-aware change "sam" itself.</param>
 /// <param name="Judge">"lexical", or "llm:PATH.gguf".</param>
 /// <param name="Embedder">"minilm" (all-MiniLM-L6-v2) or "clip" (the pack's contrastive text tower).</param>
 public sealed record ScoringSetup(
@@ -24,7 +26,10 @@ public sealed record ScoringSetup(
     double Coverage = 0,
     bool CountAware = false)
 {
-    public static readonly IReadOnlyList<string> Known = ["caption", "sam", "clip", "random"];
+    public static readonly IReadOnlyList<string> Known = ["caption", "sam", "sam_coverage", "sam_count", "clip", "random"];
+
+    /// <summary>Coverage weight of the sam_coverage and sam_count variants: a missing object costs as much as one "unlikely" verdict's swing.</summary>
+    public const double VariantCoverage = 0.5;
 
     public static IReadOnlyList<string> ParseRewards(string text)
     {
@@ -62,14 +67,19 @@ public sealed class ShapesScorer : IDisposable
             rewards.Add((name, name switch
             {
                 "caption" => new CaptionReward(_readers.Captioner, Embedder(setup.Embedder)),
-                "sam" => new SegmentReward(_readers.Segmenter, Judge(setup.Judge),
-                    new SegmentRewardOptions(CoverageWeight: setup.Coverage, CountAware: setup.CountAware), new ShapesPromptLabels()),
+                "sam" => Segments(new SegmentRewardOptions(CoverageWeight: setup.Coverage, CountAware: setup.CountAware)),
+                "sam_coverage" => Segments(new SegmentRewardOptions(CoverageWeight: ScoringSetup.VariantCoverage)),
+                "sam_count" => Segments(new SegmentRewardOptions(CoverageWeight: ScoringSetup.VariantCoverage, CountAware: true)),
                 "clip" => new ClipScoreReward(_readers.Contrastive),
                 "random" => new RandomReward(setup.Seed),
                 _ => throw new InputException("--rewards", $"unknown reward \"{name}\""),
             }));
         Rewards = rewards;
     }
+
+    /// <summary>The sam variants share one judge, so an LLM judge is loaded once.</summary>
+    SegmentReward Segments(SegmentRewardOptions options) => new(_readers.Segmenter, _judge ??= Judge(Setup.Judge), options, new ShapesPromptLabels());
+    ILabelJudge? _judge;
 
     ITextEmbedder Embedder(string name) => name.ToLowerInvariant() switch
     {
@@ -101,7 +111,7 @@ public sealed class ShapesScorer : IDisposable
         if (string.IsNullOrWhiteSpace(prompt)) throw new InputException("--prompt", "is empty; expected a prompt such as \"a red circle\"");
         if (candidates.Count == 0) throw new InputException("images", "no images to score");
         // The lexical judge needs a grammar prompt; say so now rather than flag every candidate "judge-failed".
-        if (Setup.Rewards.Contains("sam") && Setup.Judge == "lexical") PromptGrammar.Parse(prompt.Trim(), "--prompt");
+        if (Setup.Rewards.Any(r => r.StartsWith("sam", StringComparison.Ordinal)) && Setup.Judge == "lexical") PromptGrammar.Parse(prompt.Trim(), "--prompt");
         var images = candidates.Select(c => c.Image).ToList();
         var byReward = Rewards.ToDictionary(r => r.Name, r => r.Reward.Score(prompt, images));
         var scored = candidates.Select((c, i) => new ScoredCandidate(c.Id, c.Path,
