@@ -68,6 +68,20 @@ public class DoctorTests
             Assert.Equal(3, rows.Count(row => row.GetProperty("selected").GetBoolean()));
             Assert.All(rows, row => Assert.True(File.Exists(row.GetProperty("image").GetString())));
             Assert.All(rows, row => Assert.False(string.IsNullOrEmpty(row.GetProperty("caption").GetString())));
+            // The page: every candidate's image and its verdict overlay, every segment's label with its verdict word.
+            string html = File.ReadAllText(Path.Combine(output, "index.html"));
+            Assert.Contains(Path.Combine(output, "index.html"), r.Stdout.ReplaceLineEndings("").Replace(" ", ""));
+            foreach (var row in rows)
+            {
+                string image = Path.GetFileName(row.GetProperty("image").GetString()!);
+                Assert.Contains($"src=\"{image}\"", html);
+                string overlay = image.Replace(".png", "_segments.png");
+                Assert.Contains($"src=\"{overlay}\"", html);
+                Assert.True(File.Exists(Path.Combine(output, overlay)), overlay);
+                foreach (var segment in row.GetProperty("segments").EnumerateArray())
+                    Assert.Contains($"<td>{segment.GetProperty("label").GetString()}</td><td>", html);
+            }
+            Assert.Equal(3, System.Text.RegularExpressions.Regex.Count(html, "★ selected"));
         }
         finally
         {

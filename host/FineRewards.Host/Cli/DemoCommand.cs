@@ -25,7 +25,7 @@ public static class DemoCommand
     public static Command Create()
     {
         var command = new Command("demo", "Check this machine and rank the bundled best-of-K example with every combination method.");
-        var output = new Option<string>("--out") { Description = "Folder for the generated candidates (PNG) and demo.json.", DefaultValueFactory = _ => "demo-out" };
+        var output = new Option<string>("--out") { Description = "Folder for the generated candidates (PNG), their segment overlays, index.html and demo.json.", DefaultValueFactory = _ => "demo-out" };
         command.Options.Add(output);
         command.SetAction(parse => CliErrors.Guard(() => Run(Console.Out, parse.GetValue(output)!)));
         return command;
@@ -60,6 +60,7 @@ public static class DemoCommand
             var truth = runtime.RequireGroundTruth();
             var g = runtime.DefaultGeneration;
             var record = new List<object>();
+            var page = new List<DemoPrompt>();
             Directory.CreateDirectory(outFolder);
             for (int p = 0; p < DemoPrompts.Length; p++)
             {
@@ -71,13 +72,19 @@ public static class DemoCommand
                     rewards.ToDictionary(r => r.Name, r => scores[r.Name][c.Index].Score))).ToList(), CombineMethod.Arl);
                 var table = new Table().Title(Markup.Escape($"\"{prompt}\"")).AddColumn("candidate").AddColumn("seed").AddColumn("caption (model's words)")
                     .AddColumn("caption").AddColumn("sam").AddColumn("clip").AddColumn("arl").AddColumn("ground truth");
+                var shown = new List<DemoCandidate>();
                 foreach (var c in candidates)
                 {
                     string id = $"c{c.Index}";
                     var verdict = truth.Evaluate(prompt, c.Image);
                     string file = Path.Combine(outFolder, $"p{p}_{id}.png");
                     ImageFiles.WritePng(c.Image, file);
+                    var segments = scores["sam"][c.Index].Evidence.Segments ?? [];
+                    string overlay = $"p{p}_{id}_segments.png";
+                    ImageFiles.WritePng(DemoPage.Overlay(c.Image, segments), Path.Combine(outFolder, overlay));
                     int place = ranking.Order.ToList().IndexOf(id) + 1;
+                    shown.Add(new DemoCandidate(c.Index, c.Seed, Path.GetFileName(file), overlay, rewards.ToDictionary(r => r.Name, r => scores[r.Name][c.Index]),
+                        place, ranking.Selected == id, verdict.Correct, verdict.Reasons));
                     table.AddRow(
                         new Markup(ranking.Selected == id ? $"[green]{id} *[/]" : id),
                         new Markup(c.Seed.ToString(CultureInfo.InvariantCulture)),
@@ -89,12 +96,18 @@ public static class DemoCommand
                         new Markup(verdict.Correct ? "[green]correct[/]" : Markup.Escape("wrong: " + string.Join("; ", verdict.Reasons))));
                     record.Add(new { prompt, candidate = c.Index, seed = c.Seed, image = file, caption = scores["caption"][c.Index].Evidence.Caption,
                         scores = rewards.ToDictionary(r => r.Name, r => scores[r.Name][c.Index].Score), arl_place = place,
-                        selected = ranking.Selected == id, correct = verdict.Correct, reasons = verdict.Reasons });
+                        selected = ranking.Selected == id, correct = verdict.Correct, reasons = verdict.Reasons,
+                        segments = segments.Select(s => new { label = s.Segment.Label, verdict = s.Verdict.Word(), confidence = s.Segment.Confidence,
+                            box = new[] { s.Segment.Box.X, s.Segment.Box.Y, s.Segment.Box.Width, s.Segment.Box.Height } }) });
                 }
                 console.Write(table);
+                page.Add(new DemoPrompt(prompt, shown));
             }
+            DemoPage.Write(outFolder, page, rewards.Select(r => r.Name).ToList(),
+                $"K = {DemoK}, sampler {g.Sampler}, {g.Steps} steps, guidance {g.Guidance.ToString(CultureInfo.InvariantCulture)}, rewards caption (captioner + MiniLM), sam (segmenter + lexical judge), clip (pack's contrastive model)");
             AtomicFile.WriteAllText(Path.Combine(outFolder, "demo.json"), JsonSerializer.Serialize(record, new JsonSerializerOptions { WriteIndented = true }));
-            console.MarkupLine($"* = selected by ARL. Images and every score with its evidence: {Markup.Escape(Path.GetFullPath(outFolder))} (demo.json).");
+            console.MarkupLine($"* = selected by ARL. The page with the grid, reward breakdowns and segment verdicts: [bold]{Markup.Escape(Path.GetFullPath(Path.Combine(outFolder, DemoPage.FileName)))}[/]");
+            console.MarkupLine($"Images and every score with its evidence: {Markup.Escape(Path.GetFullPath(outFolder))} (demo.json).");
             console.MarkupLine("Next: [bold]finerewards train --pack shapes ...[/] fine-tunes a LoRA on the selected images (docs/training.md).");
         }
         return CliErrors.Ok;
