@@ -35,7 +35,7 @@ public static class BenchCommand
         var repeats = new Option<int>("--repeats") { Description = "Timed UNet forwards (after one warm-up).", DefaultValueFactory = _ => 5 };
         var only = new Option<string>("--only") { Description = "Run only one part: unet, generate, train, or all.", DefaultValueFactory = _ => "all" };
         var json = new Option<bool>("--json") { Description = "Print the results as JSON." };
-        var threads = new Option<int?>("--threads") { Description = "libtorch intra-op threads (default: libtorch's choice, the core count). On a busy shared machine 1 can be much faster." };
+        var threads = ThreadsOption.Create();
         var command = new Command("diffusion", "Time a UNet forward, a K-candidate generation (batched vs one by one) and a LoRA training step; report peak memory.")
         {
             model, arch, k, steps, size, repeats, only, json, threads,
@@ -51,11 +51,7 @@ public static class BenchCommand
             string part = parse.GetValue(only)!;
             if (part is not ("unet" or "generate" or "train" or "all")) throw new InputException("--only", $"expected unet, generate, train or all, got \"{part}\"");
 
-            if (parse.GetValue(threads) is int n)
-            {
-                if (n < 1) throw new InputException("--threads", "must be at least 1");
-                set_num_threads(n);
-            }
+            ThreadsOption.Apply(parse, threads);
             var clock = Stopwatch.StartNew();
             var options = new PipelineOptions(MaxBatchSize: count, MaxCandidates: Math.Max(count, PipelineOptions.Default.MaxCandidates));
             using var pipeline = folder is not null ? GenerateCommand.Load(folder, options) : SyntheticPipeline.Create(architecture!, 0, options);

@@ -20,7 +20,7 @@ public static class BenchRewardsCommand
         var seed = new Option<long>("--seed") { Description = "Seed of the prompt choice and the renders.", DefaultValueFactory = _ => 1 };
         var rewards = new Option<string>("--rewards") { Description = "Rewards to check and time.", DefaultValueFactory = _ => "caption,sam,clip" };
         var embedder = new Option<string>("--embedder") { Description = "Text embedder of the caption reward: minilm or clip.", DefaultValueFactory = _ => "minilm" };
-        var threads = new Option<int?>("--threads") { Description = "libtorch threads (default: libtorch's choice)." };
+        var threads = ThreadsOption.Create();
         var output = new Option<FileInfo?>("--out") { Description = "Also write the report here." };
         var rewardsCommand = new Command("rewards", "Reader metrics on held-out renders, reward sanity (correct vs near-miss render on test prompts), time per image.")
         {
@@ -30,7 +30,7 @@ public static class BenchRewardsCommand
         {
             if (parse.GetValue(k) < 1) throw new InputException("--k", "must be at least 1");
             if (parse.GetValue(prompts) < 1) throw new InputException("--prompts", "must be at least 1");
-            if (parse.GetValue(threads) is int t) TorchSharp.torch.set_num_threads(t);
+            ThreadsOption.Apply(parse, threads);
             var setup = new ScoringSetup(ScoringSetup.ParseRewards(parse.GetValue(rewards)!), Embedder: parse.GetValue(embedder)!);
             string report = RewardBench.Run(ShapesPackReaders.Locate(parse.GetValue(pack)!), parse.GetValue(prompts), parse.GetValue(evalImages),
                 parse.GetValue(k), parse.GetValue(repeats), parse.GetValue(seed), setup, line => Console.Error.WriteLine($"bench: {line}"));

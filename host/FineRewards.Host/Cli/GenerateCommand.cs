@@ -35,7 +35,7 @@ public static class GenerateCommand
         var lora = new Option<string[]>("--lora") { Description = "A LoRA .safetensors (PEFT or kohya) as PATH or PATH:SCALE; repeat for several.", AllowMultipleArgumentsPerToken = false };
         var batch = new Option<int>("--batch") { Description = "Candidates denoised per UNet batch.", DefaultValueFactory = _ => 8 };
         var output = new Option<string>("--out") { Description = "Output folder for the PNGs and generation.json.", Required = true };
-        var threads = new Option<int?>("--threads") { Description = "libtorch intra-op threads (default: the core count). On a busy shared machine 1 can be much faster." };
+        var threads = ThreadsOption.Create();
         var command = new Command("generate", "Generate K candidate images for a prompt with a Stable Diffusion model folder (best-of-K input).")
         {
             model, prompt, negative, k, seed, sampler, steps, guidance, size, lora, batch, output, threads,
@@ -47,11 +47,7 @@ public static class GenerateCommand
             if (maxBatch < 1) throw new InputException("--batch", $"must be at least 1, got {maxBatch}");
             var loras = (parse.GetValue(lora) ?? []).Select(ParseLora).ToList();
             string outDir = parse.GetValue(output)!;
-            if (parse.GetValue(threads) is int n)
-            {
-                if (n < 1) throw new InputException("--threads", "must be at least 1");
-                TorchSharp.torch.set_num_threads(n);
-            }
+            ThreadsOption.Apply(parse, threads);
 
             var clock = Stopwatch.StartNew();
             using var pipeline = Load(parse.GetValue(model)!,

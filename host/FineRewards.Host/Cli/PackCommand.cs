@@ -34,7 +34,7 @@ public static class PackCommand
         var seed = new Option<long>("--seed") { Description = "Data seed (rendered scenes, prompt order, noise).", DefaultValueFactory = _ => 1 };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Pack folder to write (default: packs/shapes of this checkout)." };
         var work = new Option<DirectoryInfo?>("--work") { Description = "Checkpoints and logs, not shipped (default: runs/pack-shapes of this checkout)." };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp (default: libtorch's choice, one per core). 1 is steadier on a machine shared with other jobs." };
+        var threads = ThreadsOption.Create();
         var diffusionDefaults = new DiffusionTrainOptions();
         var lr = new Option<double?>("--lr") { Description = $"diffusion only: peak learning rate (default {diffusionDefaults.LearningRate:0.0e0}); a lower one for a resumed run anneals the model." };
         var datasetSize = new Option<int?>("--dataset-size") { Description = $"diffusion only: rendered training scenes cached as latents (default {diffusionDefaults.DatasetSize}); the first N are the same for any size, so a resumed run can grow it." };
@@ -54,11 +54,7 @@ public static class PackCommand
             string source = ShapesPackInfo.SourceFolder() ?? Path.Combine(Directory.GetCurrentDirectory(), "packs", ShapesPackInfo.Name);
             string packFolder = parse.GetValue(output)?.FullName ?? source;
             string workFolder = parse.GetValue(work)?.FullName ?? Path.Combine(Path.GetDirectoryName(Path.GetDirectoryName(source)!)!, "runs", "pack-shapes");
-            if (parse.GetValue(threads) is int n)
-            {
-                if (n < 1) throw new InputException("--threads", $"must be at least 1, got {n}");
-                TorchSharp.torch.set_num_threads(n);
-            }
+            ThreadsOption.Apply(parse, threads);
             var wanted = parse.GetValue(components) is { Length: > 0 } list ? list : ShapesPackTrainers.All.Select(t => t.Component).ToArray();
             var trainers = wanted.Select(ShapesPackTrainers.Find).ToList();
             if (parse.GetValue(lr) is { } peak && !(peak > 0 && peak < 1)) throw new InputException("--lr", $"must be between 0 and 1, got {peak}");
@@ -102,7 +98,7 @@ public static class PackCommand
         var seed = new Option<long>("--seed") { Description = "Sampling seed (candidate seeds derive from it and the prompt index).", DefaultValueFactory = _ => 1 };
         var output = new Option<DirectoryInfo?>("--out") { Description = "Pack folder (default: packs/shapes of this checkout)." };
         var work = new Option<DirectoryInfo?>("--work") { Description = "Where the images and prompts.txt go (default: runs/pack-shapes/diffusion/eval)." };
-        var threads = new Option<int?>("--threads") { Description = "CPU threads for TorchSharp." };
+        var threads = ThreadsOption.Create();
         var command = new Command("eval", "Generate the test split with the pack's diffusion model (StableDiffusionPipeline) and record the evaluator's accuracy per task in pack.json.")
         {
             pack, k, steps, guidance, seed, output, work, threads,
@@ -111,7 +107,7 @@ public static class PackCommand
         {
             string name = parse.GetValue(pack)!;
             if (name != ShapesPackInfo.Name) throw new InputException("pack", $"\"{name}\" cannot be evaluated; expected \"{ShapesPackInfo.Name}\"");
-            if (parse.GetValue(threads) is int n) TorchSharp.torch.set_num_threads(Math.Max(1, n));
+            ThreadsOption.Apply(parse, threads);
             string source = ShapesPackInfo.SourceFolder() ?? Path.Combine(Directory.GetCurrentDirectory(), "packs", ShapesPackInfo.Name);
             string packFolder = parse.GetValue(output)?.FullName ?? source;
             string evalFolder = parse.GetValue(work)?.FullName

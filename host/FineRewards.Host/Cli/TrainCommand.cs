@@ -32,15 +32,17 @@ public static class TrainCommand
         var sampler = new Option<string?>("--sampler") { Description = "Sampler (default: the pack's)." };
         var genSteps = new Option<int?>("--gen-steps") { Description = "Denoising steps per image (default: the pack's)." };
         var guidance = new Option<double?>("--guidance") { Description = "Classifier-free guidance scale (default: the pack's)." };
+        var threads = ThreadsOption.Create();
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last finished step (same options required)." };
 
         var command = new Command("train", "Run reward-ranked LoRA training rounds: generate K per prompt, score, rank, keep the best, train, repeat.")
         {
             pack, prompts, rounds, k, rewards, combine, outDir, rank, alpha, stepsPerRound, stepsPerImage, lr, batch, filter, seed, loraScale,
-            extra, previews, sampler, genSteps, guidance, resume,
+            extra, previews, sampler, genSteps, guidance, threads, resume,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
+            ThreadsOption.Apply(parse, threads);
             var writer = output ?? Console.Out;
             using var runtime = packs.Resolve(parse.GetValue(pack)!);
             var generation = runtime.DefaultGeneration;
