@@ -17,11 +17,14 @@ ROUNDS=${ROUNDS:-2}
 TRAIN_PER_TASK=${TRAIN_PER_TASK:-6}
 EVAL_K=${EVAL_K:-2}
 LR=${LR:-1e-4}
+TEST_EVERY=${TEST_EVERY:-1}   # >1 keeps every n-th held-out prompt (smoke runs only)
 export OMP_WAIT_POLICY=PASSIVE
 mkdir -p "$OUT"
 
-dotnet build -c Release host/FineRewards.Host -v q -nologo >/dev/null
-FR="host/FineRewards.Host/bin/Release/net10.0/finerewards"
+if [ -z "${FR:-}" ]; then
+  dotnet build -c Release host/FineRewards.Host -v q -nologo >/dev/null
+  FR="host/FineRewards.Host/bin/Release/net10.0/finerewards"
+fi
 
 # Training prompts: TRAIN_PER_TASK evenly spaced prompts of each task's train split. Held-out: the test split.
 : > "$OUT/train-prompts.txt"
@@ -30,7 +33,8 @@ for task in single two_objects counting position; do
   awk -v n="$TRAIN_PER_TASK" '!/^#/ && NF { line[++c] = $0 } END { for (i = 0; i < n; i++) print line[1 + int(i * c / n)] }' \
     "$OUT/train-$task.txt" >> "$OUT/train-prompts.txt"
 done
-"$FR" shapes-prompts --split test --out "$OUT/test-prompts.txt" >/dev/null
+"$FR" shapes-prompts --split test --out "$OUT/test-all.txt" >/dev/null
+awk -v n="$TEST_EVERY" '!/^#/ && NF && (++c % n == 1 || n == 1)' "$OUT/test-all.txt" > "$OUT/test-prompts.txt"
 
 # name | train options (rewards and selection)
 ROWS=(

@@ -4,6 +4,7 @@ using FineRewards.Host.Packs;
 
 // `finerewards`: every command is one file under Cli/ that builds its System.CommandLine node.
 var root = new RootCommand("FineRewards for .NET: reward-guided best-of-K image generation and LoRA training.");
+var packs = PackRuntimes.Default();
 root.Subcommands.Add(RankCommand.Create());
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(DemoCommand.Create());
@@ -13,10 +14,9 @@ root.Subcommands.Add(RenderShapesCommand.Create());
 root.Subcommands.Add(ShapesPromptsCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
 root.Subcommands.Add(PackCommand.Create());
-root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(GenerateCommand.Create(packs));
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(ScoreCommand.Create());
-var packs = PackRuntimes.Default();
 root.Subcommands.Add(TrainCommand.Create(packs));
 root.Subcommands.Add(EvalCommand.Create(packs));
 root.Subcommands.Add(ReportCommand.Create());

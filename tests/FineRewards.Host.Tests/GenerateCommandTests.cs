@@ -21,6 +21,9 @@ public sealed class TinyModelFixture : IDisposable
 
 public class GenerateCommandTests(TinyModelFixture model) : IClassFixture<TinyModelFixture>
 {
+    static List<JsonElement> Results(string output) =>
+        File.ReadAllLines(Path.Combine(output, GenerateCommand.ResultsFile)).Select(l => JsonDocument.Parse(l).RootElement).ToList();
+
     [Fact]
     public void Writes_one_png_per_candidate_and_the_provenance()
     {
@@ -28,23 +31,65 @@ public class GenerateCommandTests(TinyModelFixture model) : IClassFixture<TinyMo
         var result = CliRunner.Run("generate", "--model", model.Model, "--prompt", "a red circle", "--negative", "blue",
             "--k", "3", "--seed", "40", "--sampler", "euler_a", "--steps", "2", "--size", "16x16", "--batch", "2", "--threads", "1", "--out", output);
         Assert.True(result.ExitCode == 0, result.Stderr);
-        Assert.Contains("3 candidates of 16x16", result.Stdout);
+        Assert.Contains("1 prompt(s) x 3 candidates of 16x16", result.Stdout);
 
-        using var job = JsonDocument.Parse(File.ReadAllText(Path.Combine(output, GenerateCommand.ProvenanceFile)));
-        var candidates = job.RootElement.GetProperty("candidates").EnumerateArray().ToList();
-        Assert.Equal(3, candidates.Count);
+        var lines = Results(output);
+        Assert.Equal(3, lines.Count);
         for (int i = 0; i < 3; i++)
         {
-            var c = candidates[i];
+            var c = lines[i];
+            Assert.Equal((0, i), (c.GetProperty("prompt_index").GetInt32(), c.GetProperty("candidate_index").GetInt32()));
             Assert.Equal(40 + i, c.GetProperty("seed").GetInt64());
+            Assert.Equal($"p0000_c{i}.png", c.GetProperty("file").GetString());
+            byte[] png = File.ReadAllBytes(Path.Combine(output, c.GetProperty("file").GetString()!));
+            Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(png)), c.GetProperty("png_sha256").GetString());
             var image = ImageFiles.ReadImage(Path.Combine(output, c.GetProperty("file").GetString()!));
             Assert.Equal((16, 16), (image.Width, image.Height));
+            Assert.Equal("euler_a", c.GetProperty("sampler").GetString());
+            Assert.Equal(2, c.GetProperty("steps").GetInt32());
+            Assert.Equal(64, c.GetProperty("model_hash").GetString()!.Length);
             var provenance = c.GetProperty("provenance");
-            Assert.Equal("euler_a", provenance.GetProperty("sampler").GetString());
             Assert.Equal("blue", provenance.GetProperty("negative_prompt").GetString());
             Assert.Equal((40 + i).ToString(), provenance.GetProperty("seed").GetString());
+            Assert.Equal("tiny", provenance.GetProperty("model").GetString());
         }
-        Assert.Equal("tiny", job.RootElement.GetProperty("model").GetString());
+    }
+
+    /// <summary>The exact call on the shipped pack, then `eval-shapes` on the same prompts file and folder.</summary>
+    [Fact]
+    public void Generates_a_prompts_file_with_the_shapes_pack_in_the_layout_eval_shapes_reads()
+    {
+        string output = Path.Combine(model.Root, "pack-" + Guid.NewGuid().ToString("N"));
+        string prompts = Path.Combine(model.Root, "prompts-" + Guid.NewGuid().ToString("N") + ".txt");
+        File.WriteAllText(prompts, "a red circle\n\ntwo blue squares\n");
+        var result = CliRunner.Run("generate", "--pack", "shapes", "--prompts", prompts, "--k", "2", "--seed", "5", "--out", output, "--steps", "3", "--threads", "1");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var lines = Results(output);
+        Assert.Equal([(0, 0), (0, 1), (1, 0), (1, 1)], lines.Select(l => (l.GetProperty("prompt_index").GetInt32(), l.GetProperty("candidate_index").GetInt32())));
+        Assert.Equal("two blue squares", lines[2].GetProperty("prompt").GetString());
+        Assert.Equal(1005, lines[2].GetProperty("seed").GetInt64());   // prompt 1's base seed is seed + 1000
+        Assert.All(lines, l => Assert.Equal("shapes", l.GetProperty("pack").GetString()));
+        Assert.All(lines, l => Assert.Equal("ddim", l.GetProperty("sampler").GetString()));   // the pack's default sampler
+        Assert.All(lines, l => Assert.Equal(3, l.GetProperty("steps").GetInt32()));
+
+        var eval = CliRunner.Run("eval-shapes", "--prompts", prompts, "--images", output, "--k", "2");
+        Assert.True(eval.ExitCode == 0, eval.Stderr);
+        Assert.Contains("overall", eval.Stdout);
+    }
+
+    [Fact]
+    public void Pack_and_model_or_prompt_and_prompts_must_be_exactly_one()
+    {
+        var both = CliRunner.Run("generate", "--pack", "shapes", "--model", model.Model, "--prompt", "a red circle", "--out", Path.Combine(model.Root, "o3"));
+        Assert.Equal(CliErrors.BadInput, both.ExitCode);
+        Assert.Contains("--pack", both.Stderr);
+        var neither = CliRunner.Run("generate", "--pack", "shapes", "--out", Path.Combine(model.Root, "o4"));
+        Assert.Equal(CliErrors.BadInput, neither.ExitCode);
+        Assert.Contains("--prompt", neither.Stderr);
+        var notGrammar = CliRunner.Run("generate", "--pack", "shapes", "--prompt", "a cat", "--out", Path.Combine(model.Root, "o5"));
+        Assert.Equal(CliErrors.BadInput, notGrammar.ExitCode);
+        Assert.Contains("--prompt", notGrammar.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(model.Root, "o5")));
     }
 
     [Fact]

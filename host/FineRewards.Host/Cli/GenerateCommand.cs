@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Core.Training;
 using FineRewards.Diffusion.IO;
 using FineRewards.Diffusion.Pipelines;
 using FineRewards.Diffusion.Schedulers;
@@ -14,84 +15,112 @@ using FineRewards.Shapes.Rendering;
 namespace FineRewards.Host.Cli;
 
 /// <summary>
-/// `finerewards generate`: best-of-K text-to-image with a diffusers Stable Diffusion folder; writes
-/// one PNG per candidate and generation.json with every candidate's provenance.
+/// `finerewards generate`: best-of-K text-to-image with a model pack (`--pack shapes`) or a diffusers
+/// Stable Diffusion folder (`--model DIR`), for one prompt or a prompts file. Writes
+/// DIR/p{i:0000}_c{c}.png (the layout `eval-shapes` and `eval` read) and DIR/results.jsonl, one line per
+/// candidate with its seed, settings, the model's and LoRAs' hashes and the PNG's SHA-256.
 /// </summary>
 public static class GenerateCommand
 {
-    public const string ProvenanceFile = "generation.json";
+    public const string ResultsFile = "results.jsonl";
 
-    public static Command Create()
+    public static string ImageName(int prompt, int candidate) => $"p{prompt:0000}_c{candidate}.png";
+
+    public static Command Create(PackRuntimeRegistry packs)
     {
-        var model = new Option<string>("--model") { Description = "A diffusers model folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/).", Required = true };
-        var prompt = new Option<string>("--prompt") { Description = "What to draw.", Required = true };
-        var negative = new Option<string>("--negative") { Description = "Negative prompt (the unconditional side of guidance).", DefaultValueFactory = _ => "" };
-        var k = new Option<int>("--k") { Description = "Candidates to generate (candidate i uses seed + i).", DefaultValueFactory = _ => 4 };
-        var seed = new Option<long>("--seed") { Description = "Base seed.", DefaultValueFactory = _ => 0 };
-        var sampler = new Option<string>("--sampler") { Description = $"Sampler: {string.Join(", ", SchedulerFactory.Names)}.", DefaultValueFactory = _ => "ddim" };
-        var steps = new Option<int>("--steps") { Description = "Denoising steps.", DefaultValueFactory = _ => 25 };
-        var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance scale (1 = no guidance).", DefaultValueFactory = _ => 7.5 };
-        var size = new Option<string?>("--size") { Description = "Image size WxH, multiples of the VAE factor (default: the UNet's sample_size times the VAE factor)." };
+        var pack = new Option<string?>("--pack") { Description = $"A model pack to generate with ({string.Join(", ", packs.Packs)}); its sampler, steps and guidance are the defaults." };
+        var model = new Option<string?>("--model") { Description = "A diffusers model folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) instead of --pack." };
+        var prompt = new Option<string?>("--prompt") { Description = "What to draw (prompt index 0)." };
+        var prompts = new Option<FileInfo?>("--prompts") { Description = "Prompts file instead of --prompt: prompt i is the i-th prompt line (blank lines and # comments skipped)." };
+        var negative = new Option<string?>("--negative") { Description = "Negative prompt (the unconditional side of guidance)." };
+        var k = new Option<int>("--k") { Description = "Candidates per prompt (candidate c uses seed + c).", DefaultValueFactory = _ => 4 };
+        var seed = new Option<long>("--seed") { Description = "Base seed of prompt 0; prompt i uses seed + 1000 * i, so prompts never share noise.", DefaultValueFactory = _ => 0 };
+        var sampler = new Option<string?>("--sampler") { Description = $"Sampler: {string.Join(", ", SchedulerFactory.Names)} (default: the pack's, else ddim)." };
+        var steps = new Option<int?>("--steps") { Description = "Denoising steps (default: the pack's, else 25)." };
+        var guidance = new Option<double?>("--guidance") { Description = "Classifier-free guidance scale, 1 = none (default: the pack's, else 7.5)." };
+        var size = new Option<string?>("--size") { Description = "Image size WxH, multiples of the VAE factor (default: the model's native size)." };
         var lora = new Option<string[]>("--lora") { Description = "A LoRA .safetensors (PEFT or kohya) as PATH or PATH:SCALE; repeat for several.", AllowMultipleArgumentsPerToken = false };
-        var batch = new Option<int>("--batch") { Description = "Candidates denoised per UNet batch.", DefaultValueFactory = _ => 8 };
-        var output = new Option<string>("--out") { Description = "Output folder for the PNGs and generation.json.", Required = true };
+        var batch = new Option<int>("--batch") { Description = "Candidates denoised per UNet batch (--model only; a pack uses its own).", DefaultValueFactory = _ => 8 };
+        var output = new Option<string>("--out") { Description = "Output folder for p{i:0000}_c{c}.png and results.jsonl.", Required = true };
         var threads = ThreadsOption.Create();
-        var command = new Command("generate", "Generate K candidate images for a prompt with a Stable Diffusion model folder (best-of-K input).")
+        var command = new Command("generate", "Generate K candidate images per prompt with a model pack or a Stable Diffusion folder (best-of-K input).")
         {
-            model, prompt, negative, k, seed, sampler, steps, guidance, size, lora, batch, output, threads,
+            pack, model, prompt, prompts, negative, k, seed, sampler, steps, guidance, size, lora, batch, output, threads,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
+            ThreadsOption.Apply(parse, threads);
+            string? packName = parse.GetValue(pack), modelFolder = parse.GetValue(model);
+            if ((packName is null) == (modelFolder is null)) throw new InputException("--pack", "name exactly one of --pack NAME or --model DIR");
+            string? single = parse.GetValue(prompt);
+            FileInfo? file = parse.GetValue(prompts);
+            if ((single is null) == (file is null)) throw new InputException("--prompt", "give exactly one of --prompt TEXT or --prompts FILE");
             int count = parse.GetValue(k);
+            if (count < 1) throw new InputException("--k", $"must be at least 1, got {count}");
             int maxBatch = parse.GetValue(batch);
             if (maxBatch < 1) throw new InputException("--batch", $"must be at least 1, got {maxBatch}");
             var loras = (parse.GetValue(lora) ?? []).Select(ParseLora).ToList();
+            foreach (var l in loras)
+                if (!File.Exists(l.Path)) throw new InputException("--lora", $"{l.Path} does not exist");
             string outDir = parse.GetValue(output)!;
-            ThreadsOption.Apply(parse, threads);
 
             var clock = Stopwatch.StartNew();
-            using var pipeline = Load(parse.GetValue(model)!,
-                new PipelineOptions(MaxBatchSize: maxBatch, MaxCandidates: Math.Max(count, PipelineOptions.Default.MaxCandidates)));
+            using var runtime = packName is null ? null : packs.Resolve(packName);
+            using var pipeline = modelFolder is null ? null
+                : Load(modelFolder, new PipelineOptions(MaxBatchSize: maxBatch, MaxCandidates: Math.Max(count, PipelineOptions.Default.MaxCandidates)));
+            IImageGenerator generator = runtime?.RequireGenerator() ?? pipeline!;
+            var defaults = runtime?.DefaultGeneration ?? new GenerationSettings();
+            var (width, height) = pipeline is not null ? ParseSize(parse.GetValue(size), pipeline)
+                : parse.GetValue(size) is string text ? ParseSize(text) : (defaults.Width, defaults.Height);
+            var texts = single is not null ? [single] : PromptsFile.Read(file!.FullName, runtime is null ? null : runtime.ValidatePrompt);
+            if (single is not null) runtime?.ValidatePrompt(single, "--prompt");
             double loadSeconds = clock.Elapsed.TotalSeconds;
-            var (width, height) = ParseSize(parse.GetValue(size), pipeline);
-            var request = new GenerationRequest(parse.GetValue(prompt)!, count, parse.GetValue(seed), parse.GetValue(negative)!,
-                parse.GetValue(sampler)!, parse.GetValue(steps), parse.GetValue(guidance), width, height, loras);
 
+            var lines = new List<string>();
             clock.Restart();
             var progress = new ConsoleProgress();
-            var candidates = pipeline.Generate(request, progress);
-            double generateSeconds = clock.Elapsed.TotalSeconds;
-            Console.Error.WriteLine();
-
-            Directory.CreateDirectory(outDir);
-            var entries = new JsonArray();
-            foreach (var c in candidates)
+            for (int i = 0; i < texts.Count; i++)
             {
-                string file = $"candidate-{c.Index:D2}-seed-{c.Seed}.png";
-                byte[] png = ImageFiles.EncodePng(c.Image);
-                AtomicFile.WriteAllBytes(Path.Combine(outDir, file), png);
-                var provenance = new JsonObject();
-                foreach (var (key, value) in c.Provenance.OrderBy(p => p.Key, StringComparer.Ordinal)) provenance[key] = value;
-                entries.Add(new JsonObject
+                var request = new GenerationRequest(texts[i], count, parse.GetValue(seed) + 1000L * i, parse.GetValue(negative) ?? defaults.NegativePrompt,
+                    parse.GetValue(sampler) ?? defaults.Sampler, parse.GetValue(steps) ?? defaults.Steps, parse.GetValue(guidance) ?? defaults.Guidance,
+                    width, height, loras);
+                progress.Prompt = (i, texts.Count);
+                var candidates = generator.Generate(request, progress).OrderBy(c => c.Index).ToList();
+                Directory.CreateDirectory(outDir);   // only once something was generated: a refused request leaves no folder behind
+                foreach (var c in candidates)
                 {
-                    ["index"] = c.Index,
-                    ["seed"] = c.Seed,
-                    ["file"] = file,
-                    ["png_sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(png)),
-                    ["provenance"] = provenance,
-                });
+                    string name = ImageName(i, c.Index);
+                    byte[] png = ImageFiles.EncodePng(c.Image);
+                    AtomicFile.WriteAllBytes(Path.Combine(outDir, name), png);
+                    var line = new JsonObject
+                    {
+                        ["prompt_index"] = i,
+                        ["candidate_index"] = c.Index,
+                        ["file"] = name,
+                        ["prompt"] = texts[i],
+                        ["seed"] = c.Seed,
+                        ["sampler"] = request.Sampler,
+                        ["steps"] = request.Steps,
+                        ["guidance"] = request.Guidance,
+                        ["width"] = width,
+                        ["height"] = height,
+                        ["pack"] = packName,
+                        ["model"] = modelFolder is null ? null : Path.GetFullPath(modelFolder),
+                        ["model_hash"] = c.Provenance.GetValueOrDefault("model_hash"),
+                        ["loras"] = JsonNode.Parse(c.Provenance.GetValueOrDefault("loras") ?? "[]"),
+                        ["png_sha256"] = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(png)),
+                    };
+                    var provenance = new JsonObject();
+                    foreach (var (key, value) in c.Provenance.OrderBy(p => p.Key, StringComparer.Ordinal)) provenance[key] = value;
+                    line["provenance"] = provenance;
+                    lines.Add(line.ToJsonString());
+                }
+                // Rewritten after every prompt: an interrupted run keeps a results file that matches its images.
+                AtomicFile.WriteAllText(Path.Combine(outDir, ResultsFile), string.Join('\n', lines) + "\n");
             }
-            var job = new JsonObject
-            {
-                ["model_folder"] = Path.GetFullPath(parse.GetValue(model)!),
-                ["model"] = pipeline.Name,
-                ["model_hash"] = pipeline.ModelHash,
-                ["load_seconds"] = Math.Round(loadSeconds, 3),
-                ["generate_seconds"] = Math.Round(generateSeconds, 3),
-                ["candidates"] = entries,
-            };
-            AtomicFile.WriteAllText(Path.Combine(outDir, ProvenanceFile), job.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-            Console.Out.WriteLine($"{count} candidates of {width}x{height} in {generateSeconds:F1} s ({request.Steps} {request.Sampler} steps) -> {outDir}");
+            Console.Error.WriteLine();
+            Console.Out.WriteLine($"{texts.Count} prompt(s) x {count} candidates of {width}x{height} in {clock.Elapsed.TotalSeconds:F1} s " +
+                                  $"(model loaded in {loadSeconds:F1} s) -> {outDir} ({ResultsFile})");
             return CliErrors.Ok;
         }));
         return command;
@@ -127,6 +156,11 @@ public static class GenerateCommand
             int side = (pipeline.Unet.Config.SampleSize ?? 64) * pipeline.SizeMultiple;
             return (side, side);
         }
+        return ParseSize(text);
+    }
+
+    public static (int Width, int Height) ParseSize(string text)
+    {
         var parts = text.ToLowerInvariant().Split('x');
         if (parts.Length != 2 || !int.TryParse(parts[0], out int w) || !int.TryParse(parts[1], out int h) || w <= 0 || h <= 0)
             throw new InputException("--size", $"expected WxH such as 512x512, got \"{text}\"");
@@ -136,7 +170,9 @@ public static class GenerateCommand
     /// <summary>One status line on stderr, rewritten every step.</summary>
     sealed class ConsoleProgress : IProgress<GenerationProgress>
     {
+        public (int Index, int Count) Prompt { get; set; } = (0, 1);
+
         public void Report(GenerationProgress p) =>
-            Console.Error.Write($"\rstep {p.Step}/{p.Steps}, candidates done {p.CandidatesDone}/{p.Candidates}   ");
+            Console.Error.Write($"\rprompt {Prompt.Index + 1}/{Prompt.Count}: step {p.Step}/{p.Steps}, candidates done {p.CandidatesDone}/{p.Candidates}   ");
     }
 }
