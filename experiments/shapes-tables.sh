@@ -76,10 +76,11 @@ base_evals() {
 }
 
 mkdir -p "$OUT/base"
-queue() { local i; for i in "$@"; do IFS='|' read -r name opts <<< "${ROWS[$i]}"; mkdir -p "$OUT/$name"; run_row "$name" "$opts"; done; }
+# A failed row is reported and skipped (its log says why); rerunning the script retries it.
+queue() { local i; for i in "$@"; do IFS='|' read -r name opts <<< "${ROWS[$i]}"; mkdir -p "$OUT/$name"; run_row "$name" "$opts" || echo "[$(date -u +%H:%M:%S)] $name FAILED: see $OUT/$name.*.log"; done; }
 # Two queues of similar cost; the base/ranking evals go with the shorter one.
 ( queue 4 0 2 6 8 ) &
-( base_evals; queue 3 1 5 7 9 ) &
+( base_evals || echo "base evals FAILED: see $OUT/base.eval.log, $OUT/ranking.log"; queue 3 1 5 7 9 ) &
 wait
 
 "$FR" report "$OUT"/*/train --out "$OUT/report" > /dev/null
