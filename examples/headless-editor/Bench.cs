@@ -142,6 +142,11 @@ public static class Bench
         public string SendFeedback(string jobId, int candidateIndex, FeedbackChoice choice, string profile) => throw new InvalidOperationException("the bench has no host");
         public string SendEdited(string jobId, int candidateIndex, RgbImage edited, string profile) => throw new InvalidOperationException("the bench has no host");
         public void Refresh() { }
+        public string StartTraining(TrainingParameters parameters) => throw new InvalidOperationException("the bench has no host");
+        public void WatchTraining(string trainingId, TrainingParameters parameters) { }
+        public void CancelTraining(string trainingId) { }
+        public void ActivateLora(string loraId) { }
+        public void DeleteLora(string loraId) { }
         public void Dispose() { }
     }
 }

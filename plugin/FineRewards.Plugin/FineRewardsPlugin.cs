@@ -19,6 +19,7 @@ public sealed class FineRewardsPlugin : IDisposable
     readonly IHostClient client;
     readonly IEditorHost editor;
     readonly SegmentOverlay overlay = new();
+    readonly CurveChart chart = new();
     readonly List<EditorRequest> requests = [];
 
     public Ui.Ui Ui { get; }
@@ -90,7 +91,7 @@ public sealed class FineRewardsPlugin : IDisposable
         {
             case SideTab.Prompt:
                 Ui.BeginScroll("side.scroll", Ui.Remaining);
-                if (PromptPanel.Draw(Ui, State.Prompt, snapshot.Connection, job, client) is { } parameters)
+                if (PromptPanel.Draw(Ui, State.Prompt, snapshot, job, client) is { } parameters)
                 {
                     string jobId = client.Generate(parameters);
                     History.Add(new HistoryEntry(jobId, DateTimeOffset.UtcNow, parameters));
@@ -105,7 +106,7 @@ public sealed class FineRewardsPlugin : IDisposable
                 HistoryPanel.Draw(Ui, State, History, client, requests);
                 break;
             case SideTab.Training:
-                TrainingPanel.Draw(Ui, State, snapshot);
+                TrainingPanel.Draw(Ui, State, snapshot, client, chart);
                 break;
         }
         Ui.EndColumn();
@@ -138,6 +139,7 @@ public sealed class FineRewardsPlugin : IDisposable
     {
         client.Changed -= OnChanged;
         overlay.Dispose();
+        chart.Dispose();
         Ui.Dispose();
     }
 }
