@@ -20,7 +20,12 @@ public sealed class CurveChart : IDisposable
         var t = ui.Theme;
         ui.FillRect(rect, t.Background, t.Corner);
         ui.DrawTextIn(title, new SKRect(rect.Left + 6, rect.Top + 2, rect.Right - 6, rect.Top + 16), t.Text, ui.SmallFont);
-        var plot = new SKRect(rect.Left + 40, rect.Top + 20, rect.Right - 8, rect.Bottom - 16);
+        // The legend goes right of the title when both fit, else on a line of its own.
+        const float legendGap = 10;
+        float legendWidth = series.Where(s => s.Points.Count > 0).Sum(s => ui.Measure(Legend(s), ui.SmallFont) + legendGap);
+        bool ownLine = ui.Measure(title, ui.SmallFont) + legendWidth + 12 > rect.Width;
+        float legendBaseline = rect.Top + (ownLine ? 27 : 13);
+        var plot = new SKRect(rect.Left + 40, rect.Top + (ownLine ? 34 : 20), rect.Right - 8, rect.Bottom - 16);
         var points = series.SelectMany(s => s.Points).ToList();
         if (points.Count == 0)
         {
@@ -40,7 +45,7 @@ public sealed class CurveChart : IDisposable
         ui.DrawText($"{xLabel} {Fmt(x0)}", plot.Left, rect.Bottom - 3, t.TextDim, ui.SmallFont);
         ui.DrawText(Fmt(x1), plot.Right, rect.Bottom - 3, t.TextDim, ui.SmallFont, SKTextAlign.Right);
 
-        float legendX = rect.Right - 6;
+        float legendX = ownLine ? rect.Left + 6 + legendWidth - legendGap : rect.Right - 6;
         foreach (var s in series.Reverse())
         {
             if (s.Points.Count == 0) continue;
@@ -57,12 +62,13 @@ public sealed class CurveChart : IDisposable
                 ui.Fill.Color = s.Colour;
                 foreach (var p in s.Points) ui.Canvas.DrawCircle(Map(p), 2.5f, ui.Fill);
             }
-            string legend = $"{s.Name} {Fmt(s.Points[^1].Y)}";
-            float w = ui.Measure(legend, ui.SmallFont);
-            ui.DrawText(legend, legendX, rect.Top + 13, s.Colour, ui.SmallFont, SKTextAlign.Right);
-            legendX -= w + 10;
+            string legend = Legend(s);
+            ui.DrawText(legend, legendX, legendBaseline, s.Colour, ui.SmallFont, SKTextAlign.Right);
+            legendX -= ui.Measure(legend, ui.SmallFont) + legendGap;
         }
     }
+
+    static string Legend(CurveSeries s) => $"{s.Name} {Fmt(s.Points[^1].Y)}";
 
     static string Fmt(float v) => Math.Abs(v) >= 100 ? v.ToString("0", CultureInfo.InvariantCulture) : v.ToString("0.###", CultureInfo.InvariantCulture);
 

@@ -117,7 +117,8 @@ public static class PromptPanel
             var pick = p.Loras.TryGetValue(lora.LoraId, out var known) ? known : p.Loras[lora.LoraId] = new LoraPick();
             string id = $"prompt.lora.{lora.LoraId}";
             ui.Checkbox(id, LoraLabel(lora), ref pick.On);
-            ui.Tooltip($"LoRA {lora.LoraId}\nprofile {lora.ProfileId}{(lora.Active ? " (its active LoRA)" : "")}, trained {lora.Created.ToUniversalTime():yyyy-MM-dd HH:mm}\nsha256 {lora.Sha256}");
+            ui.Tooltip($"LoRA {lora.LoraId}\nprofile {lora.ProfileId}{(lora.Active ? " (its active LoRA)" : "")}, trained {lora.Created.ToUniversalTime():yyyy-MM-dd HH:mm} UTC\n" +
+                       string.Join(", ", lora.Metrics.Select(m => $"{m.Key} {m.Value.ToString("0.####", CultureInfo.InvariantCulture)}")) + $"\nsha256 {lora.Sha256}");
             if (!pick.On) continue;
             ui.Slider($"{id}.scale", "  scale", ref pick.Scale, 0, 2, 0.05, "0.00");
             chosen.Add(new LoraReference(lora.LoraId, pick.Scale));
@@ -125,7 +126,5 @@ public static class PromptPanel
         return chosen;
     }
 
-    public static string LoraLabel(LoraView lora) =>
-        $"{HostClient.Short(lora.LoraId)} · {lora.ProfileId}{(lora.Active ? " · active" : "")}" +
-        (lora.Metrics.TryGetValue("final_loss", out double loss) ? $" · loss {loss.ToString("0.###", CultureInfo.InvariantCulture)}" : "");
+    public static string LoraLabel(LoraView lora) => $"{HostClient.Short(lora.LoraId)} · {lora.ProfileId}{(lora.Active ? " · active" : "")}";
 }

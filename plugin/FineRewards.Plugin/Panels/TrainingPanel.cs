@@ -89,10 +89,10 @@ public static class TrainingPanel
             var names = rounds.SelectMany(r => r.SelectedMean.Keys).Distinct().Order(StringComparer.Ordinal).ToList();
             var series = names.Select((n, i) => new CurveSeries(n, colours[i % colours.Length],
                 rounds.Where(r => r.SelectedMean.ContainsKey(n)).Select(r => new SKPoint(r.Round, (float)r.SelectedMean[n])).ToList())).ToList();
-            chart.Draw(ui, ui.Allocate(0, 96), "reward of kept images per round", series, "round");
+            chart.Draw(ui, ui.Allocate(0, 110), "reward of kept images per round", series, "round");
         }
         else if (tv.Finished || tv.RoundCurve.Count > 0)
-            ui.Label("reward curves come with generated best-of-K rounds", t.TextDim, ui.SmallFont);
+            ui.Paragraph("Reward curves come with generated best-of-K rounds.", t.TextDim, ui.SmallFont);
     }
 
     public static string StatusText(TrainingView tv)
@@ -135,7 +135,7 @@ public static class TrainingPanel
             if (i.Hovered) ui.SetCursor(Ui.CursorKind.Hand);
             if (i.Clicked) ts.SelectedLora = selected ? null : lora.LoraId;
             ui.FillRect(row, selected ? t.WidgetActive : i.Hovered ? t.WidgetHot : t.Widget, t.Corner);
-            string label = $"{(on ? "✓ " : "")}{HostClient.Short(lora.LoraId)}{(lora.Active ? " · active" : "")} · {lora.Created.ToUniversalTime():MM-dd HH:mm}";
+            string label = $"{(on ? "✓ " : "")}{HostClient.Short(lora.LoraId)}{(lora.Active ? " · active" : "")}";
             ui.DrawTextIn(label, new SKRect(row.Left + 6, row.Top, row.Right - 4, row.Bottom), t.Text, ui.SmallFont);
             ui.Tooltip($"LoRA {lora.LoraId}\n{(on ? "on in the prompt panel" : "not used by Generate")}{(lora.Active ? "; the profile's active LoRA" : "")}");
             if (ui.Button($"{id}.use", "Use", !on || !lora.Active, width: 44, small: true))
@@ -157,7 +157,8 @@ public static class TrainingPanel
             if (selected)
             {
                 string metrics = string.Join(" · ", lora.Metrics.Select(m => $"{m.Key} {m.Value.ToString("0.####", CultureInfo.InvariantCulture)}"));
-                ui.Paragraph($"{lora.LoraId}\nsha256 {lora.Sha256[..Math.Min(16, lora.Sha256.Length)]}…  {metrics}", t.TextDim, ui.SmallFont, maxLines: 4);
+                ui.Paragraph($"{lora.LoraId}\ntrained {lora.Created.ToUniversalTime():yyyy-MM-dd HH:mm} UTC · sha256 {lora.Sha256[..Math.Min(12, lora.Sha256.Length)]}…\n{metrics}",
+                    t.TextDim, ui.SmallFont, maxLines: 5);
             }
         }
         if (snapshot.LoraNotice is { } notice) ui.Paragraph(notice, t.TextDim, ui.SmallFont, maxLines: 3);
