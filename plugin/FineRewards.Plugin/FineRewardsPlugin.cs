@@ -46,7 +46,7 @@ public sealed class FineRewardsPlugin : IDisposable
     {
         var snapshot = client.Snapshot;
         requests.Clear();
-        Ui.Begin(canvas, input);
+        Ui.Begin(canvas, input, clear: false);
         var job = State.CurrentJob is { } id ? snapshot.Jobs.GetValueOrDefault(id) : null;
         if (job is not null)
         {
@@ -73,10 +73,56 @@ public sealed class FineRewardsPlugin : IDisposable
             breakdown = new SKRect(side.Right + gap, mid + gap / 2, w - gap, h - gap);
         }
 
+        Background(new SKRect(0, StatusHeight, w, h), [side, candidates, breakdown]);
         SidePanel(snapshot, job, side);
         CandidatesPanel.Draw(Ui, State, job, overlay, candidates);
         BreakdownPanel.Draw(Ui, State, client, editor, job, overlay, breakdown, requests);
         return Ui.End(requests.ToList());
+    }
+
+    /// <summary>
+    /// Paints the background of <paramref name="area"/> around the panels (which paint their own):
+    /// the strips between them and the corners their rounding leaves. Strips are derived from the
+    /// panels' edges, so any arrangement of non-overlapping panels is covered.
+    /// </summary>
+    void Background(SKRect area, SKRect[] panels)
+    {
+        var fill = Ui.Theme.Background;
+        float corner = Ui.Theme.Corner;
+        // Horizontal bands at every panel top and bottom edge; in each band, the spans no panel covers.
+        Span<float> ys = stackalloc float[2 + 2 * panels.Length];
+        int n = 0;
+        ys[n++] = area.Top; ys[n++] = area.Bottom;
+        foreach (var p in panels) { ys[n++] = Math.Clamp(p.Top, area.Top, area.Bottom); ys[n++] = Math.Clamp(p.Bottom, area.Top, area.Bottom); }
+        ys.Sort();
+        Span<(float L, float R)> spans = stackalloc (float, float)[panels.Length];
+        for (int b = 0; b + 1 < ys.Length; b++)
+        {
+            float top = ys[b], bottom = ys[b + 1];
+            if (bottom - top <= 0) continue;
+            int k = 0;
+            foreach (var p in panels)
+                if (p.Top <= top && p.Bottom >= bottom && p.Right > p.Left) spans[k++] = (p.Left, p.Right);
+            spans[..k].Sort((a, c) => a.L.CompareTo(c.L));
+            float x = area.Left;
+            for (int i = 0; i < k; i++)
+            {
+                if (spans[i].L > x) Strip(x, top, spans[i].L, bottom);
+                x = Math.Max(x, spans[i].R);
+            }
+            if (area.Right > x) Strip(x, top, area.Right, bottom);
+        }
+        // A pixel into the panels (drawn next) on every side, so fractional edges leave no
+        // antialiased seam over the last frame's pixels.
+        void Strip(float l, float t, float r, float b) =>
+            Ui.FillRect(new SKRect(Math.Max(area.Left, l - 1), Math.Max(area.Top, t - 1), Math.Min(area.Right, r + 1), Math.Min(area.Bottom, b + 1)), fill);
+        foreach (var p in panels)
+        {
+            Ui.FillRect(new SKRect(p.Left, p.Top, p.Left + corner, p.Top + corner), fill);
+            Ui.FillRect(new SKRect(p.Right - corner, p.Top, p.Right, p.Top + corner), fill);
+            Ui.FillRect(new SKRect(p.Left, p.Bottom - corner, p.Left + corner, p.Bottom), fill);
+            Ui.FillRect(new SKRect(p.Right - corner, p.Bottom - corner, p.Right, p.Bottom), fill);
+        }
     }
 
     void SidePanel(ClientSnapshot snapshot, JobView? job, SKRect rect)

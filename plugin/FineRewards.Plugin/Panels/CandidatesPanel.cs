@@ -85,12 +85,10 @@ public static class CandidatesPanel
         var img = new SKRect(tile.Left + 4, tile.Top + 4, tile.Right - 4, tile.Top + 4 + tile.Width - 8);
         if (c?.Preview is { } preview)
         {
-            // Nearest-neighbour: small generated images should show their real pixels.
-            ui.DrawImageNearest(preview, img);
-            if (state.OverlayOnTiles)
-                foreach (var r in c.Rewards)
-                    foreach (var s in r.Segments)
-                        if (state.Shows(s.Verdict)) overlay.Draw(ui.Canvas, s, img, ui.Input.Scale);
+            // Nearest-neighbour: small generated images should show their real pixels. With the
+            // overlays, image and segments are one cached image.
+            if (state.OverlayOnTiles) overlay.DrawComposite(ui, preview, c.Rewards, img, state.Shows);
+            else ui.DrawImageNearest(preview, img);
         }
         else
         {
