@@ -284,8 +284,39 @@ public class HostInteractionTests
         Assert.Equal(TrainingJobPhase.Completed, t.State);
         Assert.True(t.LastSequence > atBreak);
         Assert.Equal(await HostLossesAsync(host, id), t.LossCurve.Select(p => (p.Step, p.Loss)));
-        Assert.Equal(Enumerable.Range(0, t.LossCurve.Count), t.LossCurve.Select(p => p.Index));
+        Assert.Equal(t.LossCurve.Select(p => p.Step), t.LossCurve.Select(p => p.Index)); // one round: the curve's x is the step
         Assert.Equal(6, t.LossCurve[^1].Step);
+    }
+
+    [Fact]
+    public async Task Generated_best_of_k_rounds_give_reward_curves_and_steps_counted_across_rounds()
+    {
+        await using var host = await StartHost(trainer: new RecordingTrainer());
+        using var h = await ReadyHarness(host);
+        await AcceptOneAsync(h, "a red circle above a blue square");
+        h.Click("side.tabs.2");
+        h.Click("training.generated");
+        h.Click("training.rounds"); // the middle of 1..5
+        Assert.Equal(3, h.Plugin.State.Training.Rounds);
+        h.Click("training.start");
+        string id = h.Plugin.State.Training.Current!;
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Trainings[id].Finished, "the rounds to finish");
+
+        var t = h.Plugin.Client.Snapshot.Trainings[id];
+        Assert.True(t.State == TrainingJobPhase.Completed, $"{t.State}: {t.Error}");
+        Assert.Equal(3, t.Rounds);
+        Assert.Equal([1, 2, 3], t.RoundCurve.Select(r => r.Round));
+        foreach (var round in t.RoundCurve)
+        {
+            Assert.Equal(["caption-test", "segments-test"], round.SelectedMean.Keys.Order(StringComparer.Ordinal));
+            // The kept (best) candidate scores at least the mean of all candidates, per reward.
+            Assert.All(round.SelectedMean, m => Assert.True(m.Value >= round.RewardMean[m.Key] - 1e-9, $"{m.Key}: {m.Value} < {round.RewardMean[m.Key]}"));
+        }
+        Assert.Equal(await HostLossesAsync(host, id), t.LossCurve.Select(p => (p.Step, p.Loss)));
+        // The curve's x counts on across rounds: round r's steps start after rounds 1..r-1's.
+        foreach (var p in t.LossCurve)
+            Assert.Equal(t.RoundCurve.Where(r => r.Round < p.Round).Sum(r => r.TrainingSteps) + p.Step, p.Index);
+        Assert.Equal(t.RoundCurve.Sum(r => r.TrainingSteps), t.StepsDone);
     }
 
     /// <summary>The (step, loss) of every loss event the host stored for the training, read straight from WatchTraining.</summary>

@@ -59,7 +59,7 @@ public static class Scenarios
     static ImmutableList<LossPoint> Losses(int rounds, int steps)
     {
         var noise = new Random(7);
-        return Enumerable.Range(0, rounds * steps).Select(i => new LossPoint(i, i / steps + 1, i % steps + 1, steps,
+        return Enumerable.Range(0, rounds * steps).Select(i => new LossPoint(i + 1, i / steps + 1, i % steps + 1, steps,
             0.08 + 0.12 * Math.Exp(-i / 18.0) + 0.03 * (noise.NextDouble() - 0.5))).ToImmutableList();
     }
 

@@ -476,7 +476,10 @@ public sealed class HostClient : IHostClient
                 {
                     var l = e.Loss;
                     var losses = t.LossCurve;
-                    return t with { Losses = losses.Add(new LossPoint(losses.Count, l.Round, l.Step, l.Steps, l.Loss)) };
+                    // Steps count on across rounds: a round starts after the last one's steps.
+                    var last = losses.Count > 0 ? losses[^1] : (LossPoint?)null;
+                    int offset = last is not { } p ? 0 : p.Round == l.Round ? p.Index - p.Step : p.Index - p.Step + p.Steps;
+                    return t with { Losses = losses.Add(new LossPoint(offset + l.Step, l.Round, l.Step, l.Steps, l.Loss)) };
                 }
                 case TrainingEvent.KindOneofCase.RoundFinished:
                 {

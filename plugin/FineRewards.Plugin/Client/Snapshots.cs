@@ -133,7 +133,10 @@ public sealed record TrainingParameters(
 
 public enum TrainingJobPhase { Submitting, Queued, Running, Completed, Failed, Cancelled }
 
-/// <summary>One optimiser step's loss; <see cref="Index"/> counts steps across rounds (the curve's x).</summary>
+/// <summary>
+/// One optimiser step's loss, as the host reported it (at most a few a second, always a phase's
+/// first and last). <see cref="Index"/> is the step counted on across rounds (1-based; the curve's x).
+/// </summary>
 public readonly record struct LossPoint(int Index, int Round, int Step, int Steps, double Loss);
 
 /// <summary>A finished round (TrainingRoundFinished): mean reward of all candidates and of the kept ones, per reward.</summary>
@@ -168,6 +171,8 @@ public sealed record TrainingView(
     public bool Finished => State is TrainingJobPhase.Completed or TrainingJobPhase.Failed or TrainingJobPhase.Cancelled;
     public ImmutableList<LossPoint> LossCurve => Losses ?? [];
     public ImmutableList<TrainingRoundView> RoundCurve => FinishedRounds ?? [];
+    /// <summary>Optimiser steps so far: each round's latest reported step.</summary>
+    public int StepsDone => LossCurve.Count == 0 ? 0 : LossCurve[^1].Index;
 }
 
 /// <summary>Everything the UI draws from the client, at one moment.</summary>

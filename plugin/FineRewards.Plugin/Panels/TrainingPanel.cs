@@ -78,7 +78,7 @@ public static class TrainingPanel
         }
         if (tv.LossCurve.Count == 0 && tv.RoundCurve.Count == 0) return;
 
-        var loss = tv.LossCurve.Select(p => new SKPoint(p.Index + 1, (float)p.Loss)).ToList();
+        var loss = tv.LossCurve.Select(p => new SKPoint(p.Index, (float)p.Loss)).ToList();
         chart.Draw(ui, ui.Allocate(0, 96), "loss per step", [new CurveSeries("loss", t.Accent, loss)], "step");
         // Reward curves: the mean score of the kept (selected) images per round, per reward; only
         // rounds that generated and ranked candidates have them.
@@ -107,7 +107,7 @@ public static class TrainingPanel
                 (tv.EtaSeconds is double eta ? $" · {eta.ToString("0", CultureInfo.InvariantCulture)} s left" : "") +
                 $" · {tv.FeedbackPairs} accepted images",
             TrainingJobPhase.Completed =>
-                $"done: LoRA {HostClient.Short(tv.LoraId ?? "")} from {tv.FeedbackPairs} accepted images, {tv.LossCurve.Count} steps" +
+                $"done: LoRA {HostClient.Short(tv.LoraId ?? "")} from {tv.FeedbackPairs} accepted images, {tv.StepsDone} steps" +
                 (tv.LossCurve.Count > 0 ? $", final loss {tv.LossCurve[^1].Loss.ToString("0.####", CultureInfo.InvariantCulture)}" : ""),
             TrainingJobPhase.Failed => $"failed: {tv.Error}",
             _ => $"cancelled: {tv.Error}",
