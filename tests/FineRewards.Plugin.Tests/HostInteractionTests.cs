@@ -289,6 +289,22 @@ public class HostInteractionTests
     }
 
     [Fact]
+    public async Task Start_round_without_accepted_images_shows_the_hosts_refusal()
+    {
+        await using var host = await StartHost(trainer: new RecordingTrainer());
+        using var h = await ReadyHarness(host);
+        h.Click("side.tabs.2");
+        h.Click("training.start");
+        string id = h.Plugin.State.Training.Current!;
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Trainings[id].Finished, "the refusal");
+        var t = h.Plugin.Client.Snapshot.Trainings[id];
+        Assert.Equal(TrainingJobPhase.Failed, t.State);
+        Assert.Contains("no accepted or edited images", t.Error);
+        Assert.Equal("check profile_id", t.SuggestedFix);
+        Assert.True(h.Rect("training.start").Width > 0); // and a new round can be started once there is feedback
+    }
+
+    [Fact]
     public async Task Generated_best_of_k_rounds_give_reward_curves_and_steps_counted_across_rounds()
     {
         await using var host = await StartHost(trainer: new RecordingTrainer());
