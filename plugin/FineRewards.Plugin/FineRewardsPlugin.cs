@@ -22,6 +22,9 @@ public sealed class FineRewardsPlugin : IDisposable
     readonly CurveChart chart = new();
     readonly List<EditorRequest> requests = [];
 
+    /// <summary>The editor setting that keeps the profile's last training id.</summary>
+    string TrainingSettingKey => $"finerewards.training.{State.Profile}";
+
     public Ui.Ui Ui { get; }
     public PluginState State { get; } = new();
     public HistoryStore History { get; }
@@ -38,6 +41,13 @@ public sealed class FineRewardsPlugin : IDisposable
         History = new HistoryStore(editor);
         State.Profile = editor.ReadSetting("finerewards.profile") is { Length: > 0 } profile ? profile : "default";
         client.Changed += OnChanged;
+        // The profile's last round, started in an earlier session: follow it again (from its first
+        // event; the host keeps finished ones), so a restarted editor still shows its progress.
+        if (editor.ReadSetting(TrainingSettingKey) is { Length: > 0 } training)
+        {
+            State.Training.Current = training;
+            client.WatchTraining(training, new TrainingParameters(State.Profile));
+        }
     }
 
     void OnChanged() => Invalidated?.Invoke();
@@ -152,7 +162,9 @@ public sealed class FineRewardsPlugin : IDisposable
                 HistoryPanel.Draw(Ui, State, History, client, requests);
                 break;
             case SideTab.Training:
+                string? before = State.Training.Current;
                 TrainingPanel.Draw(Ui, State, snapshot, client, chart);
+                if (State.Training.Current is { } started && started != before) editor.WriteSetting(TrainingSettingKey, started);
                 break;
         }
         Ui.EndColumn();

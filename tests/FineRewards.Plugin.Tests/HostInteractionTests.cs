@@ -253,6 +253,17 @@ public class HostInteractionTests
         Assert.Equal(registered.Path, lora.Path);
         Assert.Equal(1.0, lora.Scale);
 
+        // A restarted editor (same settings, new client) follows the profile's last round again from its first event.
+        using (var again = await ReadyHarness(host, h.Editor))
+        {
+            Assert.Equal(trainingId, again.Plugin.State.Training.Current);
+            await again.FramesUntilAsync(() => again.Plugin.Client.Snapshot.Trainings.TryGetValue(trainingId, out var t) && t.Finished, "the round to be followed again");
+            var seen = again.Plugin.Client.Snapshot.Trainings[trainingId];
+            Assert.Equal(TrainingJobPhase.Completed, seen.State);
+            Assert.Equal(done.LossCurve, seen.LossCurve);
+            Assert.Equal(done.LastSequence, seen.LastSequence);
+        }
+
         // Delete: gone from the host and from the list.
         h.Click("side.tabs.2");
         h.Click($"training.lora.{trainingId}.delete");
