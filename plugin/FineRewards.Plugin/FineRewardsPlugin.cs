@@ -20,6 +20,7 @@ public sealed class FineRewardsPlugin : IDisposable
     readonly IEditorHost editor;
     readonly SegmentOverlay overlay = new();
     readonly CurveChart chart = new();
+    readonly TileCache tiles = new();
     readonly List<EditorRequest> requests = [];
 
     /// <summary>The editor setting that keeps the profile's last training id.</summary>
@@ -85,7 +86,7 @@ public sealed class FineRewardsPlugin : IDisposable
 
         Background(new SKRect(0, StatusHeight, w, h), [side, candidates, breakdown]);
         SidePanel(snapshot, job, side);
-        CandidatesPanel.Draw(Ui, State, job, overlay, candidates);
+        CandidatesPanel.Draw(Ui, State, job, overlay, tiles, candidates);
         BreakdownPanel.Draw(Ui, State, client, editor, job, overlay, breakdown, requests);
         return Ui.End(requests.ToList());
     }
@@ -198,6 +199,7 @@ public sealed class FineRewardsPlugin : IDisposable
         client.Changed -= OnChanged;
         overlay.Dispose();
         chart.Dispose();
+        tiles.Dispose();
         Ui.Dispose();
     }
 }

@@ -142,4 +142,41 @@ public class PanelInteractionTests
         Assert.Contains($"delete {older}", client.Calls);
         Assert.False(h.Plugin.State.Prompt.Loras.ContainsKey(older));
     }
+
+    [Fact]
+    public void Cached_tiles_are_drawn_again_when_their_look_or_candidate_changes()
+    {
+        var job = Scenarios.Job(k: 4, arrived: 4, scored: true);
+        var client = new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready, job));
+        using var h = new PluginHarness(client);
+        h.Plugin.State.CurrentJob = job.JobId;
+        h.Frame();
+        int other = job.Order![3]; // not the host's pick, so not focused by default
+        var tile = h.Rect($"candidates.tile.{other}");
+        // A pixel on the focus ring (1 px, 5 px inside the tile) and one in the image.
+        SkiaSharp.SKColor Ring() => h.Bitmap.GetPixel((int)tile.Left + 5, (int)tile.Top + 60);
+        List<SkiaSharp.SKColor> Image()
+        {
+            var pixels = new List<SkiaSharp.SKColor>();
+            for (int y = (int)tile.Top + 6; y < tile.Top + tile.Width - 6; y += 2)
+                for (int x = (int)tile.Left + 6; x < tile.Right - 6; x += 2) pixels.Add(h.Bitmap.GetPixel(x, y));
+            return pixels;
+        }
+        var ring = Ring();
+        var image = Image();
+        h.Frame();
+        Assert.Equal(ring, Ring()); // unchanged: the same cached tile
+
+        h.Click($"candidates.tile.{other}");
+        h.Send(new Ui.PointerMoved(1, 1)); // leave the tile: focused, not hovered
+        h.Frame();
+        Assert.Equal(other, h.Plugin.State.Focused);
+        Assert.NotEqual(ring, Ring());
+
+        // A new snapshot of the job (other seeds, so other images) redraws the tile.
+        client.Snapshot = Scenarios.Snapshot(Scenarios.Ready, Scenarios.Job(k: 4, arrived: 4, scored: true, baseSeed: 7));
+        h.Frame();
+        Assert.Equal(tile, h.Rect($"candidates.tile.{other}"));
+        Assert.NotEqual(image, Image());
+    }
 }

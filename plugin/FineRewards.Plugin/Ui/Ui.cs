@@ -159,6 +159,22 @@ public sealed partial class Ui : IDisposable
         TextPaint.Dispose();
     }
 
+    /// <summary>
+    /// Sends drawing to <paramref name="target"/> until the scope is disposed (to raster a widget
+    /// once and blit it afterwards); layout, hit-testing and the clip stack are not affected.
+    /// </summary>
+    public CanvasScope DrawInto(SKCanvas target)
+    {
+        var scope = new CanvasScope(this, Canvas);
+        Canvas = target;
+        return scope;
+    }
+
+    public readonly struct CanvasScope(Ui ui, SKCanvas previous) : IDisposable
+    {
+        public void Dispose() => ui.Canvas = previous;
+    }
+
     /// <summary>Asks for another frame within <paramref name="delay"/>.</summary>
     public void RepaintWithin(TimeSpan delay)
     {
