@@ -37,10 +37,10 @@ public static class Bench
 
     static string Describe(List<double> all)
     {
-        double cpu = all[0];
-        var times = all.Skip(1).ToList();
+        double cpu = all[0], allocated = all[1];
+        var times = all.Skip(2).ToList();
         double P(double q) => times[Math.Min(times.Count - 1, (int)Math.Ceiling(q * times.Count) - 1)];
-        return $"wall median {P(0.5):0.00} ms, p95 {P(0.95):0.00} ms, max {times[^1]:0.00} ms; process CPU {cpu:0.00} ms/frame";
+        return $"wall median {P(0.5):0.00} ms, p95 {P(0.95):0.00} ms, max {times[^1]:0.00} ms; process CPU {cpu:0.00} ms/frame, {allocated / 1024:0.0} KiB allocated/frame";
     }
 
     static List<double> Measure(JobView job, int frames, float width, float height, float scale, bool current, bool overlays)
@@ -57,6 +57,7 @@ public static class Bench
         var times = new List<double>();
         var clock = Stopwatch.StartNew();
         TimeSpan cpuStart = TimeSpan.Zero;
+        long allocatedStart = 0;
         const int warmup = 30;
         for (int f = 0; f < warmup + frames; f++)
         {
@@ -69,11 +70,17 @@ public static class Bench
             canvas.Flush();
             double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             if (f >= warmup) times.Add(ms);
-            if (f == warmup - 1) cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
+            if (f == warmup - 1)
+            {
+                cpuStart = Process.GetCurrentProcess().TotalProcessorTime;
+                allocatedStart = GC.GetAllocatedBytesForCurrentThread();
+            }
         }
         double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalMilliseconds / frames;
+        double allocated = (double)(GC.GetAllocatedBytesForCurrentThread() - allocatedStart) / frames;
         times.Sort();
-        times.Insert(0, cpu); // first entry: process CPU time per frame (less sensitive to a busy machine than wall time)
+        // First entries: process CPU time per frame (less sensitive to a busy machine than wall time), managed bytes allocated per frame.
+        times.InsertRange(0, [cpu, allocated]);
         return times;
     }
 
@@ -142,6 +149,11 @@ public static class Bench
         public string SendFeedback(string jobId, int candidateIndex, FeedbackChoice choice, string profile) => throw new InvalidOperationException("the bench has no host");
         public string SendEdited(string jobId, int candidateIndex, RgbImage edited, string profile) => throw new InvalidOperationException("the bench has no host");
         public void Refresh() { }
+        public string StartTraining(TrainingParameters parameters) => throw new InvalidOperationException("the bench has no host");
+        public void WatchTraining(string trainingId, TrainingParameters parameters) { }
+        public void CancelTraining(string trainingId) { }
+        public void ActivateLora(string loraId) { }
+        public void DeleteLora(string loraId) { }
         public void Dispose() { }
     }
 }

@@ -15,7 +15,7 @@ namespace FineRewards.Examples.HeadlessEditor;
 /// <c>{"click": "prompt.generate"}</c>, <c>{"type": "a red circle"}</c>, <c>{"key": "Enter"}</c>,
 /// <c>{"move": [x, y]}</c>, <c>{"hover": "widget"}</c>, <c>{"hover_segment": "certain"}</c>,
 /// <c>{"wheel": "widget", "dy": 120}</c>, <c>{"wait_ms": 600}</c>,
-/// <c>{"wait_until": "ready|job_finished|feedback_stored", "timeout_ms": 30000}</c>.
+/// <c>{"wait_until": "ready|job_finished|feedback_stored|training_finished|lora_listed", "timeout_ms": 30000}</c>.
 /// After every step one frame is drawn and written as frame_NNNN.png.
 /// </summary>
 public sealed class ScriptRunner(FineRewardsPlugin plugin, HeadlessDocument document, string outDir, float width, float height, float scale, TextWriter log)
@@ -99,7 +99,10 @@ public sealed class ScriptRunner(FineRewardsPlugin plugin, HeadlessDocument docu
         "ready" => () => plugin.Client.Snapshot.Connection.State == ConnectionState.Ready,
         "job_finished" => () => plugin.State.CurrentJob is { } j && plugin.Client.Snapshot.Jobs.TryGetValue(j, out var job) && job.Finished,
         "feedback_stored" => () => plugin.Client.Snapshot.Feedback.Count > 0 && plugin.Client.Snapshot.Feedback.All(f => f.State != FeedbackState.Sending),
-        _ => throw new InputException($"{field}.wait_until", $"\"{name}\" is not ready, job_finished or feedback_stored"),
+        "training_finished" => () => plugin.State.Training.Current is { } t && plugin.Client.Snapshot.Trainings.TryGetValue(t, out var training) && training.Finished,
+        "lora_listed" => () => plugin.State.Training.Current is { } t && plugin.Client.Snapshot.Trainings.TryGetValue(t, out var training)
+                               && training.LoraId is { } lora && plugin.Client.Snapshot.Loras.Any(l => l.LoraId == lora),
+        _ => throw new InputException($"{field}.wait_until", $"\"{name}\" is not ready, job_finished, feedback_stored, training_finished or lora_listed"),
     };
 
     void Draw(SKCanvas canvas, SKBitmap bitmap, bool save = true)

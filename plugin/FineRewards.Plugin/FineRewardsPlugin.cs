@@ -19,7 +19,12 @@ public sealed class FineRewardsPlugin : IDisposable
     readonly IHostClient client;
     readonly IEditorHost editor;
     readonly SegmentOverlay overlay = new();
+    readonly CurveChart chart = new();
+    readonly TileCache tiles = new();
     readonly List<EditorRequest> requests = [];
+
+    /// <summary>The editor setting that keeps the profile's last training id.</summary>
+    string TrainingSettingKey => $"finerewards.training.{State.Profile}";
 
     public Ui.Ui Ui { get; }
     public PluginState State { get; } = new();
@@ -37,6 +42,13 @@ public sealed class FineRewardsPlugin : IDisposable
         History = new HistoryStore(editor);
         State.Profile = editor.ReadSetting("finerewards.profile") is { Length: > 0 } profile ? profile : "default";
         client.Changed += OnChanged;
+        // The profile's last round, started in an earlier session: follow it again (from its first
+        // event; the host keeps finished ones), so a restarted editor still shows its progress.
+        if (editor.ReadSetting(TrainingSettingKey) is { Length: > 0 } training)
+        {
+            State.Training.Current = training;
+            client.WatchTraining(training, new TrainingParameters(State.Profile));
+        }
     }
 
     void OnChanged() => Invalidated?.Invoke();
@@ -45,7 +57,7 @@ public sealed class FineRewardsPlugin : IDisposable
     {
         var snapshot = client.Snapshot;
         requests.Clear();
-        Ui.Begin(canvas, input);
+        Ui.Begin(canvas, input, clear: false);
         var job = State.CurrentJob is { } id ? snapshot.Jobs.GetValueOrDefault(id) : null;
         if (job is not null)
         {
@@ -72,10 +84,56 @@ public sealed class FineRewardsPlugin : IDisposable
             breakdown = new SKRect(side.Right + gap, mid + gap / 2, w - gap, h - gap);
         }
 
+        Background(new SKRect(0, StatusHeight, w, h), [side, candidates, breakdown]);
         SidePanel(snapshot, job, side);
-        CandidatesPanel.Draw(Ui, State, job, overlay, candidates);
+        CandidatesPanel.Draw(Ui, State, job, overlay, tiles, candidates);
         BreakdownPanel.Draw(Ui, State, client, editor, job, overlay, breakdown, requests);
         return Ui.End(requests.ToList());
+    }
+
+    /// <summary>
+    /// Paints the background of <paramref name="area"/> around the panels (which paint their own):
+    /// the strips between them and the corners their rounding leaves. Strips are derived from the
+    /// panels' edges, so any arrangement of non-overlapping panels is covered.
+    /// </summary>
+    void Background(SKRect area, SKRect[] panels)
+    {
+        var fill = Ui.Theme.Background;
+        float corner = Ui.Theme.Corner;
+        // Horizontal bands at every panel top and bottom edge; in each band, the spans no panel covers.
+        Span<float> ys = stackalloc float[2 + 2 * panels.Length];
+        int n = 0;
+        ys[n++] = area.Top; ys[n++] = area.Bottom;
+        foreach (var p in panels) { ys[n++] = Math.Clamp(p.Top, area.Top, area.Bottom); ys[n++] = Math.Clamp(p.Bottom, area.Top, area.Bottom); }
+        ys.Sort();
+        Span<(float L, float R)> spans = stackalloc (float, float)[panels.Length];
+        for (int b = 0; b + 1 < ys.Length; b++)
+        {
+            float top = ys[b], bottom = ys[b + 1];
+            if (bottom - top <= 0) continue;
+            int k = 0;
+            foreach (var p in panels)
+                if (p.Top <= top && p.Bottom >= bottom && p.Right > p.Left) spans[k++] = (p.Left, p.Right);
+            spans[..k].Sort((a, c) => a.L.CompareTo(c.L));
+            float x = area.Left;
+            for (int i = 0; i < k; i++)
+            {
+                if (spans[i].L > x) Strip(x, top, spans[i].L, bottom);
+                x = Math.Max(x, spans[i].R);
+            }
+            if (area.Right > x) Strip(x, top, area.Right, bottom);
+        }
+        // A pixel into the panels (drawn next) on every side, so fractional edges leave no
+        // antialiased seam over the last frame's pixels.
+        void Strip(float l, float t, float r, float b) =>
+            Ui.FillRect(new SKRect(Math.Max(area.Left, l - 1), Math.Max(area.Top, t - 1), Math.Min(area.Right, r + 1), Math.Min(area.Bottom, b + 1)), fill);
+        foreach (var p in panels)
+        {
+            Ui.FillRect(new SKRect(p.Left, p.Top, p.Left + corner, p.Top + corner), fill);
+            Ui.FillRect(new SKRect(p.Right - corner, p.Top, p.Right, p.Top + corner), fill);
+            Ui.FillRect(new SKRect(p.Left, p.Bottom - corner, p.Left + corner, p.Bottom), fill);
+            Ui.FillRect(new SKRect(p.Right - corner, p.Bottom - corner, p.Right, p.Bottom), fill);
+        }
     }
 
     void SidePanel(ClientSnapshot snapshot, JobView? job, SKRect rect)
@@ -90,7 +148,7 @@ public sealed class FineRewardsPlugin : IDisposable
         {
             case SideTab.Prompt:
                 Ui.BeginScroll("side.scroll", Ui.Remaining);
-                if (PromptPanel.Draw(Ui, State.Prompt, snapshot.Connection, job, client) is { } parameters)
+                if (PromptPanel.Draw(Ui, State.Prompt, snapshot, job, client) is { } parameters)
                 {
                     string jobId = client.Generate(parameters);
                     History.Add(new HistoryEntry(jobId, DateTimeOffset.UtcNow, parameters));
@@ -105,7 +163,9 @@ public sealed class FineRewardsPlugin : IDisposable
                 HistoryPanel.Draw(Ui, State, History, client, requests);
                 break;
             case SideTab.Training:
-                TrainingPanel.Draw(Ui, State, snapshot);
+                string? before = State.Training.Current;
+                TrainingPanel.Draw(Ui, State, snapshot, client, chart);
+                if (State.Training.Current is { } started && started != before) editor.WriteSetting(TrainingSettingKey, started);
                 break;
         }
         Ui.EndColumn();
@@ -138,6 +198,8 @@ public sealed class FineRewardsPlugin : IDisposable
     {
         client.Changed -= OnChanged;
         overlay.Dispose();
+        chart.Dispose();
+        tiles.Dispose();
         Ui.Dispose();
     }
 }

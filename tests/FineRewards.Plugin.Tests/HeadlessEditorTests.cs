@@ -14,9 +14,10 @@ public class HeadlessEditorTests
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "..", "..", "examples", "headless-editor", "scripts", "demo.json"));
 
     [Fact]
-    public async Task The_demo_script_generates_accepts_and_writes_every_frame()
+    public async Task The_demo_script_generates_accepts_trains_and_writes_every_frame()
     {
-        await using var host = await TestHost.StartAsync(new ShapesSceneTestGenerator(), rewards: [new ShapesCaptionTestReward(), new ShapesSegmentTestReward()]);
+        await using var host = await TestHost.StartAsync(new ShapesSceneTestGenerator(), rewards: [new ShapesCaptionTestReward(), new ShapesSegmentTestReward()],
+            trainer: new RecordingTrainer());
         // FINEREWARDS_HEADLESS_OUT=DIR keeps the frames there (an empty folder) to look at them.
         string? keep = Environment.GetEnvironmentVariable("FINEREWARDS_HEADLESS_OUT");
         string outDir = keep ?? Directory.CreateTempSubdirectory("finerewards-headless-").FullName;
@@ -41,6 +42,10 @@ public class HeadlessEditorTests
             Assert.StartsWith("a red circle above a blue square (seed 4", layer.Name);
             var stored = Assert.Single((await host.Feedback.ListFeedbackAsync(new ListFeedbackRequest { ProfileId = "default" })).Feedback);
             Assert.Equal(FeedbackKind.Accepted, stored.Kind);
+            // The training round on that feedback registered a LoRA, which the Generate tab's picker listed.
+            var lora = Assert.Single((await host.Training.ListLorasAsync(new ListLorasRequest { ProfileId = "default" })).Loras);
+            Assert.Equal(lora.LoraId, plugin.State.Training.Current);
+            Assert.Contains(client.Snapshot.Loras, l => l.LoraId == lora.LoraId);
             // History went to the settings file and survives the editor.
             Assert.Contains("a red circle above a blue square", File.ReadAllText(Path.Combine(outDir, "settings.json")));
         }

@@ -17,9 +17,9 @@ namespace FineRewards.Plugin.Tests;
 /// </summary>
 public class HostInteractionTests
 {
-    static Task<TestHost> StartHost(ShapesSceneTestGenerator? generator = null, string? dataDirectory = null) =>
+    static Task<TestHost> StartHost(ShapesSceneTestGenerator? generator = null, string? dataDirectory = null, ILoraTrainer? trainer = null) =>
         TestHost.StartAsync(generator ?? new ShapesSceneTestGenerator(), dataDirectory: dataDirectory,
-            rewards: [new ShapesCaptionTestReward(), new ShapesSegmentTestReward()]);
+            rewards: [new ShapesCaptionTestReward(), new ShapesSegmentTestReward()], trainer: trainer);
 
     static async Task<PluginHarness> ReadyHarness(TestHost host, FakeEditorHost? editor = null)
     {
@@ -184,6 +184,178 @@ public class HostInteractionTests
         var all = (await host.WatchToEndAsync(jobId)).Select(e => e.Sequence).ToList();
         Assert.Equal(Enumerable.Range(1, all.Count).Select(i => (long)i), all);
         Assert.Equal(all[^1], job.LastSequence);
+    }
+
+    /// <summary>Generates a job of <paramref name="k"/> and accepts its best candidate through the panels: the profile's training data.</summary>
+    static async Task AcceptOneAsync(PluginHarness h, string prompt)
+    {
+        h.Click("prompt.text");
+        h.Send(new KeyPressed(Key.End)); // replace the last prompt
+        h.Send(Enumerable.Repeat<InputEvent>(new KeyPressed(Key.Backspace), h.Plugin.State.Prompt.Prompt.Length).ToArray());
+        h.Send(new TextEntered(prompt));
+        h.Frame();
+        h.Click("prompt.generate");
+        string jobId = h.Plugin.State.CurrentJob!;
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Jobs[jobId].Phase == JobPhase.Completed, "the job to complete");
+        int before = h.Plugin.Client.Snapshot.Feedback.Count(f => f.State == FeedbackState.Stored);
+        h.Click("breakdown.accept");
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Feedback.Count(f => f.State == FeedbackState.Stored) > before, "feedback to be stored");
+    }
+
+    [Fact]
+    public async Task Start_round_trains_on_accepted_feedback_lists_the_lora_and_generate_carries_it()
+    {
+        // The host's real TrainingService, job queue and LoRA registry; only the trainer is a test double
+        // (it reports a falling loss per step and writes a small file).
+        var trainer = new RecordingTrainer();
+        var generator = new ShapesSceneTestGenerator();
+        await using var host = await StartHost(generator, trainer: trainer);
+        using var h = await ReadyHarness(host);
+        await AcceptOneAsync(h, "a red circle above a blue square");
+        await AcceptOneAsync(h, "two green triangles");
+
+        h.Click("side.tabs.2");
+        Assert.Contains(h.Plugin.Ui.WidgetRects.Keys, k => k == "training.start");
+        h.Click("training.steps"); // the middle of the slider: about 25 steps per image
+        int steps = (int)h.Plugin.State.Training.StepsPerImage;
+        h.Click("training.start");
+        string trainingId = Assert.IsType<string>(h.Plugin.State.Training.Current);
+        TrainingView Training() => h.Plugin.Client.Snapshot.Trainings[trainingId];
+        await h.FramesUntilAsync(() => Training().Finished, "the training round to finish");
+
+        var done = Training();
+        Assert.True(done.State == TrainingJobPhase.Completed, $"{done.State}: {done.Error}");
+        Assert.Equal(2, done.FeedbackPairs);
+        var call = Assert.Single(trainer.Calls);
+        Assert.Equal(2 * steps, call.Options.Steps); // steps per image x accepted images
+        Assert.Equal(["a red circle above a blue square", "two green triangles"], call.Prompts.Order(StringComparer.Ordinal));
+        // Every loss the host reported arrived once, in order (the curve's points), ending with the last step's.
+        Assert.Equal(await HostLossesAsync(host, trainingId), done.LossCurve.Select(p => (p.Step, p.Loss)));
+        Assert.Equal((2 * steps, 1.0 / (2 * steps)), (done.LossCurve[^1].Step, done.LossCurve[^1].Loss));
+        Assert.Equal(trainingId, done.LoraId);
+
+        // The new LoRA is listed (ListLoras) in the panel; Use activates it on the host and picks it for Generate.
+        await h.FramesUntilAsync(() => h.Plugin.Ui.WidgetRects.ContainsKey($"training.lora.{trainingId}"), "the LoRA to be listed");
+        h.Click($"training.lora.{trainingId}.use");
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Loras.Any(l => l.LoraId == trainingId && l.Active), "the LoRA to be active");
+        var registered = Assert.Single((await host.Training.ListLorasAsync(new ListLorasRequest { ProfileId = "default" })).Loras);
+        Assert.True(registered.Active);
+
+        h.Click("side.tabs.0");
+        Assert.True(h.Rect($"prompt.lora.{trainingId}").Width > 0);
+        h.Click("prompt.generate");
+        string jobId = h.Plugin.State.CurrentJob!;
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Jobs[jobId].Finished, "the job with the LoRA to finish");
+        Assert.Equal(JobPhase.Completed, h.Plugin.Client.Snapshot.Jobs[jobId].Phase);
+        // The generator got the LoRA's file (the host resolved the id the plugin sent) at scale 1.
+        var request = generator.Requests.Last();
+        var lora = Assert.Single(request.Loras!);
+        Assert.Equal(registered.Path, lora.Path);
+        Assert.Equal(1.0, lora.Scale);
+
+        // A restarted editor (same settings, new client) follows the profile's last round again from its first event.
+        using (var again = await ReadyHarness(host, h.Editor))
+        {
+            Assert.Equal(trainingId, again.Plugin.State.Training.Current);
+            await again.FramesUntilAsync(() => again.Plugin.Client.Snapshot.Trainings.TryGetValue(trainingId, out var t) && t.Finished, "the round to be followed again");
+            var seen = again.Plugin.Client.Snapshot.Trainings[trainingId];
+            Assert.Equal(TrainingJobPhase.Completed, seen.State);
+            Assert.Equal(done.LossCurve, seen.LossCurve);
+            Assert.Equal(done.LastSequence, seen.LastSequence);
+        }
+
+        // Delete: gone from the host and from the list.
+        h.Click("side.tabs.2");
+        h.Click($"training.lora.{trainingId}.delete");
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Loras.Count == 0, "the LoRA to be deleted");
+        Assert.Empty((await host.Training.ListLorasAsync(new ListLorasRequest())).Loras);
+        Assert.False(File.Exists(registered.Path));
+    }
+
+    [Fact]
+    public async Task A_dropped_training_stream_resumes_from_the_last_sequence_without_losing_or_repeating_events()
+    {
+        using var gate = new ManualResetEventSlim(false);
+        var trainer = new RecordingTrainer { Gate = gate };
+        await using var host = await StartHost(trainer: trainer);
+        using var h = await ReadyHarness(host);
+        await AcceptOneAsync(h, "a red circle");
+        var client = h.Plugin.Client as HostClient ?? throw new InvalidOperationException("needs the real client");
+        string id = client.StartTraining(new TrainingParameters("default", StepsPerImage: 6));
+        await WaitAsync(() => client.Snapshot.Trainings[id].LossCurve.Count >= 1, "the first step");
+        long atBreak = client.Snapshot.Trainings[id].LastSequence;
+
+        // The trainer is held after its first step: the remaining losses can only come through the resume.
+        client.Reconnect();
+        await WaitAsync(() => client.Snapshot.Trainings[id].Resumes >= 1, "the stream to be reopened");
+        gate.Set();
+        await WaitAsync(() => client.Snapshot.Trainings[id].Finished, "the training to finish");
+
+        var t = client.Snapshot.Trainings[id];
+        Assert.Equal(TrainingJobPhase.Completed, t.State);
+        Assert.True(t.LastSequence > atBreak);
+        Assert.Equal(await HostLossesAsync(host, id), t.LossCurve.Select(p => (p.Step, p.Loss)));
+        Assert.Equal(t.LossCurve.Select(p => p.Step), t.LossCurve.Select(p => p.Index)); // one round: the curve's x is the step
+        Assert.Equal(6, t.LossCurve[^1].Step);
+    }
+
+    [Fact]
+    public async Task Start_round_without_accepted_images_shows_the_hosts_refusal()
+    {
+        await using var host = await StartHost(trainer: new RecordingTrainer());
+        using var h = await ReadyHarness(host);
+        h.Click("side.tabs.2");
+        h.Click("training.start");
+        string id = h.Plugin.State.Training.Current!;
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Trainings[id].Finished, "the refusal");
+        var t = h.Plugin.Client.Snapshot.Trainings[id];
+        Assert.Equal(TrainingJobPhase.Failed, t.State);
+        Assert.Contains("no accepted or edited images", t.Error);
+        Assert.Equal("check profile_id", t.SuggestedFix);
+        Assert.True(h.Rect("training.start").Width > 0); // and a new round can be started once there is feedback
+    }
+
+    [Fact]
+    public async Task Generated_best_of_k_rounds_give_reward_curves_and_steps_counted_across_rounds()
+    {
+        await using var host = await StartHost(trainer: new RecordingTrainer());
+        using var h = await ReadyHarness(host);
+        await AcceptOneAsync(h, "a red circle above a blue square");
+        h.Click("side.tabs.2");
+        h.Click("training.generated");
+        h.Click("training.rounds"); // the middle of 1..5
+        Assert.Equal(3, h.Plugin.State.Training.Rounds);
+        h.Click("training.start");
+        string id = h.Plugin.State.Training.Current!;
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Trainings[id].Finished, "the rounds to finish");
+
+        var t = h.Plugin.Client.Snapshot.Trainings[id];
+        Assert.True(t.State == TrainingJobPhase.Completed, $"{t.State}: {t.Error}");
+        Assert.Equal(3, t.Rounds);
+        Assert.Equal([1, 2, 3], t.RoundCurve.Select(r => r.Round));
+        foreach (var round in t.RoundCurve)
+        {
+            Assert.Equal(["caption-test", "segments-test"], round.SelectedMean.Keys.Order(StringComparer.Ordinal));
+            // The kept (best) candidate scores at least the mean of all candidates, per reward.
+            Assert.All(round.SelectedMean, m => Assert.True(m.Value >= round.RewardMean[m.Key] - 1e-9, $"{m.Key}: {m.Value} < {round.RewardMean[m.Key]}"));
+        }
+        Assert.Equal(await HostLossesAsync(host, id), t.LossCurve.Select(p => (p.Step, p.Loss)));
+        // The curve's x counts on across rounds: round r's steps start after rounds 1..r-1's.
+        foreach (var p in t.LossCurve)
+            Assert.Equal(t.RoundCurve.Where(r => r.Round < p.Round).Sum(r => r.TrainingSteps) + p.Step, p.Index);
+        Assert.Equal(t.RoundCurve.Sum(r => r.TrainingSteps), t.StepsDone);
+    }
+
+    /// <summary>The (step, loss) of every loss event the host stored for the training, read straight from WatchTraining.</summary>
+    static async Task<List<(int, double)>> HostLossesAsync(TestHost host, string trainingId)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var call = host.Training.WatchTraining(new WatchTrainingRequest { TrainingId = trainingId }, cancellationToken: cts.Token);
+        var losses = new List<(int, double)>();
+        while (await call.ResponseStream.MoveNext(cts.Token))
+            if (call.ResponseStream.Current is var m && m.MessageCase == WatchTrainingResponse.MessageOneofCase.Event && m.Event.KindCase == TrainingEvent.KindOneofCase.Loss)
+                losses.Add((m.Event.Loss.Step, m.Event.Loss.Loss));
+        return losses;
     }
 
     static async Task WaitAsync(Func<bool> done, string what, TimeSpan? timeout = null)

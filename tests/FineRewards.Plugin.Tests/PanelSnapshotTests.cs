@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using FineRewards.Plugin.Client;
 using FineRewards.Plugin.Panels;
 using FineRewards.Plugin.Ui;
@@ -98,12 +99,63 @@ public class PanelSnapshotTests
     }
 
     [Fact]
-    public void Training_tab_says_what_the_protocol_lacks()
+    public void Training_tab_before_any_round()
     {
         using var h = Harness(Scenarios.Snapshot(Scenarios.Ready));
         h.Plugin.State.Tab = SideTab.Training;
         h.Frame();
+        Assert.False(h.Rect("training.start").IsEmpty);
         SnapshotAssert.Matches(h.Bitmap, "training");
+    }
+
+    [Fact]
+    public void Training_round_running_with_loss_and_reward_curves()
+    {
+        using var h = Harness(Scenarios.Snapshot(Scenarios.Ready) with
+        {
+            Trainings = ImmutableDictionary<string, TrainingView>.Empty.Add(Scenarios.TrainingId, Scenarios.RunningTraining),
+        });
+        h.Plugin.State.Tab = SideTab.Training;
+        h.Plugin.State.Training.IncludeGenerated = true;
+        h.Plugin.State.Training.Rounds = 3;
+        h.Plugin.State.Training.StepsPerImage = 6;
+        h.Plugin.State.Training.Current = Scenarios.TrainingId;
+        var output = h.Frame();
+        Assert.NotNull(output.RepaintAfter); // progress keeps drawing while it runs
+        Assert.False(h.Rect("training.cancel").IsEmpty);
+        SnapshotAssert.Matches(h.Bitmap, "training_running");
+    }
+
+    [Fact]
+    public void Training_finished_with_its_lora_listed_and_selected()
+    {
+        using var h = Harness(Scenarios.Snapshot(Scenarios.Ready) with
+        {
+            Trainings = ImmutableDictionary<string, TrainingView>.Empty.Add(Scenarios.TrainingId, Scenarios.FinishedTraining),
+            Loras = Scenarios.Loras,
+            LoraNotice = $"LoRA {HostClient.Short(Scenarios.TrainingId)} is now the active one of profile default",
+        });
+        h.Plugin.State.Tab = SideTab.Training;
+        h.Plugin.State.Training.Current = Scenarios.TrainingId;
+        h.Plugin.State.Training.SelectedLora = Scenarios.TrainingId;
+        h.Plugin.State.Prompt.Loras[Scenarios.TrainingId] = new LoraPick { On = true };
+        h.Frame();
+        // Only this profile's LoRAs are listed here (the picker lists every profile's).
+        Assert.False(h.Rect($"training.lora.{Scenarios.TrainingId}").IsEmpty);
+        Assert.False(h.Plugin.Ui.WidgetRects.ContainsKey($"training.lora.{Scenarios.Loras[2].LoraId}"));
+        SnapshotAssert.Matches(h.Bitmap, "training_finished");
+    }
+
+    [Fact]
+    public void Prompt_lora_picker_lists_the_hosts_loras_with_scales()
+    {
+        using var h = Harness(Scenarios.Snapshot(Scenarios.Ready) with { Loras = Scenarios.Loras });
+        h.Plugin.State.Prompt.Prompt = Scenarios.Prompt;
+        h.Plugin.State.Prompt.Loras[Scenarios.TrainingId] = new LoraPick { On = true, Scale = 0.75 };
+        h.Frame();
+        foreach (var lora in Scenarios.Loras) Assert.False(h.Rect($"prompt.lora.{lora.LoraId}").IsEmpty);
+        Assert.False(h.Rect($"prompt.lora.{Scenarios.TrainingId}.scale").IsEmpty);
+        SnapshotAssert.Matches(h.Bitmap, "prompt_lora_picker");
     }
 
     [Fact]

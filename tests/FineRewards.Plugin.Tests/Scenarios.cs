@@ -51,4 +51,44 @@ public static class Scenarios
             Order: ranking?.Order.Select(int.Parse).ToList(), Selected: ranking is null ? null : int.Parse(ranking.Selected),
             Method: ranking is null ? null : "arl");
     }
+
+    public const string TrainingId = "5f0c2a9e-3b1d-4c8e-9a6f-2d7b1e4c8a10";
+    static readonly DateTimeOffset T0 = new(2026, 11, 26, 21, 0, 0, TimeSpan.Zero);
+
+    /// <summary>A loss that falls with (seeded) noise, as a LoRA's first steps do.</summary>
+    static ImmutableList<LossPoint> Losses(int rounds, int steps)
+    {
+        var noise = new Random(7);
+        return Enumerable.Range(0, rounds * steps).Select(i => new LossPoint(i + 1, i / steps + 1, i % steps + 1, steps,
+            0.08 + 0.12 * Math.Exp(-i / 18.0) + 0.03 * (noise.NextDouble() - 0.5))).ToImmutableList();
+    }
+
+    static TrainingRoundView Round(int round, double caption, double segments) => new(round, 3, 3, 5 + 3 * round, 30, 0.09,
+        new Dictionary<string, double> { ["caption-test"] = caption - 0.1, ["segments-test"] = segments - 0.15 },
+        new Dictionary<string, double> { ["caption-test"] = caption, ["segments-test"] = segments });
+
+    /// <summary>Round 3 of 3 training (rounds 1 and 2 finished), on 5 accepted images plus generated best-of-4: loss per step and two rounds' rewards.</summary>
+    public static TrainingView RunningTraining => new(TrainingId,
+        new TrainingParameters("default", IncludeGenerated: true, Rounds: 3, K: 4, StepsPerImage: 6, Seed: 1), TrainingJobPhase.Running,
+        LastSequence: 120, FeedbackPairs: 5, Prompts: 3, Rounds: 3, Round: 3, Phase: "train", Done: 12, Total: 30, EtaSeconds: 9,
+        Losses: Losses(2, 30).AddRange(Losses(3, 30).Skip(60).Take(12)),
+        FinishedRounds: [Round(1, 0.71, 0.12), Round(2, 0.78, 0.26)]);
+
+    /// <summary>A finished feedback-only round and its registered LoRA.</summary>
+    public static TrainingView FinishedTraining => new(TrainingId,
+        new TrainingParameters("default", StepsPerImage: 10, Seed: 1), TrainingJobPhase.Completed,
+        LastSequence: 60, FeedbackPairs: 4, Rounds: 1, Round: 1, Phase: "train", Done: 40, Total: 40,
+        Losses: Losses(1, 40), FinishedRounds: [new TrainingRoundView(1, 0, 0, 4, 40, 0.1, new Dictionary<string, double>(), new Dictionary<string, double>())],
+        LoraId: TrainingId, LoraPath: $"/data/loras/{TrainingId}.safetensors");
+
+    /// <summary>The host's LoRAs: the finished one (active), an older one of the same profile, one of another profile.</summary>
+    public static ImmutableList<LoraView> Loras =>
+    [
+        new(TrainingId, "default", TrainingId, $"/data/loras/{TrainingId}.safetensors", "9c1d2e3f4a5b6c7d8e9f00112233445566778899aabbccddeeff001122334455",
+            T0.AddMinutes(30), true, new Dictionary<string, double> { ["pairs"] = 4, ["steps"] = 40, ["final_loss"] = Losses(1, 40)[^1].Loss }),
+        new("0b7e4d21-8c3a-4f5e-b6d9-1a2c3e4f5a6b", "default", "0b7e4d21-8c3a-4f5e-b6d9-1a2c3e4f5a6b", "/data/loras/0b7e4d21.safetensors",
+            "1f2e3d4c5b6a79880716253443526170f1e2d3c4b5a69788796a5b4c3d2e1f00", T0, false, new Dictionary<string, double> { ["pairs"] = 2, ["steps"] = 20, ["final_loss"] = 0.1342 }),
+        new("e3a1c9f7-2b4d-4e6f-8a0c-5d7e9f1b3c5a", "alice", "e3a1c9f7-2b4d-4e6f-8a0c-5d7e9f1b3c5a", "/data/loras/e3a1c9f7.safetensors",
+            "aa00bb11cc22dd33ee44ff5500661177228833994400aa55bb66cc77dd88ee99", T0.AddMinutes(-90), true, new Dictionary<string, double> { ["pairs"] = 7 }),
+    ];
 }

@@ -17,6 +17,8 @@ public sealed class ShapesSceneTestGenerator : IImageGenerator
     public string Name => "shapes-scene-test";
     public TimeSpan StepDelay { get; init; } = TimeSpan.Zero;
     public ManualResetEventSlim? Gate { get; init; }
+    /// <summary>Every request the host passed in (LoRAs resolved to their files), in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<GenerationRequest> Requests { get; } = new();
 
     public static RgbImage Render(string prompt, long seed)
     {
@@ -42,6 +44,7 @@ public sealed class ShapesSceneTestGenerator : IImageGenerator
 
     public IReadOnlyList<GeneratedCandidate> Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
+        Requests.Enqueue(request);
         for (int step = 1; step <= request.Steps; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();

@@ -11,12 +11,20 @@ public sealed class SnapshotClient(ClientSnapshot snapshot) : IHostClient
     public string Address => "http://127.0.0.1:50151";
     public List<string> Calls { get; } = [];
 
-    public string Generate(JobParameters parameters) { Calls.Add($"generate {parameters.Prompt}"); return "job-new"; }
+    public List<JobParameters> Generated { get; } = [];
+    public List<TrainingParameters> Trained { get; } = [];
+
+    public string Generate(JobParameters parameters) { Calls.Add($"generate {parameters.Prompt}"); Generated.Add(parameters); return "job-new"; }
     public void Cancel(string jobId) => Calls.Add($"cancel {jobId}");
     public void Watch(string jobId, JobParameters parameters) => Calls.Add($"watch {jobId}");
     public string SendFeedback(string jobId, int candidateIndex, FeedbackChoice choice, string profile) { Calls.Add($"feedback {choice} {candidateIndex}"); return "fb"; }
     public string SendEdited(string jobId, int candidateIndex, RgbImage edited, string profile) { Calls.Add($"edited {candidateIndex}"); return "fb"; }
     public void Refresh() => Calls.Add("refresh");
+    public string StartTraining(TrainingParameters parameters) { Trained.Add(parameters); Calls.Add($"train {parameters.Profile} steps/image {parameters.StepsPerImage} generated {parameters.IncludeGenerated}"); return "training-new"; }
+    public void WatchTraining(string trainingId, TrainingParameters parameters) => Calls.Add($"watch training {trainingId}");
+    public void CancelTraining(string trainingId) => Calls.Add($"cancel training {trainingId}");
+    public void ActivateLora(string loraId) => Calls.Add($"activate {loraId}");
+    public void DeleteLora(string loraId) => Calls.Add($"delete {loraId}");
     public void RaiseChanged() => Changed?.Invoke();
     public void Dispose() { }
 }

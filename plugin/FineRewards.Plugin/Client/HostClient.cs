@@ -24,6 +24,7 @@ public sealed class HostClient : IHostClient
     readonly GenerationService.GenerationServiceClient jobsRpc;
     readonly ImageService.ImageServiceClient imagesRpc;
     readonly FeedbackService.FeedbackServiceClient feedbackRpc;
+    readonly TrainingService.TrainingServiceClient trainingRpc;
     readonly Metadata headers = [];
     readonly CancellationTokenSource stopping = new();
     readonly object gate = new();
@@ -58,6 +59,7 @@ public sealed class HostClient : IHostClient
         jobsRpc = new GenerationService.GenerationServiceClient(channel);
         imagesRpc = new ImageService.ImageServiceClient(channel);
         feedbackRpc = new FeedbackService.FeedbackServiceClient(channel);
+        trainingRpc = new TrainingService.TrainingServiceClient(channel);
         snapshot = ClientSnapshot.Initial(address);
         connectionLoop = Task.Run(ConnectionLoopAsync);
     }
@@ -113,6 +115,11 @@ public sealed class HostClient : IHostClient
             }
             catch (OperationCanceledException) { return; }
             Update(s => s.Connection == status || SameStatus(s.Connection, status) ? s : s with { Connection = status });
+            if (status.State != ConnectionState.Unreachable)
+            {
+                try { await ListLorasAsync(); }
+                catch (OperationCanceledException) { return; }
+            }
             var wait = status.State == ConnectionState.Unreachable ? retry : PollInterval;
             if (status.State == ConnectionState.Unreachable) retry = TimeSpan.FromTicks(Math.Min(PollInterval.Ticks, retry.Ticks * 2));
             try { await refresh.WaitAsync(wait, stopping.Token); }
@@ -181,33 +188,49 @@ public sealed class HostClient : IHostClient
         AddJob(jobId, p, JobPhase.Submitting);
         _ = Task.Run(async () =>
         {
-            var backoff = TimeSpan.FromMilliseconds(250);
-            while (!stopping.IsCancellationRequested)
-            {
-                try
-                {
-                    var response = await jobsRpc.SubmitGenerationAsync(request, headers, cancellationToken: stopping.Token);
-                    UpdateJob(jobId, j => j with { Phase = j.Phase == JobPhase.Submitting ? JobPhase.Queued : j.Phase, StreamProblem = null });
-                    await WatchAsync(jobId);
-                    return;
-                }
-                catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded && !stopping.IsCancellationRequested)
-                {
-                    // Idempotent by job id: retrying can never queue the job twice.
-                    UpdateJob(jobId, j => j with { StreamProblem = $"retrying submit: {Why(e)}" });
-                    await Delay(backoff);
-                    backoff = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, backoff.Ticks * 2));
-                }
-                catch (RpcException e)
-                {
-                    string field = e.Trailers.GetValue("finerewards-field") ?? "";
-                    UpdateJob(jobId, j => j with { Phase = JobPhase.Failed, Error = e.Status.Detail, SuggestedFix = field.Length > 0 ? $"check {field}" : null, StreamProblem = null });
-                    return;
-                }
-                catch (OperationCanceledException) { return; }
-            }
+            bool queued = await SubmitAsync(
+                () => jobsRpc.SubmitGenerationAsync(request, headers, cancellationToken: stopping.Token).ResponseAsync,
+                why => UpdateJob(jobId, j => j with { StreamProblem = why is null ? null : $"retrying submit: {why}" }),
+                (error, fix) => UpdateJob(jobId, j => j with { Phase = JobPhase.Failed, Error = error, SuggestedFix = fix, StreamProblem = null }));
+            if (!queued) return;
+            UpdateJob(jobId, j => j with { Phase = j.Phase == JobPhase.Submitting ? JobPhase.Queued : j.Phase });
+            await WatchAsync(jobId);
         });
         return jobId;
+    }
+
+    /// <summary>
+    /// Sends a start request whose id was chosen here (so a retry can never make a second job),
+    /// retrying while the host is unavailable; false when it refused or the client is closing.
+    /// </summary>
+    /// <param name="retrying">Why it is retrying (null once sent).</param>
+    /// <param name="refused">The host's reason and, when it named a request field, "check FIELD".</param>
+    async Task<bool> SubmitAsync(Func<Task> send, Action<string?> retrying, Action<string, string?> refused)
+    {
+        var backoff = TimeSpan.FromMilliseconds(250);
+        while (!stopping.IsCancellationRequested)
+        {
+            try
+            {
+                await send();
+                retrying(null);
+                return true;
+            }
+            catch (RpcException e) when (e.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded && !stopping.IsCancellationRequested)
+            {
+                retrying(Why(e));
+                await Delay(backoff);
+                backoff = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(5).Ticks, backoff.Ticks * 2));
+            }
+            catch (RpcException e)
+            {
+                string field = e.Trailers.GetValue("finerewards-field") ?? "";
+                refused(e.Status.Detail, field.Length > 0 ? $"check {field}" : null);
+                return false;
+            }
+            catch (OperationCanceledException) { return false; }
+        }
+        return false;
     }
 
     void AddJob(string jobId, JobParameters p, JobPhase phase) =>
@@ -222,29 +245,44 @@ public sealed class HostClient : IHostClient
         _ = Task.Run(() => WatchAsync(jobId));
     }
 
-    async Task WatchAsync(string jobId)
+    Task WatchAsync(string jobId) => FollowAsync($"job {jobId}",
+        () => { var j = Snapshot.Jobs[jobId]; return (j.Finished, j.LastSequence); },
+        async (after, ct) =>
+        {
+            using var call = jobsRpc.WatchJob(new WatchJobRequest { JobId = jobId, AfterSequence = after }, headers, cancellationToken: ct);
+            await foreach (var m in call.ResponseStream.ReadAllAsync(ct))
+                if (m.MessageCase == WatchJobResponse.MessageOneofCase.Event) await ApplyAsync(m.Event);
+        },
+        () => UpdateJob(jobId, j => j with { Resumes = j.Resumes + 1 }),
+        problem => UpdateJob(jobId, j => j with { StreamProblem = problem is null ? null : $"reconnecting after sequence {j.LastSequence}: {problem}" }),
+        why => UpdateJob(jobId, j => j with { Phase = JobPhase.Failed, Error = $"the host does not know this job: {why}" }));
+
+    /// <summary>
+    /// Follows one numbered event stream (a job's or a training's) until its job finishes: opens it
+    /// after the last sequence seen, and after a failure opens it again from there (backoff 0.1 s
+    /// doubling to 2 s, reset by every event); <see cref="Reconnect"/> reopens it at once.
+    /// </summary>
+    /// <param name="position">Whether the job finished, and the last sequence applied.</param>
+    /// <param name="read">Opens the stream after the given sequence and applies its events until it ends.</param>
+    /// <param name="problem">The stream's trouble, or null once it reads again.</param>
+    async Task FollowAsync(string key, Func<(bool Finished, long Last)> position, Func<long, CancellationToken, Task> read,
+        Action resumed, Action<string?> problem, Action<string> notFound)
     {
-        lock (gate) if (!watching.Add(jobId)) return;
+        lock (gate) if (!watching.Add(key)) return;
         try
         {
             var backoff = TimeSpan.FromMilliseconds(100);
             while (!stopping.IsCancellationRequested)
             {
-                var job = Snapshot.Jobs[jobId];
-                if (job.Finished) return;
+                var (finished, last) = position();
+                if (finished) return;
                 CancellationToken dropped;
                 lock (gate) dropped = streams.Token;
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping.Token, dropped);
                 try
                 {
-                    if (job.LastSequence > 0) UpdateJob(jobId, j => j with { Resumes = j.Resumes + 1 });
-                    using var call = jobsRpc.WatchJob(new WatchJobRequest { JobId = jobId, AfterSequence = job.LastSequence }, headers, cancellationToken: linked.Token);
-                    await foreach (var m in call.ResponseStream.ReadAllAsync(linked.Token))
-                    {
-                        if (m.MessageCase != WatchJobResponse.MessageOneofCase.Event) continue;
-                        await ApplyAsync(m.Event);
-                        backoff = TimeSpan.FromMilliseconds(100);
-                    }
+                    if (last > 0) resumed();
+                    await read(last, linked.Token);
                 }
                 catch (Exception e) when (dropped.IsCancellationRequested && !stopping.IsCancellationRequested && e is OperationCanceledException or RpcException)
                 {
@@ -252,12 +290,13 @@ public sealed class HostClient : IHostClient
                 }
                 catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
                 {
-                    UpdateJob(jobId, j => j with { Phase = JobPhase.Failed, Error = $"the host does not know this job: {e.Status.Detail}" });
+                    notFound(e.Status.Detail);
                     return;
                 }
                 catch (RpcException e) when (!stopping.IsCancellationRequested)
                 {
-                    UpdateJob(jobId, j => j with { StreamProblem = $"reconnecting after sequence {j.LastSequence}: {Why(e)}" });
+                    if (position().Last > last) backoff = TimeSpan.FromMilliseconds(100); // it read events before failing
+                    problem(Why(e));
                     await Delay(backoff);
                     backoff = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(2).Ticks, backoff.Ticks * 2));
                 }
@@ -266,7 +305,7 @@ public sealed class HostClient : IHostClient
         }
         finally
         {
-            lock (gate) watching.Remove(jobId);
+            lock (gate) watching.Remove(key);
         }
     }
 
@@ -349,6 +388,213 @@ public sealed class HostClient : IHostClient
             catch (OperationCanceledException) { }
         });
     }
+
+    // ---- training and LoRAs ------------------------------------------------------------------
+
+    public string StartTraining(TrainingParameters p)
+    {
+        string trainingId = Guid.NewGuid().ToString();
+        var request = new StartTrainingRoundRequest
+        {
+            TrainingId = trainingId,
+            ClientId = ClientId,
+            ProfileId = p.Profile,
+            Options = new TrainingOptions
+            {
+                IncludeGenerated = p.IncludeGenerated,
+                Rounds = p.IncludeGenerated ? p.Rounds : 0,
+                K = p.K,
+                StepsPerImage = p.StepsPerRound > 0 ? 0 : p.StepsPerImage,
+                StepsPerRound = p.StepsPerRound,
+                Seed = p.Seed,
+            },
+        };
+        request.Options.Rewards.AddRange(p.Rewards ?? []);
+        AddTraining(trainingId, p, TrainingJobPhase.Submitting);
+        _ = Task.Run(async () =>
+        {
+            bool queued = await SubmitAsync(
+                () => trainingRpc.StartTrainingRoundAsync(request, headers, cancellationToken: stopping.Token).ResponseAsync,
+                why => UpdateTraining(trainingId, t => t with { StreamProblem = why is null ? null : $"retrying start: {why}" }),
+                (error, fix) => UpdateTraining(trainingId, t => t with { State = TrainingJobPhase.Failed, Error = error, SuggestedFix = fix, StreamProblem = null }));
+            if (!queued) return;
+            UpdateTraining(trainingId, t => t with { State = t.State == TrainingJobPhase.Submitting ? TrainingJobPhase.Queued : t.State });
+            await WatchTrainingAsync(trainingId);
+        });
+        return trainingId;
+    }
+
+    public void WatchTraining(string trainingId, TrainingParameters parameters)
+    {
+        AddTraining(trainingId, parameters, TrainingJobPhase.Queued);
+        _ = Task.Run(() => WatchTrainingAsync(trainingId));
+    }
+
+    void AddTraining(string trainingId, TrainingParameters p, TrainingJobPhase state) =>
+        Update(s => s.Trainings.ContainsKey(trainingId) ? s : s with { Trainings = s.Trainings.SetItem(trainingId, new TrainingView(trainingId, p, state)) });
+
+    void UpdateTraining(string trainingId, Func<TrainingView, TrainingView> change) =>
+        Update(s => s.Trainings.TryGetValue(trainingId, out var t) ? s with { Trainings = s.Trainings.SetItem(trainingId, change(t)) } : s);
+
+    Task WatchTrainingAsync(string trainingId) => FollowAsync($"training {trainingId}",
+        () => { var t = Snapshot.Trainings[trainingId]; return (t.Finished, t.LastSequence); },
+        async (after, ct) =>
+        {
+            using var call = trainingRpc.WatchTraining(new WatchTrainingRequest { TrainingId = trainingId, AfterSequence = after }, headers, cancellationToken: ct);
+            await foreach (var m in call.ResponseStream.ReadAllAsync(ct))
+                if (m.MessageCase == WatchTrainingResponse.MessageOneofCase.Event) ApplyTraining(m.Event);
+        },
+        () => UpdateTraining(trainingId, t => t with { Resumes = t.Resumes + 1 }),
+        problem => UpdateTraining(trainingId, t => t with { StreamProblem = problem is null ? null : $"reconnecting after sequence {t.LastSequence}: {problem}" }),
+        why => UpdateTraining(trainingId, t => t with { State = TrainingJobPhase.Failed, Error = $"the host does not know this training: {why}" }));
+
+    void ApplyTraining(TrainingEvent e)
+    {
+        UpdateTraining(e.TrainingId, t =>
+        {
+            if (e.Sequence <= t.LastSequence) return t; // already seen
+            t = t with { LastSequence = e.Sequence, StreamProblem = null };
+            switch (e.KindCase)
+            {
+                case TrainingEvent.KindOneofCase.Queued: return t with { State = TrainingJobPhase.Queued, QueuePosition = e.Queued.Position };
+                case TrainingEvent.KindOneofCase.Started:
+                    return t with
+                    {
+                        State = TrainingJobPhase.Running, QueuePosition = null, FeedbackPairs = e.Started.FeedbackPairs,
+                        Prompts = e.Started.Prompts, Rounds = e.Started.Rounds,
+                    };
+                case TrainingEvent.KindOneofCase.Progress:
+                {
+                    var p = e.Progress;
+                    return t with
+                    {
+                        State = TrainingJobPhase.Running, Round = p.Round, Phase = PhaseName(p.Phase), Done = p.Done, Total = p.Total,
+                        EtaSeconds = p.EtaSeconds >= 0 ? p.EtaSeconds : null,
+                    };
+                }
+                case TrainingEvent.KindOneofCase.Loss:
+                {
+                    var l = e.Loss;
+                    var losses = t.LossCurve;
+                    // Steps count on across rounds: a round starts after the last one's steps.
+                    var last = losses.Count > 0 ? losses[^1] : (LossPoint?)null;
+                    int offset = last is not { } p ? 0 : p.Round == l.Round ? p.Index - p.Step : p.Index - p.Step + p.Steps;
+                    return t with { Losses = losses.Add(new LossPoint(offset + l.Step, l.Round, l.Step, l.Steps, l.Loss)) };
+                }
+                case TrainingEvent.KindOneofCase.RoundFinished:
+                {
+                    var r = e.RoundFinished;
+                    return t with
+                    {
+                        FinishedRounds = t.RoundCurve.Add(new TrainingRoundView(r.Round, r.Kept, r.Prompts, r.TrainingPairs, r.TrainingSteps, r.FinalLoss,
+                            r.RewardMean.ToImmutableSortedDictionary(StringComparer.Ordinal), r.SelectedMean.ToImmutableSortedDictionary(StringComparer.Ordinal))),
+                    };
+                }
+                case TrainingEvent.KindOneofCase.Completed:
+                    return t with { State = TrainingJobPhase.Completed, LoraId = e.Completed.LoraId, LoraPath = e.Completed.Path };
+                case TrainingEvent.KindOneofCase.Failed:
+                    return t with { State = TrainingJobPhase.Failed, Error = $"{e.Failed.Code}: {e.Failed.Message}", SuggestedFix = e.Failed.SuggestedFix };
+                case TrainingEvent.KindOneofCase.Cancelled: return t with { State = TrainingJobPhase.Cancelled, Error = e.Cancelled.Reason };
+                default: return t;
+            }
+        });
+        if (e.KindCase == TrainingEvent.KindOneofCase.Completed) Refresh(); // the new LoRA is in the registry: list it
+    }
+
+    static string PhaseName(TrainingPhase phase) => phase switch
+    {
+        TrainingPhase.Generate => "generate",
+        TrainingPhase.Score => "score",
+        TrainingPhase.Select => "select",
+        TrainingPhase.Train => "train",
+        TrainingPhase.Preview => "preview",
+        _ => "",
+    };
+
+    public void CancelTraining(string trainingId)
+    {
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                var response = await trainingRpc.CancelTrainingAsync(new CancelTrainingRequest { TrainingId = trainingId }, headers, cancellationToken: stopping.Token);
+                if (response.Outcome == CancelOutcome.NotFound)
+                    UpdateTraining(trainingId, t => t with { State = TrainingJobPhase.Cancelled, Error = "the host did not know this training" });
+            }
+            catch (RpcException e) when (!stopping.IsCancellationRequested)
+            {
+                UpdateTraining(trainingId, t => t with { StreamProblem = $"cancel failed: {Why(e)}" });
+            }
+            catch (OperationCanceledException) { }
+        });
+    }
+
+    /// <summary>Reads the host's LoRA registry (every profile's); part of the connection poll.</summary>
+    async Task ListLorasAsync()
+    {
+        ImmutableList<LoraView> loras;
+        string? problem = null;
+        try
+        {
+            var response = await trainingRpc.ListLorasAsync(new ListLorasRequest(), headers, DateTime.UtcNow + CallTimeout, stopping.Token);
+            loras = response.Loras.Select(ToView).ToImmutableList();
+        }
+        catch (RpcException e) when (e.StatusCode == StatusCode.Unimplemented)
+        {
+            loras = [];
+            problem = "this host has no LoRA registry (no TrainingService)";
+        }
+        catch (RpcException e) when (!stopping.IsCancellationRequested)
+        {
+            Update(s => s.LorasProblem == $"could not list LoRAs: {Why(e)}" ? s : s with { LorasProblem = $"could not list LoRAs: {Why(e)}" });
+            return; // keep the last list
+        }
+        Update(s => SameLoras(s.Loras, loras) && s.LorasProblem == problem ? s : s with { Loras = loras, LorasProblem = problem });
+    }
+
+    static bool SameLoras(ImmutableList<LoraView> a, ImmutableList<LoraView> b) =>
+        a.Count == b.Count && a.Zip(b).All(p => p.First.LoraId == p.Second.LoraId && p.First.Active == p.Second.Active && p.First.Sha256 == p.Second.Sha256);
+
+    static LoraView ToView(Lora l) => new(l.LoraId, l.ProfileId, l.TrainingId, l.Path, l.Sha256,
+        l.CreateTime?.ToDateTimeOffset() ?? DateTimeOffset.MinValue, l.Active, l.Metrics.ToImmutableSortedDictionary(StringComparer.Ordinal));
+
+    public void ActivateLora(string loraId) => LoraCall(loraId, "activate", async () =>
+    {
+        var lora = ToView((await trainingRpc.ActivateLoraAsync(new ActivateLoraRequest { LoraId = loraId }, headers, cancellationToken: stopping.Token)).Lora);
+        // At most one active per profile: what the host did, shown before the next listing confirms it.
+        Update(s => s with
+        {
+            Loras = s.Loras.Select(l => l.LoraId == lora.LoraId ? lora : l.ProfileId == lora.ProfileId ? l with { Active = false } : l).ToImmutableList(),
+            LoraNotice = $"LoRA {Short(loraId)} is now the active one of profile {lora.ProfileId}",
+        });
+    });
+
+    public void DeleteLora(string loraId) => LoraCall(loraId, "delete", async () =>
+    {
+        var lora = ToView((await trainingRpc.DeleteLoraAsync(new DeleteLoraRequest { LoraId = loraId }, headers, cancellationToken: stopping.Token)).Lora);
+        Update(s => s with
+        {
+            Loras = s.Loras.RemoveAll(l => l.LoraId == lora.LoraId),
+            LoraNotice = $"LoRA {Short(loraId)} of profile {lora.ProfileId} deleted{(lora.Active ? "; the profile has no active LoRA now" : "")}",
+        });
+    });
+
+    void LoraCall(string loraId, string what, Func<Task> call) => _ = Task.Run(async () =>
+    {
+        try
+        {
+            await call();
+        }
+        catch (RpcException e) when (!stopping.IsCancellationRequested)
+        {
+            Update(s => s with { LoraNotice = $"{what} LoRA {Short(loraId)} failed: {Why(e)}" });
+        }
+        catch (OperationCanceledException) { return; }
+        Refresh();
+    });
+
+    /// <summary>The first block of a UUID: enough to tell LoRAs apart on screen.</summary>
+    public static string Short(string id) => id.Length > 8 && id[8] == '-' ? id[..8] : id;
 
     // ---- images and feedback -----------------------------------------------------------------
 

@@ -22,6 +22,15 @@ public interface IHostClient : IDisposable
     string SendFeedback(string jobId, int candidateIndex, FeedbackChoice choice, string profile);
     /// <summary>Uploads an edited image and sends it as <see cref="FeedbackChoice.Edited"/> feedback.</summary>
     string SendEdited(string jobId, int candidateIndex, RgbImage edited, string profile);
-    /// <summary>Asks for the host's capabilities again now (the client also polls).</summary>
+    /// <summary>Starts a LoRA training round for <see cref="TrainingParameters.Profile"/>; returns its id (chosen here, so a retry never starts a second).</summary>
+    string StartTraining(TrainingParameters parameters);
+    /// <summary>Follows a training started earlier from its first event.</summary>
+    void WatchTraining(string trainingId, TrainingParameters parameters);
+    void CancelTraining(string trainingId);
+    /// <summary>Makes the LoRA its profile's active one on the host; the outcome shows in <see cref="ClientSnapshot.LoraNotice"/>.</summary>
+    void ActivateLora(string loraId);
+    /// <summary>Removes the LoRA from the host's registry and deletes its file.</summary>
+    void DeleteLora(string loraId);
+    /// <summary>Asks for the host's capabilities and LoRAs again now (the client also polls).</summary>
     void Refresh();
 }

@@ -27,11 +27,7 @@ public sealed record HostInfo(
     int MaxK,
     int MaxSteps,
     int MaxWidth,
-    int MaxHeight)
-{
-    /// <summary>LoRAs the host lists; the protocol has no LoRA listing yet, so this is always empty.</summary>
-    public IReadOnlyList<string> Loras { get; init; } = [];
-}
+    int MaxHeight);
 
 /// <summary>How candidates are combined into one order (docs/ranking.md).</summary>
 public enum CombineChoice { Arl, Sum, Normalized, Single }
@@ -111,6 +107,74 @@ public enum FeedbackState { Sending, Stored, Failed }
 
 public sealed record FeedbackView(string FeedbackId, string JobId, int CandidateIndex, FeedbackChoice Choice, FeedbackState State, string? Error = null);
 
+/// <summary>A LoRA in the host's registry (ListLoras). <see cref="LoraId"/> is what generation requests name.</summary>
+/// <param name="Metrics">E.g. "pairs", "steps", "final_loss", "reward_mean.caption".</param>
+public sealed record LoraView(
+    string LoraId,
+    string ProfileId,
+    string TrainingId,
+    string Path,
+    string Sha256,
+    DateTimeOffset Created,
+    bool Active,
+    IReadOnlyDictionary<string, double> Metrics);
+
+/// <summary>What a training round is asked to do (StartTrainingRound's options; zero means the host's default).</summary>
+/// <param name="IncludeGenerated">Also generate best-of-K images for the feedback's prompts, rank them and train on the best.</param>
+public sealed record TrainingParameters(
+    string Profile,
+    bool IncludeGenerated = false,
+    int Rounds = 0,
+    int K = 0,
+    int StepsPerImage = 0,
+    int StepsPerRound = 0,
+    long Seed = 0,
+    IReadOnlyList<string>? Rewards = null);
+
+public enum TrainingJobPhase { Submitting, Queued, Running, Completed, Failed, Cancelled }
+
+/// <summary>
+/// One optimiser step's loss, as the host reported it (at most a few a second, always a phase's
+/// first and last). <see cref="Index"/> is the step counted on across rounds (1-based; the curve's x).
+/// </summary>
+public readonly record struct LossPoint(int Index, int Round, int Step, int Steps, double Loss);
+
+/// <summary>A finished round (TrainingRoundFinished): mean reward of all candidates and of the kept ones, per reward.</summary>
+public sealed record TrainingRoundView(int Round, int Kept, int Prompts, int TrainingPairs, int TrainingSteps, double FinalLoss,
+    IReadOnlyDictionary<string, double> RewardMean, IReadOnlyDictionary<string, double> SelectedMean);
+
+/// <summary>A training job as far as its events have told (WatchTraining).</summary>
+/// <param name="Phase">Which step of the round runs: "generate", "score", "select", "train", "preview".</param>
+public sealed record TrainingView(
+    string TrainingId,
+    TrainingParameters Parameters,
+    TrainingJobPhase State,
+    long LastSequence = 0,
+    int? QueuePosition = null,
+    int FeedbackPairs = 0,
+    int Prompts = 0,
+    int Rounds = 0,
+    int Round = 0,
+    string? Phase = null,
+    int Done = 0,
+    int Total = 0,
+    double? EtaSeconds = null,
+    ImmutableList<LossPoint>? Losses = null,
+    ImmutableList<TrainingRoundView>? FinishedRounds = null,
+    string? LoraId = null,
+    string? LoraPath = null,
+    string? Error = null,
+    string? SuggestedFix = null,
+    string? StreamProblem = null,
+    int Resumes = 0)
+{
+    public bool Finished => State is TrainingJobPhase.Completed or TrainingJobPhase.Failed or TrainingJobPhase.Cancelled;
+    public ImmutableList<LossPoint> LossCurve => Losses ?? [];
+    public ImmutableList<TrainingRoundView> RoundCurve => FinishedRounds ?? [];
+    /// <summary>Optimiser steps so far: each round's latest reported step.</summary>
+    public int StepsDone => LossCurve.Count == 0 ? 0 : LossCurve[^1].Index;
+}
+
 /// <summary>Everything the UI draws from the client, at one moment.</summary>
 public sealed record ClientSnapshot(
     long Version,
@@ -118,6 +182,15 @@ public sealed record ClientSnapshot(
     ImmutableDictionary<string, JobView> Jobs,
     ImmutableList<FeedbackView> Feedback)
 {
+    /// <summary>Training jobs started or followed by this client, by training id.</summary>
+    public ImmutableDictionary<string, TrainingView> Trainings { get; init; } = ImmutableDictionary<string, TrainingView>.Empty;
+    /// <summary>The host's LoRAs, newest first (every profile's); refreshed with the connection poll and after training, activate, delete.</summary>
+    public ImmutableList<LoraView> Loras { get; init; } = [];
+    /// <summary>Why the LoRA list could not be read (an older host without TrainingService, a failed call); null when it could.</summary>
+    public string? LorasProblem { get; init; }
+    /// <summary>The outcome of the last activate or delete: "activated …", or why it failed.</summary>
+    public string? LoraNotice { get; init; }
+
     public static ClientSnapshot Initial(string address) =>
         new(0, ConnectionStatus.Connecting(address), ImmutableDictionary<string, JobView>.Empty, ImmutableList<FeedbackView>.Empty);
 }

@@ -33,8 +33,6 @@ public static class BreakdownPanel
         float side = Math.Min(ui.Remaining.Width - 8, 256);
         var img = ui.Allocate(side, side);
         var hit = ui.Interact("breakdown.image", img);
-        if (c.Preview is { } preview) ui.DrawImageNearest(preview, img);
-        else ui.FillRect(img, t.Background);
 
         // The segment under the pointer: the smallest visible mask holding that image pixel.
         JudgedSegment? hovered = null;
@@ -45,8 +43,8 @@ public static class BreakdownPanel
             hovered = segments.Where(s => state.Shows(s.Verdict) && SegmentOverlay.Contains(s.Segment.Mask, px, py))
                 .OrderBy(s => s.Segment.Mask.Area).FirstOrDefault();
         }
-        foreach (var s in segments)
-            if (state.Shows(s.Verdict)) overlay.Draw(ui.Canvas, s, img, ui.Input.Scale, highlight: ReferenceEquals(s, hovered));
+        if (c.Preview is { } preview) overlay.DrawComposite(ui, preview, c.Rewards, img, state.Shows, hovered);
+        else ui.FillRect(img, t.Background);
         foreach (var s in segments)
             if (state.Shows(s.Verdict)) LetterTag(ui, s, img);
         if (hovered is not null)

@@ -54,23 +54,3 @@ public static class HistoryPanel
         ui.EndScroll();
     }
 }
-
-/// <summary>
-/// Training rounds. The host's protocol has no training RPCs yet (StartTrainingRound, WatchTraining,
-/// ListLoras are being added), so this tab shows what the plugin can do today: the feedback it sent.
-/// </summary>
-public static class TrainingPanel
-{
-    public static void Draw(Ui.Ui ui, PluginState state, ClientSnapshot snapshot)
-    {
-        var t = ui.Theme;
-        ui.Label($"Profile: {state.Profile}", t.Text);
-        var sent = snapshot.Feedback;
-        ui.Paragraph($"Feedback this session: {sent.Count(f => f.Choice == FeedbackChoice.Accepted && f.State == FeedbackState.Stored)} accepted, " +
-                 $"{sent.Count(f => f.Choice == FeedbackChoice.Rejected && f.State == FeedbackState.Stored)} rejected, " +
-                 $"{sent.Count(f => f.Choice == FeedbackChoice.Edited && f.State == FeedbackState.Stored)} edited, stored on the host", t.Text, ui.SmallFont);
-        ui.Paragraph("Training a personal LoRA round is not available: this host's protocol has no training calls yet " +
-                     "(StartTrainingRound, WatchTraining, ListLoras). Accepted and edited candidates are stored on the host " +
-                     "as this profile's training data and will be used once rounds can be started from here.", t.TextDim, ui.SmallFont);
-    }
-}

@@ -19,6 +19,8 @@ public sealed class PromptState
     public readonly Dictionary<string, bool> Rewards = new(StringComparer.Ordinal);
     public int Combine;
     public int SingleReward;
+    /// <summary>The LoRA picker, by LoRA id: whether it is on and its scale (LoRAs the host no longer lists are not sent).</summary>
+    public readonly Dictionary<string, LoraPick> Loras = new(StringComparer.Ordinal);
     /// <summary>Image size; the Shapes pack draws 64 x 64 (no size field in the panel yet).</summary>
     public int Width = 64, Height = 64;
 
@@ -40,10 +42,32 @@ public sealed class PromptState
     }
 }
 
+public sealed class LoraPick
+{
+    public bool On;
+    public double Scale = 1;
+}
+
+/// <summary>The training panel's fields and the round it follows.</summary>
+public sealed class TrainingState
+{
+    /// <summary>Also generate best-of-K images for the feedback's prompts, rank them (ARL) and train on the best.</summary>
+    public bool IncludeGenerated;
+    public double Rounds = 1;
+    public double K = 4;
+    public double StepsPerImage = 10;
+    public string Seed = "1";
+    /// <summary>The training shown in the panel (the last one started here).</summary>
+    public string? Current;
+    /// <summary>The LoRA the list shows as selected.</summary>
+    public string? SelectedLora;
+}
+
 /// <summary>Everything the plugin remembers between frames besides the widgets' own state.</summary>
 public sealed class PluginState
 {
     public PromptState Prompt { get; } = new();
+    public TrainingState Training { get; } = new();
     public SideTab Tab = SideTab.Prompt;
     /// <summary>The job the candidates panel shows.</summary>
     public string? CurrentJob;

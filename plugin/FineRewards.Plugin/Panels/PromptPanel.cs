@@ -16,9 +16,10 @@ public static class PromptPanel
     public static readonly string[] CombineNames = ["ARL", "sum", "normalized", "single"];
 
     /// <returns>Parameters to generate with when Generate was pressed (or Enter in the prompt), else null.</returns>
-    public static JobParameters? Draw(Ui.Ui ui, PromptState p, ConnectionStatus connection, JobView? current, IHostClient client)
+    public static JobParameters? Draw(Ui.Ui ui, PromptState p, ClientSnapshot snapshot, JobView? current, IHostClient client)
     {
         var t = ui.Theme;
+        var connection = snapshot.Connection;
         var host = connection.Host;
         ui.Label("Prompt", t.TextDim, ui.SmallFont);
         ui.TextField("prompt.text", ref p.Prompt, "a red circle above a blue square", maxLength: 500);
@@ -59,8 +60,7 @@ public static class PromptPanel
             p.SingleReward = Math.Clamp(p.SingleReward, 0, chosen.Count - 1);
             ui.Segmented("prompt.single", chosen, ref p.SingleReward);
         }
-        ui.Label(host is null ? "LoRA: waiting for the host" : host.Loras.Count == 0 ? "LoRA: the host lists none (no LoRA listing in the protocol yet)" : $"LoRA: {string.Join(", ", host.Loras)}", t.TextDim, ui.SmallFont);
-
+        var loras = LoraPicker(ui, p, snapshot);
         bool running = current is { Finished: false };
         bool ready = connection.State == ConnectionState.Ready;
         bool canGenerate = ready && !running && p.Prompt.Trim().Length > 0 && chosen.Count > 0;
@@ -92,6 +92,39 @@ public static class PromptPanel
             p.Prompt.Trim(), p.Negative.Trim(), (int)p.K,
             p.SeedPolicy switch { 0 => SeedPolicy.Fixed, 2 => SeedPolicy.Increment, _ => SeedPolicy.Random },
             seed, Samplers[p.Sampler], (int)p.Steps, p.Guidance, p.Width, p.Height,
-            chosen, (CombineChoice)p.Combine, p.Combine == 3 && chosen.Count > 0 ? chosen[p.SingleReward] : "");
+            chosen, (CombineChoice)p.Combine, p.Combine == 3 && chosen.Count > 0 ? chosen[p.SingleReward] : "",
+            loras.Count > 0 ? loras : null);
     }
+
+    /// <summary>
+    /// The host's LoRAs (ListLoras), each with a checkbox and, when on, its scale. Returns the chosen
+    /// ones as generation sends them: by LoRA id, which the host resolves to its file.
+    /// </summary>
+    static List<LoraReference> LoraPicker(Ui.Ui ui, PromptState p, ClientSnapshot snapshot)
+    {
+        var t = ui.Theme;
+        ui.Label("LoRA", t.TextDim, ui.SmallFont);
+        var chosen = new List<LoraReference>();
+        if (snapshot.Connection.Host is null) { ui.Label("(waiting for the host)", t.TextDim, ui.SmallFont); return chosen; }
+        if (snapshot.LorasProblem is { } problem) ui.Paragraph(problem, t.Warning, ui.SmallFont, maxLines: 2);
+        if (snapshot.Loras.Count == 0)
+        {
+            if (snapshot.LorasProblem is null) ui.Label("none yet: train one in the Training tab", t.TextDim, ui.SmallFont);
+            return chosen;
+        }
+        foreach (var lora in snapshot.Loras)
+        {
+            var pick = p.Loras.TryGetValue(lora.LoraId, out var known) ? known : p.Loras[lora.LoraId] = new LoraPick();
+            string id = $"prompt.lora.{lora.LoraId}";
+            ui.Checkbox(id, LoraLabel(lora), ref pick.On);
+            ui.Tooltip($"LoRA {lora.LoraId}\nprofile {lora.ProfileId}{(lora.Active ? " (its active LoRA)" : "")}, trained {lora.Created.ToUniversalTime():yyyy-MM-dd HH:mm} UTC\n" +
+                       string.Join(", ", lora.Metrics.Select(m => $"{m.Key} {m.Value.ToString("0.####", CultureInfo.InvariantCulture)}")) + $"\nsha256 {lora.Sha256}");
+            if (!pick.On) continue;
+            ui.Slider($"{id}.scale", "  scale", ref pick.Scale, 0, 2, 0.05, "0.00");
+            chosen.Add(new LoraReference(lora.LoraId, pick.Scale));
+        }
+        return chosen;
+    }
+
+    public static string LoraLabel(LoraView lora) => $"{HostClient.Short(lora.LoraId)} · {lora.ProfileId}{(lora.Active ? " · active" : "")}";
 }

@@ -8,7 +8,8 @@ namespace FineRewards.Plugin.Panels;
 /// Draws segment masks over candidate images, tinted by verdict and, so colour is never the only
 /// cue, each verdict with its own pattern and letter: certain = green diagonal hatch "C", may =
 /// amber dots "M", unlikely = red cross-hatch "U". Overlays are rasterised once per segment and
-/// size and cached, so a frame only draws images.
+/// size, and composited with their candidate's image once per size and filter, so a frame only
+/// blits one opaque image per candidate.
 /// </summary>
 public sealed class SegmentOverlay : IDisposable
 {
@@ -41,24 +42,76 @@ public sealed class SegmentOverlay : IDisposable
 
     readonly Dictionary<(RunLengthMask, Verdict, int, int, bool), SKImage> cache = new(ReferenceKeyComparer.Instance);
 
-    /// <summary>Draws one segment over an image shown in <paramref name="dest"/> (logical pixels) at HiDPI <paramref name="scale"/>.</summary>
-    public void Draw(SKCanvas canvas, JudgedSegment segment, SKRect dest, float scale, bool highlight = false)
+    /// <summary>
+    /// Draws a candidate image enlarged with nearest-neighbour sampling, with the overlays of its
+    /// segments whose verdict <paramref name="shows"/>, as one cached image per candidate, size,
+    /// verdict filter and highlighted segment. A frame then blits one opaque image per tile: no
+    /// per-segment alpha blending, no rescaling.
+    /// </summary>
+    /// <param name="rewards">The candidate's reward results (their segments); an immutable snapshot list, so its identity keys the cache.</param>
+    public void DrawComposite(Ui.Ui ui, SKImage preview, IReadOnlyList<Client.RewardView> rewards, SKRect dest, Func<Verdict, bool> shows, JudgedSegment? highlight = null)
     {
-        var mask = segment.Segment.Mask;
-        if (mask.Width == 0 || mask.Height == 0) return;
+        float scale = ui.Input.Scale;
         int w = Math.Max(1, (int)MathF.Round(dest.Width * scale)), h = Math.Max(1, (int)MathF.Round(dest.Height * scale));
-        var key = (mask, segment.Verdict, w, h, highlight);
-        if (!cache.TryGetValue(key, out var image))
+        int filter = (shows(Verdict.Certain) ? 1 : 0) | (shows(Verdict.May) ? 2 : 0) | (shows(Verdict.Unlikely) ? 4 : 0);
+        var key = new CompositeKey(preview, rewards, w, h, filter, highlight);
+        if (!composites.TryGetValue(key, out var image))
         {
-            if (cache.Count > 2048) Clear();
-            image = Rasterise(mask, segment.Verdict, w, h, highlight);
-            cache[key] = image;
+            if (composites.Count > 512) ClearComposites();
+            image = composites[key] = Composite(preview, rewards, w, h, shows, highlight);
         }
-        // 1:1 at a whole device pixel: Skia's fast blit.
+        var canvas = ui.Canvas;
         canvas.Save();
         canvas.Scale(1 / scale);
         canvas.DrawImage(image, MathF.Round(dest.Left * scale), MathF.Round(dest.Top * scale));
         canvas.Restore();
+    }
+
+    SKImage Composite(SKImage preview, IReadOnlyList<Client.RewardView> rewards, int w, int h, Func<Verdict, bool> shows, JudgedSegment? highlight)
+    {
+        // Opaque when the image is: Skia then copies rows instead of blending every pixel.
+        var alpha = preview.AlphaType == SKAlphaType.Opaque ? SKAlphaType.Opaque : SKAlphaType.Premul;
+        using var surface = SKSurface.Create(new SKImageInfo(w, h, SKImageInfo.PlatformColorType, alpha))
+            ?? throw new InvalidOperationException($"SkiaSharp could not make a {w}x{h} surface");
+        var canvas = surface.Canvas;
+        canvas.Clear(SKColors.White);
+        canvas.DrawImage(preview, new SKRect(0, 0, w, h), new SKSamplingOptions(SKFilterMode.Nearest, SKMipmapMode.None));
+        foreach (var r in rewards)
+            foreach (var segment in r.Segments)
+            {
+                if (!shows(segment.Verdict)) continue;
+                var mask = segment.Segment.Mask;
+                if (mask.Width == 0 || mask.Height == 0) continue;
+                bool lit = ReferenceEquals(segment, highlight);
+                var key = (mask, segment.Verdict, w, h, lit);
+                if (!cache.TryGetValue(key, out var layer))
+                {
+                    if (cache.Count > 2048) Clear();
+                    layer = cache[key] = Rasterise(mask, segment.Verdict, w, h, lit);
+                }
+                canvas.DrawImage(layer, 0, 0);
+            }
+        var snapshot = surface.Snapshot();
+        var raster = snapshot.ToRasterImage(ensurePixelData: true);
+        if (!ReferenceEquals(raster, snapshot)) snapshot.Dispose(); // a raster snapshot is returned as itself
+        return raster;
+    }
+
+    readonly record struct CompositeKey(SKImage Preview, IReadOnlyList<Client.RewardView> Rewards, int W, int H, int Filter, JudgedSegment? Highlight)
+    {
+        // Snapshot objects never change: compare them by reference.
+        public bool Equals(CompositeKey o) => ReferenceEquals(Preview, o.Preview) && ReferenceEquals(Rewards, o.Rewards) && W == o.W && H == o.H
+                                             && Filter == o.Filter && ReferenceEquals(Highlight, o.Highlight);
+        public override int GetHashCode() => HashCode.Combine(RuntimeHelpers.GetHashCode(Preview), RuntimeHelpers.GetHashCode(Rewards), W, H, Filter,
+            Highlight is null ? 0 : RuntimeHelpers.GetHashCode(Highlight));
+    }
+
+    readonly Dictionary<CompositeKey, SKImage> composites = new();
+
+    void ClearComposites()
+    {
+        foreach (var image in composites.Values) image.Dispose();
+        composites.Clear();
     }
 
     static SKImage Rasterise(RunLengthMask mask, Verdict verdict, int w, int h, bool highlight)
@@ -128,6 +181,7 @@ public sealed class SegmentOverlay : IDisposable
     public void Dispose()
     {
         Clear();
+        ClearComposites();
         foreach (var image in swatches.Values) image.Dispose();
         swatches.Clear();
     }

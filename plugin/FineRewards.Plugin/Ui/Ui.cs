@@ -77,7 +77,10 @@ public sealed partial class Ui : IDisposable
     public bool PointerInside => pointerInside;
     public float WheelY => wheelY;
 
-    public void Begin(SKCanvas canvas, FrameInput input)
+    /// <param name="clear">Fill the whole area with the background first; false when the caller paints
+    /// every pixel itself (the plugin paints only around its panels: a full fill under them costs as
+    /// much fill bandwidth as the panels).</param>
+    public void Begin(SKCanvas canvas, FrameInput input, bool clear = true)
     {
         Canvas = canvas;
         Input = input;
@@ -122,8 +125,11 @@ public sealed partial class Ui : IDisposable
 
         canvas.Save();
         canvas.Scale(input.Scale);
-        Fill.Color = Theme.Background;
-        canvas.DrawRect(0, 0, input.Width, input.Height, Fill);
+        if (clear)
+        {
+            Fill.Color = Theme.Background;
+            canvas.DrawRect(0, 0, input.Width, input.Height, Fill);
+        }
         var root = new SKRect(0, 0, input.Width, input.Height);
         clips.Push(root);
         layouts.Push(new LayoutBox(root, horizontal: false, Theme.Spacing));
@@ -144,12 +150,29 @@ public sealed partial class Ui : IDisposable
     {
         foreach (var v in scaled.Values) v.Dispose();
         scaled.Clear();
+        ClearBlobs();
         Font.Dispose();
         SmallFont.Dispose();
         HeadingFont.Dispose();
         Fill.Dispose();
         Stroke.Dispose();
         TextPaint.Dispose();
+    }
+
+    /// <summary>
+    /// Sends drawing to <paramref name="target"/> until the scope is disposed (to raster a widget
+    /// once and blit it afterwards); layout, hit-testing and the clip stack are not affected.
+    /// </summary>
+    public CanvasScope DrawInto(SKCanvas target)
+    {
+        var scope = new CanvasScope(this, Canvas);
+        Canvas = target;
+        return scope;
+    }
+
+    public readonly struct CanvasScope(Ui ui, SKCanvas previous) : IDisposable
+    {
+        public void Dispose() => ui.Canvas = previous;
     }
 
     /// <summary>Asks for another frame within <paramref name="delay"/>.</summary>
@@ -244,8 +267,30 @@ public sealed partial class Ui : IDisposable
 
     public void DrawText(string text, float x, float baseline, SKColor color, SKFont? font = null, SKTextAlign align = SKTextAlign.Left)
     {
+        font ??= Font;
+        if (Blob(text, font) is not { } blob) return; // nothing to draw (empty text)
         TextPaint.Color = color;
-        Canvas.DrawText(text, x, baseline, align, font ?? Font, TextPaint);
+        float dx = align switch { SKTextAlign.Center => -Measure(text, font) / 2, SKTextAlign.Right => -Measure(text, font), _ => 0 };
+        Canvas.DrawText(blob, x + dx, baseline, TextPaint);
+    }
+
+    readonly Dictionary<(SKFont, string), SKTextBlob?> blobs = new();
+
+    /// <summary>
+    /// The text's glyphs, made once per font and text: the same labels are drawn every frame, and
+    /// turning characters into glyphs each time was a measurable part of a frame.
+    /// </summary>
+    SKTextBlob? Blob(string text, SKFont font)
+    {
+        if (blobs.TryGetValue((font, text), out var blob)) return blob;
+        if (blobs.Count > 4096) ClearBlobs();
+        return blobs[(font, text)] = SKTextBlob.Create(text, font);
+    }
+
+    void ClearBlobs()
+    {
+        foreach (var b in blobs.Values) b?.Dispose();
+        blobs.Clear();
     }
 
     /// <summary>Text vertically centred in <paramref name="rect"/>, cut with an ellipsis when too wide.</summary>
@@ -326,7 +371,9 @@ public sealed partial class Ui : IDisposable
         if (!scaled.TryGetValue((image, w, h), out var big))
         {
             if (scaled.Count > 512) { foreach (var v in scaled.Values) v.Dispose(); scaled.Clear(); }
-            using var surface = SKSurface.Create(new SKImageInfo(w, h, SKImageInfo.PlatformColorType, SKAlphaType.Premul));
+            // Opaque when the image is: Skia then copies rows instead of blending every pixel.
+            var alpha = image.AlphaType == SKAlphaType.Opaque ? SKAlphaType.Opaque : SKAlphaType.Premul;
+            using var surface = SKSurface.Create(new SKImageInfo(w, h, SKImageInfo.PlatformColorType, alpha));
             surface.Canvas.DrawImage(image, new SKRect(0, 0, w, h), new SKSamplingOptions(SKFilterMode.Nearest, SKMipmapMode.None));
             var snap = surface.Snapshot();
             big = scaled[(image, w, h)] = snap.ToRasterImage(ensurePixelData: true);
