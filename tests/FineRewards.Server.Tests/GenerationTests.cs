@@ -180,6 +180,23 @@ public class GenerationTests
     }
 
     [Fact]
+    public async Task Watchers_are_woken_by_each_event_not_by_the_heartbeat()
+    {
+        // Latency itself is measured by `finerewards bench host`; this catches a missed wake-up: with an
+        // hour-long heartbeat, a stream that waited for it would hit the watch's timeout instead.
+        var gate = new ManualResetEventSlim(false);
+        await using var host = await TestHost.StartAsync(new SolidColourGenerator { Gate = gate }, heartbeat: TimeSpan.FromHours(1));
+        var request = TestHost.Request(k: 2, steps: 3);
+        await host.Jobs.SubmitGenerationAsync(request);
+        var early = await host.WatchUntilAsync(request.JobId, e => e.KindCase == JobEvent.KindOneofCase.Progress);
+        var rest = host.WatchToEndAsync(request.JobId, after: early[^1].Sequence, timeout: TimeSpan.FromSeconds(20));
+        gate.Set();   // every later event is appended while the stream above waits
+        var events = await rest;
+        Assert.Equal(JobEvent.KindOneofCase.Completed, events[^1].KindCase);
+        Assert.Equal(Enumerable.Range((int)early[^1].Sequence + 1, events.Count).Select(i => (long)i), events.Select(e => e.Sequence));
+    }
+
+    [Fact]
     public async Task Thumbnails_come_with_candidates_when_asked_for()
     {
         await using var host = await TestHost.StartAsync();

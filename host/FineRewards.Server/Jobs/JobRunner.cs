@@ -67,44 +67,56 @@ public sealed class JobRunner(ModelCatalog catalog, ImageStore images, ILogger<J
     {
         var spec = job.Spec;
         var progress = new ThrottledProgress(p => append(new StepProgressEvent(p.Step, p.Steps, p.CandidatesDone, p.Candidates)));
-        var candidates = generator.Generate(spec.ToRequest(job.BaseSeed), progress, ct);
+        var wanted = job.BeginGeneration();
+        var candidates = Generate(generator, spec.ToRequest(job.BaseSeed), wanted, progress, ct);
         ct.ThrowIfCancellationRequested();
-        if (candidates.Count != spec.K) throw new InvalidOperationException($"generator {generator.Name} returned {candidates.Count} candidates for k={spec.K}");
+        if (candidates.Count != wanted.Count) throw new InvalidOperationException($"generator {generator.Name} returned {candidates.Count} candidates for {wanted.Count}");
 
-        var parameters = new string[spec.K];
-        foreach (var c in candidates.OrderBy(c => c.Index))
+        var parameters = new Dictionary<int, string>();
+        foreach (var c in candidates)
         {
+            if (job.IsSkipped(c.Index)) continue; // skipped while its batch ran: its result is dropped
             parameters[c.Index] = GenerationParameters.Format(spec, job.Id, c.Index, c.Seed, c.Provenance);
             var (id, _) = images.Put(PngCodec.Encode(c.Image, [new(GenerationParameters.ParametersKey, parameters[c.Index])]));
             byte[]? thumbnail = spec.Preview == PreviewPolicy.Thumbnails ? PngCodec.Encode(Thumbnail(c.Image)) : null;
-            append(new CandidateReadyEvent(c.Index, c.Seed, id, thumbnail));
+            job.UnlessSkipped(c.Index, () => append(new CandidateReadyEvent(c.Index, c.Seed, id, thumbnail)));
         }
-        if (spec.Rewards.Count == 0) return;
+        if (spec.Rewards.Count == 0)
+        {
+            job.FreezeCandidates();
+            return;
+        }
 
-        var imageList = candidates.OrderBy(c => c.Index).Select(c => c.Image).ToList();
+        var scoring = candidates.Where(c => !job.IsSkipped(c.Index)).ToList();
+        var imageList = scoring.Select(c => c.Image).ToList();
         var scores = new Dictionary<string, IReadOnlyList<RewardScore>>();
         foreach (string name in spec.Rewards)
         {
             ct.ThrowIfCancellationRequested();
             var reward = catalog.Rewards.Single(r => r.Name == name);
             var s = reward.Score(spec.Prompt, imageList, ct);
-            if (s.Count != spec.K) throw new InvalidOperationException($"reward {name} returned {s.Count} scores for {spec.K} images");
+            if (s.Count != imageList.Count) throw new InvalidOperationException($"reward {name} returned {s.Count} scores for {imageList.Count} images");
             scores[name] = s;
         }
         ct.ThrowIfCancellationRequested();
 
+        // From here on a skip is refused; one that came while the rewards ran drops that candidate's scores.
+        var dropped = job.FreezeCandidates();
+        var kept = Enumerable.Range(0, scoring.Count).Where(p => !dropped.Contains(scoring[p].Index)).ToList();
         var ranking = CandidateRanker.Rank(
-            Enumerable.Range(0, spec.K).Select(i => new CandidateScores(Id(i), spec.Rewards.ToDictionary(r => r, r => scores[r][i].Score))).ToList(),
+            kept.Select(p => new CandidateScores(Id(scoring[p].Index), spec.Rewards.ToDictionary(r => r, r => scores[r][p].Score))).ToList(),
             spec.Combine, spec.Weights.Count == 0 ? null : spec.Weights);
-        for (int i = 0; i < spec.K; i++)
+        for (int k = 0; k < kept.Count; k++)
         {
+            int p = kept[k], i = scoring[p].Index;
+            var ranks = ranking.Candidates[k];
             var outcomes = spec.Rewards.Select(r =>
             {
-                var e = scores[r][i].Evidence;
-                return new RewardOutcome(r, scores[r][i].Score, ranking.Candidates[i].Ranks[r], e.Caption, e.Segments ?? [], e.Flags ?? []);
+                var e = scores[r][p].Evidence;
+                return new RewardOutcome(r, scores[r][p].Score, ranks.Ranks[r], e.Caption, e.Segments ?? [], e.Flags ?? []);
             }).ToList();
-            var scored = new CandidateScoredEvent(i, outcomes, ranking.Candidates[i].Total, "");
-            var png = PngCodec.Encode(imageList[i], [
+            var scored = new CandidateScoredEvent(i, outcomes, ranks.Total, "");
+            var png = PngCodec.Encode(imageList[p], [
                 new(GenerationParameters.ParametersKey, parameters[i]),
                 new(GenerationParameters.BreakdownKey, GenerationParameters.Breakdown(scored, ranking.Method.ToString())),
             ]);
@@ -112,7 +124,47 @@ public sealed class JobRunner(ModelCatalog catalog, ImageStore images, ILogger<J
         }
         var order = ranking.Order.Select(int.Parse).ToList();
         append(new JobRankedEvent(order, order[0], ranking.Method.ToString()));
-        logger.LogInformation("ranked by {Method}: selected candidate {Selected}", ranking.Method, order[0]);
+        logger.LogInformation("ranked by {Method}: selected candidate {Selected}{Skipped}", ranking.Method, order[0],
+            dropped.Count == 0 ? "" : $" ({dropped.Count} skipped)");
+    }
+
+    /// <summary>
+    /// The candidates in <paramref name="wanted"/>, by index. All K: one call (the generator batches
+    /// them). Fewer (some skipped before the start): one call per run of consecutive indices, so
+    /// candidate i keeps its seed base + i; provenance gets the job's k, base seed and index back.
+    /// </summary>
+    static List<GeneratedCandidate> Generate(IImageGenerator generator, GenerationRequest request, IReadOnlyList<int> wanted,
+        IProgress<GenerationProgress> progress, CancellationToken ct)
+    {
+        if (wanted.Count == request.K) return generator.Generate(request, progress, ct).OrderBy(c => c.Index).ToList();
+        var result = new List<GeneratedCandidate>(wanted.Count);
+        for (int at = 0; at < wanted.Count;)
+        {
+            int first = wanted[at], length = 1;
+            while (at + length < wanted.Count && wanted[at + length] == first + length) length++;
+            var part = generator.Generate(request with { K = length, BaseSeed = request.BaseSeed + first },
+                new OffsetProgress(progress, result.Count, wanted.Count), ct);
+            result.AddRange(part.OrderBy(c => c.Index).Select(c => c with { Index = first + c.Index, Provenance = Renumbered(c.Provenance, request, first + c.Index) }));
+            at += length;
+        }
+        return result;
+    }
+
+    /// <summary>The generator saw a run of the job as its own request; its provenance says so where it records k, base seed and index.</summary>
+    static IReadOnlyDictionary<string, string> Renumbered(IReadOnlyDictionary<string, string> provenance, GenerationRequest job, int index)
+    {
+        var fixedUp = new Dictionary<string, string>(provenance);
+        void Set(string key, long value) { if (fixedUp.ContainsKey(key)) fixedUp[key] = value.ToString(System.Globalization.CultureInfo.InvariantCulture); }
+        Set("k", job.K);
+        Set("base_seed", job.BaseSeed);
+        Set("candidate_index", index);
+        return fixedUp;
+    }
+
+    /// <summary>Progress of one run of candidates as progress of the whole job.</summary>
+    sealed class OffsetProgress(IProgress<GenerationProgress> inner, int doneBefore, int total) : IProgress<GenerationProgress>
+    {
+        public void Report(GenerationProgress value) => inner.Report(value with { CandidatesDone = doneBefore + value.CandidatesDone, Candidates = total });
     }
 
     static string Id(int index) => index.ToString(System.Globalization.CultureInfo.InvariantCulture);
