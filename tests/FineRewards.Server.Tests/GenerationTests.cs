@@ -47,6 +47,12 @@ public class GenerationTests
         Assert.Contains(events, e => e.KindCase == JobEvent.KindOneofCase.Progress && e.Progress.Step == 5 && e.Progress.Steps == 5);
         Assert.Equal(JobEvent.KindOneofCase.Completed, events[^1].KindCase);
         Assert.Equal(JobEvent.KindOneofCase.Ranked, events[^2].KindCase);
+        // Progress is written in the background, yet the last step always comes, and before any candidate;
+        // every candidate is ready before any is scored.
+        int lastProgress = events.FindLastIndex(e => e.KindCase == JobEvent.KindOneofCase.Progress);
+        Assert.Equal(5, events[lastProgress].Progress.Step);
+        Assert.True(lastProgress < events.FindIndex(e => e.KindCase == JobEvent.KindOneofCase.CandidateReady));
+        Assert.True(events.FindLastIndex(e => e.KindCase == JobEvent.KindOneofCase.CandidateReady) < events.FindIndex(e => e.KindCase == JobEvent.KindOneofCase.CandidateScored));
 
         var ready = events.Where(e => e.KindCase == JobEvent.KindOneofCase.CandidateReady).Select(e => e.CandidateReady).ToList();
         Assert.Equal([0, 1, 2, 3], ready.Select(r => r.CandidateIndex));

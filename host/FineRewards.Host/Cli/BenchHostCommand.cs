@@ -145,6 +145,7 @@ public static class BenchHostCommand
                 ["width"] = job.Width, ["height"] = job.Height, ["rewards"] = new JsonArray(Rewards.Select(x => (JsonNode)x).ToArray()),
                 ["combine"] = "arl", ["base_seed"] = BaseSeed, ["repeats"] = settings.Repeats,
                 ["selected"] = hostRuns[0].Selected, ["same_selection_and_pixels"] = true,
+                ["events_per_host_job_median"] = Median(hostRuns.Select(x => (double)x.Events)),
             };
             result["host_ms_median"] = Round(hostMedian);
             result["in_process_ms_median"] = Round(localMedian);
@@ -169,7 +170,7 @@ public static class BenchHostCommand
             result["in_process_runs_ms"] = new JsonArray(localRuns.Select(x => (JsonNode)Round(x.TotalMs)).ToArray());
             result["load_average_end"] = LoadAverage();
 
-            Say($"event append -> client has it: {events}");
+            Say($"event append -> client has it: {events} ({Median(hostRuns.Select(x => (double)x.Events))} events per job)");
             Say($"best-of-{job.K} median: host {hostMedian:F0} ms, in-process {localMedian:F0} ms, overhead {overhead:F2}% (median of paired overheads {pairedOverhead:F2}%; target under 5%)");
             Say($"host breakdown (medians): {string.Join(", ", ((JsonObject)result["host_breakdown_ms_median"]!).Select(p => $"{p.Key} {p.Value} ms"))}");
             Say($"  host_other = job run on the host minus generate and score: PNG encode + SHA-256 + file write per image, SQLite event writes, ranking");
@@ -230,7 +231,7 @@ public static class BenchHostCommand
     /// <param name="HostOtherMs">The job's run on the host (started to completed) minus generation and scoring.</param>
     /// <param name="TransportMs">The client's total minus the host's queued-to-completed span, minus GetImage.</param>
     sealed record HostRun(double TotalMs, double QueueMs, double GenerateMs, double ScoreMs, double HostOtherMs, double TransportMs,
-        double GetImageMs, int Selected, RgbImage SelectedImage);
+        double GetImageMs, int Selected, RgbImage SelectedImage, int Events);
 
     /// <summary>The job as a program that links the models would run it: generate, score, rank.</summary>
     static LocalRun LocalJob(IImageGenerator generator, IReadOnlyList<IReward> rewards, JobSettings job, ModelTimers timers)
@@ -267,6 +268,7 @@ public static class BenchHostCommand
         DateTime queued = default, started = default, completed = default;
         int selected = -1;
         var scoredImages = new Dictionary<int, string>();
+        int count = 0;
         using (var call = client.Jobs.WatchJob(new Api.WatchJobRequest { JobId = request.JobId }))
         {
             await foreach (var message in call.ResponseStream.ReadAllAsync())
@@ -274,6 +276,7 @@ public static class BenchHostCommand
                 var now = DateTime.UtcNow;
                 if (message.MessageCase != Api.WatchJobResponse.MessageOneofCase.Event) continue;
                 var e = message.Event;
+                count++;
                 var time = e.Time.ToDateTime();
                 if (!warmUp && time >= watchStart) eventLatency.Add((now - time).TotalMilliseconds);
                 switch (e.KindCase)
@@ -299,7 +302,7 @@ public static class BenchHostCommand
 
         double run = (completed - started).TotalMilliseconds;
         return new HostRun(total, (started - queued).TotalMilliseconds, timers.GenerateMs, timers.ScoreMs,
-            run - timers.GenerateMs - timers.ScoreMs, total - (completed - queued).TotalMilliseconds - getImage, getImage, selected, image);
+            run - timers.GenerateMs - timers.ScoreMs, total - (completed - queued).TotalMilliseconds - getImage, getImage, selected, image, count);
     }
 
     /// <summary>Wall time spent in the models during one run (runs never overlap).</summary>

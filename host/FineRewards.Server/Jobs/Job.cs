@@ -83,14 +83,13 @@ public sealed class Job : IQueuedWork
         lock (candidates) return skipped.ContainsKey(index);
     }
 
-    /// <summary>Runs <paramref name="emit"/> (an append about the candidate) unless the candidate is skipped; false when skipped.</summary>
-    internal bool UnlessSkipped(int index, Action emit)
+    /// <summary>Appends the events about candidates (index, event) whose candidate is not skipped, together.</summary>
+    internal void AppendUnlessSkipped(IEnumerable<(int Index, JobEventData Data)> events, Action<IReadOnlyList<JobEventData>> append)
     {
         lock (candidates)
         {
-            if (skipped.ContainsKey(index)) return false;
-            emit();
-            return true;
+            var kept = events.Where(e => !skipped.ContainsKey(e.Index)).Select(e => e.Data).ToList();
+            if (kept.Count > 0) append(kept);
         }
     }
 
@@ -107,6 +106,14 @@ public sealed class Job : IQueuedWork
     /// <summary>Numbers the event, has <paramref name="store"/> write it, then publishes it.</summary>
     internal JobEvent Append(JobEventData data, Action<JobEvent> store)
         => log.Append($"job {Id}", sequence => new JobEvent(Id, sequence, DateTimeOffset.UtcNow, data), data.NewState, store);
+
+    /// <summary>Numbers the events, has <paramref name="store"/> write them together, then publishes them.</summary>
+    internal IReadOnlyList<JobEvent> AppendMany(IReadOnlyList<JobEventData> data, Action<IReadOnlyList<JobEvent>> store)
+    {
+        var now = DateTimeOffset.UtcNow;
+        return log.AppendMany($"job {Id}", data.Select(d => (Func<long, JobEvent>)(sequence => new JobEvent(Id, sequence, now, d))).ToList(),
+            data.LastOrDefault(d => d.NewState is not null)?.NewState, store);
+    }
 
     /// <summary>The events after <paramref name="afterSequence"/>, the state, and a task that completes at the next append.</summary>
     public (IReadOnlyList<JobEvent> Events, JobState State, Task Changed) After(long afterSequence) => log.After(afterSequence);

@@ -58,6 +58,9 @@ public sealed class JobManager : BackgroundService
 
     public JobEvent Append(Job job, JobEventData data) => job.Append(data, db.AppendEvent);
 
+    /// <summary>Appends several events of one job in one transaction (one flush to disk instead of one each).</summary>
+    public IReadOnlyList<JobEvent> Append(Job job, IReadOnlyList<JobEventData> data) => job.AppendMany(data, db.AppendEvents);
+
     /// <summary>The job, from memory or from the database (jobs of earlier runs).</summary>
     public Job? Find(string jobId)
     {
@@ -218,7 +221,7 @@ public sealed class JobManager : BackgroundService
                 if (!queue.TryDequeue(out work)) continue; // it was cancelled while waiting
                 AnnouncePositions();
             }
-            if (work is Job job) await runner.RunAsync(job, e => Append(job, e), stopping);
+            if (work is Job job) await runner.RunAsync(job, events => Append(job, events), stopping);
             else await ((IExternalWork)work).RunAsync(stopping);
         }
     }
