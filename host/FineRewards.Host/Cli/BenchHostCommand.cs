@@ -123,8 +123,9 @@ public static class BenchHostCommand
                 // ABBA: the side that runs first alternates, so a trend in the machine's load cancels out.
                 HostRun? h = null;
                 LocalRun? l = null;
-                if (r % 2 == 0) { h = await HostJobAsync(client, job, timers, eventLatency, warmUp); l = LocalJob(generator, rewards, job, timers); }
-                else { l = LocalJob(generator, rewards, job, timers); h = await HostJobAsync(client, job, timers, eventLatency, warmUp); }
+                // The host runs models on a thread-pool thread (JobRunner); so does the in-process job.
+                if (r % 2 == 0) { h = await HostJobAsync(client, job, timers, eventLatency, warmUp); l = await Task.Run(() => LocalJob(generator, rewards, job, timers)); }
+                else { l = await Task.Run(() => LocalJob(generator, rewards, job, timers)); h = await HostJobAsync(client, job, timers, eventLatency, warmUp); }
                 if (h.Selected != l.Selected || !h.SelectedImage.Pixels.AsSpan().SequenceEqual(l.SelectedImage.Pixels))
                     throw new InvalidOperationException($"run {r}: the host selected candidate {h.Selected}, in-process {l.Selected} (or their pixels differ); the two paths must do the same job");
                 if (warmUp) continue;
@@ -350,7 +351,8 @@ public static class BenchHostCommand
         public double P(double q) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)(q * sorted.Count))];
         public override string ToString() => sorted.Count == 0 ? "no samples"
             : $"n={Count} p50={P(0.5):0.000} ms p90={P(0.9):0.000} ms p99={P(0.99):0.000} ms max={sorted[^1]:0.000} ms";
-        public JsonObject ToJson() => new() { ["n"] = Count, ["p50"] = Round(P(0.5)), ["p90"] = Round(P(0.9)), ["p99"] = Round(P(0.99)), ["max"] = Count == 0 ? null : Round(sorted[^1]) };
+        public JsonObject ToJson() => Count == 0 ? new() { ["n"] = 0 }
+            : new() { ["n"] = Count, ["p50"] = Round(P(0.5)), ["p90"] = Round(P(0.9)), ["p99"] = Round(P(0.99)), ["max"] = Round(sorted[^1]) };
     }
 
     static double Median(IEnumerable<double> values)

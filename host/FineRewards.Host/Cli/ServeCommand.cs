@@ -60,8 +60,9 @@ public static class ServeCommand
         var models = Models(locator, shapes, device);
         await using var host = await FineRewardsHost.StartAsync(options, models, cancellationToken);
         Console.WriteLine($"listening on {host.Address}");
-        try { await Task.Delay(Timeout.Infinite, cancellationToken); }
-        catch (OperationCanceledException) { }
+        // Ctrl+C or SIGTERM may reach the host's own console lifetime (which stops the app) rather than
+        // the command's token: wait for either, or the process hangs after "Application is shutting down".
+        await Task.WhenAny(Task.Delay(Timeout.Infinite, cancellationToken), host.WaitForShutdownAsync());
         return CliErrors.Ok;
     }
 
