@@ -138,6 +138,8 @@ public static class BenchHostCommand
             double hostMedian = Median(hostRuns.Select(x => x.TotalMs)), localMedian = Median(localRuns.Select(x => x.TotalMs));
             double overhead = 100 * (hostMedian - localMedian) / localMedian;
             double pairedOverhead = 100 * Median(hostRuns.Zip(localRuns, (a, b) => (a.TotalMs - b.TotalMs) / b.TotalMs));
+            // The host's own time, outside the models: robust where the models' time is noisy.
+            double hostSide = Median(hostRuns.Select(x => x.QueueMs + x.HostOtherMs + x.TransportMs + x.GetImageMs));
             var events = new Percentiles(eventLatency);
             result["event_latency_ms"] = events.ToJson();
             result["job"] = new JsonObject
@@ -152,6 +154,10 @@ public static class BenchHostCommand
             result["in_process_ms_median"] = Round(localMedian);
             result["overhead_percent"] = Round(overhead);
             result["overhead_percent_paired_median"] = Round(pairedOverhead);
+            // Same generator, same seeds: a ratio away from 1 is the machine's noise, or the host's threads taking CPU from the models.
+            result["generate_host_over_in_process_paired_median"] = Round(Median(hostRuns.Zip(localRuns, (a, b) => a.GenerateMs / b.GenerateMs)));
+            result["host_side_ms_median"] = Round(hostSide);
+            result["host_side_percent_of_in_process"] = Round(100 * hostSide / localMedian);
             result["host_breakdown_ms_median"] = new JsonObject
             {
                 ["queue_wait"] = Round(Median(hostRuns.Select(x => x.QueueMs))),
@@ -174,6 +180,8 @@ public static class BenchHostCommand
             Say($"event append -> client has it: {events} ({Median(hostRuns.Select(x => (double)x.Events))} events per job)");
             Say($"best-of-{job.K} median: host {hostMedian:F0} ms, in-process {localMedian:F0} ms, overhead {overhead:F2}% (median of paired overheads {pairedOverhead:F2}%; target under 5%)");
             Say($"host breakdown (medians): {string.Join(", ", ((JsonObject)result["host_breakdown_ms_median"]!).Select(p => $"{p.Key} {p.Value} ms"))}");
+            Say($"generation time host / in-process, median of pairs: {result["generate_host_over_in_process_paired_median"]}");
+            Say($"host-side time outside the models (queue + host other + transport + get image): median {hostSide:F1} ms, {100 * hostSide / localMedian:F2}% of the in-process median");
             Say($"  host_other = job run on the host minus generate and score: PNG encode + SHA-256 + file write per image, SQLite event writes, ranking");
             Say($"  transport = submit to the queued event, completed event to the client, GetImage");
             Say($"load average at the end {result["load_average_end"]}");
