@@ -104,7 +104,28 @@ public class SkipTests
     public async Task Over_loopback_skip_sends_an_event_and_the_ranking_leaves_the_candidate_out()
     {
         var gate = new ManualResetEventSlim(false);
-        await using var host = await TestHost.StartAsync(new SolidColourGenerator { Gate = gate });
+        string dir = TestHost.NewDataDirectory();
+        try
+        {
+            string jobId;
+            long skippedAt;
+            await using (var host = await TestHost.StartAsync(new SolidColourGenerator { Gate = gate }, dataDirectory: dir))
+                (jobId, skippedAt) = await SkipQueuedCandidateAndWatch(host, gate);
+            // After a restart the stored skip still answers a repeated request the same way.
+            await using var restarted = await TestHost.StartAsync(dataDirectory: dir);
+            var again = await restarted.Jobs.SkipCandidateAsync(new Api.SkipCandidateRequest { JobId = jobId, CandidateIndex = 1 });
+            Assert.Equal((Api.SkipOutcome.AlreadySkipped, skippedAt), (again.Outcome, again.Sequence));
+            Assert.Single(await restarted.WatchToEndAsync(jobId), e => e.KindCase == Api.JobEvent.KindOneofCase.CandidateSkipped);
+        }
+        finally
+        {
+            TestHost.TryDelete(dir);
+        }
+    }
+
+    /// <summary>Skips candidate 1 of a queued best-of-3, lets it run, checks its events; returns the job id and the skip's sequence.</summary>
+    static async Task<(string JobId, long Sequence)> SkipQueuedCandidateAndWatch(TestHost host, ManualResetEventSlim gate)
+    {
         var blocker = TestHost.Request(k: 1);
         var request = TestHost.Request(k: 3);
         await host.Jobs.SubmitGenerationAsync(blocker);
@@ -125,6 +146,7 @@ public class SkipTests
         Assert.Equal([0, 2], events.Where(e => e.KindCase == Api.JobEvent.KindOneofCase.CandidateScored).Select(e => e.CandidateScored.CandidateIndex).Order());
         Assert.Equal([0, 2], events.Single(e => e.KindCase == Api.JobEvent.KindOneofCase.Ranked).Ranked.Order.Order());
         Assert.Equal(Api.JobEvent.KindOneofCase.Completed, events[^1].KindCase);
+        return (request.JobId, skip.Sequence);
     }
 
     [Fact]

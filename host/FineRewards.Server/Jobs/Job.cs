@@ -32,6 +32,9 @@ public sealed class Job : IQueuedWork
         BaseSeed = baseSeed;
         Created = created;
         log = new EventLog<JobEvent>(e => e.Sequence, state, stored);
+        // A job read back from the database answers a repeated skip as it did before the restart.
+        foreach (var e in log.After(0).Events)
+            if (e.Data is CandidateSkippedEvent s) skipped[s.CandidateIndex] = e.Sequence;
     }
 
     public long LastSequence => log.LastSequence;
