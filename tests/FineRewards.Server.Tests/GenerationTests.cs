@@ -47,6 +47,12 @@ public class GenerationTests
         Assert.Contains(events, e => e.KindCase == JobEvent.KindOneofCase.Progress && e.Progress.Step == 5 && e.Progress.Steps == 5);
         Assert.Equal(JobEvent.KindOneofCase.Completed, events[^1].KindCase);
         Assert.Equal(JobEvent.KindOneofCase.Ranked, events[^2].KindCase);
+        // Progress is written in the background, yet the last step always comes, and before any candidate;
+        // every candidate is ready before any is scored.
+        int lastProgress = events.FindLastIndex(e => e.KindCase == JobEvent.KindOneofCase.Progress);
+        Assert.Equal(5, events[lastProgress].Progress.Step);
+        Assert.True(lastProgress < events.FindIndex(e => e.KindCase == JobEvent.KindOneofCase.CandidateReady));
+        Assert.True(events.FindLastIndex(e => e.KindCase == JobEvent.KindOneofCase.CandidateReady) < events.FindIndex(e => e.KindCase == JobEvent.KindOneofCase.CandidateScored));
 
         var ready = events.Where(e => e.KindCase == JobEvent.KindOneofCase.CandidateReady).Select(e => e.CandidateReady).ToList();
         Assert.Equal([0, 1, 2, 3], ready.Select(r => r.CandidateIndex));
@@ -177,6 +183,23 @@ public class GenerationTests
         }
         Assert.True(heartbeats.Count >= 3);
         Assert.All(heartbeats, h => Assert.True(h.LastSequence > 0 && h.LastSequence < lastEvent));
+    }
+
+    [Fact]
+    public async Task Watchers_are_woken_by_each_event_not_by_the_heartbeat()
+    {
+        // Latency itself is measured by `finerewards bench host`; this catches a missed wake-up: with an
+        // hour-long heartbeat, a stream that waited for it would hit the watch's timeout instead.
+        var gate = new ManualResetEventSlim(false);
+        await using var host = await TestHost.StartAsync(new SolidColourGenerator { Gate = gate }, heartbeat: TimeSpan.FromHours(1));
+        var request = TestHost.Request(k: 2, steps: 3);
+        await host.Jobs.SubmitGenerationAsync(request);
+        var early = await host.WatchUntilAsync(request.JobId, e => e.KindCase == JobEvent.KindOneofCase.Progress);
+        var rest = host.WatchToEndAsync(request.JobId, after: early[^1].Sequence, timeout: TimeSpan.FromSeconds(20));
+        gate.Set();   // every later event is appended while the stream above waits
+        var events = await rest;
+        Assert.Equal(JobEvent.KindOneofCase.Completed, events[^1].KindCase);
+        Assert.Equal(Enumerable.Range((int)early[^1].Sequence + 1, events.Count).Select(i => (long)i), events.Select(e => e.Sequence));
     }
 
     [Fact]

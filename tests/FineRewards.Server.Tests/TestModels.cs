@@ -15,12 +15,15 @@ public sealed class SolidColourGenerator : IImageGenerator
     /// <summary>When set, generation waits for it after the first step (cancellation still works).</summary>
     public ManualResetEventSlim? Gate { get; init; }
     public int Calls;
+    /// <summary>Every request, in call order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<GenerationRequest> Requests { get; } = new();
 
     public static (byte R, byte G, byte B) ColourOf(long seed) => ((byte)(seed * 37 % 256), (byte)(seed * 91 % 256), (byte)(seed * 173 % 256));
 
     public IReadOnlyList<GeneratedCandidate> Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         Interlocked.Increment(ref Calls);
+        Requests.Enqueue(request);
         for (int step = 1; step <= request.Steps; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();

@@ -22,6 +22,7 @@ public static class BenchCommand
         var bench = new Command("bench", "Measure speed, memory and quality of an engine on this machine.");
         bench.Subcommands.Add(Diffusion());
         bench.Subcommands.Add(BenchRewardsCommand.Create());
+        bench.Subcommands.Add(BenchHostCommand.Create());
         return bench;
     }
 

@@ -51,27 +51,45 @@ public static class ServeCommand
     static async Task<int> Run(HostOptions options, CancellationToken cancellationToken)
     {
         options.BindAddress(); // refuse a bad address before anything starts
-        var torch = TorchProbe.Probe();
-        var device = torch.CudaAvailable ? new DeviceInfo(DeviceKind.Gpu, "CUDA (libtorch)", 0) : DeviceInfo.Cpu();
+        var device = Device();
         // The built-in Shapes pack is the one engine this build serves; when its files are missing the
         // host still starts and reports which (GetCapabilities, health), never a stand-in model.
         var locator = PackLocator.Default();
         var found = locator.Find(Diagnostics.DefaultPack);
         using var shapes = found.Ready ? new ShapesPackRuntime(found.Folder) : null;
-        var models = shapes is null
-            ? new HostModels([new LocatedPack(locator, Diagnostics.DefaultPack, engine: null)], [], [], device, Diagnostics.DefaultPack)
-            : new HostModels(
-                [new LocatedPack(locator, Diagnostics.DefaultPack, engine: _ => shapes.Generator!)],
-                shapes.RewardNames.Select(shapes.CreateReward).ToList(),
-                [new LexicalLabelJudge()],
-                device,
-                Diagnostics.DefaultPack,
-                new Dictionary<string, ILoraTrainer> { [Diagnostics.DefaultPack] = new DeferredTrainer(() => shapes.Trainer!) });
+        var models = Models(locator, shapes, device);
         await using var host = await FineRewardsHost.StartAsync(options, models, cancellationToken);
         Console.WriteLine($"listening on {host.Address}");
-        try { await Task.Delay(Timeout.Infinite, cancellationToken); }
-        catch (OperationCanceledException) { }
+        // Ctrl+C or SIGTERM may reach the host's own console lifetime (which stops the app) rather than
+        // the command's token: wait for either, or the process hangs after "Application is shutting down".
+        await Task.WhenAny(Task.Delay(Timeout.Infinite, cancellationToken), host.WaitForShutdownAsync());
         return CliErrors.Ok;
+    }
+
+    /// <summary>The device the host reports: CUDA when libtorch sees it, else the CPU.</summary>
+    internal static DeviceInfo Device() =>
+        TorchProbe.Probe().CudaAvailable ? new DeviceInfo(DeviceKind.Gpu, "CUDA (libtorch)", 0) : DeviceInfo.Cpu();
+
+    /// <summary>
+    /// What `serve` gives the host: the built-in Shapes pack's generator, rewards, lexical judge and
+    /// LoRA trainer, or, when the pack is missing (<paramref name="shapes"/> null), the pack alone so
+    /// GetCapabilities reports its missing files. `bench host` starts its host from the same models.
+    /// </summary>
+    /// <param name="wrapGenerator">Wraps the pack's generator (the bench times it); identity by default.</param>
+    /// <param name="wrapReward">Wraps each reward (the bench times them); identity by default.</param>
+    internal static HostModels Models(PackLocator locator, ShapesPackRuntime? shapes, DeviceInfo device,
+        Func<IImageGenerator, IImageGenerator>? wrapGenerator = null, Func<IReward, IReward>? wrapReward = null)
+    {
+        if (shapes is null) return new HostModels([new LocatedPack(locator, Diagnostics.DefaultPack, engine: null)], [], [], device, Diagnostics.DefaultPack);
+        wrapGenerator ??= g => g;
+        wrapReward ??= r => r;
+        return new HostModels(
+            [new LocatedPack(locator, Diagnostics.DefaultPack, engine: _ => wrapGenerator(shapes.Generator!))],
+            shapes.RewardNames.Select(name => wrapReward(shapes.CreateReward(name))).ToList(),
+            [new LexicalLabelJudge()],
+            device,
+            Diagnostics.DefaultPack,
+            new Dictionary<string, ILoraTrainer> { [Diagnostics.DefaultPack] = new DeferredTrainer(() => shapes.Trainer!) });
     }
 
     /// <summary>Loads the diffusion model for training only when the first training job runs, not at start-up.</summary>

@@ -20,19 +20,28 @@ public sealed class EventLog<TEvent>(Func<TEvent, long> sequenceOf, JobState sta
 
     /// <summary>Creates the event with the next sequence number, has <paramref name="store"/> write it, then publishes it.</summary>
     /// <param name="owner">How errors name the job, e.g. "job 42".</param>
-    public TEvent Append(string owner, Func<long, TEvent> create, JobState? newState, Action<TEvent> store)
+    public TEvent Append(string owner, Func<long, TEvent> create, JobState? newState, Action<TEvent> store) =>
+        AppendMany(owner, [create], newState, events => store(events[0]))[0];
+
+    /// <summary>
+    /// Numbers several events consecutively, has <paramref name="store"/> write them together (one
+    /// transaction, one flush to disk), then publishes them; <paramref name="newState"/> applies after the last.
+    /// </summary>
+    public IReadOnlyList<TEvent> AppendMany(string owner, IReadOnlyList<Func<long, TEvent>> creates, JobState? newState, Action<IReadOnlyList<TEvent>> store)
     {
         lock (gate)
         {
             if (State.IsFinished()) throw new InvalidOperationException($"{owner} is {State}; no event may follow");
-            var e = create((events.Count == 0 ? 0 : sequenceOf(events[^1])) + 1);
-            store(e);
-            events.Add(e);
+            long last = events.Count == 0 ? 0 : sequenceOf(events[^1]);
+            var created = creates.Select((create, i) => create(last + 1 + i)).ToList();
+            if (created.Count == 0) return created;
+            store(created);
+            events.AddRange(created);
             if (newState is JobState next) State = next;
             var wake = changed;
             changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             wake.SetResult();
-            return e;
+            return created;
         }
     }
 

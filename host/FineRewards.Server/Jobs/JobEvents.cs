@@ -24,6 +24,7 @@ public enum FailureCode { HostRestarted, PackUnavailable, ModelError, OutOfMemor
 [JsonDerivedType(typeof(JobCompletedEvent), "completed")]
 [JsonDerivedType(typeof(JobFailedEvent), "failed")]
 [JsonDerivedType(typeof(JobCancelledEvent), "cancelled")]
+[JsonDerivedType(typeof(CandidateSkippedEvent), "candidate_skipped")]
 public abstract record JobEventData
 {
     /// <summary>The state the job is in after this event, or null when the event does not change it.</summary>
@@ -48,6 +49,12 @@ public sealed record JobStartedEvent(string Pack, long BaseSeed) : JobEventData
 public sealed record StepProgressEvent(int Step, int Steps, int CandidatesDone, int Candidates) : JobEventData;
 
 public sealed record CandidateReadyEvent(int CandidateIndex, long Seed, string ImageId, byte[]? ThumbnailPng) : JobEventData;
+
+public enum SkipOutcome { NotGenerated, ResultDropped, AlreadySkipped }
+
+/// <summary>A client left a candidate out (SkipCandidate): it gets no later ready or scored event and no place in the ranking.</summary>
+/// <param name="Outcome">NotGenerated (its generation had not started) or ResultDropped.</param>
+public sealed record CandidateSkippedEvent(int CandidateIndex, long Seed, SkipOutcome Outcome) : JobEventData;
 
 /// <param name="Rank">1 is best among the job's candidates; ties share the mean rank.</param>
 public sealed record RewardOutcome(string Reward, double Score, double Rank, string? Caption,

@@ -58,6 +58,9 @@ public sealed class JobManager : BackgroundService
 
     public JobEvent Append(Job job, JobEventData data) => job.Append(data, db.AppendEvent);
 
+    /// <summary>Appends several events of one job in one transaction (one flush to disk instead of one each).</summary>
+    public IReadOnlyList<JobEvent> Append(Job job, IReadOnlyList<JobEventData> data) => job.AppendMany(data, db.AppendEvents);
+
     /// <summary>The job, from memory or from the database (jobs of earlier runs).</summary>
     public Job? Find(string jobId)
     {
@@ -136,6 +139,20 @@ public sealed class JobManager : BackgroundService
         return (job.State == JobState.Completed || job.State == JobState.Failed ? CancelOutcome.AlreadyFinished : CancelOutcome.Interrupted, job);
     }
 
+    /// <summary>Skips one candidate of a queued or running job (see <see cref="Job.Skip"/>).</summary>
+    /// <exception cref="HostException">Unknown job (NOT_FOUND), finished or ranked job, or its last candidate (FAILED_PRECONDITION).</exception>
+    /// <exception cref="FineRewards.Core.InputException">The index is outside 0..K-1.</exception>
+    public (SkipOutcome Outcome, long Sequence, Job Job) Skip(string jobId, int candidateIndex)
+    {
+        var job = Find(jobId) ?? throw new HostException(RefusalKind.NotFound, "job_id", $"no job {jobId}");
+        if (candidateIndex < 0 || candidateIndex >= job.Spec.K)
+            throw new FineRewards.Core.InputException("candidate_index", $"{candidateIndex} is outside 0..{job.Spec.K - 1} (job {jobId} has k={job.Spec.K})");
+        var (outcome, sequence) = job.Skip(candidateIndex, e => Append(job, e));
+        if (outcome != SkipOutcome.AlreadySkipped)
+            Log(job, $"candidate {candidateIndex} skipped ({(outcome == SkipOutcome.NotGenerated ? "not generated" : "result dropped")})");
+        return (outcome, sequence, job);
+    }
+
     void Log(Job job, string message)
     {
         using var _ = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = job.Id });
@@ -204,7 +221,7 @@ public sealed class JobManager : BackgroundService
                 if (!queue.TryDequeue(out work)) continue; // it was cancelled while waiting
                 AnnouncePositions();
             }
-            if (work is Job job) await runner.RunAsync(job, e => Append(job, e), stopping);
+            if (work is Job job) await runner.RunAsync(job, events => Append(job, events), stopping);
             else await ((IExternalWork)work).RunAsync(stopping);
         }
     }

@@ -19,100 +19,187 @@ public sealed class JobRunner(ModelCatalog catalog, ImageStore images, ILogger<J
     public static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
     public const int ThumbnailSize = 64;
 
-    public async Task RunAsync(Job job, Action<JobEventData> append, CancellationToken stopping)
+    public async Task RunAsync(Job job, Action<IReadOnlyList<JobEventData>> append, CancellationToken stopping)
     {
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = job.Id });
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(job.Cancellation.Token, stopping);
         var clock = Stopwatch.StartNew();
+        var progress = new ProgressWriter(e => append([e]));
+        void Finish(JobEventData last)
+        {
+            progress.Drain(rethrow: false); // no progress event may follow the last one
+            append([last]);
+        }
         try
         {
             var generator = await catalog.GeneratorAsync(job.Spec.Pack, linked.Token);
-            append(new JobStartedEvent(job.Spec.Pack, job.BaseSeed));
+            append([new JobStartedEvent(job.Spec.Pack, job.BaseSeed)]);
             logger.LogInformation("started on pack {Pack}, base seed {Seed}", job.Spec.Pack, job.BaseSeed);
             // Models are synchronous and CPU- or GPU-bound: keep them off the request threads.
-            await Task.Run(() => Run(job, generator, append, linked.Token), linked.Token);
-            append(new JobCompletedEvent());
+            var results = await Task.Run(() => Run(job, generator, append, progress, linked.Token), linked.Token);
+            append([.. results, new JobCompletedEvent()]);   // scored, ranked and completed: one write to disk
             logger.LogInformation("completed in {Seconds:0.00} s", clock.Elapsed.TotalSeconds);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
             // Left as running in the database: the next start marks it failed ("host restarted").
+            progress.Drain(rethrow: false);
             logger.LogWarning("host stopping; job abandoned after {Seconds:0.00} s", clock.Elapsed.TotalSeconds);
         }
         catch (OperationCanceledException) when (job.Cancellation.IsCancellationRequested)
         {
-            append(new JobCancelledEvent(JobCancelledEvent.Interrupted));
+            Finish(new JobCancelledEvent(JobCancelledEvent.Interrupted));
             logger.LogInformation("cancelled while running");
         }
         catch (HostException e)
         {
-            append(new JobFailedEvent(FailureCode.PackUnavailable, e.Message,
+            Finish(new JobFailedEvent(FailureCode.PackUnavailable, e.Message,
                 "run `finerewards doctor` to see which files the pack lacks, install them, and restart the host"));
             logger.LogError("failed: {Message}", e.Message);
         }
         catch (OutOfMemoryException e)
         {
-            append(new JobFailedEvent(FailureCode.OutOfMemory, e.Message, "generate fewer candidates (k) or smaller images"));
+            Finish(new JobFailedEvent(FailureCode.OutOfMemory, e.Message, "generate fewer candidates (k) or smaller images"));
             logger.LogError(e, "out of memory");
         }
         catch (Exception e)
         {
-            append(new JobFailedEvent(FailureCode.ModelError, $"{e.GetType().Name}: {e.Message}",
+            Finish(new JobFailedEvent(FailureCode.ModelError, $"{e.GetType().Name}: {e.Message}",
                 $"see the host log for job {job.Id}; try again, and report it if it repeats"));
             logger.LogError(e, "failed");
         }
     }
 
-    void Run(Job job, IImageGenerator generator, Action<JobEventData> append, CancellationToken ct)
+    /// <summary>Generates, stores, scores and ranks; returns the scored and ranked events, for the caller to append with the completed one.</summary>
+    // Every event is a transaction flushed to disk, and every image a flushed file: on a busy disk each
+    // costs milliseconds, so none of them waits on the models' thread. Progress is written in the
+    // background, candidates are stored while the rewards score them, scored copies are written in
+    // parallel, and events that belong together are appended in one transaction.
+    IReadOnlyList<JobEventData> Run(Job job, IImageGenerator generator, Action<IReadOnlyList<JobEventData>> append, ProgressWriter writer, CancellationToken ct)
     {
         var spec = job.Spec;
-        var progress = new ThrottledProgress(p => append(new StepProgressEvent(p.Step, p.Steps, p.CandidatesDone, p.Candidates)));
-        var candidates = generator.Generate(spec.ToRequest(job.BaseSeed), progress, ct);
+        var progress = new ThrottledProgress(p => writer.Post(new StepProgressEvent(p.Step, p.Steps, p.CandidatesDone, p.Candidates)));
+        var wanted = job.BeginGeneration();
+        var candidates = Generate(generator, spec.ToRequest(job.BaseSeed), wanted, progress, ct);
         ct.ThrowIfCancellationRequested();
-        if (candidates.Count != spec.K) throw new InvalidOperationException($"generator {generator.Name} returned {candidates.Count} candidates for k={spec.K}");
+        if (candidates.Count != wanted.Count) throw new InvalidOperationException($"generator {generator.Name} returned {candidates.Count} candidates for {wanted.Count}");
+        writer.Drain(rethrow: true);
 
-        var parameters = new string[spec.K];
-        foreach (var c in candidates.OrderBy(c => c.Index))
+        var parameters = candidates.ToDictionary(c => c.Index, c => GenerationParameters.Format(spec, job.Id, c.Index, c.Seed, c.Provenance));
+        var storing = Task.Run(() => StoreCandidates(job, candidates, parameters, append, ct), ct);
+        if (spec.Rewards.Count == 0)
         {
-            parameters[c.Index] = GenerationParameters.Format(spec, job.Id, c.Index, c.Seed, c.Provenance);
-            var (id, _) = images.Put(PngCodec.Encode(c.Image, [new(GenerationParameters.ParametersKey, parameters[c.Index])]));
-            byte[]? thumbnail = spec.Preview == PreviewPolicy.Thumbnails ? PngCodec.Encode(Thumbnail(c.Image)) : null;
-            append(new CandidateReadyEvent(c.Index, c.Seed, id, thumbnail));
+            storing.GetAwaiter().GetResult();
+            job.FreezeCandidates();
+            return [];
         }
-        if (spec.Rewards.Count == 0) return;
 
-        var imageList = candidates.OrderBy(c => c.Index).Select(c => c.Image).ToList();
+        var scoring = candidates.Where(c => !job.IsSkipped(c.Index)).ToList();
+        var imageList = scoring.Select(c => c.Image).ToList();
         var scores = new Dictionary<string, IReadOnlyList<RewardScore>>();
-        foreach (string name in spec.Rewards)
+        try
         {
-            ct.ThrowIfCancellationRequested();
-            var reward = catalog.Rewards.Single(r => r.Name == name);
-            var s = reward.Score(spec.Prompt, imageList, ct);
-            if (s.Count != spec.K) throw new InvalidOperationException($"reward {name} returned {s.Count} scores for {spec.K} images");
-            scores[name] = s;
+            foreach (string name in spec.Rewards)
+            {
+                ct.ThrowIfCancellationRequested();
+                var reward = catalog.Rewards.Single(r => r.Name == name);
+                var s = reward.Score(spec.Prompt, imageList, ct);
+                if (s.Count != imageList.Count) throw new InvalidOperationException($"reward {name} returned {s.Count} scores for {imageList.Count} images");
+                scores[name] = s;
+            }
         }
+        catch
+        {
+            // The job's last event must follow the ready events, never precede them.
+            try { storing.Wait(CancellationToken.None); } catch (Exception) { }
+            throw;
+        }
+        storing.GetAwaiter().GetResult();
         ct.ThrowIfCancellationRequested();
 
+        // From here on a skip is refused; one that came while the rewards ran drops that candidate's scores.
+        var dropped = job.FreezeCandidates();
+        var kept = Enumerable.Range(0, scoring.Count).Where(p => !dropped.Contains(scoring[p].Index)).ToList();
         var ranking = CandidateRanker.Rank(
-            Enumerable.Range(0, spec.K).Select(i => new CandidateScores(Id(i), spec.Rewards.ToDictionary(r => r, r => scores[r][i].Score))).ToList(),
+            kept.Select(p => new CandidateScores(Id(scoring[p].Index), spec.Rewards.ToDictionary(r => r, r => scores[r][p].Score))).ToList(),
             spec.Combine, spec.Weights.Count == 0 ? null : spec.Weights);
-        for (int i = 0; i < spec.K; i++)
+        var events = new JobEventData[kept.Count + 1];
+        Parallel.For(0, kept.Count, new ParallelOptions { CancellationToken = ct }, k =>
         {
+            int p = kept[k], i = scoring[p].Index;
+            var ranks = ranking.Candidates[k];
             var outcomes = spec.Rewards.Select(r =>
             {
-                var e = scores[r][i].Evidence;
-                return new RewardOutcome(r, scores[r][i].Score, ranking.Candidates[i].Ranks[r], e.Caption, e.Segments ?? [], e.Flags ?? []);
+                var e = scores[r][p].Evidence;
+                return new RewardOutcome(r, scores[r][p].Score, ranks.Ranks[r], e.Caption, e.Segments ?? [], e.Flags ?? []);
             }).ToList();
-            var scored = new CandidateScoredEvent(i, outcomes, ranking.Candidates[i].Total, "");
-            var png = PngCodec.Encode(imageList[i], [
+            var scored = new CandidateScoredEvent(i, outcomes, ranks.Total, "");
+            var png = PngCodec.Encode(imageList[p], [
                 new(GenerationParameters.ParametersKey, parameters[i]),
                 new(GenerationParameters.BreakdownKey, GenerationParameters.Breakdown(scored, ranking.Method.ToString())),
             ]);
-            append(scored with { ImageId = images.Put(png).Id });
-        }
+            events[k] = scored with { ImageId = images.Put(png).Id };
+        });
         var order = ranking.Order.Select(int.Parse).ToList();
-        append(new JobRankedEvent(order, order[0], ranking.Method.ToString()));
-        logger.LogInformation("ranked by {Method}: selected candidate {Selected}", ranking.Method, order[0]);
+        events[^1] = new JobRankedEvent(order, order[0], ranking.Method.ToString());
+        logger.LogInformation("ranked by {Method}: selected candidate {Selected}{Skipped}", ranking.Method, order[0],
+            dropped.Count == 0 ? "" : $" ({dropped.Count} skipped)");
+        return events;
+    }
+
+    /// <summary>Writes each candidate's PNG (with its parameters) in parallel, then appends their ready events in one transaction.</summary>
+    void StoreCandidates(Job job, IReadOnlyList<GeneratedCandidate> candidates, IReadOnlyDictionary<int, string> parameters,
+        Action<IReadOnlyList<JobEventData>> append, CancellationToken ct)
+    {
+        var ready = new CandidateReadyEvent?[candidates.Count];
+        Parallel.For(0, candidates.Count, new ParallelOptions { CancellationToken = ct }, p =>
+        {
+            var c = candidates[p];
+            if (job.IsSkipped(c.Index)) return; // skipped while its batch ran: its result is dropped
+            var (id, _) = images.Put(PngCodec.Encode(c.Image, [new(GenerationParameters.ParametersKey, parameters[c.Index])]));
+            byte[]? thumbnail = job.Spec.Preview == PreviewPolicy.Thumbnails ? PngCodec.Encode(Thumbnail(c.Image)) : null;
+            ready[p] = new CandidateReadyEvent(c.Index, c.Seed, id, thumbnail);
+        });
+        job.AppendUnlessSkipped(ready.OfType<CandidateReadyEvent>().Select(e => (e.CandidateIndex, (JobEventData)e)), append);
+    }
+
+    /// <summary>
+    /// The candidates in <paramref name="wanted"/>, by index. All K: one call (the generator batches
+    /// them). Fewer (some skipped before the start): one call per run of consecutive indices, so
+    /// candidate i keeps its seed base + i; provenance gets the job's k, base seed and index back.
+    /// </summary>
+    static List<GeneratedCandidate> Generate(IImageGenerator generator, GenerationRequest request, IReadOnlyList<int> wanted,
+        IProgress<GenerationProgress> progress, CancellationToken ct)
+    {
+        if (wanted.Count == request.K) return generator.Generate(request, progress, ct).OrderBy(c => c.Index).ToList();
+        var result = new List<GeneratedCandidate>(wanted.Count);
+        for (int at = 0; at < wanted.Count;)
+        {
+            int first = wanted[at], length = 1;
+            while (at + length < wanted.Count && wanted[at + length] == first + length) length++;
+            var part = generator.Generate(request with { K = length, BaseSeed = request.BaseSeed + first },
+                new OffsetProgress(progress, result.Count, wanted.Count), ct);
+            result.AddRange(part.OrderBy(c => c.Index).Select(c => c with { Index = first + c.Index, Provenance = Renumbered(c.Provenance, request, first + c.Index) }));
+            at += length;
+        }
+        return result;
+    }
+
+    /// <summary>The generator saw a run of the job as its own request; its provenance says so where it records k, base seed and index.</summary>
+    static IReadOnlyDictionary<string, string> Renumbered(IReadOnlyDictionary<string, string> provenance, GenerationRequest job, int index)
+    {
+        var fixedUp = new Dictionary<string, string>(provenance);
+        void Set(string key, long value) { if (fixedUp.ContainsKey(key)) fixedUp[key] = value.ToString(System.Globalization.CultureInfo.InvariantCulture); }
+        Set("k", job.K);
+        Set("base_seed", job.BaseSeed);
+        Set("candidate_index", index);
+        return fixedUp;
+    }
+
+    /// <summary>Progress of one run of candidates as progress of the whole job.</summary>
+    sealed class OffsetProgress(IProgress<GenerationProgress> inner, int doneBefore, int total) : IProgress<GenerationProgress>
+    {
+        public void Report(GenerationProgress value) => inner.Report(value with { CandidatesDone = doneBefore + value.CandidatesDone, Candidates = total });
     }
 
     static string Id(int index) => index.ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -132,7 +219,77 @@ public sealed class JobRunner(ModelCatalog catalog, ImageStore images, ILogger<J
         return new RgbImage(w, h, pixels);
     }
 
-    /// <summary>Reports synchronously (events keep their order) and at most every <see cref="ProgressInterval"/>.</summary>
+    /// <summary>
+    /// Appends progress events off the models' thread. Keeps only the newest one not yet written
+    /// (progress is a level, not a log: on a slow disk the ones in between are skipped, the last
+    /// step never); <see cref="Drain"/> finishes the writing before any other event of the job.
+    /// </summary>
+    sealed class ProgressWriter(Action<JobEventData> append)
+    {
+        readonly object gate = new();
+        StepProgressEvent? pending;
+        Task writing = Task.CompletedTask;
+        bool running;
+        Exception? failure;
+
+        public void Post(StepProgressEvent e)
+        {
+            lock (gate)
+            {
+                pending = e;
+                if (running) return;
+                running = true;
+                writing = Task.Run(Write);
+            }
+        }
+
+        void Write()
+        {
+            while (true)
+            {
+                StepProgressEvent? next;
+                lock (gate)
+                {
+                    next = pending;
+                    pending = null;
+                    if (next is null || failure is not null)
+                    {
+                        running = false;
+                        return;
+                    }
+                }
+                try { append(next); }
+                catch (Exception e)
+                {
+                    lock (gate)
+                    {
+                        failure = e;
+                        running = false;
+                    }
+                    return;
+                }
+            }
+        }
+
+        /// <summary>Waits until every posted event is written; with <paramref name="rethrow"/>, a failed write fails the caller.</summary>
+        public void Drain(bool rethrow)
+        {
+            while (true)
+            {
+                Task current;
+                lock (gate)
+                {
+                    if (!running) break;
+                    current = writing;
+                }
+                current.Wait(); // Write catches its own exceptions
+            }
+            lock (gate)
+                if (rethrow && failure is not null) System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failure);
+        }
+    }
+
+    /// <summary>Passes progress on at most every <see cref="ProgressInterval"/>, and always the last step.</summary>
     sealed class ThrottledProgress(Action<GenerationProgress> report) : IProgress<GenerationProgress>
     {
         long last = long.MinValue;

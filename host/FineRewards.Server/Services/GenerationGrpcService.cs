@@ -53,4 +53,11 @@ public sealed class GenerationGrpcService(JobManager jobs, FineRewards.Server.Tr
         var (outcome, job) = await jobs.CancelAsync(id, context.CancellationToken);
         return new Api.CancelJobResponse { Outcome = outcome.ToProto(), State = job?.State.ToProto() ?? Api.JobState.Unspecified };
     }
+
+    public override Task<Api.SkipCandidateResponse> SkipCandidate(Api.SkipCandidateRequest request, ServerCallContext context)
+    {
+        string id = SubmissionValidator.NormalizeJobId(request.JobId);
+        var (outcome, sequence, job) = jobs.Skip(id, request.CandidateIndex);
+        return Task.FromResult(new Api.SkipCandidateResponse { Outcome = outcome.ToProto(), State = job.State.ToProto(), Sequence = sequence });
+    }
 }

@@ -80,6 +80,9 @@ public static class ProtoMapping
                 };
                 break;
             case JobCancelledEvent c: pb.Cancelled = new Api.JobCancelled { Reason = c.Reason }; break;
+            case CandidateSkippedEvent c:
+                pb.CandidateSkipped = new Api.CandidateSkipped { CandidateIndex = c.CandidateIndex, Seed = c.Seed, Outcome = c.Outcome.ToProto() };
+                break;
             default: throw new ArgumentOutOfRangeException(nameof(e), $"no protobuf form for {e.Data.GetType().Name}");
         }
         return pb;
@@ -92,6 +95,14 @@ public static class ProtoMapping
         FailureCode.ModelError => Api.FailureCode.ModelError,
         FailureCode.OutOfMemory => Api.FailureCode.OutOfMemory,
         _ => Api.FailureCode.Unspecified,
+    };
+
+    public static Api.SkipOutcome ToProto(this SkipOutcome outcome) => outcome switch
+    {
+        SkipOutcome.NotGenerated => Api.SkipOutcome.NotGenerated,
+        SkipOutcome.ResultDropped => Api.SkipOutcome.ResultDropped,
+        SkipOutcome.AlreadySkipped => Api.SkipOutcome.AlreadySkipped,
+        _ => Api.SkipOutcome.Unspecified,
     };
 
     public static Api.CancelOutcome ToProto(this CancelOutcome outcome) => outcome switch

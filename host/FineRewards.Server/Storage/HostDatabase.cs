@@ -78,15 +78,21 @@ public sealed class HostDatabase : IDisposable
     }
 
     /// <summary>Appends an event and moves the job to the state it implies, in one transaction.</summary>
-    public void AppendEvent(JobEvent e)
+    public void AppendEvent(JobEvent e) => AppendEvents([e]);
+
+    /// <summary>Appends events (one job's, in order) and moves the job to the state they imply, in one transaction.</summary>
+    public void AppendEvents(IReadOnlyList<JobEvent> events)
     {
         lock (gate)
         {
             using var tx = connection.BeginTransaction();
-            InsertEvent(tx, e);
-            if (e.Data.NewState is JobState state)
-                using (var c = Command(connection, tx, "UPDATE jobs SET state = $state WHERE id = $id", ("$state", state.ToString()), ("$id", e.JobId)))
-                    c.ExecuteNonQuery();
+            foreach (var e in events)
+            {
+                InsertEvent(tx, e);
+                if (e.Data.NewState is JobState state)
+                    using (var c = Command(connection, tx, "UPDATE jobs SET state = $state WHERE id = $id", ("$state", state.ToString()), ("$id", e.JobId)))
+                        c.ExecuteNonQuery();
+            }
             tx.Commit();
         }
     }
