@@ -42,7 +42,7 @@ public static class BenchHostCommand
         var repeats = new Option<int>("--repeats") { Description = "Timed host/in-process pairs, after one warm-up pair.", DefaultValueFactory = _ => 10 };
         var steps = new Option<int?>("--steps") { Description = "Sampler steps per job (default: the pack's, 20)." };
         var calls = new Option<int>("--calls") { Description = "Timed calls of each unary RPC (after 50 warm-up calls).", DefaultValueFactory = _ => 500 };
-        var threads = new Option<int?>("--threads") { Description = "libtorch intra-op threads (default: libtorch's choice, the core count)." };
+        var threads = ThreadsOption.Create();
         var json = new Option<bool>("--json") { Description = "Print the results as JSON." };
         var command = new Command("host", "Loopback latency of the gRPC host (unary calls, events) and the overhead of a best-of-K job through the host over the same job in-process, on the built-in shapes pack.")
         {
@@ -55,11 +55,7 @@ public static class BenchHostCommand
             if (settings.Repeats < 1) throw new InputException("--repeats", "must be at least 1");
             if (settings.Steps is < 1) throw new InputException("--steps", "must be at least 1");
             if (settings.Calls < 1) throw new InputException("--calls", "must be at least 1");
-            if (parse.GetValue(threads) is int n)
-            {
-                if (n < 1) throw new InputException("--threads", "must be at least 1");
-                set_num_threads(n);
-            }
+            ThreadsOption.Apply(parse, threads);
             return RunAsync(settings, parse.GetValue(json)).GetAwaiter().GetResult();
         }));
         return command;
