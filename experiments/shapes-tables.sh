@@ -18,6 +18,7 @@ TRAIN_PER_TASK=${TRAIN_PER_TASK:-6}
 EVAL_K=${EVAL_K:-2}
 LR=${LR:-1e-4}
 TEST_EVERY=${TEST_EVERY:-1}   # >1 keeps every n-th held-out prompt (smoke runs only)
+ONLY=${ONLY:-}                # space-separated row names to run (default: all), e.g. ONLY="arl random" for another seed
 export OMP_WAIT_POLICY=PASSIVE
 mkdir -p "$OUT"
 
@@ -77,7 +78,7 @@ base_evals() {
 
 mkdir -p "$OUT/base"
 # A failed row is reported and skipped (its log says why); rerunning the script retries it.
-queue() { local i; for i in "$@"; do IFS='|' read -r name opts <<< "${ROWS[$i]}"; mkdir -p "$OUT/$name"; run_row "$name" "$opts" || echo "[$(date -u +%H:%M:%S)] $name FAILED: see $OUT/$name.*.log"; done; }
+queue() { local i; for i in "$@"; do IFS='|' read -r name opts <<< "${ROWS[$i]}"; [ -z "$ONLY" ] || [[ " $ONLY " == *" $name "* ]] || continue; mkdir -p "$OUT/$name"; run_row "$name" "$opts" || echo "[$(date -u +%H:%M:%S)] $name FAILED: see $OUT/$name.*.log"; done; }
 # Two queues of similar cost; the base/ranking evals go with the shorter one.
 ( queue 4 0 2 6 8 ) &
 ( base_evals || echo "base evals FAILED: see $OUT/base.eval.log, $OUT/ranking.log"; queue 3 1 5 7 9 ) &

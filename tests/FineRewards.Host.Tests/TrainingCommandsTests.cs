@@ -65,6 +65,22 @@ public sealed class TrainingCommandsTests : IDisposable
     }
 
     [Fact]
+    public void Report_names_runs_in_same_named_folders_by_their_parents()
+    {
+        string prompts = PromptsFile();
+        var runs = new[] { "arl", "random" }.Select(row => Path.Combine(dir, "exp", row, "train")).ToList();
+        foreach (var (run, combine) in runs.Zip(new[] { "arl", "random" }))
+            Assert.Equal(0, TrainCommand.Create(packs, new StringWriter()).Parse(["--pack", "test-pack", "--prompts", prompts, "--rounds", "1", "--k", "2",
+                "--rewards", "bright,second", "--combine", combine, "--out", run, "--steps-per-round", "1", "--previews", "1"]).Invoke());
+        string reportDir = Path.Combine(dir, "exp-report");
+        Assert.Equal(0, ReportCommand.Create().Parse([.. runs, "--out", reportDir]).Invoke());
+        string md = File.ReadAllText(Path.Combine(reportDir, "report.md"));
+        Assert.Contains("## arl-train", md);
+        Assert.Contains("## random-train", md);
+        Assert.True(File.Exists(Path.Combine(reportDir, "grid_arl-train.png")));
+    }
+
+    [Fact]
     public void Train_and_eval_refuse_an_unregistered_pack_naming_it()
     {
         var r = CliRunner.Run("train", "--pack", "nope", "--prompts", PromptsFile(), "--out", Path.Combine(dir, "run"));

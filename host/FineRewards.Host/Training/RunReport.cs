@@ -17,6 +17,19 @@ public static class RunReport
 {
     public sealed record Written(string Markdown, IReadOnlyList<string> Files);
 
+    /// <summary>
+    /// The folder's name; where several runs share it (EXP/arl/train, EXP/random/train) the parent's
+    /// name joins it (arl-train), so tables, legends and grid files say which run is which.
+    /// </summary>
+    static string RunName(string dir, IReadOnlyList<string> all)
+    {
+        static string Leaf(string d) => Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(d)));
+        string leaf = Leaf(dir);
+        if (all.Count(d => Leaf(d) == leaf) < 2) return leaf;
+        string? parent = Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)));
+        return parent is null ? leaf : $"{Path.GetFileName(parent)}-{leaf}";
+    }
+
     public static Written Write(IReadOnlyList<string> runDirs, string outDir)
     {
         if (runDirs.Count == 0) throw new InputException("RUN_DIR", "name at least one run folder");
@@ -26,7 +39,7 @@ public static class RunReport
             string path = Path.Combine(dir, RunManifest.FileName);
             if (!File.Exists(path)) throw new InputException(dir, $"has no {RunManifest.FileName}; expected a folder made by `finerewards train --out`");
             var m = RunManifest.Load(path);
-            string name = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir)));
+            string name = RunName(dir, runDirs);
             if (runs.Any(r => r.Name == name)) name = $"{name}-{runs.Count + 1}";
             runs.Add((name, Path.GetFullPath(dir), m));
         }
