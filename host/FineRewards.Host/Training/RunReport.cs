@@ -142,10 +142,11 @@ public static class RunReport
         plot.Title(title);
         plot.XLabel("round");
         plot.YLabel(yLabel);
-        plot.ShowLegend();
+        // Beside the axes, not over them: a comparison of ten runs has twenty series.
+        plot.ShowLegend(ScottPlot.Edge.Right);
         // Through a temporary name, like every file the product writes.
         string temp = Path.Combine(Path.GetDirectoryName(path)!, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.png");
-        plot.SavePng(temp, 900, 520);
+        plot.SavePng(temp, 1200, 560);
         File.Move(temp, path, overwrite: true);
     }
 
