@@ -47,7 +47,7 @@ public sealed class TrainingCommandsTests : IDisposable
         var eval = JsonNode.Parse(File.ReadAllText(Path.Combine(evalDir, "eval.json")))!;
         Assert.Equal(3, eval["prompts"]!.AsArray().Count);
         Assert.NotNull(eval["summary"]!["top1_accuracy"]!["bright"]);
-        Assert.True(File.Exists(Path.Combine(evalDir, EvalRun.ImageName(2, 1))));
+        Assert.True(File.Exists(Path.Combine(evalDir, CandidateFiles.ImageName(2, 1))));
 
         string reportDir = Path.Combine(dir, "report");
         rc = ReportCommand.Create().Parse([run, "--out", reportDir]).Invoke();

@@ -47,8 +47,6 @@ public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
     readonly IRunProgress progress = progress ?? NullRunProgress.Instance;
     public const string FileName = "eval.json";
 
-    public static string ImageName(int prompt, int candidate) => $"p{prompt:0000}_c{candidate}.png";
-
     static readonly CombineMethod[] Combinations = [CombineMethod.Arl, CombineMethod.Sum, CombineMethod.Normalized];
 
     /// <summary>The paper's pair (caption + sam) when both are scored, else all the rewards; none for a single reward.</summary>
@@ -94,7 +92,7 @@ public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
             if (candidates.Count != options.K) throw new InvalidOperationException($"generator {generator.Name} returned {candidates.Count} candidates for K={options.K}");
             var images = candidates.Select(c => c.Image).ToList();
             for (int c = 0; c < options.K; c++)
-                AtomicFile.WriteAllBytes(Path.Combine(outDir, ImageName(p, c)),
+                AtomicFile.WriteAllBytes(Path.Combine(outDir, CandidateFiles.ImageName(p, c)),
                     PngCodec.Encode(images[c], [new("parameters", $"{prompts[p]}\nSeed: {candidates[c].Seed}, Lora: {options.Lora ?? "none"}")]));
 
             var scores = rewards.ToDictionary(r => r.Name, r => r.Score(prompts[p], images, cancellationToken));
@@ -125,7 +123,7 @@ public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
             var cands = new JsonArray();
             for (int c = 0; c < options.K; c++)
             {
-                var o = new JsonObject { ["index"] = c, ["seed"] = candidates[c].Seed, ["image"] = ImageName(p, c) };
+                var o = new JsonObject { ["index"] = c, ["seed"] = candidates[c].Seed, ["image"] = CandidateFiles.ImageName(p, c) };
                 var s = new JsonObject();
                 var e = new JsonObject();
                 foreach (var r in rewards)

@@ -27,4 +27,15 @@ public static class ImageTensors
         if (device is not null) x = x.to(device);
         return x.MoveToOuterDisposeScope();
     }
+
+    /// <returns>[B, 3, H, W] float32 in [-1, 1]; every image must have the same size</returns>
+    public static Tensor FromRgbImages(IReadOnlyList<RgbImage> images, Device? device = null)
+    {
+        using var scope = NewDisposeScope();
+        return cat(images.Select(i => FromRgbImage(i, device)).ToList(), 0).MoveToOuterDisposeScope();
+    }
+
+    /// <param name="images">[B, 3, H, W], nominally in [-1, 1]</param>
+    public static IReadOnlyList<RgbImage> ToRgbImages(Tensor images) =>
+        Enumerable.Range(0, (int)images.shape[0]).Select(i => ToRgbImage(images[i])).ToList();
 }

@@ -24,8 +24,6 @@ public static class GenerateCommand
 {
     public const string ResultsFile = "results.jsonl";
 
-    public static string ImageName(int prompt, int candidate) => $"p{prompt:0000}_c{candidate}.png";
-
     public static Command Create(PackRuntimeRegistry packs)
     {
         var pack = new Option<string?>("--pack") { Description = $"A model pack to generate with ({string.Join(", ", packs.Packs)}); its sampler, steps and guidance are the defaults." };
@@ -89,7 +87,7 @@ public static class GenerateCommand
                 Directory.CreateDirectory(outDir);   // only once something was generated: a refused request leaves no folder behind
                 foreach (var c in candidates)
                 {
-                    string name = ImageName(i, c.Index);
+                    string name = CandidateFiles.ImageName(i, c.Index);
                     byte[] png = ImageFiles.EncodePng(c.Image);
                     AtomicFile.WriteAllBytes(Path.Combine(outDir, name), png);
                     var line = new JsonObject

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FineRewards.Core;
+using FineRewards.Core.IO;
 using FineRewards.Shapes.Evaluation;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;
@@ -45,7 +46,7 @@ public static class RenderShapesCommand
                 for (int c = 0; c < count; c++)
                 {
                     var scene = SceneSampler.Sample(list[i].Spec, baseSeed + 1000 * i + c);
-                    ImageFiles.WritePng(SceneRenderer.Render(scene), Path.Combine(outPath, ShapesEvalRun.ImageName(i, c)));
+                    ImageFiles.WritePng(SceneRenderer.Render(scene), Path.Combine(outPath, CandidateFiles.ImageName(i, c)));
                 }
             Console.Out.WriteLine($"rendered {list.Count * count} images of {list.Count} prompts into {outPath}");
             return CliErrors.Ok;

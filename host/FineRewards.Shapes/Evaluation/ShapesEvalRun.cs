@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Core.IO;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;
 using FineRewards.Shapes.World;
@@ -11,8 +12,6 @@ namespace FineRewards.Shapes.Evaluation;
 /// </summary>
 public static class ShapesEvalRun
 {
-    public static string ImageName(int prompt, int candidate) => $"p{prompt:0000}_c{candidate}.png";
-
     /// <summary>Reads a prompts file: one prompt per line, blank lines ignored, every line parsed strictly.</summary>
     public static IReadOnlyList<(string Text, PromptSpec Spec)> ReadPrompts(string path)
     {
@@ -42,7 +41,7 @@ public static class ShapesEvalRun
             var candidates = new List<CandidateResult>();
             for (int c = 0; k is null || c < k; c++)
             {
-                string path = Path.Combine(imagesDir, ImageName(i, c));
+                string path = Path.Combine(imagesDir, CandidateFiles.ImageName(i, c));
                 if (!File.Exists(path))
                 {
                     if (k is null && c > 0) break;

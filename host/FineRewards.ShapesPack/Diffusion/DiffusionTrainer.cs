@@ -261,7 +261,7 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
             }
             using (no_grad())
             using (var scope = NewDisposeScope())
-                latentChunks.Add((vae.Encode(ShapesTensors.FromImages(renders)).Mean * vae.ScalingFactor).MoveToOuterDisposeScope());
+                latentChunks.Add((vae.Encode(ImageTensors.FromRgbImages(renders)).Mean * vae.ScalingFactor).MoveToOuterDisposeScope());
             if (sinceReport.Elapsed.TotalSeconds >= 30)
             {
                 context.Progress($"diffusion: encoded {prompts.Count}/{o.DatasetSize} training renders");
@@ -374,7 +374,7 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
             var candidates = new List<CandidateResult>();
             for (int c = 0; c < images[i].Count; c++)
             {
-                string file = ShapesEvalRun.ImageName(i, c);
+                string file = CandidateFiles.ImageName(i, c);
                 ImageFiles.WritePng(images[i][c], Path.Combine(evalFolder, file));
                 candidates.Add(new CandidateResult(c, file, ShapesEvaluator.Evaluate(images[i][c], prompts[i])));
             }

@@ -2,8 +2,10 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FineRewards.Core.Contracts;
+using FineRewards.Core.IO;
 using FineRewards.Core.Packs;
 using FineRewards.Diffusion.Models.Vae;
+using FineRewards.Diffusion.Pipelines;
 using FineRewards.Shapes.Evaluation;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;
@@ -70,7 +72,7 @@ public sealed class VaeTrainer(VaeTrainOptions? options = null) : IPackComponent
         while (!Done(context, clock, step - startStep))
         {
             using var scope = NewDisposeScope();
-            var images = ShapesTensors.FromImages(Enumerable.Range(0, o.BatchSize).Select(_ => RandomRender(random, trainPrompts)).ToList());
+            var images = ImageTensors.FromRgbImages(Enumerable.Range(0, o.BatchSize).Select(_ => RandomRender(random, trainPrompts)).ToList());
             var (mean, logVar) = vae.Encode(images);                             // [B, 4, 16, 16] each
             var z = AutoencoderKL.Sample(mean, logVar);
             var recon = vae.Decode(z);                                          // [B, 3, 64, 64]
@@ -107,7 +109,7 @@ public sealed class VaeTrainer(VaeTrainOptions? options = null) : IPackComponent
         using (var scope = NewDisposeScope())
         {
             var probe = new Random(12345);
-            var images = ShapesTensors.FromImages(Enumerable.Range(0, o.ScaleProbeImages).Select(_ => RandomRender(probe, trainPrompts)).ToList());
+            var images = ImageTensors.FromRgbImages(Enumerable.Range(0, o.ScaleProbeImages).Select(_ => RandomRender(probe, trainPrompts)).ToList());
             std = vae.Encode(images).Mean.std().item<float>();
         }
         var config = ShapesDiffusionConfig.Vae(Math.Round(1.0 / std, 5));
@@ -162,12 +164,12 @@ public sealed class VaeTrainer(VaeTrainOptions? options = null) : IPackComponent
             using (no_grad())
             using (var scope = NewDisposeScope())
             {
-                var x = ShapesTensors.FromImages(renders);
+                var x = ImageTensors.FromRgbImages(renders);
                 var y = vae.forward(x);
                 mseSum += nn.functional.mse_loss(y.clamp(-1, 1), x).item<float>();
-                decoded = ShapesTensors.ToImages(y);
+                decoded = ImageTensors.ToRgbImages(y);
             }
-            var candidates = decoded.Select((img, c) => new CandidateResult(c, $"p{index:0000}_c{c}", ShapesEvaluator.Evaluate(img, prompt))).ToList();
+            var candidates = decoded.Select((img, c) => new CandidateResult(c, CandidateFiles.Id(index, c), ShapesEvaluator.Evaluate(img, prompt))).ToList();
             results.Add(new PromptResult(index++, prompt.Text, prompt, candidates));
         }
         return (new ShapesReport(results), mseSum / prompts.Count);

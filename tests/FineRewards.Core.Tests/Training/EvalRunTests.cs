@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using FineRewards.Core.IO;
 using FineRewards.Core.Training;
 
 namespace FineRewards.Core.Tests.Training;
@@ -45,12 +46,12 @@ public sealed class EvalRunTests : IDisposable
 
         // Same seed: same images; a LoRA (any file the test generator reads) changes them.
         new EvalRun(new TestDoubleRuntime()).Run(options, Path.Combine(dir, "again"));
-        Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "base", EvalRun.ImageName(1, 2))), File.ReadAllBytes(Path.Combine(dir, "again", EvalRun.ImageName(1, 2))));
+        Assert.Equal(File.ReadAllBytes(Path.Combine(dir, "base", CandidateFiles.ImageName(1, 2))), File.ReadAllBytes(Path.Combine(dir, "again", CandidateFiles.ImageName(1, 2))));
         string lora = Path.Combine(dir, "lora.safetensors");
         File.WriteAllBytes(lora, [1, 2, 3]);
         var withLora = new EvalRun(new TestDoubleRuntime()).Run(options with { Lora = lora }, Path.Combine(dir, "lora"));
         Assert.NotNull(withLora.LoraSha256);
-        Assert.NotEqual(File.ReadAllBytes(Path.Combine(dir, "base", EvalRun.ImageName(1, 2))), File.ReadAllBytes(Path.Combine(dir, "lora", EvalRun.ImageName(1, 2))));
+        Assert.NotEqual(File.ReadAllBytes(Path.Combine(dir, "base", CandidateFiles.ImageName(1, 2))), File.ReadAllBytes(Path.Combine(dir, "lora", CandidateFiles.ImageName(1, 2))));
 
         Assert.Equal("--lora", Assert.Throws<InputException>(() => new EvalRun(new TestDoubleRuntime()).Run(options with { Lora = Path.Combine(dir, "nope") }, dir)).Field);
     }
