@@ -370,24 +370,31 @@ public sealed class HostClient : IHostClient
             s.Verdict switch { V1Verdict.Certain => Dom.Verdict.Certain, V1Verdict.Unlikely => Dom.Verdict.Unlikely, _ => Dom.Verdict.May })).ToList(),
         r.Flags.ToList());
 
-    public void Cancel(string jobId)
+    public void Cancel(string jobId) => InBackground(async () =>
     {
-        _ = Task.Run(async () =>
+        var response = await jobsRpc.CancelJobAsync(new CancelJobRequest { JobId = jobId }, headers, cancellationToken: stopping.Token);
+        // The cancelled event arrives on the stream; a job that was not found is marked here.
+        if (response.Outcome == CancelOutcome.NotFound)
+            UpdateJob(jobId, j => j with { Phase = JobPhase.Cancelled, Error = "the host did not know this job" });
+    }, e => UpdateJob(jobId, j => j with { StreamProblem = $"cancel failed: {Why(e)}" }));
+
+    /// <summary>
+    /// Runs a call off the UI thread: an RPC failure goes to <paramref name="failed"/> (a snapshot update),
+    /// shutdown is silent, and <paramref name="then"/> runs after the call or its failure.
+    /// </summary>
+    void InBackground(Func<Task> call, Action<RpcException> failed, Action? then = null) => _ = Task.Run(async () =>
+    {
+        try
         {
-            try
-            {
-                var response = await jobsRpc.CancelJobAsync(new CancelJobRequest { JobId = jobId }, headers, cancellationToken: stopping.Token);
-                // The cancelled event arrives on the stream; a job that was not found is marked here.
-                if (response.Outcome == CancelOutcome.NotFound)
-                    UpdateJob(jobId, j => j with { Phase = JobPhase.Cancelled, Error = "the host did not know this job" });
-            }
-            catch (RpcException e) when (!stopping.IsCancellationRequested)
-            {
-                UpdateJob(jobId, j => j with { StreamProblem = $"cancel failed: {Why(e)}" });
-            }
-            catch (OperationCanceledException) { }
-        });
-    }
+            await call();
+        }
+        catch (RpcException e) when (!stopping.IsCancellationRequested)
+        {
+            failed(e);
+        }
+        catch (OperationCanceledException) { return; }
+        then?.Invoke();
+    });
 
     // ---- training and LoRAs ------------------------------------------------------------------
 
@@ -511,23 +518,12 @@ public sealed class HostClient : IHostClient
         _ => "",
     };
 
-    public void CancelTraining(string trainingId)
+    public void CancelTraining(string trainingId) => InBackground(async () =>
     {
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                var response = await trainingRpc.CancelTrainingAsync(new CancelTrainingRequest { TrainingId = trainingId }, headers, cancellationToken: stopping.Token);
-                if (response.Outcome == CancelOutcome.NotFound)
-                    UpdateTraining(trainingId, t => t with { State = TrainingJobPhase.Cancelled, Error = "the host did not know this training" });
-            }
-            catch (RpcException e) when (!stopping.IsCancellationRequested)
-            {
-                UpdateTraining(trainingId, t => t with { StreamProblem = $"cancel failed: {Why(e)}" });
-            }
-            catch (OperationCanceledException) { }
-        });
-    }
+        var response = await trainingRpc.CancelTrainingAsync(new CancelTrainingRequest { TrainingId = trainingId }, headers, cancellationToken: stopping.Token);
+        if (response.Outcome == CancelOutcome.NotFound)
+            UpdateTraining(trainingId, t => t with { State = TrainingJobPhase.Cancelled, Error = "the host did not know this training" });
+    }, e => UpdateTraining(trainingId, t => t with { StreamProblem = $"cancel failed: {Why(e)}" }));
 
     /// <summary>Reads the host's LoRA registry (every profile's); part of the connection poll.</summary>
     async Task ListLorasAsync()
@@ -579,19 +575,9 @@ public sealed class HostClient : IHostClient
         });
     });
 
-    void LoraCall(string loraId, string what, Func<Task> call) => _ = Task.Run(async () =>
-    {
-        try
-        {
-            await call();
-        }
-        catch (RpcException e) when (!stopping.IsCancellationRequested)
-        {
-            Update(s => s with { LoraNotice = $"{what} LoRA {Short(loraId)} failed: {Why(e)}" });
-        }
-        catch (OperationCanceledException) { return; }
-        Refresh();
-    });
+    void LoraCall(string loraId, string what, Func<Task> call) =>
+        InBackground(call, e => Update(s => s with { LoraNotice = $"{what} LoRA {Short(loraId)} failed: {Why(e)}" }), Refresh);
+
 
     /// <summary>The first block of a UUID: enough to tell LoRAs apart on screen.</summary>
     public static string Short(string id) => id.Length > 8 && id[8] == '-' ? id[..8] : id;
