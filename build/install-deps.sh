@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the tests need beyond the .NET SDK: the Python gRPC client test generates
 # stubs from protos/ with grpc_python_plugin and talks to the host with python3-grpcio, as an
-# editor-side script would. Installs only what is missing; needs root (or sudo) to install.
+# editor-side script would. protoc finds the well-known types the protos import
+# (google/protobuf/timestamp.proto) in /usr/include, which only libprotobuf-dev installs.
+# Installs only what is missing; needs root (or sudo) to install.
 set -euo pipefail
-packages=(python3 python3-grpcio python3-protobuf protobuf-compiler-grpc)
+packages=(python3 python3-grpcio python3-protobuf protobuf-compiler-grpc libprotobuf-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

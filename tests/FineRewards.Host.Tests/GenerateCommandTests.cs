@@ -71,6 +71,9 @@ public class GenerateCommandTests(TinyModelFixture model) : IClassFixture<TinyMo
         Assert.All(lines, l => Assert.Equal("shapes", l.GetProperty("pack").GetString()));
         Assert.All(lines, l => Assert.Equal("ddim", l.GetProperty("sampler").GetString()));   // the pack's default sampler
         Assert.All(lines, l => Assert.Equal(3, l.GetProperty("steps").GetInt32()));
+        // stderr is a pipe here: plain progress lines, no carriage-return redraws.
+        Assert.DoesNotContain('\r', result.Stderr);
+        Assert.Contains(result.Stderr.Split('\n'), l => l.StartsWith("prompt 2/2: step 3/3,", StringComparison.Ordinal));
 
         var eval = CliRunner.Run("eval-shapes", "--prompts", prompts, "--images", output, "--k", "2");
         Assert.True(eval.ExitCode == 0, eval.Stderr);

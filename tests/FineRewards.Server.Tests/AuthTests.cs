@@ -1,6 +1,7 @@
 using FineRewards.Core;
 using FineRewards.Protocol.V1;
 using FineRewards.Server.Hosting;
+using FineRewards.Server.Models;
 using Grpc.Core;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
@@ -64,6 +65,44 @@ public class AuthTests
         await using var missing = await TestHost.StartAsync(defaultPack: "sd15");
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing,
             (await new Health.HealthClient(missing.Channel).CheckAsync(new HealthCheckRequest())).Status);
+    }
+
+    sealed class SlowPack(ManualResetEventSlim loaded) : IModelPack
+    {
+        public string Name => TestHost.Pack;
+        public FineRewards.Core.Packs.PackStatus Check() => new TestPack(Name, new SolidColourGenerator()).Check();
+        public FineRewards.Core.Contracts.IImageGenerator Load(CancellationToken cancellationToken)
+        {
+            loaded.Wait(cancellationToken);
+            return new SolidColourGenerator();
+        }
+    }
+
+    [Fact]
+    public async Task A_pack_still_loading_is_not_serving_without_an_error_in_the_log()
+    {
+        string dir = TestHost.NewDataDirectory();
+        using var loaded = new ManualResetEventSlim(false);
+        try
+        {
+            var models = TestHost.Models(new SolidColourGenerator()) with { Packs = [new SlowPack(loaded)] };
+            await using (var host = await FineRewardsHost.StartAsync(new HostOptions(dir, Port: 0, LogToConsole: false), models))
+            {
+                using var channel = Grpc.Net.Client.GrpcChannel.ForAddress(host.Address);
+                var health = new Health.HealthClient(channel);
+                Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, (await health.CheckAsync(new HealthCheckRequest())).Status);
+                // The health publisher's first round runs 5 s after start: let it find the pack loading.
+                await Task.Delay(TimeSpan.FromSeconds(7));
+                loaded.Set();
+                for (int i = 0; i < 100 && (await health.CheckAsync(new HealthCheckRequest())).Status != HealthCheckResponse.Types.ServingStatus.Serving; i++)
+                    await Task.Delay(50);
+                Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, (await health.CheckAsync(new HealthCheckRequest())).Status);
+            }
+            string log = File.ReadAllText(Path.Combine(dir, "logs", "host.log"));
+            Assert.DoesNotContain(" ERROR ", log);
+            Assert.Contains("pack solid loaded", log);
+        }
+        finally { loaded.Set(); TestHost.TryDelete(dir); }
     }
 
     [Theory]

@@ -63,6 +63,40 @@ public class FeedbackTests
     }
 
     [Fact]
+    public async Task Feedback_naming_an_unknown_job_or_a_candidate_it_does_not_have_is_refused_and_not_stored()
+    {
+        await using var host = await TestHost.StartAsync();
+        var job = TestHost.Request(k: 2);
+        await host.Jobs.SubmitGenerationAsync(job);
+        await host.WatchToEndAsync(job.JobId);
+        string image = await UploadAsync(host, 3);
+
+        var (field, message) = await RpcAssert.Fails(StatusCode.NotFound,
+            async () => await host.Feedback.SubmitFeedbackAsync(new SubmitFeedbackRequest(Feedback(image)) { JobId = Guid.NewGuid().ToString() }));
+        Assert.Equal("job_id", field);
+        Assert.Contains("no job", message);
+        (field, message) = await RpcAssert.Fails(StatusCode.InvalidArgument,
+            async () => await host.Feedback.SubmitFeedbackAsync(new SubmitFeedbackRequest(Feedback(image)) { JobId = job.JobId, CandidateIndex = 2 }));
+        Assert.Equal("candidate_index", field);
+        Assert.Contains("which has 2 (0 to 1)", message);
+        Assert.Empty((await host.Feedback.ListFeedbackAsync(new ListFeedbackRequest { ProfileId = "p1" })).Feedback);
+
+        // The job's last candidate is a candidate.
+        await host.Feedback.SubmitFeedbackAsync(new SubmitFeedbackRequest(Feedback(image)) { JobId = job.JobId, CandidateIndex = 1 });
+        Assert.Single((await host.Feedback.ListFeedbackAsync(new ListFeedbackRequest { ProfileId = "p1" })).Feedback);
+    }
+
+    [Fact]
+    public async Task An_unknown_feedback_kind_is_named_as_unknown_not_missing()
+    {
+        await using var host = await TestHost.StartAsync();
+        var (field, message) = await RpcAssert.Fails(StatusCode.InvalidArgument,
+            async () => await host.Feedback.SubmitFeedbackAsync(new SubmitFeedbackRequest(Feedback(await UploadAsync(host, 1))) { Kind = (FeedbackKind)77 }));
+        Assert.Equal("kind", field);
+        Assert.StartsWith("kind: unknown value 77", message);
+    }
+
+    [Fact]
     public async Task Feedback_and_finished_jobs_survive_a_restart_and_an_interrupted_job_is_marked_failed()
     {
         string dir = TestHost.NewDataDirectory();

@@ -81,6 +81,25 @@ public class ImageTests
     }
 
     [Fact]
+    public async Task A_png_declaring_more_pixels_than_the_limit_is_refused_from_its_header()
+    {
+        await using var host = await TestHost.StartAsync();
+        // An 8x8 PNG whose IHDR says 16000x16000: 256 Mpx, ~1 GB decoded, from a few hundred bytes.
+        byte[] png = NoisePng(8, 8);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(16), 16000);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(png.AsSpan(20), 16000);
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        var (field, message) = await RpcAssert.Fails(StatusCode.ResourceExhausted, () => host.PutImageAsync(png));
+        Assert.Equal("data", field);
+        Assert.Equal($"data: PNG of 16000x16000 pixels exceeds the host's limit of {new HostLimits().MaxImagePixels} pixels", message);
+        // Refused before decoding (the CRC of the patched IHDR is not even checked): nothing near the decoded size was allocated.
+        Assert.True(GC.GetTotalAllocatedBytes(precise: true) - before < 400L << 20);
+
+        var capabilities = await host.HostClient.GetCapabilitiesAsync(new GetCapabilitiesRequest());
+        Assert.Equal(4096L * 4096, capabilities.Limits.MaxImagePixels);
+    }
+
+    [Fact]
     public async Task A_single_message_over_one_mebibyte_is_refused()
     {
         await using var host = await TestHost.StartAsync();

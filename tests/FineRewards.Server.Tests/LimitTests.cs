@@ -24,6 +24,10 @@ public class LimitTests
         { "width", "not a multiple of 8" },
         { "guidance", "negative" },
         { "base_seed", "negative" },
+        { "base_seed", "last candidate past the int64 maximum" },
+        { "preview_policy", "unknown" },
+        { "seed_policy", "unknown" },
+        { "combine_method", "unknown" },
         { "sampler", "bad name" },
         { "pack", "unknown" },
         { "rewards[1]", "unknown" },
@@ -51,7 +55,11 @@ public class LimitTests
             case ("width", _): r.Width = 20; break;
             case ("height", _): r.Height = 40; break;
             case ("guidance", _): r.Guidance = -1; break;
-            case ("base_seed", _): r.BaseSeed = -5; break;
+            case ("base_seed", "negative"): r.BaseSeed = -5; break;
+            case ("base_seed", _): r.BaseSeed = long.MaxValue; break; // k = 2: seeds max and max + 1
+            case ("preview_policy", _): r.PreviewPolicy = (PreviewPolicy)42; break;
+            case ("seed_policy", _): r.SeedPolicy = (SeedPolicy)42; break;
+            case ("combine_method", _): r.CombineMethod = (CombineMethod)42; break;
             case ("sampler", _): r.Sampler = "../etc"; break;
             case ("pack", _): r.Pack = "nope"; break;
             case ("rewards[1]", "unknown"): r.Rewards.Add(["brightness", "beauty"]); break;
@@ -73,6 +81,27 @@ public class LimitTests
             async () => await host.Jobs.SubmitGenerationAsync(Break(field, how)));
         Assert.Equal(field, reported);
         Assert.StartsWith(field + ": ", message);
+    }
+
+    [Fact]
+    public async Task Seeds_up_to_the_int64_maximum_are_used_as_given_and_increment_starts_again_from_zero()
+    {
+        await using var host = await TestHost.StartAsync(limits: Limits);
+        var last = TestHost.Request(k: 2, steps: 2);
+        last.BaseSeed = long.MaxValue - 1;
+        last.SeedPolicy = SeedPolicy.Increment;
+        last.ClientId = "c";
+        await host.Jobs.SubmitGenerationAsync(last);
+        var seeds = (await host.WatchToEndAsync(last.JobId)).Where(e => e.KindCase == JobEvent.KindOneofCase.CandidateReady).Select(e => e.CandidateReady.Seed);
+        Assert.Equal([long.MaxValue - 1, long.MaxValue], seeds.Order());
+
+        // The client's next INCREMENT job would continue past the maximum: it starts again from 0, never negative.
+        var next = TestHost.Request(k: 2, steps: 2);
+        next.SeedPolicy = SeedPolicy.Increment;
+        next.ClientId = "c";
+        await host.Jobs.SubmitGenerationAsync(next);
+        seeds = (await host.WatchToEndAsync(next.JobId)).Where(e => e.KindCase == JobEvent.KindOneofCase.CandidateReady).Select(e => e.CandidateReady.Seed);
+        Assert.Equal([0L, 1], seeds.Order());
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.Packs;
 using FineRewards.Server.Models;
@@ -93,4 +94,35 @@ public sealed class TestPack(string name, IImageGenerator generator) : IModelPac
     public string Name => name;
     public PackStatus Check() => new(name, "(in memory)", new PackManifest(name, "1", null, []), []);
     public IImageGenerator Load(CancellationToken cancellationToken) => generator;
+}
+
+/// <summary>Test double LoRA trainer: records the pairs, reports a falling loss per step, writes a small file.</summary>
+public sealed class RecordingTrainer : ILoraTrainer
+{
+    public readonly List<(IReadOnlyList<string> Prompts, LoraTrainingOptions Options)> Calls = [];
+    /// <summary>The sizes of the images of every call, in call order.</summary>
+    public readonly List<IReadOnlyList<(int Width, int Height)>> Sizes = [];
+    /// <summary>When set, the call numbered <see cref="GateCall"/> (0-based) waits for it after its first step (cancellation still works).</summary>
+    public ManualResetEventSlim? Gate { get; init; }
+    public int GateCall { get; init; }
+
+    public string Train(IReadOnlyList<TrainingPair> pairs, LoraTrainingOptions options, string outputPath,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        int call;
+        lock (Calls)
+        {
+            call = Calls.Count;
+            Calls.Add((pairs.Select(p => p.Prompt).ToList(), options));
+            Sizes.Add(pairs.Select(p => (p.Image.Width, p.Image.Height)).ToList());
+        }
+        for (int s = 1; s <= options.Steps; s++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report(new TrainingProgress(s, options.Steps, 1.0 / s));
+            if (s == 1 && call == GateCall) Gate?.Wait(cancellationToken);
+        }
+        File.WriteAllBytes(outputPath, SHA256.HashData(pairs.SelectMany(p => p.Image.Pixels).ToArray()));
+        return outputPath;
+    }
 }

@@ -7,39 +7,11 @@ using FeedbackKind = FineRewards.Protocol.V1.FeedbackKind;
 
 namespace FineRewards.Server.Tests;
 
-/// <summary>Test double LoRA trainer: records the pairs, reports a falling loss per step, writes a small file.</summary>
-public sealed class RecordingTrainer : ILoraTrainer
-{
-    public readonly List<(IReadOnlyList<string> Prompts, LoraTrainingOptions Options)> Calls = [];
-    /// <summary>When set, the call numbered <see cref="GateCall"/> (0-based) waits for it after its first step (cancellation still works).</summary>
-    public ManualResetEventSlim? Gate { get; init; }
-    public int GateCall { get; init; }
-
-    public string Train(IReadOnlyList<TrainingPair> pairs, LoraTrainingOptions options, string outputPath,
-        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
-    {
-        int call;
-        lock (Calls)
-        {
-            call = Calls.Count;
-            Calls.Add((pairs.Select(p => p.Prompt).ToList(), options));
-        }
-        for (int s = 1; s <= options.Steps; s++)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            progress?.Report(new TrainingProgress(s, options.Steps, 1.0 / s));
-            if (s == 1 && call == GateCall) Gate?.Wait(cancellationToken);
-        }
-        File.WriteAllBytes(outputPath, SHA256.HashData(pairs.SelectMany(p => p.Image.Pixels).ToArray()));
-        return outputPath;
-    }
-}
-
 public class TrainingTests
 {
-    static async Task AcceptAsync(TestHost host, string profile, string prompt, byte shade)
+    static async Task AcceptAsync(TestHost host, string profile, string prompt, byte shade, int width = 8, int height = 8)
     {
-        var png = PngCodec.Encode(new RgbImage(8, 8, Enumerable.Repeat(shade, 8 * 8 * 3).ToArray()));
+        var png = PngCodec.Encode(new RgbImage(width, height, Enumerable.Repeat(shade, width * height * 3).ToArray()));
         string imageId = (await host.PutImageAsync(png)).ImageId;
         await host.Feedback.SubmitFeedbackAsync(new SubmitFeedbackRequest
         {
@@ -70,6 +42,29 @@ public class TrainingTests
             if (stop?.Invoke(m.Event) == true) break;
         }
         return events;
+    }
+
+    [Fact]
+    public async Task Accepted_images_of_any_size_train_at_the_pack_size_and_the_started_event_says_how()
+    {
+        var trainer = new RecordingTrainer();
+        await using var host = await TestHost.StartAsync(trainer: trainer);
+        await AcceptAsync(host, "p1", "a red square", 200, 1000, 1000);
+        await AcceptAsync(host, "p1", "a blue square", 30, 1000, 600);
+        await AcceptAsync(host, "p1", "a green square", 90, 64, 64);
+
+        var start = Start(steps: 2);
+        await host.Training.StartTrainingRoundAsync(start);
+        var events = await WatchAsync(host, start.TrainingId);
+        Assert.Equal(TrainingEvent.KindOneofCase.Completed, events[^1].KindCase);
+
+        // The test host's pack has no size of its own: the host's default generation size, 64.
+        Assert.Equal([(64, 64), (64, 64), (64, 64)], Assert.Single(trainer.Sizes));
+        Assert.Equal("64x64: 1 centre-cropped to a square and resized, 1 resized, 1 kept",
+            events.Single(e => e.KindCase == TrainingEvent.KindOneofCase.Started).Started.ImagePreparation);
+        // A feedback-only job is one round, and says so.
+        var round = events.Single(e => e.KindCase == TrainingEvent.KindOneofCase.RoundFinished).RoundFinished;
+        Assert.Equal((1, 3, 2, 0.5), (round.Round, round.TrainingPairs, round.TrainingSteps, round.FinalLoss));
     }
 
     [Fact]

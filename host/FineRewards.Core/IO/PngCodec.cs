@@ -58,6 +58,23 @@ public static class PngCodec
         return output.ToArray();
     }
 
+    /// <summary>
+    /// Width and height from the IHDR chunk, which the PNG format puts first, without decoding anything:
+    /// lets a caller refuse an image too large to decode from its first 33 bytes.
+    /// </summary>
+    /// <exception cref="InputException">Not a PNG, or its first chunk is not a complete IHDR.</exception>
+    public static (int Width, int Height) ReadSize(ReadOnlySpan<byte> png, string field = "image")
+    {
+        if (png.Length < Signature.Length || !png[..Signature.Length].SequenceEqual(Signature))
+            throw new InputException(field, "not a PNG file (bad signature)");
+        if (png.Length < SizeHeaderBytes || Encoding.ASCII.GetString(png.Slice(12, 4)) != "IHDR")
+            throw new InputException(field, "PNG does not start with its IHDR chunk");
+        return (BinaryPrimitives.ReadInt32BigEndian(png[16..]), BinaryPrimitives.ReadInt32BigEndian(png[20..]));
+    }
+
+    /// <summary>Bytes <see cref="ReadSize"/> needs: the signature, IHDR's length and type, its 13 bytes of data.</summary>
+    public const int SizeHeaderBytes = 8 + 8 + 13;
+
     /// <summary>The decoded pixels and the text chunks of a PNG.</summary>
     public sealed record Decoded(RgbImage Image, IReadOnlyDictionary<string, string> Text);
 

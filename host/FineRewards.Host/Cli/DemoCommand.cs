@@ -39,9 +39,35 @@ public static class DemoCommand
         return reader.ReadToEnd();
     }
 
-    /// <summary>Prompts of three tasks from the test split: the kinds of mistakes the rewards should catch.</summary>
-    static readonly string[] DemoPrompts = ["two red circles", "a blue square to the left of a yellow triangle", "a green triangle and a purple circle"];
-    const int DemoK = 4;
+    /// <summary>
+    /// Three prompts of the test split with fixed base seeds, chosen (docs/rewards.md, "The demo") so that
+    /// some of the K candidates are wrong: the page then shows what ranking is for, which candidates
+    /// ARL ranked below its pick and the evidence that put them there.
+    /// </summary>
+    public static readonly IReadOnlyList<(string Prompt, long BaseSeed)> DemoPrompts =
+        [("two red circles", 0), ("a blue square to the left of a yellow triangle", 100), ("a green triangle and a purple circle", 200)];
+    public const int DemoK = 4;
+
+    /// <summary>One best-of-K round of the demo: candidates, their scores and evidence, ARL's order, the ground truth.</summary>
+    public static DemoPrompt BestOfK(IImageGenerator generator, IReadOnlyList<IReward> rewards, IGroundTruth truth, GenerationSettings g, string prompt, long baseSeed,
+        Func<GeneratedCandidate, IReadOnlyDictionary<string, RewardScore>, (string Image, string Overlay)>? files = null)
+    {
+        var candidates = generator.Generate(new GenerationRequest(prompt, DemoK, baseSeed, g.NegativePrompt, g.Sampler, g.Steps, g.Guidance, g.Width, g.Height));
+        var images = candidates.Select(c => c.Image).ToList();
+        var scores = rewards.ToDictionary(r => r.Name, r => r.Score(prompt, images));
+        var ranking = CandidateRanker.Rank(candidates.Select(c => new CandidateScores($"c{c.Index}",
+            rewards.ToDictionary(r => r.Name, r => scores[r.Name][c.Index].Score))).ToList(), CombineMethod.Arl);
+        var shown = candidates.Select(c =>
+        {
+            string id = $"c{c.Index}";
+            var verdict = truth.Evaluate(prompt, c.Image);
+            var own = rewards.ToDictionary(r => r.Name, r => scores[r.Name][c.Index]);
+            var (image, overlay) = files?.Invoke(c, own) ?? ("", "");
+            return new DemoCandidate(c.Index, c.Seed, image, overlay, own,
+                ranking.Order.ToList().IndexOf(id) + 1, ranking.Selected == id, verdict.Correct, verdict.Reasons);
+        }).ToList();
+        return new DemoPrompt(prompt, shown);
+    }
 
     static int RunOnShapesPack(IAnsiConsole console, string outFolder)
     {
@@ -62,46 +88,39 @@ public static class DemoCommand
             var record = new List<object>();
             var page = new List<DemoPrompt>();
             Directory.CreateDirectory(outFolder);
-            for (int p = 0; p < DemoPrompts.Length; p++)
+            for (int p = 0; p < DemoPrompts.Count; p++)
             {
-                string prompt = DemoPrompts[p];
-                var candidates = generator.Generate(new GenerationRequest(prompt, DemoK, BaseSeed: 100 * p, g.NegativePrompt, g.Sampler, g.Steps, g.Guidance, g.Width, g.Height));
-                var images = candidates.Select(c => c.Image).ToList();
-                var scores = rewards.ToDictionary(r => r.Name, r => r.Score(prompt, images));
-                var ranking = CandidateRanker.Rank(candidates.Select(c => new CandidateScores($"c{c.Index}",
-                    rewards.ToDictionary(r => r.Name, r => scores[r.Name][c.Index].Score))).ToList(), CombineMethod.Arl);
-                var table = new Table().Title(Markup.Escape($"\"{prompt}\"")).AddColumn("candidate").AddColumn("seed").AddColumn("caption (model's words)")
-                    .AddColumn("caption").AddColumn("sam").AddColumn("clip").AddColumn("arl").AddColumn("ground truth");
-                var shown = new List<DemoCandidate>();
-                foreach (var c in candidates)
+                var (prompt, baseSeed) = DemoPrompts[p];
+                var round = BestOfK(generator, rewards, truth, g, prompt, baseSeed, (c, own) =>
                 {
-                    string id = $"c{c.Index}";
-                    var verdict = truth.Evaluate(prompt, c.Image);
-                    string file = Path.Combine(outFolder, $"p{p}_{id}.png");
-                    ImageFiles.WritePng(c.Image, file);
-                    var segments = scores["sam"][c.Index].Evidence.Segments ?? [];
-                    string overlay = $"p{p}_{id}_segments.png";
-                    ImageFiles.WritePng(DemoPage.Overlay(c.Image, segments), Path.Combine(outFolder, overlay));
-                    int place = ranking.Order.ToList().IndexOf(id) + 1;
-                    shown.Add(new DemoCandidate(c.Index, c.Seed, Path.GetFileName(file), overlay, rewards.ToDictionary(r => r.Name, r => scores[r.Name][c.Index]),
-                        place, ranking.Selected == id, verdict.Correct, verdict.Reasons));
+                    string image = $"p{p}_c{c.Index}.png", overlay = $"p{p}_c{c.Index}_segments.png";
+                    ImageFiles.WritePng(c.Image, Path.Combine(outFolder, image));
+                    ImageFiles.WritePng(DemoPage.Overlay(c.Image, own["sam"].Evidence.Segments ?? []), Path.Combine(outFolder, overlay));
+                    return (image, overlay);
+                });
+                var table = new Table().Title(Markup.Escape($"\"{prompt}\" (base seed {baseSeed})")).AddColumn("candidate").AddColumn("seed").AddColumn("caption (model's words)")
+                    .AddColumn("caption").AddColumn("sam").AddColumn("clip").AddColumn("arl").AddColumn("ground truth");
+                foreach (var c in round.Candidates)
+                {
+                    var segments = c.Scores["sam"].Evidence.Segments ?? [];
                     table.AddRow(
-                        new Markup(ranking.Selected == id ? $"[green]{id} *[/]" : id),
+                        new Markup(c.Selected ? $"[green]c{c.Index} *[/]" : $"c{c.Index}"),
                         new Markup(c.Seed.ToString(CultureInfo.InvariantCulture)),
-                        new Markup(Markup.Escape(scores["caption"][c.Index].Evidence.Caption ?? "")),
-                        new Markup(scores["caption"][c.Index].Score.ToString("0.000", CultureInfo.InvariantCulture)),
-                        new Markup(scores["sam"][c.Index].Score.ToString("0.00", CultureInfo.InvariantCulture)),
-                        new Markup(scores["clip"][c.Index].Score.ToString("0.00", CultureInfo.InvariantCulture)),
-                        new Markup($"#{place}"),
-                        new Markup(verdict.Correct ? "[green]correct[/]" : Markup.Escape("wrong: " + string.Join("; ", verdict.Reasons))));
-                    record.Add(new { prompt, candidate = c.Index, seed = c.Seed, image = file, caption = scores["caption"][c.Index].Evidence.Caption,
-                        scores = rewards.ToDictionary(r => r.Name, r => scores[r.Name][c.Index].Score), arl_place = place,
-                        selected = ranking.Selected == id, correct = verdict.Correct, reasons = verdict.Reasons,
+                        new Markup(Markup.Escape(c.Scores["caption"].Evidence.Caption ?? "")),
+                        new Markup(c.Scores["caption"].Score.ToString("0.000", CultureInfo.InvariantCulture)),
+                        new Markup(c.Scores["sam"].Score.ToString("0.00", CultureInfo.InvariantCulture)),
+                        new Markup(c.Scores["clip"].Score.ToString("0.00", CultureInfo.InvariantCulture)),
+                        new Markup($"#{c.ArlPlace}"),
+                        new Markup(c.Correct ? "[green]correct[/]" : Markup.Escape("wrong: " + string.Join("; ", c.Reasons))));
+                    record.Add(new { prompt, base_seed = baseSeed, candidate = c.Index, seed = c.Seed, image = Path.Combine(outFolder, c.ImageFile),
+                        caption = c.Scores["caption"].Evidence.Caption, scores = c.Scores.ToDictionary(s => s.Key, s => s.Value.Score), arl_place = c.ArlPlace,
+                        selected = c.Selected, correct = c.Correct, reasons = c.Reasons,
                         segments = segments.Select(s => new { label = s.Segment.Label, verdict = s.Verdict.Word(), confidence = s.Segment.Confidence,
                             box = new[] { s.Segment.Box.X, s.Segment.Box.Y, s.Segment.Box.Width, s.Segment.Box.Height } }) });
                 }
                 console.Write(table);
-                page.Add(new DemoPrompt(prompt, shown));
+                console.MarkupLine(Markup.Escape(DemoPage.Explain(round)));
+                page.Add(round);
             }
             DemoPage.Write(outFolder, page, rewards.Select(r => r.Name).ToList(),
                 $"K = {DemoK}, sampler {g.Sampler}, {g.Steps} steps, guidance {g.Guidance.ToString(CultureInfo.InvariantCulture)}, rewards caption (captioner + MiniLM), sam (segmenter + lexical judge), clip (pack's contrastive model)");

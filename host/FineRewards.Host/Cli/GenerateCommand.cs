@@ -76,7 +76,7 @@ public static class GenerateCommand
 
             var lines = new List<string>();
             clock.Restart();
-            var progress = new ConsoleProgress();
+            var progress = GenerationConsoleProgress.ForStderr();
             for (int i = 0; i < texts.Count; i++)
             {
                 var request = new GenerationRequest(texts[i], count, parse.GetValue(seed) + 1000L * i, parse.GetValue(negative) ?? defaults.NegativePrompt,
@@ -116,7 +116,7 @@ public static class GenerateCommand
                 // Rewritten after every prompt: an interrupted run keeps a results file that matches its images.
                 AtomicFile.WriteAllText(Path.Combine(outDir, ResultsFile), string.Join('\n', lines) + "\n");
             }
-            Console.Error.WriteLine();
+            progress.End();
             Console.Out.WriteLine($"{texts.Count} prompt(s) x {count} candidates of {width}x{height} in {clock.Elapsed.TotalSeconds:F1} s " +
                                   $"(model loaded in {loadSeconds:F1} s) -> {outDir} ({ResultsFile})");
             return CliErrors.Ok;
@@ -163,14 +163,5 @@ public static class GenerateCommand
         if (parts.Length != 2 || !int.TryParse(parts[0], out int w) || !int.TryParse(parts[1], out int h) || w <= 0 || h <= 0)
             throw new InputException("--size", $"expected WxH such as 512x512, got \"{text}\"");
         return (w, h);
-    }
-
-    /// <summary>One status line on stderr, rewritten every step.</summary>
-    sealed class ConsoleProgress : IProgress<GenerationProgress>
-    {
-        public (int Index, int Count) Prompt { get; set; } = (0, 1);
-
-        public void Report(GenerationProgress p) =>
-            Console.Error.Write($"\rprompt {Prompt.Index + 1}/{Prompt.Count}: step {p.Step}/{p.Steps}, candidates done {p.CandidatesDone}/{p.Candidates}   ");
     }
 }

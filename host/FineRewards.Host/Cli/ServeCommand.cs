@@ -89,7 +89,8 @@ public static class ServeCommand
             [new LexicalLabelJudge()],
             device,
             Diagnostics.DefaultPack,
-            new Dictionary<string, ILoraTrainer> { [Diagnostics.DefaultPack] = new DeferredTrainer(() => shapes.Trainer!) });
+            new Dictionary<string, ILoraTrainer> { [Diagnostics.DefaultPack] = new DeferredTrainer(() => shapes.Trainer!) },
+            new Dictionary<string, int> { [Diagnostics.DefaultPack] = FineRewards.Shapes.World.Scene.Canvas });
     }
 
     /// <summary>Loads the diffusion model for training only when the first training job runs, not at start-up.</summary>

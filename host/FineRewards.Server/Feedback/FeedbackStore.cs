@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Core.IO;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Storage;
 using Microsoft.Extensions.Logging;
@@ -6,6 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace FineRewards.Server.Feedback;
 
 /// <summary>What a user did with a candidate, as a client sends it.</summary>
+/// <param name="Kind">Null when the client sent none; an unknown wire value is refused while mapping (see ProtoMapping).</param>
 public sealed record FeedbackSubmission(string FeedbackId, string UserId, string ProfileId, FeedbackKind? Kind, string Prompt,
     string ImageId, string JobId, int CandidateIndex);
 
@@ -28,8 +30,16 @@ public sealed class FeedbackStore(HostDatabase db, ImageStore images, HostLimits
         if (prompt.Length > limits.MaxPromptLength) throw new InputException("prompt", $"{prompt.Length} characters exceeds the host's limit of {limits.MaxPromptLength}");
         ImageStore.RequireValidId(s.ImageId, "image_id");
         if (!images.Has(s.ImageId)) throw new HostException(RefusalKind.NotFound, "image_id", $"the host has no image {s.ImageId}; upload it with PutImage first");
+        if (kind is FeedbackKind.Accepted or FeedbackKind.Edited) RequireTrainable(s.ImageId);
         string? jobId = s.JobId.Length == 0 ? null : SubmissionValidator.NormalizeJobId(s.JobId);
         if (s.CandidateIndex < 0) throw new InputException("candidate_index", $"{s.CandidateIndex} is negative");
+        if (jobId is not null)
+        {
+            // Feedback names what it answers: a job of this host and one of its candidates, or no job at all.
+            var job = db.LoadJob(jobId) ?? throw new HostException(RefusalKind.NotFound, "job_id", $"the host has no job {jobId}; leave job_id empty for an image from elsewhere");
+            if (s.CandidateIndex >= job.Spec.K)
+                throw new InputException("candidate_index", $"{s.CandidateIndex} is not a candidate of job {jobId}, which has {job.Spec.K} (0 to {job.Spec.K - 1})");
+        }
 
         var record = new FeedbackRecord(id, user, profile, kind, prompt, s.ImageId, jobId, jobId is null ? null : s.CandidateIndex, DateTimeOffset.UtcNow);
         var (stored, existing) = db.InsertFeedback(record);
@@ -38,6 +48,17 @@ public sealed class FeedbackStore(HostDatabase db, ImageStore images, HostLimits
         using var _ = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId ?? "-" });
         logger.LogInformation("feedback {Id}: {Kind} image {Image} for profile {Profile}{Existing}", id, kind, s.ImageId, profile, existing ? " (again)" : "");
         return (stored, existing);
+    }
+
+    /// <summary>Training decodes the image: one stored before the host had its pixel limit is refused here, not mid-training.</summary>
+    void RequireTrainable(string imageId)
+    {
+        using var png = images.Open(imageId)!;
+        var header = new byte[PngCodec.SizeHeaderBytes];
+        png.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
+        var (width, height) = PngCodec.ReadSize(header, "image_id");
+        if ((long)width * height > limits.MaxImagePixels)
+            throw new HostException(RefusalKind.ResourceExhausted, "image_id", $"image of {width}x{height} pixels exceeds the host's limit of {limits.MaxImagePixels} pixels");
     }
 
     public IReadOnlyList<FeedbackRecord> List(string profileId) => db.FeedbackOf(RequireId(profileId, "profile_id"));

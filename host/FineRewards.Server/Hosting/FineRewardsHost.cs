@@ -4,12 +4,14 @@ using FineRewards.Server.Models;
 using FineRewards.Server.Services;
 using FineRewards.Server.Storage;
 using FineRewards.Server.Training;
+using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -45,7 +47,9 @@ public sealed class FineRewardsHost : IAsyncDisposable
 
         var logFactory = Logging(options);
         builder.Logging.ClearProviders();
-        builder.Logging.AddNLog(logFactory.Configuration!);
+        // NLog drops the filters below unless told to keep them (RemoveLoggerFactoryFilter is on by default):
+        // without them the health publisher logged the default pack as an ERROR while it was still loading.
+        builder.Logging.AddNLog(logFactory.Configuration!, new NLogProviderOptions { RemoveLoggerFactoryFilter = false });
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning).AddFilter("Grpc", LogLevel.Warning)
             // The health publisher would log a missing pack as an error every few seconds; it is logged once at start.
             .AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", LogLevel.Critical);
@@ -81,6 +85,9 @@ public sealed class FineRewardsHost : IAsyncDisposable
         });
         builder.Services.AddGrpcHealthChecks().AddCheck<DefaultPackHealthCheck>("default-pack");
         if (options.Reflection) builder.Services.AddGrpcReflection();
+        // After every AddGrpc*: each service is bound with checked request deserializers instead of grpc-dotnet's default binder.
+        builder.Services.RemoveAll(typeof(IServiceMethodProvider<>));
+        builder.Services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(CheckedRequestMethodProvider<>));
 
         var app = builder.Build();
         app.MapGrpcService<HostGrpcService>();

@@ -59,6 +59,9 @@ public static class SubmissionValidator
         if (s.K < 1) throw new InputException("k", $"{s.K}; generate at least 1 candidate");
         if (s.K > limits.MaxK) throw new InputException("k", $"{s.K} candidates exceeds the host's limit of {limits.MaxK}");
         if (s.BaseSeed < 0) throw new InputException("base_seed", $"{s.BaseSeed} is negative; seeds are 0 or more");
+        // Candidate i uses base_seed + i: refused rather than wrapped to a negative seed.
+        if (s.BaseSeed > long.MaxValue - (s.K - 1))
+            throw new InputException("base_seed", $"{s.BaseSeed} + {s.K - 1} passes the largest seed, {long.MaxValue} (candidate i uses base_seed + i)");
 
         string sampler = s.Sampler.Length == 0 ? GenerationJobSpec.DefaultSampler : s.Sampler;
         if (sampler.Length > 64 || !sampler.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '+'))

@@ -9,4 +9,6 @@ public sealed record HostLimits(
     int MaxPromptLength = 2000,
     int MaxQueuedJobs = 32,
     long MaxUploadBytes = 32L << 20,
-    int MaxMessageBytes = 1 << 20);
+    int MaxMessageBytes = 1 << 20,
+    // 16.8 Mpx: a 4096x4096 canvas. A small PNG can declare a huge image (16000x16000 in 249 KB decodes to ~1 GB).
+    long MaxImagePixels = 4096L * 4096);

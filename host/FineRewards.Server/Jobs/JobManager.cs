@@ -94,10 +94,11 @@ public sealed class JobManager : BackgroundService
             long baseSeed = spec.SeedPolicy switch
             {
                 SeedPolicy.Random => Random.Shared.NextInt64(0, uint.MaxValue),
-                SeedPolicy.Increment when nextSeedByClient.TryGetValue(clientId, out long next) => next,
+                // Continuing would pass the largest seed: start again from 0 (docs/host.md, Seeds).
+                SeedPolicy.Increment when nextSeedByClient.TryGetValue(clientId, out long next) => next > long.MaxValue - (spec.K - 1) ? 0 : next,
                 _ => spec.BaseSeed,
             };
-            nextSeedByClient[clientId] = baseSeed + spec.K;
+            nextSeedByClient[clientId] = baseSeed > long.MaxValue - spec.K ? 0 : baseSeed + spec.K;
 
             var job = new Job(jobId, clientId, spec, hash, baseSeed, DateTimeOffset.UtcNow);
             queue.Enqueue(clientId, job);

@@ -85,7 +85,8 @@ public sealed class JobRunner(ModelCatalog catalog, ImageStore images, ILogger<J
         if (candidates.Count != wanted.Count) throw new InvalidOperationException($"generator {generator.Name} returned {candidates.Count} candidates for {wanted.Count}");
         writer.Drain(rethrow: true);
 
-        var parameters = candidates.ToDictionary(c => c.Index, c => GenerationParameters.Format(spec, job.Id, c.Index, c.Seed, c.Provenance));
+        string loraHashes = GenerationParameters.LoraHashes(spec.Loras);
+        var parameters = candidates.ToDictionary(c => c.Index, c => GenerationParameters.Format(spec, job.Id, c.Index, c.Seed, c.Provenance, loraHashes));
         var storing = Task.Run(() => StoreCandidates(job, candidates, parameters, append, ct), ct);
         if (spec.Rewards.Count == 0)
         {

@@ -27,7 +27,7 @@ public sealed class HostGrpcService(ModelCatalog catalog, HostOptions options) :
             {
                 MaxK = limits.MaxK, MaxWidth = limits.MaxWidth, MaxHeight = limits.MaxHeight, MaxSteps = limits.MaxSteps,
                 MaxPromptLength = limits.MaxPromptLength, MaxQueuedJobs = limits.MaxQueuedJobs,
-                MaxUploadBytes = limits.MaxUploadBytes, MaxMessageBytes = limits.MaxMessageBytes,
+                MaxUploadBytes = limits.MaxUploadBytes, MaxMessageBytes = limits.MaxMessageBytes, MaxImagePixels = limits.MaxImagePixels,
             },
         };
         foreach (var p in catalog.Packs())

@@ -46,7 +46,10 @@ public sealed class ImageGrpcService(ImageStore images, HostOptions options) : A
             first = false;
             if (data.Length + chunk.Data.Length > max)
                 throw new HostException(RefusalKind.ResourceExhausted, "data", $"upload exceeds the host's limit of {max} bytes");
+            bool sized = data.Length >= PngCodec.SizeHeaderBytes;
             chunk.Data.WriteTo(data);
+            // Refused from the header, as soon as it has arrived: a tiny PNG can declare pixels that decode to gigabytes.
+            if (!sized && data.Length >= PngCodec.SizeHeaderBytes) RequireDecodable(data.GetBuffer().AsSpan(0, PngCodec.SizeHeaderBytes));
         }
         if (data.Length == 0) throw new InputException("data", "empty upload; send the PNG's bytes");
         if (expected.Length > 0) ImageStore.RequireValidId(expected, "expected_image_id");
@@ -58,6 +61,14 @@ public sealed class ImageGrpcService(ImageStore images, HostOptions options) : A
             throw new InputException("expected_image_id", $"the bytes received hash to {id}, not {expected}: the upload was damaged or incomplete");
         var (_, existing) = images.Put(bytes);
         return new Api.PutImageResponse { ImageId = id, Width = decoded.Image.Width, Height = decoded.Image.Height, Existing = existing };
+    }
+
+    void RequireDecodable(ReadOnlySpan<byte> header)
+    {
+        var (width, height) = PngCodec.ReadSize(header, "data");
+        long max = options.Limits.MaxImagePixels;
+        if ((long)width * height > max)
+            throw new HostException(RefusalKind.ResourceExhausted, "data", $"PNG of {width}x{height} pixels exceeds the host's limit of {max} pixels");
     }
 
     public override Task<Api.HasImagesResponse> HasImages(Api.HasImagesRequest request, ServerCallContext context)

@@ -43,7 +43,12 @@ public static class ProtoMapping
         },
         r.SingleReward,
         r.RewardWeights.ToDictionary(p => p.Key, p => p.Value),
-        r.PreviewPolicy == Api.PreviewPolicy.Thumbnails ? PreviewPolicy.Thumbnails : PreviewPolicy.None);
+        r.PreviewPolicy switch
+        {
+            Api.PreviewPolicy.Unspecified or Api.PreviewPolicy.None => PreviewPolicy.None,
+            Api.PreviewPolicy.Thumbnails => PreviewPolicy.Thumbnails,
+            _ => throw new FineRewards.Core.InputException("preview_policy", $"unknown value {(int)r.PreviewPolicy}"),
+        });
 
     public static Api.JobEvent ToProto(this JobEvent e)
     {
@@ -141,10 +146,11 @@ public static class ProtoMapping
 
     public static FeedbackKind? ToDomain(this Api.FeedbackKind kind) => kind switch
     {
+        Api.FeedbackKind.Unspecified => null,
         Api.FeedbackKind.Accepted => FeedbackKind.Accepted,
         Api.FeedbackKind.Rejected => FeedbackKind.Rejected,
         Api.FeedbackKind.Edited => FeedbackKind.Edited,
-        _ => null,
+        _ => throw new FineRewards.Core.InputException("kind", $"unknown value {(int)kind}; accepted, rejected or edited"),
     };
 
     public static Api.Feedback ToProto(this FeedbackRecord f) => new()

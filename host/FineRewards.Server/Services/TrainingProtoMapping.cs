@@ -33,7 +33,7 @@ public static class TrainingProtoMapping
         {
             case TrainingQueuedEvent q: pb.Queued = new Api.TrainingQueued { Position = q.Position }; break;
             case TrainingStartedEvent s:
-                pb.Started = new Api.TrainingStarted { Pack = s.Pack, FeedbackPairs = s.FeedbackPairs, Prompts = s.Prompts, Rounds = s.Rounds };
+                pb.Started = new Api.TrainingStarted { Pack = s.Pack, FeedbackPairs = s.FeedbackPairs, Prompts = s.Prompts, Rounds = s.Rounds, ImagePreparation = s.ImagePreparation };
                 break;
             case TrainingPhaseEvent p:
                 pb.Progress = new Api.TrainingPhaseProgress { Round = p.Round, Phase = p.Phase.ToProto(), Done = p.Done, Total = p.Total, EtaSeconds = p.EtaSeconds };

@@ -1,6 +1,9 @@
+using System.Buffers.Binary;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using FineRewards.Core.Contracts;
 using FineRewards.Server.Jobs;
 
 namespace FineRewards.Server.Storage;
@@ -15,7 +18,9 @@ public static class GenerationParameters
     public const string ParametersKey = "parameters";
     public const string BreakdownKey = "finerewards";
 
-    public static string Format(GenerationJobSpec spec, string jobId, int candidateIndex, long seed, IReadOnlyDictionary<string, string> provenance)
+    /// <param name="loraHashes">The job's <see cref="LoraHashes"/>, computed once per job.</param>
+    public static string Format(GenerationJobSpec spec, string jobId, int candidateIndex, long seed, IReadOnlyDictionary<string, string> provenance,
+        string loraHashes)
     {
         var inv = CultureInfo.InvariantCulture;
         var text = new StringBuilder(spec.Prompt);
@@ -29,14 +34,32 @@ public static class GenerationParameters
             ("Size", $"{spec.Width}x{spec.Height}"),
             ("Model", spec.Pack),
         };
-        if (spec.Loras.Count > 0)
-            pairs.Add(("Lora hashes", Quote(string.Join(", ", spec.Loras.Select(l => $"{Path.GetFileNameWithoutExtension(l.Path)}: {l.Scale.ToString(inv)}")))));
+        if (spec.Loras.Count > 0) pairs.Add(("Lora hashes", Quote(loraHashes)));
         pairs.Add(("FineRewards job", jobId));
         pairs.Add(("Candidate", candidateIndex.ToString(inv)));
         foreach (var (key, value) in provenance.OrderBy(p => p.Key, StringComparer.Ordinal))
             pairs.Add(($"FineRewards {key}", Quote(value)));
         text.Append('\n').Append(string.Join(", ", pairs.Select(p => $"{p.Item1}: {p.Item2}")));
         return text.ToString();
+    }
+
+    /// <summary>
+    /// "name: shorthash, ..." as AUTOMATIC1111 writes it (the scales are in the prompt there, not here):
+    /// the name is the file's, the short hash the first 12 hex digits of the SHA-256 of a .safetensors
+    /// file's bytes after its header (A1111's and kohya's "addnet" hash, which ignores metadata edits).
+    /// </summary>
+    public static string LoraHashes(IEnumerable<LoraReference> loras) =>
+        string.Join(", ", loras.Select(l => $"{Path.GetFileNameWithoutExtension(l.Path)}: {ShortHash(l.Path)}"));
+
+    static string ShortHash(string path)
+    {
+        using var file = File.OpenRead(path);
+        Span<byte> size = stackalloc byte[8];
+        // Not a plausible safetensors header: hash the whole file rather than fail a finished job over its metadata.
+        long skip = file.Length >= 8 && file.ReadAtLeast(size, 8, throwOnEndOfStream: false) == 8
+            && BinaryPrimitives.ReadUInt64LittleEndian(size) is var n && n <= (ulong)file.Length - 8 ? 8 + (long)n : 0;
+        file.Position = skip;
+        return Convert.ToHexStringLower(SHA256.HashData(file))[..12];
     }
 
     /// <summary>The reward breakdown of one candidate as compact JSON.</summary>

@@ -28,7 +28,8 @@ public sealed record TrainingQueuedEvent(int Position) : TrainingEventData
     public override JobState? NewState => JobState.Queued;
 }
 
-public sealed record TrainingStartedEvent(string Pack, int FeedbackPairs, int Prompts, int Rounds) : TrainingEventData
+/// <param name="ImagePreparation">What was done to the feedback images to bring them to the training size (<see cref="TrainingImages.Describe"/>).</param>
+public sealed record TrainingStartedEvent(string Pack, int FeedbackPairs, int Prompts, int Rounds, string ImagePreparation = "") : TrainingEventData
 {
     public override JobState? NewState => JobState.Running;
 }

@@ -148,7 +148,7 @@ public sealed class TrainingManager
         return lora;
     }
 
-    /// <summary>LoraWeight.name may be a registered LoRA id: replace it by the LoRA's file.</summary>
+    /// <summary>LoraWeight.name: a registered LoRA id or a file in the host's LoRA folder, replaced by its path (<see cref="LoraNames"/>).</summary>
     public IReadOnlyList<LoraReference> ResolveLoras(IReadOnlyList<LoraReference> loras) =>
-        loras.Select(l => Guid.TryParse(l.Path, out var g) && db.Lora(g.ToString("D")) is { } lora ? l with { Path = lora.Path } : l).ToList();
+        LoraNames.Resolve(loras, runner.LorasFolder, id => db.Lora(id)?.Path);
 }

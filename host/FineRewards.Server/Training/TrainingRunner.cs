@@ -24,7 +24,8 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
     public static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
 
     public string RunFolder(string id) => Path.Combine(options.DataDirectory, "training", id);
-    public string LoraPath(string id) => Path.Combine(options.DataDirectory, "loras", id + ".safetensors");
+    public string LorasFolder => Path.Combine(options.DataDirectory, "loras");
+    public string LoraPath(string id) => Path.Combine(LorasFolder, id + LoraNames.Extension);
 
     /// <summary>The feedback a profile's LoRA learns: accepted candidates and edited images, oldest first.</summary>
     public static IReadOnlyList<FeedbackRecord> TrainingFeedback(IReadOnlyList<FeedbackRecord> all) =>
@@ -50,24 +51,31 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
             Directory.CreateDirectory(extra);
             var all = TrainingFeedback(feedback.List(spec.ProfileId));
             var pairs = spec.FeedbackIds is { } ids ? all.Where(f => ids.Contains(f.Id)).ToList() : all;
+            int size = models.TrainingSizes?.GetValueOrDefault(spec.Pack) ?? GenerationJobSpec.DefaultSize;
+            var prepared = new List<TrainingImages.Preparation>();
             foreach (var f in pairs)
             {
                 using var png = images.Open(f.ImageId) ?? throw new HostException(RefusalKind.FailedPrecondition, "profile_id", $"feedback {f.Id}: image {f.ImageId} is gone from the host");
                 using var bytes = new MemoryStream();
                 png.CopyTo(bytes);
-                ExtraDataFolder.Write(extra, f.Id, f.Prompt, bytes.ToArray(), new Dictionary<string, string>
+                // An editor sends whatever its canvas holds: the LoRA learns at the pack's size, not the canvas's.
+                var (image, preparation) = TrainingImages.Prepare(PngCodec.Decode(bytes.ToArray(), $"feedback {f.Id}").Image, size);
+                prepared.Add(preparation);
+                ExtraDataFolder.Write(extra, f.Id, f.Prompt, PngCodec.Encode(image), new Dictionary<string, string>
                 {
                     ["feedback_id"] = f.Id, ["profile_id"] = f.ProfileId, ["kind"] = f.Kind.ToString().ToLowerInvariant(), ["image_id"] = f.ImageId,
+                    ["preparation"] = preparation.ToString(),
                 });
             }
             var prompts = spec.Prompts.Count > 0 ? spec.Prompts : pairs.Select(p => p.Prompt).Distinct(StringComparer.Ordinal).ToList();
-            job.Append(new TrainingStartedEvent(spec.Pack, pairs.Count, spec.IncludeGenerated ? prompts.Count : 0, spec.Rounds));
+            job.Append(new TrainingStartedEvent(spec.Pack, pairs.Count, spec.IncludeGenerated ? prompts.Count : 0, spec.Rounds,
+                TrainingImages.Describe(prepared, size)));
             logger.LogInformation("training started: {Pairs} feedback pairs, {Prompts} prompts, {Rounds} rounds", pairs.Count, spec.IncludeGenerated ? prompts.Count : 0, spec.Rounds);
 
             var progress = new EventProgress(job);
             var (checkpoint, metrics) = await Task.Run(() => spec.IncludeGenerated
                 ? Rounds(runtime, spec, folder, prompts, pairs.Count > 0 ? extra : null, progress, linked.Token)
-                : FeedbackOnly(trainer, spec, folder, extra, progress, linked.Token), linked.Token);
+                : FeedbackOnly(trainer, spec, folder, extra, progress, job, linked.Token), linked.Token);
             linked.Token.ThrowIfCancellationRequested();
 
             string target = LoraPath(job.Id);
@@ -120,7 +128,7 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
     }
 
     static (string Checkpoint, IReadOnlyDictionary<string, double> Metrics) FeedbackOnly(ILoraTrainer trainer, TrainingJobSpec spec, string folder, string extra,
-        IRunProgress progress, CancellationToken ct)
+        IRunProgress progress, TrainingJob job, CancellationToken ct)
     {
         var pairs = ExtraDataFolder.Read(extra).Select(p => new TrainingPair(p.Prompt, p.Image)).ToList();
         int steps = spec.StepsPerRound ?? spec.StepsPerImage!.Value * pairs.Count;
@@ -135,6 +143,8 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
                 progress.PhaseAdvanced(1, RunPhase.Train, s.Step, s.Steps);
             }), ct);
         progress.PhaseFinished(1, RunPhase.Train, clock.Elapsed);
+        // One round, as docs/host.md lists: nothing generated, so nothing kept and no reward means.
+        job.Append(new TrainingRoundEvent(1, 0, 0, pairs.Count, steps, last, new Dictionary<string, double>(), new Dictionary<string, double>()));
         var metrics = new Dictionary<string, double> { ["rounds"] = 1, ["pairs"] = pairs.Count, ["steps"] = steps, ["feedback_pairs"] = pairs.Count };
         if (last is double loss) metrics["final_loss"] = loss;
         return (path, metrics);
