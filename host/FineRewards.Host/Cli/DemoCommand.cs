@@ -40,12 +40,12 @@ public static class DemoCommand
     }
 
     /// <summary>
-    /// Three prompts of the test split with fixed base seeds, chosen (docs/rewards.md, "The demo") so that
+    /// Three prompts (counting, counting, position) with fixed base seeds, chosen (docs/rewards.md, "The demo") so that
     /// some of the K candidates are wrong: the page then shows what ranking is for, which candidates
     /// ARL ranked below its pick and the evidence that put them there.
     /// </summary>
     public static readonly IReadOnlyList<(string Prompt, long BaseSeed)> DemoPrompts =
-        [("two red circles", 0), ("a blue square to the left of a yellow triangle", 100), ("a green triangle and a purple circle", 200)];
+        [("two red circles", 500), ("three blue squares", 0), ("a blue square to the left of a yellow triangle", 0)];
     public const int DemoK = 4;
 
     /// <summary>One best-of-K round of the demo: candidates, their scores and evidence, ARL's order, the ground truth.</summary>
