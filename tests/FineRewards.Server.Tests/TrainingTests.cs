@@ -14,6 +14,8 @@ public sealed class RecordingTrainer : ILoraTrainer
     /// <summary>When set, the call numbered <see cref="GateCall"/> (0-based) waits for it after its first step (cancellation still works).</summary>
     public ManualResetEventSlim? Gate { get; init; }
     public int GateCall { get; init; }
+    /// <summary>When set, the LoRA file holds this text (what <see cref="LoraShiftGenerator"/> reads) instead of a hash of the pairs.</summary>
+    public string? Writes { get; init; }
 
     public string Train(IReadOnlyList<TrainingPair> pairs, LoraTrainingOptions options, string outputPath,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -30,7 +32,8 @@ public sealed class RecordingTrainer : ILoraTrainer
             progress?.Report(new TrainingProgress(s, options.Steps, 1.0 / s));
             if (s == 1 && call == GateCall) Gate?.Wait(cancellationToken);
         }
-        File.WriteAllBytes(outputPath, SHA256.HashData(pairs.SelectMany(p => p.Image.Pixels).ToArray()));
+        if (Writes is not null) File.WriteAllText(outputPath, Writes);
+        else File.WriteAllBytes(outputPath, SHA256.HashData(pairs.SelectMany(p => p.Image.Pixels).ToArray()));
         return outputPath;
     }
 }
@@ -128,7 +131,7 @@ public class TrainingTests
         Assert.Equal([3, 5], rounds.Select(r => r.TrainingPairs)); // 2 selected per round, cumulative, plus 1 feedback pair
         Assert.Contains("redness", rounds[0].RewardMean.Keys);
         Assert.Contains(events, e => e.KindCase == TrainingEvent.KindOneofCase.Progress && e.Progress.Phase == TrainingPhase.Generate);
-        Assert.Equal(4, generator.Calls); // 2 prompts x 2 rounds
+        Assert.Equal(4 + 4, generator.Calls); // 2 prompts x 2 rounds, then the LoRA check: base and LoRA for each of 2 prompts
         Assert.Equal([3, 5], trainer.Calls.Select(c => c.Prompts.Count));
     }
 
@@ -316,7 +319,7 @@ public class TrainingTests
                 Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(e => e.Sequence));
                 Assert.Equal(2, events.Count(e => e.KindCase == TrainingEvent.KindOneofCase.Started));
                 Assert.Equal(TrainingEvent.KindOneofCase.Completed, events[^1].KindCase);
-                Assert.Equal(0, generator.Calls);                       // round 2's candidates were already on disk
+                Assert.Equal(4, generator.Calls);                       // round 2's candidates were already on disk: only the LoRA check generated
                 Assert.Equal([5], trainer.Calls.Select(c => c.Prompts.Count)); // only round 2's training ran again
                 Assert.Single((await host.Training.ListLorasAsync(new ListLorasRequest { ProfileId = "p1" })).Loras);
             }

@@ -71,8 +71,8 @@ public static class ServeCommand
         TorchProbe.Probe().CudaAvailable ? new DeviceInfo(DeviceKind.Gpu, "CUDA (libtorch)", 0) : DeviceInfo.Cpu();
 
     /// <summary>
-    /// What `serve` gives the host: the built-in Shapes pack's generator, rewards, lexical judge and
-    /// LoRA trainer, or, when the pack is missing (<paramref name="shapes"/> null), the pack alone so
+    /// What `serve` gives the host: the built-in Shapes pack's generator, rewards, lexical judge,
+    /// LoRA trainer and probe prompts (for the check of a new LoRA), or, when the pack is missing (<paramref name="shapes"/> null), the pack alone so
     /// GetCapabilities reports its missing files. `bench host` starts its host from the same models.
     /// </summary>
     /// <param name="wrapGenerator">Wraps the pack's generator (the bench times it); identity by default.</param>
@@ -89,7 +89,8 @@ public static class ServeCommand
             [new LexicalLabelJudge()],
             device,
             Diagnostics.DefaultPack,
-            new Dictionary<string, ILoraTrainer> { [Diagnostics.DefaultPack] = new DeferredTrainer(() => shapes.Trainer!) });
+            new Dictionary<string, ILoraTrainer> { [Diagnostics.DefaultPack] = new DeferredTrainer(() => shapes.Trainer!) },
+            new Dictionary<string, IReadOnlyList<string>> { [Diagnostics.DefaultPack] = ShapesPackRuntime.ProbePrompts() });
     }
 
     /// <summary>Loads the diffusion model for training only when the first training job runs, not at start-up.</summary>

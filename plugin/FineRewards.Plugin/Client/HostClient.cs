@@ -515,6 +515,7 @@ public sealed class HostClient : IHostClient
         TrainingPhase.Select => "select",
         TrainingPhase.Train => "train",
         TrainingPhase.Preview => "preview",
+        TrainingPhase.Evaluate => "evaluate",
         _ => "",
     };
 
