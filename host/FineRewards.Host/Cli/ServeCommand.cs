@@ -77,7 +77,7 @@ public static class ServeCommand
     /// </summary>
     /// <param name="wrapGenerator">Wraps the pack's generator (the bench times it); identity by default.</param>
     /// <param name="wrapReward">Wraps each reward (the bench times them); identity by default.</param>
-    internal static HostModels Models(PackLocator locator, ShapesPackRuntime? shapes, DeviceInfo device,
+    public static HostModels Models(PackLocator locator, ShapesPackRuntime? shapes, DeviceInfo device,
         Func<IImageGenerator, IImageGenerator>? wrapGenerator = null, Func<IReward, IReward>? wrapReward = null)
     {
         if (shapes is null) return new HostModels([new LocatedPack(locator, Diagnostics.DefaultPack, engine: null)], [], [], device, Diagnostics.DefaultPack);

@@ -70,12 +70,12 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
                 : FeedbackOnly(trainer, spec, folder, extra, progress, linked.Token), linked.Token);
             linked.Token.ThrowIfCancellationRequested();
 
+            // The check reads the run's checkpoint, so a job cancelled during it leaves no file in {data}/loras.
+            var evaluation = await Task.Run(() => Guard(runtime, spec, prompts, checkpoint, progress, linked.Token), linked.Token);
+            linked.Token.ThrowIfCancellationRequested();
             string target = LoraPath(job.Id);
             AtomicFile.WriteAllBytes(target, File.ReadAllBytes(checkpoint));
             string sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(target)));
-
-            var evaluation = await Task.Run(() => Guard(runtime, spec, prompts, target, progress, linked.Token), linked.Token);
-            linked.Token.ThrowIfCancellationRequested();
             // Only a LoRA that raised the rewards becomes active on its own; the user can still choose any other.
             evaluation = evaluation with { Activated = evaluation.Verdict == LoraVerdict.Raised };
             var record = new LoraRecord(job.Id, spec.ProfileId, job.Id, target, sha, DateTimeOffset.UtcNow, evaluation.Activated, metrics, evaluation);
