@@ -83,6 +83,27 @@ public sealed class ScoreCommandTests : IDisposable
     }
 
     [Fact]
+    public void A_swapped_position_ties_under_eq5_and_loses_under_sam_relation_with_per_relation_evidence()
+    {
+        string prompt = "a red circle above a blue square";
+        var byId = ScoreJson(prompt, Render(prompt, "correct", 3), Render("a blue square above a red circle", "wrong", 4), "--rewards", "sam,sam_relation");
+        Assert.Equal(Score(byId, "correct", "sam"), Score(byId, "wrong", "sam"), 12);
+        Assert.Equal(Score(byId, "correct", "sam") + 0.5, Score(byId, "correct", "sam_relation"), 12);
+        Assert.Equal(Score(byId, "wrong", "sam") - 0.5, Score(byId, "wrong", "sam_relation"), 12);
+
+        var holds = Assert.Single(byId["correct"]["sam_relation"]!["relations"]!.AsArray())!;
+        Assert.Equal("red circle above blue square", holds["relation"]!.GetValue<string>());
+        Assert.Equal("holds", holds["verdict"]!.GetValue<string>());
+        var segments = byId["correct"]["sam_relation"]!["segments"]!.AsArray();
+        Assert.Equal("red circle", segments[holds["subject_segment"]!.GetValue<int>()]!["label"]!.GetValue<string>());
+        Assert.Equal(segments[holds["object_segment"]!.GetValue<int>()]!["box"]!.ToJsonString(), holds["object_box"]!.ToJsonString());
+        var violated = Assert.Single(byId["wrong"]["sam_relation"]!["relations"]!.AsArray())!;
+        Assert.Equal("violated", violated["verdict"]!.GetValue<string>());
+        Assert.True(violated["slack"]!.GetValue<double>() < 0);
+        Assert.Contains("relation-violated", byId["wrong"]["sam_relation"]!["flags"]!.AsArray().Select(f => f!.GetValue<string>()));
+    }
+
+    [Fact]
     public void Prints_a_table_with_the_order_and_rejects_bad_input_with_exit_code_2()
     {
         string correct = Render("a red circle", "correct", 1), wrong = Render("a purple circle", "wrong", 2);

@@ -233,9 +233,16 @@ public class HostInteractionTests
         Assert.Equal(await HostLossesAsync(host, trainingId), done.LossCurve.Select(p => (p.Step, p.Loss)));
         Assert.Equal((2 * steps, 1.0 / (2 * steps)), (done.LossCurve[^1].Step, done.LossCurve[^1].Loss));
         Assert.Equal(trainingId, done.LoraId);
+        // The host's check against the base model came with the completed event: this test generator draws the same
+        // with or without a LoRA, so the rewards are unchanged and the host did not make it active on its own.
+        var check = Assert.IsType<LoraCheckView>(done.Check);
+        Assert.Equal(("unchanged", false, 2), (check.Verdict, check.Activated, check.Prompts));
+        Assert.All(check.Rewards, r => Assert.Equal(r.Base, r.New));
 
-        // The new LoRA is listed (ListLoras) in the panel; Use activates it on the host and picks it for Generate.
+        // The new LoRA is listed (ListLoras) in the panel with the same check; Use activates it on the host and picks it for Generate.
         await h.FramesUntilAsync(() => h.Plugin.Ui.WidgetRects.ContainsKey($"training.lora.{trainingId}"), "the LoRA to be listed");
+        Assert.Equal(check.Rewards, h.Plugin.Client.Snapshot.Loras.Single(l => l.LoraId == trainingId).Check!.Rewards);
+        Assert.False(h.Plugin.Client.Snapshot.Loras.Single(l => l.LoraId == trainingId).Active);
         h.Click($"training.lora.{trainingId}.use");
         await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Loras.Any(l => l.LoraId == trainingId && l.Active), "the LoRA to be active");
         var registered = Assert.Single((await host.Training.ListLorasAsync(new ListLorasRequest { ProfileId = "default" })).Loras);

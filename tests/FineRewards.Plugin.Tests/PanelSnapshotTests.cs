@@ -147,6 +147,28 @@ public class PanelSnapshotTests
     }
 
     [Fact]
+    public void Training_finished_with_a_lora_that_lowered_the_rewards_shows_the_check_per_reward()
+    {
+        using var h = Harness(Scenarios.Snapshot(Scenarios.Ready) with
+        {
+            Trainings = ImmutableDictionary<string, TrainingView>.Empty.Add(Scenarios.TrainingId, Scenarios.FinishedLoweredTraining),
+            Loras = Scenarios.LorasAfterLowered,
+        });
+        h.Plugin.State.Tab = SideTab.Training;
+        h.Plugin.State.Training.Current = Scenarios.TrainingId;
+        h.Plugin.State.Training.SelectedLora = Scenarios.TrainingId;
+        h.Frame();
+        h.Send(new WheelScrolled(150, 400, 0, 10_000)); // to the end of the panel, where the selected LoRA's check is
+        h.Frame();
+        h.Frame();
+        string status = TrainingPanel.StatusText(Scenarios.FinishedLoweredTraining);
+        Assert.Contains("lowered segments-test against the base model, so it was not made active", status);
+        Assert.DoesNotContain("caption-test", status); // it rose
+        Assert.False(h.Rect($"training.lora.{Scenarios.TrainingId}.use").IsEmpty); // the user can still choose it
+        SnapshotAssert.Matches(h.Bitmap, "training_lora_check");
+    }
+
+    [Fact]
     public void Prompt_lora_picker_lists_the_hosts_loras_with_scales()
     {
         using var h = Harness(Scenarios.Snapshot(Scenarios.Ready) with { Loras = Scenarios.Loras });

@@ -81,6 +81,14 @@ public static class Scenarios
         Losses: Losses(1, 40), FinishedRounds: [new TrainingRoundView(1, 0, 0, 4, 40, 0.1, new Dictionary<string, double>(), new Dictionary<string, double>())],
         LoraId: TrainingId, LoraPath: $"/data/loras/{TrainingId}.safetensors");
 
+    /// <summary>The host's check of the finished LoRA: it lowered the segment reward, so the host left it inactive.</summary>
+    public static LoraCheckView LoweredCheck => new([("caption-test", 0.8112, 0.8240), ("segments-test", 0.3125, 0.2406)], "lowered", 8, 4, 16, false);
+
+    /// <summary>The finished round whose LoRA lowered a reward, and the LoRAs with it (not active; the older one still is).</summary>
+    public static TrainingView FinishedLoweredTraining => FinishedTraining with { Check = LoweredCheck };
+    public static ImmutableList<LoraView> LorasAfterLowered =>
+        Loras.SetItem(0, Loras[0] with { Active = false, Check = LoweredCheck }).SetItem(1, Loras[1] with { Active = true });
+
     /// <summary>The host's LoRAs: the finished one (active), an older one of the same profile, one of another profile.</summary>
     public static ImmutableList<LoraView> Loras =>
     [

@@ -44,6 +44,31 @@ public sealed class SolidColourGenerator : IImageGenerator
     }
 }
 
+/// <summary>
+/// A model whose LoRAs do what their file says: a LoRA file reading "red+N" (or "red-N") adds N to (takes N from) every
+/// pixel's red channel, so a test trainer can write a LoRA that raises or lowers the brightness and redness rewards.
+/// Without a LoRA it draws what <see cref="SolidColourGenerator"/> draws.
+/// </summary>
+public sealed class LoraShiftGenerator : IImageGenerator
+{
+    readonly SolidColourGenerator inner = new();
+    public string Name => "lora-shift";
+    public int Calls => inner.Calls;
+
+    public IReadOnlyList<GeneratedCandidate> Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var candidates = inner.Generate(request, progress, cancellationToken);
+        int shift = (request.Loras ?? []).Sum(l => File.ReadAllText(l.Path) is var text && text.StartsWith("red", StringComparison.Ordinal) ? int.Parse(text[3..]) : 0);
+        if (shift == 0) return candidates;
+        return candidates.Select(c =>
+        {
+            var pixels = c.Image.Pixels.ToArray();
+            for (int p = 0; p < pixels.Length; p += 3) pixels[p] = (byte)Math.Clamp(pixels[p] + shift, 0, 255);
+            return c with { Image = new RgbImage(c.Image.Width, c.Image.Height, pixels) };
+        }).ToList();
+    }
+}
+
 /// <summary>Mean of all channels, 0..1.</summary>
 public sealed class BrightnessReward : IReward
 {
@@ -105,6 +130,8 @@ public sealed class RecordingTrainer : ILoraTrainer
     /// <summary>When set, the call numbered <see cref="GateCall"/> (0-based) waits for it after its first step (cancellation still works).</summary>
     public ManualResetEventSlim? Gate { get; init; }
     public int GateCall { get; init; }
+    /// <summary>When set, the LoRA file holds this text (what <see cref="LoraShiftGenerator"/> reads) instead of a hash of the pairs.</summary>
+    public string? Writes { get; init; }
 
     public string Train(IReadOnlyList<TrainingPair> pairs, LoraTrainingOptions options, string outputPath,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
@@ -122,7 +149,8 @@ public sealed class RecordingTrainer : ILoraTrainer
             progress?.Report(new TrainingProgress(s, options.Steps, 1.0 / s));
             if (s == 1 && call == GateCall) Gate?.Wait(cancellationToken);
         }
-        File.WriteAllBytes(outputPath, SHA256.HashData(pairs.SelectMany(p => p.Image.Pixels).ToArray()));
+        if (Writes is not null) File.WriteAllText(outputPath, Writes);
+        else File.WriteAllBytes(outputPath, SHA256.HashData(pairs.SelectMany(p => p.Image.Pixels).ToArray()));
         return outputPath;
     }
 }

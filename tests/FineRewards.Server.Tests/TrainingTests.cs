@@ -123,7 +123,7 @@ public class TrainingTests
         Assert.Equal([3, 5], rounds.Select(r => r.TrainingPairs)); // 2 selected per round, cumulative, plus 1 feedback pair
         Assert.Contains("redness", rounds[0].RewardMean.Keys);
         Assert.Contains(events, e => e.KindCase == TrainingEvent.KindOneofCase.Progress && e.Progress.Phase == TrainingPhase.Generate);
-        Assert.Equal(4, generator.Calls); // 2 prompts x 2 rounds
+        Assert.Equal(4 + 4, generator.Calls); // 2 prompts x 2 rounds, then the LoRA check: base and LoRA for each of 2 prompts
         Assert.Equal([3, 5], trainer.Calls.Select(c => c.Prompts.Count));
     }
 
@@ -311,7 +311,7 @@ public class TrainingTests
                 Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(e => e.Sequence));
                 Assert.Equal(2, events.Count(e => e.KindCase == TrainingEvent.KindOneofCase.Started));
                 Assert.Equal(TrainingEvent.KindOneofCase.Completed, events[^1].KindCase);
-                Assert.Equal(0, generator.Calls);                       // round 2's candidates were already on disk
+                Assert.Equal(4, generator.Calls);                       // round 2's candidates were already on disk: only the LoRA check generated
                 Assert.Equal([5], trainer.Calls.Select(c => c.Prompts.Count)); // only round 2's training ran again
                 Assert.Single((await host.Training.ListLorasAsync(new ListLorasRequest { ProfileId = "p1" })).Loras);
             }

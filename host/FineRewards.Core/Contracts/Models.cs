@@ -42,11 +42,14 @@ public interface ITextEmbedder
 /// <param name="Segments">Every segment with its verdict, where the reward segments the image.</param>
 /// <param name="Flags">Conditions a user should know about, e.g. "no-segments".</param>
 /// <param name="Details">Other facts (model names, hashes, seeds).</param>
+/// <param name="Relations">Each spatial relation of the prompt with the segments and boxes it was checked on and its verdict,
+/// where the reward checks relations (sam_relation).</param>
 public sealed record RewardEvidence(
     string? Caption = null,
     IReadOnlyList<JudgedSegment>? Segments = null,
     IReadOnlyList<string>? Flags = null,
-    IReadOnlyDictionary<string, string>? Details = null);
+    IReadOnlyDictionary<string, string>? Details = null,
+    IReadOnlyList<JudgedRelation>? Relations = null);
 
 public sealed record RewardScore(string Reward, double Score, RewardEvidence Evidence);
 

@@ -26,6 +26,7 @@ public sealed record EvalOptions(
 /// reward's tied best candidates share the credit (2 tied, 1 correct: 0.5), so a reward that cannot tell candidates
 /// apart scores chance, not candidate 0's accuracy. Compare with Overall.Accuracy, the chance a random pick is correct.</param>
 /// <param name="Overall">SelectedAccuracy is the top-1 of ARL over the first combine set (the single reward's when there is one).</param>
+/// <param name="Top1ByTask">Per task, <see cref="Top1Accuracy"/> over that task's prompts alone (same keys).</param>
 public sealed record EvalSummary(
     int Prompts,
     int K,
@@ -35,7 +36,8 @@ public sealed record EvalSummary(
     IReadOnlyDictionary<string, double> RewardMean,
     IReadOnlyDictionary<string, double>? Top1Accuracy,
     AccuracyStats? Overall,
-    IReadOnlyDictionary<string, AccuracyStats>? ByTask);
+    IReadOnlyDictionary<string, AccuracyStats>? ByTask,
+    IReadOnlyDictionary<string, IReadOnlyDictionary<string, double>>? Top1ByTask = null);
 
 /// <summary>
 /// `finerewards eval`: K candidates per held-out prompt with fixed seeds (prompt p: base seed
@@ -152,6 +154,7 @@ public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
         Dictionary<string, double>? top1Accuracy = null;
         AccuracyStats? overall = null;
         SortedDictionary<string, AccuracyStats>? byTask = null;
+        SortedDictionary<string, IReadOnlyDictionary<string, double>>? top1ByTask = null;
         if (perPrompt.Count > 0)
         {
             string main = combineSets.Count > 0 ? CombinationKey(CombineMethod.Arl, combineSets[0]) : rewards[0].Name;
@@ -163,10 +166,15 @@ public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
                 group.Count(x => x.Correct.Any(c => c)) / (double)group.Count);
             overall = Stats(perPrompt);
             byTask = new SortedDictionary<string, AccuracyStats>(StringComparer.Ordinal);
-            foreach (var group in perPrompt.GroupBy(x => x.Task)) byTask[group.Key] = Stats(group.ToList());
+            top1ByTask = new SortedDictionary<string, IReadOnlyDictionary<string, double>>(StringComparer.Ordinal);
+            foreach (var group in perPrompt.GroupBy(x => x.Task))
+            {
+                byTask[group.Key] = Stats(group.ToList());
+                top1ByTask[group.Key] = top1Accuracy.Keys.ToDictionary(k => k, k => group.Sum(x => x.Credit[k]) / group.Count());
+            }
         }
         string? loraSha = options.Lora is string lp && File.Exists(lp) ? Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(lp))) : null;
-        var summary = new EvalSummary(prompts.Count, options.K, options.Seed, options.Lora, loraSha, means, top1Accuracy, overall, byTask);
+        var summary = new EvalSummary(prompts.Count, options.K, options.Seed, options.Lora, loraSha, means, top1Accuracy, overall, byTask, top1ByTask);
 
         var doc = new JsonObject
         {
@@ -206,9 +214,21 @@ public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
             w.AppendLine("| --- | --- | --- | --- | --- |");
             foreach (var (task, a) in s.ByTask!) w.AppendLine(Row(task, a));
             w.AppendLine(Row("overall", o));
+            if (s.Top1ByTask is { Count: > 0 } perTask)
+            {
+                // Which reward picks well where: position prompts need relations, counting prompts counts.
+                var tasks = perTask.Keys.ToList();
+                w.AppendLine();
+                w.AppendLine($"| top-1 per task | {string.Join(" | ", tasks)} | overall |");
+                w.AppendLine($"| --- |{string.Concat(tasks.Select(_ => " --- |"))} --- |");
+                foreach (var (key, accuracy) in s.Top1Accuracy!)
+                    w.AppendLine($"| {key} | {string.Join(" | ", tasks.Select(t => P(perTask[t][key])))} | {P(accuracy)} |");
+            }
         }
         else w.AppendLine("(no ground truth for this pack: accuracy not measured)");
         return w.ToString();
+
+        static string P(double v) => v.ToString("P1", CultureInfo.InvariantCulture);
 
         static string Row(string name, AccuracyStats a) =>
             $"| {name} | {a.Prompts} | {a.Accuracy.ToString("P1", CultureInfo.InvariantCulture)} | {a.SelectedAccuracy.ToString("P1", CultureInfo.InvariantCulture)} | {a.AnyCorrect.ToString("P1", CultureInfo.InvariantCulture)} |";

@@ -2,7 +2,7 @@ using FineRewards.Core.Contracts;
 
 namespace FineRewards.Core.Training;
 
-public enum RunPhase { Generate, Score, Select, Train, Preview }
+public enum RunPhase { Generate, Score, Select, Train, Preview, Evaluate }
 
 /// <summary>
 /// What a run tells whoever watches it: a terminal (progress bars), a log, or the gRPC host
@@ -39,6 +39,7 @@ public static class RunPhases
         RunPhase.Select => "select",
         RunPhase.Train => "train",
         RunPhase.Preview => "preview",
+        RunPhase.Evaluate => "evaluate",
         _ => throw new ArgumentOutOfRangeException(nameof(phase)),
     };
 

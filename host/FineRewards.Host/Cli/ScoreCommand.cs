@@ -22,7 +22,7 @@ public static class ScoreCommand
         var prompt = new Option<string>("--prompt") { Description = "The prompt the images were generated for.", Required = true };
         var images = new Argument<string[]>("images") { Description = "Image files (PNG) or folders of them.", Arity = ArgumentArity.ZeroOrMore };
         var folder = new Option<DirectoryInfo?>("--images") { Description = "A folder of candidate images (*.png, sorted by name); same as giving the folder as an argument." };
-        var rewards = new Option<string>("--rewards") { Description = "Comma-separated rewards: caption, sam, clip, random.", DefaultValueFactory = _ => "caption,sam" };
+        var rewards = new Option<string>("--rewards") { Description = "Comma-separated rewards: caption, sam, sam_coverage, sam_count, sam_relation, clip, random.", DefaultValueFactory = _ => "caption,sam" };
         var judge = new Option<string>("--judge") { Description = "Label judge of the sam reward: lexical, or llm:PATH.gguf (or llm with --gguf PATH).", DefaultValueFactory = _ => "lexical" };
         var gguf = new Option<FileInfo?>("--gguf") { Description = "The GGUF model of --judge llm." };
         var embedder = new Option<string>("--embedder") { Description = "Text embedder of the caption reward: minilm (all-MiniLM-L6-v2) or clip (the pack's contrastive text tower).", DefaultValueFactory = _ => "minilm" };
@@ -98,7 +98,10 @@ public static class ScoreCommand
         var table = new Table().Title(Markup.Escape($"\"{result.Prompt}\" ({result.Ranking.Method})")).AddColumn("#").AddColumn("candidate");
         var names = result.Candidates[0].Scores.Keys.ToList();
         foreach (var n in names) table.AddColumn(n);
-        table.AddColumn("caption").AddColumn("segments (label verdict confidence)").AddColumn("flags");
+        table.AddColumn("caption").AddColumn("segments (label verdict confidence)");
+        bool relations = result.Candidates.Any(c => c.Scores.Values.Any(s => s.Evidence.Relations is not null));
+        if (relations) table.AddColumn("relations (verdict)");
+        table.AddColumn("flags");
         var order = result.Ranking.Order.ToList();
         foreach (var c in result.Candidates.OrderBy(c => order.IndexOf(c.Id)))
         {
@@ -108,12 +111,19 @@ public static class ScoreCommand
             cells.Add(Markup.Escape(c.Scores.Values.Select(s => s.Evidence.Caption).FirstOrDefault(x => x is not null) ?? ""));
             var segments = c.Scores.Values.Select(s => s.Evidence.Segments).FirstOrDefault(x => x is not null);
             cells.Add(Markup.Escape(segments is null ? "" : string.Join("; ", segments.Select(j => $"{j.Segment.Label} {j.Verdict.Word()} {j.Segment.Confidence:0.00}"))));
+            if (relations)
+            {
+                var judged = c.Scores.Values.Select(s => s.Evidence.Relations).FirstOrDefault(x => x is not null) ?? [];
+                cells.Add(Markup.Escape(string.Join("; ", judged.Select(j => $"{j.Relation.Subject} {j.Relation.Relation.Words()} {j.Relation.Object}: {j.Verdict.ToString().ToLowerInvariant()}"))));
+            }
             cells.Add(Markup.Escape(string.Join(", ", c.Scores.SelectMany(s => (s.Value.Evidence.Flags ?? []).Select(f => $"{s.Key}:{f}")))));
             table.AddRow(cells.Select(x => new Markup(x)).ToArray());
         }
         console.Write(table);
         console.WriteLine($"order ({result.Ranking.Method}): {string.Join(" > ", result.Ranking.Order)}");
     }
+
+    static JsonArray? BoxJson(Box? b) => b is Box box ? new JsonArray(box.X, box.Y, box.Width, box.Height) : null;
 
     public static JsonObject ToJson(ScoredPrompt result, ShapesScorer scorer)
     {
@@ -132,9 +142,22 @@ public static class ScoreCommand
                         ["label"] = j.Segment.Label,
                         ["verdict"] = j.Verdict.Word(),
                         ["confidence"] = j.Segment.Confidence,
-                        ["box"] = new JsonArray(j.Segment.Box.X, j.Segment.Box.Y, j.Segment.Box.Width, j.Segment.Box.Height),
+                        ["box"] = BoxJson(j.Segment.Box),
                         ["area"] = j.Segment.Mask.Area,
                         ["mask_runs"] = new JsonArray(j.Segment.Mask.Runs.Select(r => (JsonNode)r).ToArray()),
+                    }).ToArray());
+                if (s.Evidence.Relations is not null)
+                    node["relations"] = new JsonArray(s.Evidence.Relations.Select(j => (JsonNode)new JsonObject
+                    {
+                        ["relation"] = $"{j.Relation.Subject} {j.Relation.Relation.Words()} {j.Relation.Object}",
+                        ["subject"] = j.Relation.Subject,
+                        ["object"] = j.Relation.Object,
+                        ["verdict"] = j.Verdict.ToString().ToLowerInvariant(),
+                        ["subject_segment"] = j.SubjectSegment,
+                        ["object_segment"] = j.ObjectSegment,
+                        ["subject_box"] = BoxJson(j.SubjectBox),
+                        ["object_box"] = BoxJson(j.ObjectBox),
+                        ["slack"] = j.Slack,
                     }).ToArray());
                 if (s.Evidence.Flags is { Count: > 0 }) node["flags"] = new JsonArray(s.Evidence.Flags.Select(f => (JsonNode)f!).ToArray());
                 if (s.Evidence.Details is not null) node["details"] = new JsonObject(s.Evidence.Details.Select(d => KeyValuePair.Create(d.Key, (JsonNode?)d.Value)));

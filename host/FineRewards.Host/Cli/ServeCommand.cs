@@ -71,13 +71,13 @@ public static class ServeCommand
         TorchProbe.Probe().CudaAvailable ? new DeviceInfo(DeviceKind.Gpu, "CUDA (libtorch)", 0) : DeviceInfo.Cpu();
 
     /// <summary>
-    /// What `serve` gives the host: the built-in Shapes pack's generator, rewards, lexical judge and
-    /// LoRA trainer, or, when the pack is missing (<paramref name="shapes"/> null), the pack alone so
+    /// What `serve` gives the host: the built-in Shapes pack's generator, rewards, lexical judge,
+    /// LoRA trainer and probe prompts (for the check of a new LoRA), or, when the pack is missing (<paramref name="shapes"/> null), the pack alone so
     /// GetCapabilities reports its missing files. `bench host` starts its host from the same models.
     /// </summary>
     /// <param name="wrapGenerator">Wraps the pack's generator (the bench times it); identity by default.</param>
     /// <param name="wrapReward">Wraps each reward (the bench times them); identity by default.</param>
-    internal static HostModels Models(PackLocator locator, ShapesPackRuntime? shapes, DeviceInfo device,
+    public static HostModels Models(PackLocator locator, ShapesPackRuntime? shapes, DeviceInfo device,
         Func<IImageGenerator, IImageGenerator>? wrapGenerator = null, Func<IReward, IReward>? wrapReward = null)
     {
         if (shapes is null) return new HostModels([new LocatedPack(locator, Diagnostics.DefaultPack, engine: null)], [], [], device, Diagnostics.DefaultPack);
@@ -90,7 +90,8 @@ public static class ServeCommand
             device,
             Diagnostics.DefaultPack,
             new Dictionary<string, ILoraTrainer> { [Diagnostics.DefaultPack] = new DeferredTrainer(() => shapes.Trainer!) },
-            new Dictionary<string, int> { [Diagnostics.DefaultPack] = FineRewards.Shapes.World.Scene.Canvas });
+            new Dictionary<string, int> { [Diagnostics.DefaultPack] = FineRewards.Shapes.World.Scene.Canvas },
+            new Dictionary<string, IReadOnlyList<string>> { [Diagnostics.DefaultPack] = ShapesPackRuntime.ProbePrompts() });
     }
 
     /// <summary>Loads the diffusion model for training only when the first training job runs, not at start-up.</summary>

@@ -5,6 +5,7 @@ using FineRewards.Diffusion.Pipelines;
 using FineRewards.Diffusion.Training;
 using FineRewards.Host.Scoring;
 using FineRewards.Shapes.Evaluation;
+using FineRewards.Shapes.Grammar;
 using FineRewards.ShapesPack;
 using FineRewards.ShapesPack.Readers;
 
@@ -52,6 +53,16 @@ public sealed class ShapesPackRuntime : IPackRuntime
     }
 
     public void ValidatePrompt(string prompt, string field) => ShapesGroundTruth.ValidatePrompt(prompt, field);
+
+    /// <summary>
+    /// What the host checks a new LoRA on besides a profile's own prompts: validation-split prompts (never the test
+    /// split the experiments report), two per task, taken a task at a time so any first few mix the tasks.
+    /// </summary>
+    public static IReadOnlyList<string> ProbePrompts()
+    {
+        var perTask = PromptWords.Tasks.Select(t => PromptCatalog.Split(t, PromptSplit.Validation).Take(2).ToList()).ToList();
+        return Enumerable.Range(0, 2).SelectMany(i => perTask.Where(l => l.Count > i).Select(l => l[i].Text)).ToList();
+    }
 
     public void Dispose()
     {

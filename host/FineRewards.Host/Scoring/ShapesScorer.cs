@@ -15,7 +15,9 @@ namespace FineRewards.Host.Scoring;
 /// <summary>What `score` and `bench rewards` run: which rewards, judge, embedder, and the options beyond the paper.</summary>
 /// <param name="Rewards">Names among <see cref="Known"/>, in output order. sam_coverage and sam_count are the segment
 /// reward with the beyond-the-paper terms at weight <see cref="VariantCoverage"/> (count-aware for sam_count), so rounds
-/// and evals can compare them with sam side by side; --coverage and --count-aware change "sam" itself.</param>
+/// and evals can compare them with sam side by side; --coverage and --count-aware change "sam" itself. sam_relation is
+/// "sam" plus the relation term at weight <see cref="VariantRelation"/>: the judge reads the prompt's relations and the
+/// labelled segments' boxes are checked against them (docs/rewards.md).</param>
 /// <param name="Judge">"lexical", or "llm:PATH.gguf".</param>
 /// <param name="Embedder">"minilm" (all-MiniLM-L6-v2) or "clip" (the pack's contrastive text tower).</param>
 public sealed record ScoringSetup(
@@ -26,10 +28,14 @@ public sealed record ScoringSetup(
     double Coverage = 0,
     bool CountAware = false)
 {
-    public static readonly IReadOnlyList<string> Known = ["caption", "sam", "sam_coverage", "sam_count", "clip", "random"];
+    public static readonly IReadOnlyList<string> Known = ["caption", "sam", "sam_coverage", "sam_count", "sam_relation", "clip", "random"];
 
     /// <summary>Coverage weight of the sam_coverage and sam_count variants: a missing object costs as much as one "unlikely" verdict's swing.</summary>
     public const double VariantCoverage = 0.5;
+
+    /// <summary>Relation weight of sam_relation: a relation that holds against one that does not swings the score by 1,
+    /// twice one label's swing, so placement decides between candidates whose labels are judged alike.</summary>
+    public const double VariantRelation = 1.0;
 
     public static IReadOnlyList<string> ParseRewards(string text)
     {
@@ -70,6 +76,7 @@ public sealed class ShapesScorer : IDisposable
                 "sam" => Segments(new SegmentRewardOptions(CoverageWeight: setup.Coverage, CountAware: setup.CountAware)),
                 "sam_coverage" => Segments(new SegmentRewardOptions(CoverageWeight: ScoringSetup.VariantCoverage)),
                 "sam_count" => Segments(new SegmentRewardOptions(CoverageWeight: ScoringSetup.VariantCoverage, CountAware: true)),
+                "sam_relation" => Segments(new SegmentRewardOptions(RelationWeight: ScoringSetup.VariantRelation)),
                 "clip" => new ClipScoreReward(_readers.Contrastive),
                 "random" => new RandomReward(setup.Seed),
                 _ => throw new InputException("--rewards", $"unknown reward \"{name}\""),
@@ -77,8 +84,13 @@ public sealed class ShapesScorer : IDisposable
         Rewards = rewards;
     }
 
-    /// <summary>The sam variants share one judge, so an LLM judge is loaded once.</summary>
-    SegmentReward Segments(SegmentRewardOptions options) => new(_readers.Segmenter, _judge ??= Judge(Setup.Judge), options, new ShapesPromptLabels());
+    /// <summary>The sam variants share one judge, so an LLM judge is loaded once; it also reads the prompt's relations.</summary>
+    SegmentReward Segments(SegmentRewardOptions options)
+    {
+        var judge = _judge ??= Judge(Setup.Judge);
+        IRelationJudge? relations = options.RelationWeight > 0 ? judge as IRelationJudge ?? new LexicalRelationJudge() : null;
+        return new(_readers.Segmenter, judge, options, new ShapesPromptLabels(), relations);
+    }
     ILabelJudge? _judge;
 
     ITextEmbedder Embedder(string name) => name.ToLowerInvariant() switch

@@ -14,7 +14,7 @@ namespace FineRewards.Judge.Llm;
 /// label, in order. Verdicts are cached per (prompt, label, model SHA-256, template version), so a best-of-K job
 /// only asks about labels it has not seen. Not reentrant: calls are serialised on one llama context.
 /// </summary>
-public sealed class LlmLabelJudge : ILabelJudge, IDisposable
+public sealed partial class LlmLabelJudge : ILabelJudge, IDisposable
 {
     /// <summary>Bump whenever the question text or answer format changes: cached verdicts of another version are not reused.</summary>
     public const string TemplateVersion = "labels-v1";
@@ -140,9 +140,11 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
     static string OneLine(string text) => string.Join(' ', text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
 
     /// <summary>The exact text a query decodes: the question, wrapped in the model's chat template when it has one.</summary>
-    public string PromptText(string prompt, IReadOnlyList<string> labels)
+    public string PromptText(string prompt, IReadOnlyList<string> labels) => Wrap(Question(prompt, labels));
+
+    /// <summary>A question as the model reads it: inside its chat template when it has one.</summary>
+    string Wrap(string question)
     {
-        string question = Question(prompt, labels);
         if (!_chatTemplate) return question + "Answer:\n";
         var template = new LLamaTemplate(_weights) { AddAssistant = true };
         template.Add("user", question);
@@ -177,6 +179,25 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
 
     (IReadOnlyList<Verdict> Verdicts, string Answer) Ask(string prompt, IReadOnlyList<string> labels, LLamaToken[] promptTokens, CancellationToken cancellationToken)
     {
+        string text = Complete(promptTokens, VerdictGrammar.Gbnf(labels.Count), VerdictGrammar.MaxAnswerBytes(labels.Count),
+            answer => VerdictGrammar.CompleteLines(answer) >= labels.Count, cancellationToken);
+        try
+        {
+            return (VerdictGrammar.Parse(text, labels.Count), text);
+        }
+        catch (Exception e) when (e is FormatException or InputException)
+        {
+            throw new InvalidOperationException($"{Name} answered outside the verdict grammar for prompt \"{prompt}\": {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Greedy decoding of <paramref name="promptTokens"/> under a GBNF grammar until <paramref name="done"/> says the answer
+    /// is whole, the model ends it, or <paramref name="maxBytes"/> tokens were sampled (every token is at least a byte).
+    /// Callers hold the gate.
+    /// </summary>
+    string Complete(LLamaToken[] promptTokens, string gbnf, int maxBytes, Func<string, bool> done, CancellationToken cancellationToken)
+    {
         var ctx = _context.NativeHandle;
         _queries++;
         int position = KeepCommonPrefix(ctx, promptTokens);
@@ -184,7 +205,7 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
         _promptTokens += promptTokens.Length - position;
 
         using var sampler = SafeLLamaSamplerChainHandle.Create(LLamaSamplerChainParams.Default());
-        sampler.AddGrammar(_weights.NativeHandle, VerdictGrammar.Gbnf(labels.Count), "root");
+        sampler.AddGrammar(_weights.NativeHandle, gbnf, "root");
         // Greedy = temperature 0: the same question always gets the same answer, which the cache relies on.
         sampler.AddGreedySampler();
 
@@ -202,8 +223,7 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
 
         var decoder = new StreamingTokenDecoder(_context);
         var answer = new StringBuilder();
-        int limit = VerdictGrammar.MaxAnswerBytes(labels.Count) + 1;
-        for (int step = 0; step < limit; step++)
+        for (int step = 0; step < maxBytes + 1; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
             var token = sampler.Sample(ctx, batch.TokenCount - 1);
@@ -211,22 +231,13 @@ public sealed class LlmLabelJudge : ILabelJudge, IDisposable
             _generatedTokens++;
             decoder.Add(token);
             answer.Append(decoder.Read());
-            if (VerdictGrammar.CompleteLines(answer.ToString()) >= labels.Count) break;
+            if (done(answer.ToString())) break;
             batch.Clear();
             batch.Add(token, position++, LLamaSeqId.Zero, true);
             Decode(ctx, batch);
             _held.Add(token);
         }
-
-        string text = answer.ToString();
-        try
-        {
-            return (VerdictGrammar.Parse(text, labels.Count), text);
-        }
-        catch (Exception e) when (e is FormatException or InputException)
-        {
-            throw new InvalidOperationException($"{Name} answered outside the verdict grammar for prompt \"{prompt}\": {e.Message}", e);
-        }
+        return answer.ToString();
     }
 
     /// <returns>How many leading prompt tokens the context already holds (always leaving one to decode for fresh logits).</returns>

@@ -16,11 +16,20 @@ namespace FineRewards.Rewards.Segments;
 /// <see cref="IPromptLabels"/> provider, else from the labels the judge called "certain" in any of the K candidates.
 /// </param>
 /// <param name="CountAware">With counts from the provider, an expected object with count c seen n times covers min(n, c) / max(n, c) instead of 1.</param>
+/// <param name="RelationWeight">
+/// Weight of the optional relation term (0 turns it off; needs an <see cref="IRelationJudge"/>): R = R_sam + RelationWeight * mean over
+/// the prompt's relations of +0.5 (holds) / -0.5 (violated or missing), see <see cref="RelationCheck"/>. Eq. 5 cannot see where
+/// objects are, so "a blue square above a red circle" scores as high as the prompt's "a red circle above a blue square".
+/// A prompt without relations adds nothing.
+/// </param>
+/// <param name="RelationMargin">How far apart box centres must be for a relation to hold, as a fraction of the image side (1/16: the Shapes world's 4 px on 64).</param>
 public sealed record SegmentRewardOptions(
     double NoSegmentsScore = -0.5,
     double JudgeFailedScore = -0.5,
     double CoverageWeight = 0,
-    bool CountAware = false);
+    bool CountAware = false,
+    double RelationWeight = 0,
+    double RelationMargin = 1.0 / 16);
 
 /// <summary>
 /// The segment reward (paper eq. 5): segment each image, ask the judge whether each segment's label belongs to the
@@ -31,13 +40,22 @@ public sealed class SegmentReward(
     ISegmenter segmenter,
     ILabelJudge judge,
     SegmentRewardOptions? options = null,
-    IPromptLabels? promptLabels = null) : IReward
+    IPromptLabels? promptLabels = null,
+    IRelationJudge? relationJudge = null) : IReward
 {
-    readonly SegmentRewardOptions _options = options ?? new SegmentRewardOptions();
+    readonly SegmentRewardOptions _options = Checked(options ?? new SegmentRewardOptions(), relationJudge);
 
     public string Name => "segment";
     public string Version => $"segment-v1+{segmenter.Name}+{judge.Name}:{judge.Version}"
-        + (_options.CoverageWeight > 0 ? $"+coverage{_options.CoverageWeight.ToString(CultureInfo.InvariantCulture)}{(_options.CountAware ? "c" : "")}" : "");
+        + (_options.CoverageWeight > 0 ? $"+coverage{_options.CoverageWeight.ToString(CultureInfo.InvariantCulture)}{(_options.CountAware ? "c" : "")}" : "")
+        + (_options.RelationWeight > 0 ? $"+relations{_options.RelationWeight.ToString(CultureInfo.InvariantCulture)}m{_options.RelationMargin.ToString(CultureInfo.InvariantCulture)}+{relationJudge!.Name}:{relationJudge.Version}" : "");
+
+    static SegmentRewardOptions Checked(SegmentRewardOptions o, IRelationJudge? relationJudge)
+    {
+        if (o.RelationWeight > 0 && relationJudge is null) throw new ArgumentException("RelationWeight > 0 needs a relation judge", nameof(relationJudge));
+        if (!(o.RelationMargin >= 0 && o.RelationMargin < 1)) throw new ArgumentException($"RelationMargin {o.RelationMargin}: expected a fraction in [0, 1)", nameof(o));
+        return o;
+    }
 
     /// <summary>The form in which labels are judged and compared: segmenters disagree on case and spacing.</summary>
     public static string NormalizeLabel(string label) => string.Join(' ', label.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)).ToLowerInvariant();
@@ -51,11 +69,53 @@ public sealed class SegmentReward(
 
         var verdicts = JudgeAll(prompt, segments, cancellationToken);
         var expected = ExpectedObjects(prompt, segments, verdicts);
+        var relations = PromptRelations(prompt, cancellationToken);
 
         var scores = new List<RewardScore>(images.Count);
         for (int i = 0; i < images.Count; i++)
-            scores.Add(ScoreOne(segments[i], verdicts[i], expected));
+        {
+            var score = ScoreOne(segments[i], verdicts[i], expected);
+            scores.Add(relations is null || verdicts[i].Verdicts is null ? score : WithRelations(score, segments[i], relations));
+        }
         return scores;
+    }
+
+    /// <summary>The prompt's relations once for all K candidates, or null when the term is off.</summary>
+    RelationsOrError? PromptRelations(string prompt, CancellationToken cancellationToken)
+    {
+        if (_options.RelationWeight <= 0) return null;
+        try
+        {
+            return new RelationsOrError(relationJudge!.Relations(prompt, cancellationToken), null);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Every candidate loses the term alike, so the ranking stays eq. 5's; the flag says why.
+            return new RelationsOrError([], $"{e.GetType().Name}: {e.Message}");
+        }
+    }
+
+    sealed record RelationsOrError(IReadOnlyList<PromptRelation> Relations, string? Error);
+
+    RewardScore WithRelations(RewardScore score, IReadOnlyList<Segment> segments, RelationsOrError relations)
+    {
+        var flags = (score.Evidence.Flags ?? []).ToList();
+        var details = new Dictionary<string, string>(score.Evidence.Details ?? new Dictionary<string, string>())
+        {
+            ["relation_judge"] = $"{relationJudge!.Name}:{relationJudge.Version}",
+        };
+        if (relations.Error is not null)
+        {
+            flags.Add("relation-judge-failed");
+            details["relation-judge-error"] = relations.Error;
+            return score with { Evidence = score.Evidence with { Flags = flags, Details = details } };
+        }
+        var judged = relations.Relations.Select(r => RelationCheck.Judge(r, segments, _options.RelationMargin)).ToList();
+        double term = judged.Count == 0 ? 0 : _options.RelationWeight * judged.Average(j => j.Verdict.Value());
+        details["relation_term"] = term.ToString("R", CultureInfo.InvariantCulture);
+        if (judged.Any(j => j.Verdict == RelationVerdict.Violated)) flags.Add("relation-violated");
+        if (judged.Any(j => j.Verdict == RelationVerdict.Missing)) flags.Add("relation-missing");
+        return new RewardScore(Name, score.Score + term, score.Evidence with { Flags = flags.Count > 0 ? flags : null, Details = details, Relations = judged });
     }
 
     /// <summary>What the judge said about one candidate's labels, or why it could not.</summary>

@@ -6,6 +6,7 @@ namespace FineRewards.Server.Models;
 /// <param name="Trainers">LoRA trainers by pack name; a pack without one cannot run training jobs.</param>
 /// <param name="TrainingSizes">The square side (pixels) a pack's LoRA learns at; accepted and edited images are
 /// brought to it. A pack not listed trains at the host's default generation size (64, the shapes pack's canvas).</param>
+/// <param name="ProbePrompts">Prompts by pack name that a new LoRA is also checked on when its profile has few prompts of its own.</param>
 public sealed record HostModels(
     IReadOnlyList<IModelPack> Packs,
     IReadOnlyList<IReward> Rewards,
@@ -13,4 +14,5 @@ public sealed record HostModels(
     DeviceInfo Device,
     string DefaultPack = "shapes",
     IReadOnlyDictionary<string, ILoraTrainer>? Trainers = null,
-    IReadOnlyDictionary<string, int>? TrainingSizes = null);
+    IReadOnlyDictionary<string, int>? TrainingSizes = null,
+    IReadOnlyDictionary<string, IReadOnlyList<string>>? ProbePrompts = null);

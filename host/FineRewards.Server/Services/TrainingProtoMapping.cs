@@ -48,7 +48,9 @@ public static class TrainingProtoMapping
                 pb.RoundFinished.RewardMean.Add(r.RewardMean.ToDictionary());
                 pb.RoundFinished.SelectedMean.Add(r.SelectedMean.ToDictionary());
                 break;
-            case TrainingCompletedEvent c: pb.Completed = new Api.TrainingCompleted { LoraId = c.LoraId, Path = c.Path, Sha256 = c.Sha256 }; break;
+            case TrainingCompletedEvent c:
+                pb.Completed = new Api.TrainingCompleted { LoraId = c.LoraId, Path = c.Path, Sha256 = c.Sha256, Evaluation = c.Evaluation?.ToProto() };
+                break;
             case TrainingFailedEvent f: pb.Failed = new Api.JobFailed { Code = f.Code.ToProto(), Message = f.Message, SuggestedFix = f.SuggestedFix }; break;
             case TrainingCancelledEvent c: pb.Cancelled = new Api.JobCancelled { Reason = c.Reason }; break;
             default: throw new ArgumentOutOfRangeException(nameof(e), $"no protobuf form for {e.Data.GetType().Name}");
@@ -63,6 +65,7 @@ public static class TrainingProtoMapping
         RunPhase.Select => Api.TrainingPhase.Select,
         RunPhase.Train => Api.TrainingPhase.Train,
         RunPhase.Preview => Api.TrainingPhase.Preview,
+        RunPhase.Evaluate => Api.TrainingPhase.Evaluate,
         _ => Api.TrainingPhase.Unspecified,
     };
 
@@ -74,6 +77,24 @@ public static class TrainingProtoMapping
             CreateTime = Timestamp.FromDateTimeOffset(l.Created), Active = l.Active,
         };
         pb.Metrics.Add(l.Metrics.ToDictionary());
+        pb.Evaluation = l.Evaluation?.ToProto();
+        return pb;
+    }
+
+    public static Api.LoraEvaluation ToProto(this LoraEvaluation e)
+    {
+        var pb = new Api.LoraEvaluation
+        {
+            Verdict = e.Verdict switch
+            {
+                LoraVerdict.Raised => Api.LoraVerdict.Raised,
+                LoraVerdict.Unchanged => Api.LoraVerdict.Unchanged,
+                LoraVerdict.Lowered => Api.LoraVerdict.Lowered,
+                _ => Api.LoraVerdict.Unspecified,
+            },
+            Prompts = e.Prompts, ProbePrompts = e.ProbePrompts, Images = e.Images, Activated = e.Activated,
+        };
+        pb.Rewards.AddRange(e.Rewards.Select(r => new Api.RewardChange { Reward = r.Reward, BaseMean = r.BaseMean, NewMean = r.NewMean }));
         return pb;
     }
 }

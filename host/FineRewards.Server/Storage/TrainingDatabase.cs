@@ -10,8 +10,9 @@ public sealed record StoredTraining(string Id, string ClientId, TrainingJobSpec 
     IReadOnlyList<TrainingEvent> Events);
 
 /// <summary>A trained LoRA as the registry keeps it. Its id is the training job's id.</summary>
+/// <param name="Evaluation">The check against the base model after training (null for LoRAs registered before hosts made it).</param>
 public sealed record LoraRecord(string Id, string ProfileId, string TrainingId, string Path, string Sha256, DateTimeOffset Created, bool Active,
-    IReadOnlyDictionary<string, double> Metrics);
+    IReadOnlyDictionary<string, double> Metrics, LoraEvaluation? Evaluation = null);
 
 /// <summary>
 /// Training jobs, their events and the LoRA registry, in the host's SQLite file (its own
@@ -41,6 +42,9 @@ public sealed class TrainingDatabase : IDisposable
                 created TEXT NOT NULL, active INTEGER NOT NULL, metrics_json TEXT NOT NULL);
             CREATE INDEX IF NOT EXISTS loras_profile ON loras(profile_id, created);
             """);
+        // Registries made before the LoRA check have no column for it: add it, empty for their LoRAs.
+        using (var c = Command(null, "SELECT COUNT(*) FROM pragma_table_info('loras') WHERE name = 'evaluation_json'"))
+            if ((long)c.ExecuteScalar()! == 0) Execute("ALTER TABLE loras ADD COLUMN evaluation_json TEXT");
     }
 
     void Execute(string sql)
@@ -129,15 +133,25 @@ public sealed class TrainingDatabase : IDisposable
         }
     }
 
-    /// <summary>Registers a LoRA and stores the job's completed event in one transaction: a completed job always has its LoRA.</summary>
+    /// <summary>
+    /// Registers a LoRA and stores the job's completed event in one transaction: a completed job always has its LoRA.
+    /// An active LoRA becomes its profile's only active one in the same transaction.
+    /// </summary>
     public void InsertLora(LoraRecord lora, TrainingEvent completed)
     {
         lock (gate)
         {
             using var tx = connection.BeginTransaction();
-            using (var c = Command(tx, "INSERT INTO loras VALUES ($id, $profile, $training, $path, $sha, $created, $active, $metrics)",
+            if (lora.Active)
+                using (var c = Command(tx, "UPDATE loras SET active = 0 WHERE profile_id = $p", ("$p", lora.ProfileId)))
+                    c.ExecuteNonQuery();
+            using (var c = Command(tx, """
+                       INSERT INTO loras (id, profile_id, training_id, path, sha256, created, active, metrics_json, evaluation_json)
+                       VALUES ($id, $profile, $training, $path, $sha, $created, $active, $metrics, $evaluation)
+                       """,
                        ("$id", lora.Id), ("$profile", lora.ProfileId), ("$training", lora.TrainingId), ("$path", lora.Path), ("$sha", lora.Sha256),
-                       ("$created", Time(lora.Created)), ("$active", lora.Active ? 1 : 0), ("$metrics", JsonSerializer.Serialize(lora.Metrics))))
+                       ("$created", Time(lora.Created)), ("$active", lora.Active ? 1 : 0), ("$metrics", JsonSerializer.Serialize(lora.Metrics)),
+                       ("$evaluation", lora.Evaluation is null ? null : JsonSerializer.Serialize(lora.Evaluation))))
                 c.ExecuteNonQuery();
             InsertEvent(tx, completed);
             using (var c = Command(tx, "UPDATE training_jobs SET state = $state WHERE id = $id", ("$state", JobState.Completed.ToString()), ("$id", completed.TrainingId)))
@@ -158,12 +172,13 @@ public sealed class TrainingDatabase : IDisposable
 
     List<LoraRecord> LoadLoras(string where, params (string, object?)[] parameters)
     {
-        using var c = Command(null, $"SELECT id, profile_id, training_id, path, sha256, created, active, metrics_json FROM loras WHERE {where} ORDER BY created DESC, id", parameters);
+        using var c = Command(null, $"SELECT id, profile_id, training_id, path, sha256, created, active, metrics_json, evaluation_json FROM loras WHERE {where} ORDER BY created DESC, id", parameters);
         using var r = c.ExecuteReader();
         var list = new List<LoraRecord>();
         while (r.Read())
             list.Add(new LoraRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3), r.GetString(4), ParseTime(r.GetString(5)),
-                r.GetInt64(6) != 0, JsonSerializer.Deserialize<Dictionary<string, double>>(r.GetString(7)) ?? []));
+                r.GetInt64(6) != 0, JsonSerializer.Deserialize<Dictionary<string, double>>(r.GetString(7)) ?? [],
+                r.IsDBNull(8) ? null : JsonSerializer.Deserialize<LoraEvaluation>(r.GetString(8))));
         return list;
     }
 

@@ -42,7 +42,8 @@ public sealed record TrainingLossEvent(int Round, int Step, int Steps, double Lo
 public sealed record TrainingRoundEvent(int Round, int Kept, int Prompts, int TrainingPairs, int TrainingSteps, double? FinalLoss,
     IReadOnlyDictionary<string, double> RewardMean, IReadOnlyDictionary<string, double> SelectedMean) : TrainingEventData;
 
-public sealed record TrainingCompletedEvent(string LoraId, string Path, string Sha256) : TrainingEventData
+/// <param name="Evaluation">The LoRA against the base model (null in events stored before hosts made the check).</param>
+public sealed record TrainingCompletedEvent(string LoraId, string Path, string Sha256, LoraEvaluation? Evaluation = null) : TrainingEventData
 {
     public override JobState? NewState => JobState.Completed;
 }

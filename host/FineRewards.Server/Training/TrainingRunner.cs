@@ -78,12 +78,20 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
                 : FeedbackOnly(trainer, spec, folder, extra, progress, job, linked.Token), linked.Token);
             linked.Token.ThrowIfCancellationRequested();
 
+            // The check reads the run's checkpoint, so a job cancelled during it leaves no file in {data}/loras.
+            var evaluation = await Task.Run(() => Guard(runtime, spec, prompts, checkpoint, progress, linked.Token), linked.Token);
+            linked.Token.ThrowIfCancellationRequested();
             string target = LoraPath(job.Id);
             AtomicFile.WriteAllBytes(target, File.ReadAllBytes(checkpoint));
             string sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(target)));
-            var record = new LoraRecord(job.Id, spec.ProfileId, job.Id, target, sha, DateTimeOffset.UtcNow, false, metrics);
-            job.Append(new TrainingCompletedEvent(job.Id, target, sha), e => db.InsertLora(record, e));
-            logger.LogInformation("training completed in {Seconds:0.00} s: LoRA {Lora}", clock.Elapsed.TotalSeconds, target);
+            // Only a LoRA that raised the rewards becomes active on its own; the user can still choose any other.
+            evaluation = evaluation with { Activated = evaluation.Verdict == LoraVerdict.Raised };
+            var record = new LoraRecord(job.Id, spec.ProfileId, job.Id, target, sha, DateTimeOffset.UtcNow, evaluation.Activated, metrics, evaluation);
+            job.Append(new TrainingCompletedEvent(job.Id, target, sha, evaluation), e => db.InsertLora(record, e));
+            logger.LogInformation("training completed in {Seconds:0.00} s: LoRA {Lora}, {Verdict} the rewards against the base ({Changes}){Active}",
+                clock.Elapsed.TotalSeconds, target, evaluation.Verdict.ToString().ToLowerInvariant(),
+                string.Join(", ", evaluation.Rewards.Select(r => $"{r.Reward} {r.BaseMean:0.####} -> {r.NewMean:0.####}")),
+                evaluation.Activated ? "; made active" : "; not made active");
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
@@ -106,6 +114,20 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
                 $"see the host log for training {job.Id}; try again, and report it if it repeats"));
             logger.LogError(e, "training failed");
         }
+    }
+
+    /// <summary>The new LoRA against the base model on the job's prompts (topped up with the pack's probes), with the job's rewards.</summary>
+    LoraEvaluation Guard(IPackRuntime runtime, TrainingJobSpec spec, IReadOnlyList<string> prompts, string lora, IRunProgress progress, CancellationToken ct)
+    {
+        var probes = models.ProbePrompts?.GetValueOrDefault(spec.Pack) ?? [];
+        var clock = Stopwatch.StartNew();
+        return LoraGuard.Evaluate(runtime.RequireGenerator(), runtime.CreateRewards(spec.Rewards), prompts, probes, runtime.DefaultGeneration, spec.Seed, lora,
+            (done, total) =>
+            {
+                if (done == 0) progress.PhaseStarted(spec.Rounds, RunPhase.Evaluate, total);
+                else progress.PhaseAdvanced(spec.Rounds, RunPhase.Evaluate, done, total);
+                if (done == total) progress.PhaseFinished(spec.Rounds, RunPhase.Evaluate, clock.Elapsed);
+            }, ct);
     }
 
     static (string Checkpoint, IReadOnlyDictionary<string, double> Metrics) Rounds(IPackRuntime runtime, TrainingJobSpec spec, string folder,

@@ -498,7 +498,7 @@ public sealed class HostClient : IHostClient
                     };
                 }
                 case TrainingEvent.KindOneofCase.Completed:
-                    return t with { State = TrainingJobPhase.Completed, LoraId = e.Completed.LoraId, LoraPath = e.Completed.Path };
+                    return t with { State = TrainingJobPhase.Completed, LoraId = e.Completed.LoraId, LoraPath = e.Completed.Path, Check = ToView(e.Completed.Evaluation) };
                 case TrainingEvent.KindOneofCase.Failed:
                     return t with { State = TrainingJobPhase.Failed, Error = $"{e.Failed.Code}: {e.Failed.Message}", SuggestedFix = e.Failed.SuggestedFix };
                 case TrainingEvent.KindOneofCase.Cancelled: return t with { State = TrainingJobPhase.Cancelled, Error = e.Cancelled.Reason };
@@ -515,6 +515,7 @@ public sealed class HostClient : IHostClient
         TrainingPhase.Select => "select",
         TrainingPhase.Train => "train",
         TrainingPhase.Preview => "preview",
+        TrainingPhase.Evaluate => "evaluate",
         _ => "",
     };
 
@@ -552,7 +553,12 @@ public sealed class HostClient : IHostClient
         a.Count == b.Count && a.Zip(b).All(p => p.First.LoraId == p.Second.LoraId && p.First.Active == p.Second.Active && p.First.Sha256 == p.Second.Sha256);
 
     static LoraView ToView(Lora l) => new(l.LoraId, l.ProfileId, l.TrainingId, l.Path, l.Sha256,
-        l.CreateTime?.ToDateTimeOffset() ?? DateTimeOffset.MinValue, l.Active, l.Metrics.ToImmutableSortedDictionary(StringComparer.Ordinal));
+        l.CreateTime?.ToDateTimeOffset() ?? DateTimeOffset.MinValue, l.Active, l.Metrics.ToImmutableSortedDictionary(StringComparer.Ordinal), ToView(l.Evaluation));
+
+    static LoraCheckView? ToView(LoraEvaluation? e) => e is null ? null : new(
+        e.Rewards.Select(r => (r.Reward, r.BaseMean, r.NewMean)).ToList(),
+        e.Verdict switch { LoraVerdict.Raised => "raised", LoraVerdict.Unchanged => "unchanged", LoraVerdict.Lowered => "lowered", _ => "unknown" },
+        e.Prompts, e.ProbePrompts, e.Images, e.Activated);
 
     public void ActivateLora(string loraId) => LoraCall(loraId, "activate", async () =>
     {

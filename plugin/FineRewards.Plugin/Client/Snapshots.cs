@@ -86,7 +86,8 @@ public sealed record JobView(
     string? Error = null,
     string? SuggestedFix = null,
     string? StreamProblem = null,
-    int Resumes = 0)
+    int Resumes = 0,
+    LoraCheckView? Check = null)
 {
     public bool Finished => Phase is JobPhase.Completed or JobPhase.Failed or JobPhase.Cancelled;
     public bool Ranked => Order is not null;
@@ -117,7 +118,13 @@ public sealed record LoraView(
     string Sha256,
     DateTimeOffset Created,
     bool Active,
-    IReadOnlyDictionary<string, double> Metrics);
+    IReadOnlyDictionary<string, double> Metrics,
+    LoraCheckView? Check = null);
+
+/// <summary>The host's check of a new LoRA against the base model (LoraEvaluation): per reward the mean of both, and
+/// whether the host made it active on its own (only when it raised the rewards).</summary>
+/// <param name="Verdict">"raised", "unchanged" or "lowered".</param>
+public sealed record LoraCheckView(IReadOnlyList<(string Reward, double Base, double New)> Rewards, string Verdict, int Prompts, int ProbePrompts, int Images, bool Activated);
 
 /// <summary>What a training round is asked to do (StartTrainingRound's options; zero means the host's default).</summary>
 /// <param name="IncludeGenerated">Also generate best-of-K images for the feedback's prompts, rank them and train on the best.</param>
@@ -166,7 +173,8 @@ public sealed record TrainingView(
     string? Error = null,
     string? SuggestedFix = null,
     string? StreamProblem = null,
-    int Resumes = 0)
+    int Resumes = 0,
+    LoraCheckView? Check = null)
 {
     public bool Finished => State is TrainingJobPhase.Completed or TrainingJobPhase.Failed or TrainingJobPhase.Cancelled;
     public ImmutableList<LossPoint> LossCurve => Losses ?? [];

@@ -108,11 +108,36 @@ public static class TrainingPanel
                 $" · {tv.FeedbackPairs} accepted images",
             TrainingJobPhase.Completed =>
                 $"done: LoRA {HostClient.Short(tv.LoraId ?? "")} from {tv.FeedbackPairs} accepted images, {tv.StepsDone} steps" +
-                (tv.LossCurve.Count > 0 ? $", final loss {tv.LossCurve[^1].Loss.ToString("0.####", CultureInfo.InvariantCulture)}" : ""),
+                (tv.LossCurve.Count > 0 ? $", final loss {tv.LossCurve[^1].Loss.ToString("0.####", CultureInfo.InvariantCulture)}" : "") +
+                (tv.Check is { } check ? $". {CheckSummary(check)}" : ""),
             TrainingJobPhase.Failed => $"failed: {tv.Error}",
             _ => $"cancelled: {tv.Error}",
         };
         return text;
+    }
+
+    /// <summary>What the host's check of a LoRA against the base model decided, in one sentence.</summary>
+    public static string CheckSummary(LoraCheckView c) => c.Verdict switch
+    {
+        "raised" => $"It raised the rewards against the base model{(c.Activated ? ", so the host made it active" : "")}.",
+        "lowered" => $"It lowered {string.Join(", ", c.Rewards.Where(r => r.New < r.Base).Select(r => r.Reward))} against the base model, so it was not made active; Use chooses it anyway.",
+        _ => "It left the rewards unchanged against the base model, so it was not made active.",
+    };
+
+    /// <summary>The check's numbers: per reward the base model's mean, the LoRA's, and the change, coloured by its sign.</summary>
+    static void CheckLines(Ui.Ui ui, LoraCheckView c)
+    {
+        var t = ui.Theme;
+        ui.Paragraph($"Check against the base model: {c.Prompts} prompts ({c.ProbePrompts} probes), {c.Images} images each; " +
+                     (c.Activated ? "made active." : $"{c.Verdict}, not made active."),
+            c.Verdict == "lowered" ? t.Warning : t.TextDim, ui.SmallFont, maxLines: 3);
+        foreach (var (reward, before, after) in c.Rewards)
+        {
+            double change = after - before;
+            ui.Label($"{reward}: {F(before)} → {F(after)} ({(change >= 0 ? "+" : "")}{F(change)})", change < 0 ? t.Bad : change > 0 ? t.Good : t.TextDim, ui.SmallFont);
+        }
+
+        static string F(double v) => v.ToString("0.000", CultureInfo.InvariantCulture);
     }
 
     /// <summary>The profile's LoRAs, newest first: click to select (its metrics show), Use, delete.</summary>
@@ -135,7 +160,7 @@ public static class TrainingPanel
             if (i.Hovered) ui.SetCursor(Ui.CursorKind.Hand);
             if (i.Clicked) ts.SelectedLora = selected ? null : lora.LoraId;
             ui.FillRect(row, selected ? t.WidgetActive : i.Hovered ? t.WidgetHot : t.Widget, t.Corner);
-            string label = $"{(on ? "✓ " : "")}{HostClient.Short(lora.LoraId)}{(lora.Active ? " · active" : "")}";
+            string label = $"{(on ? "✓ " : "")}{HostClient.Short(lora.LoraId)}{(lora.Active ? " · active" : "")}{(lora.Check is { } c ? $" · {c.Verdict}" : "")}";
             ui.DrawTextIn(label, new SKRect(row.Left + 6, row.Top, row.Right - 4, row.Bottom), t.Text, ui.SmallFont);
             ui.Tooltip($"LoRA {lora.LoraId}\n{(on ? "on in the prompt panel" : "not used by Generate")}{(lora.Active ? "; the profile's active LoRA" : "")}");
             if (ui.Button($"{id}.use", "Use", !on || !lora.Active, width: 44, small: true))
@@ -159,6 +184,7 @@ public static class TrainingPanel
                 string metrics = string.Join(" · ", lora.Metrics.Select(m => $"{m.Key} {m.Value.ToString("0.####", CultureInfo.InvariantCulture)}"));
                 ui.Paragraph($"{lora.LoraId}\ntrained {lora.Created.ToUniversalTime():yyyy-MM-dd HH:mm} UTC · sha256 {lora.Sha256[..Math.Min(12, lora.Sha256.Length)]}…\n{metrics}",
                     t.TextDim, ui.SmallFont, maxLines: 5);
+                if (lora.Check is { } check) CheckLines(ui, check);
             }
         }
         if (snapshot.LoraNotice is { } notice) ui.Paragraph(notice, t.TextDim, ui.SmallFont, maxLines: 3);

@@ -55,4 +55,33 @@ public sealed class EvalRunTests : IDisposable
 
         Assert.Equal("--lora", Assert.Throws<InputException>(() => new EvalRun(new TestDoubleRuntime()).Run(options with { Lora = Path.Combine(dir, "nope") }, dir)).Field);
     }
+
+    [Fact]
+    public void Eval_reports_each_rewards_top1_per_task_from_that_tasks_prompts_alone()
+    {
+        string prompts = Path.Combine(dir, "prompts.txt");
+        File.WriteAllText(prompts, "a red circle\ntwo blue squares\na green triangle\ntwo red circles\nthree green squares\n");
+        var summary = new EvalRun(new TestDoubleRuntime()).Run(new EvalOptions("test-pack", prompts, 4, 5, ["bright", "second"]), Path.Combine(dir, "tasks"));
+
+        var doc = JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "tasks", EvalRun.FileName)))!;
+        var byTask = doc["prompts"]!.AsArray().GroupBy(p => p!["candidates"]![0]!["ground_truth"]!["task"]!.GetValue<string>()).ToList();
+        Assert.True(byTask.Count >= 2, "the prompts should span two tasks");
+        Assert.Equal(byTask.Select(g => g.Key).Order(StringComparer.Ordinal), summary.Top1ByTask!.Keys);
+        foreach (var task in byTask)
+            foreach (var key in summary.Top1Accuracy!.Keys)
+            {
+                double expected = task.Average(p =>
+                {
+                    var c = p!["candidates"]!.AsArray();
+                    if (key.Contains(':')) return c[p["top1"]![key]!.GetValue<int>()]!["ground_truth"]!["correct"]!.GetValue<bool>() ? 1.0 : 0.0;
+                    double best = c.Max(x => x!["scores"]![key]!.GetValue<double>());
+                    var tied = c.Where(x => x!["scores"]![key]!.GetValue<double>() == best).ToList();
+                    return tied.Count(x => x!["ground_truth"]!["correct"]!.GetValue<bool>()) / (double)tied.Count;
+                });
+                Assert.Equal(expected, summary.Top1ByTask[task.Key][key], 12);
+            }
+        string table = EvalRun.Format(summary);
+        Assert.Contains($"| top-1 per task | {string.Join(" | ", summary.Top1ByTask.Keys)} | overall |", table);
+        Assert.Contains("| arl:bright+second |", table);
+    }
 }
