@@ -53,7 +53,7 @@ public sealed class TestHost : IAsyncDisposable
         DeviceInfo.Cpu(),
         defaultPack,
         trainer is null ? null : new Dictionary<string, ILoraTrainer> { [Pack] = trainer },
-        probes is null ? null : new Dictionary<string, IReadOnlyList<string>> { [Pack] = probes });
+        ProbePrompts: probes is null ? null : new Dictionary<string, IReadOnlyList<string>> { [Pack] = probes });
 
     public static async Task<TestHost> StartAsync(
         IImageGenerator? generator = null, string? dataDirectory = null, HostLimits? limits = null, string? token = null,
