@@ -1,13 +1,14 @@
 using System.Text.Json;
 using FineRewards.Core;
 using FineRewards.Rewards.Embedders;
+using FineRewards.Rewards.IO;
 using FineRewards.Rewards.Onnx;
 
 namespace FineRewards.Rewards.Tests.Onnx;
 
 public sealed class OnnxClipTests
 {
-    static readonly (Dictionary<string, Reference.Tensor> Tensors, Dictionary<string, string> Metadata) Ref =
+    static readonly (IReadOnlyDictionary<string, RawTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Ref =
         Reference.Read(Path.Combine(Reference.Clip, "reference.safetensors"));
 
     static string[] Prompts => JsonSerializer.Deserialize<string[]>(Ref.Metadata["prompts"])!;

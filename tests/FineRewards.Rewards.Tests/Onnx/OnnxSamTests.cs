@@ -1,10 +1,11 @@
+using FineRewards.Rewards.IO;
 using FineRewards.Rewards.Onnx;
 
 namespace FineRewards.Rewards.Tests.Onnx;
 
 public sealed class OnnxSamTests
 {
-    static readonly Dictionary<string, Reference.Tensor> Ref = Reference.Read(Path.Combine(Reference.Sam, "reference.safetensors")).Tensors;
+    static readonly IReadOnlyDictionary<string, RawTensor> Ref = Reference.Read(Path.Combine(Reference.Sam, "reference.safetensors")).Tensors;
 
     [Theory]
     [InlineData(0)]
