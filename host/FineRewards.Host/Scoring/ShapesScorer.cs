@@ -31,12 +31,13 @@ public sealed record ScoringSetup(
     /// <summary>Coverage weight of the sam_coverage and sam_count variants: a missing object costs as much as one "unlikely" verdict's swing.</summary>
     public const double VariantCoverage = 0.5;
 
-    public static IReadOnlyList<string> ParseRewards(string text)
+    public static IReadOnlyList<string> ParseRewards(string text, IReadOnlyList<string>? known = null)
     {
+        var allowed = known ?? Known;
         var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => n.ToLowerInvariant()).ToList();
-        if (names.Count == 0) throw new InputException("--rewards", $"is empty; expected a comma-separated list of {string.Join(", ", Known)}");
+        if (names.Count == 0) throw new InputException("--rewards", $"is empty; expected a comma-separated list of {string.Join(", ", allowed)}");
         foreach (var n in names)
-            if (!Known.Contains(n)) throw new InputException("--rewards", $"unknown reward \"{n}\"; expected {string.Join(", ", Known)}");
+            if (!allowed.Contains(n)) throw new InputException("--rewards", $"unknown reward \"{n}\"; expected {string.Join(", ", allowed)}");
         if (names.Distinct().Count() != names.Count) throw new InputException("--rewards", "names a reward twice");
         return names;
     }
@@ -48,45 +49,21 @@ public sealed record ScoredCandidate(string Id, string? Path, IReadOnlyDictionar
 public sealed record ScoredPrompt(string Prompt, IReadOnlyList<ScoredCandidate> Candidates, RankingResult Ranking);
 
 /// <summary>
-/// Builds the rewards of a <see cref="ScoringSetup"/> on a Shapes pack's readers (each model loaded once)
-/// and scores candidate images of a prompt, ranked with <see cref="CandidateRanker"/>.
+/// Scores candidate images of a prompt with a set of rewards built once, and ranks them with
+/// <see cref="CandidateRanker"/>. Subclasses build the rewards from a pack's models.
 /// </summary>
-public sealed class ShapesScorer : IDisposable
+public abstract class CandidateScorer : IDisposable
 {
-    readonly ShapesPackReaders _readers;
     readonly List<IDisposable> _owned = [];
-    public IReadOnlyList<(string Name, IReward Reward)> Rewards { get; }
-    public ScoringSetup Setup { get; }
-
-    public ShapesScorer(string packFolder, ScoringSetup setup)
-    {
-        Setup = setup;
-        _readers = new ShapesPackReaders(packFolder);
-        var rewards = new List<(string, IReward)>();
-        foreach (var name in setup.Rewards)
-            rewards.Add((name, name switch
-            {
-                "caption" => new CaptionReward(_readers.Captioner, Embedder(setup.Embedder)),
-                "sam" => Segments(new SegmentRewardOptions(CoverageWeight: setup.Coverage, CountAware: setup.CountAware)),
-                "sam_coverage" => Segments(new SegmentRewardOptions(CoverageWeight: ScoringSetup.VariantCoverage)),
-                "sam_count" => Segments(new SegmentRewardOptions(CoverageWeight: ScoringSetup.VariantCoverage, CountAware: true)),
-                "clip" => new ClipScoreReward(_readers.Contrastive),
-                "random" => new RandomReward(setup.Seed),
-                _ => throw new InputException("--rewards", $"unknown reward \"{name}\""),
-            }));
-        Rewards = rewards;
-    }
-
-    /// <summary>The sam variants share one judge, so an LLM judge is loaded once.</summary>
-    SegmentReward Segments(SegmentRewardOptions options) => new(_readers.Segmenter, _judge ??= Judge(Setup.Judge), options, new ShapesPromptLabels());
     ILabelJudge? _judge;
 
-    ITextEmbedder Embedder(string name) => name.ToLowerInvariant() switch
-    {
-        "minilm" => Own(new MiniLmEmbedder()),
-        "clip" => _readers.Contrastive,
-        _ => throw new InputException("--embedder", $"unknown embedder \"{name}\"; expected minilm or clip"),
-    };
+    public IReadOnlyList<(string Name, IReward Reward)> Rewards { get; protected init; } = [];
+    public ScoringSetup Setup { get; }
+
+    protected CandidateScorer(ScoringSetup setup) => Setup = setup;
+
+    /// <summary>The sam variants share one judge, so an LLM judge is loaded once.</summary>
+    protected ILabelJudge SharedJudge() => _judge ??= Judge(Setup.Judge);
 
     ILabelJudge Judge(string spec)
     {
@@ -100,7 +77,7 @@ public sealed class ShapesScorer : IDisposable
         throw new InputException("--judge", $"unknown judge \"{spec}\"; expected lexical or llm:PATH.gguf");
     }
 
-    T Own<T>(T item) where T : IDisposable
+    protected T Own<T>(T item) where T : IDisposable
     {
         _owned.Add(item);
         return item;
@@ -121,9 +98,48 @@ public sealed class ShapesScorer : IDisposable
         return new ScoredPrompt(prompt, scored, ranking);
     }
 
-    public void Dispose()
+    public virtual void Dispose()
     {
-        foreach (var o in _owned) o.Dispose();
+        foreach (var o in Enumerable.Reverse(_owned)) o.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>Builds the rewards of a <see cref="ScoringSetup"/> on a Shapes pack's readers (each model loaded once).</summary>
+public sealed class ShapesScorer : CandidateScorer
+{
+    readonly ShapesPackReaders _readers;
+
+    public ShapesScorer(string packFolder, ScoringSetup setup) : base(setup)
+    {
+        _readers = new ShapesPackReaders(packFolder);
+        var rewards = new List<(string, IReward)>();
+        foreach (var name in setup.Rewards)
+            rewards.Add((name, name switch
+            {
+                "caption" => new CaptionReward(_readers.Captioner, Embedder(setup.Embedder)),
+                "sam" => Segments(new SegmentRewardOptions(CoverageWeight: setup.Coverage, CountAware: setup.CountAware)),
+                "sam_coverage" => Segments(new SegmentRewardOptions(CoverageWeight: ScoringSetup.VariantCoverage)),
+                "sam_count" => Segments(new SegmentRewardOptions(CoverageWeight: ScoringSetup.VariantCoverage, CountAware: true)),
+                "clip" => new ClipScoreReward(_readers.Contrastive),
+                "random" => new RandomReward(setup.Seed),
+                _ => throw new InputException("--rewards", $"unknown reward \"{name}\" for the Shapes pack"),
+            }));
+        Rewards = rewards;
+    }
+
+    SegmentReward Segments(SegmentRewardOptions options) => new(_readers.Segmenter, SharedJudge(), options, new ShapesPromptLabels());
+
+    ITextEmbedder Embedder(string name) => name.ToLowerInvariant() switch
+    {
+        "minilm" => Own(new MiniLmEmbedder()),
+        "clip" => _readers.Contrastive,
+        _ => throw new InputException("--embedder", $"unknown embedder \"{name}\"; expected minilm or clip"),
+    };
+
+    public override void Dispose()
+    {
+        base.Dispose();
         _readers.Dispose();
     }
 }
