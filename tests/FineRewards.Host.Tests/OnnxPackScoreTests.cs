@@ -14,7 +14,7 @@ public sealed class OnnxPackScoreTests : IDisposable
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     /// <summary>clip inside the pack (relative path, with the tokenizer files), sam outside it (absolute path).</summary>
-    string WritePack(string name, bool withSam = true)
+    string WritePack(string name, bool withSam = true, bool withCaptioner = false)
     {
         string pack = Path.Combine(_root, name);
         string clip = Path.Combine(pack, "models", "clip");
@@ -34,6 +34,8 @@ public sealed class OnnxPackScoreTests : IDisposable
                 ["config"] = new JsonObject { ["points_per_side"] = 3, ["pred_iou_thresh"] = -1e9, ["stability_score_thresh"] = 0.0 },
             },
         };
+        if (withCaptioner)
+            components["captioner"] = new JsonObject { ["kind"] = "onnx-captioner", ["path"] = Path.Combine(AppContext.BaseDirectory, "Fixtures", "captioner") };
         var manifest = new JsonObject { ["name"] = name, ["version"] = "1", ["files"] = new JsonArray(), ["components"] = components };
         File.WriteAllText(Path.Combine(pack, PackManifest.FileName), manifest.ToJsonString());
         return pack;
@@ -93,11 +95,20 @@ public sealed class OnnxPackScoreTests : IDisposable
     }
 
     [Fact]
-    public void Caption_on_an_onnx_pack_is_refused_with_a_clear_message()
+    public void Caption_runs_the_packs_captioner_and_is_refused_clearly_on_a_pack_without_one()
     {
-        string pack = WritePack("nocaption");
-        var r = CliRunner.Run("score", "--pack", pack, "--prompt", "a red circle", Path.Combine(Fixture, "image0.png"), "--rewards", "caption");
-        Assert.Equal(2, r.ExitCode);
-        Assert.Contains("--rewards", r.Stderr + r.Stdout);
+        // The tiny captioner (Rewards tests' Fixtures/captioner) says "a red circle" for a red image.
+        string red = Path.Combine(_root, "red.png");
+        File.WriteAllBytes(red, FineRewards.Core.IO.PngCodec.Encode(new FineRewards.Core.Contracts.RgbImage(16, 16,
+            Enumerable.Range(0, 256).SelectMany(_ => new byte[] { 240, 10, 10 }).ToArray())));
+        var r = CliRunner.Run("score", "--pack", WritePack("captions", withCaptioner: true), "--prompt", "a red circle", red, "--rewards", "caption,clip", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        var caption = JsonNode.Parse(r.Stdout)!["candidates"]![0]!["rewards"]!["caption"]!;
+        Assert.Equal("a red circle", caption["caption"]!.GetValue<string>());
+        Assert.Equal(1.0, caption["score"]!.GetValue<double>(), 4);   // the caption is the prompt
+
+        var missing = CliRunner.Run("score", "--pack", WritePack("nocaption"), "--prompt", "a red circle", red, "--rewards", "caption");
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("captioner", missing.Stderr + missing.Stdout);
     }
 }

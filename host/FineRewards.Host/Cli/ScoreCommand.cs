@@ -23,7 +23,7 @@ public static class ScoreCommand
         var prompt = new Option<string>("--prompt") { Description = "The prompt the images were generated for.", Required = true };
         var images = new Argument<string[]>("images") { Description = "Image files (PNG) or folders of them.", Arity = ArgumentArity.ZeroOrMore };
         var folder = new Option<DirectoryInfo?>("--images") { Description = "A folder of candidate images (*.png, sorted by name); same as giving the folder as an argument." };
-        var rewards = new Option<string>("--rewards") { Description = "Comma-separated rewards: caption, sam, sam_coverage, sam_count, clip, random on the Shapes pack (default caption,sam); clip, sam, aesthetic, random on an ONNX pack (default clip,sam).", DefaultValueFactory = _ => "caption,sam" };
+        var rewards = new Option<string>("--rewards") { Description = "Comma-separated rewards: caption, sam, sam_coverage, sam_count, clip, random on the Shapes pack (default caption,sam); clip, sam, caption, aesthetic, random on an ONNX pack (default clip,sam).", DefaultValueFactory = _ => "caption,sam" };
         var judge = new Option<string>("--judge") { Description = "Label judge of the sam reward: lexical, or llm:PATH.gguf (or llm with --gguf PATH). Default: the pack's judge component where it has one, else lexical.", DefaultValueFactory = _ => "lexical" };
         var gguf = new Option<FileInfo?>("--gguf") { Description = "The GGUF model of --judge llm." };
         var embedder = new Option<string>("--embedder") { Description = "Text embedder of the caption reward: minilm (all-MiniLM-L6-v2) or clip (the pack's contrastive text tower).", DefaultValueFactory = _ => "minilm" };

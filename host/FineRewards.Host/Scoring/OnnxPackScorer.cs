@@ -2,6 +2,8 @@ using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Host.Packs;
 using FineRewards.Rewards.Baselines;
+using FineRewards.Rewards.Caption;
+using FineRewards.Rewards.Embedders;
 using FineRewards.Rewards.Onnx;
 using FineRewards.Rewards.Segments;
 
@@ -9,7 +11,8 @@ namespace FineRewards.Host.Scoring;
 
 /// <summary>
 /// The rewards of a <see cref="ScoringSetup"/> on a pack of real reward models (<see cref="OnnxPack"/>): clip (the raw
-/// CLIP cosine), sam (SAM everything mode, CLIP zero-shot labels, the judge), aesthetic (LAION head) and random.
+/// CLIP cosine), sam (SAM everything mode, CLIP zero-shot labels, the judge), caption (the ONNX captioner and the text
+/// embedder), aesthetic (LAION head) and random.
 /// Each model is loaded once and shared (CLIP serves clip, sam's labels and aesthetic).
 /// </summary>
 public sealed class OnnxPackScorer : CandidateScorer
@@ -32,7 +35,13 @@ public sealed class OnnxPackScorer : CandidateScorer
                 "sam" => Segments(runtime),
                 "aesthetic" => new AestheticReward(Clip(runtime), new AestheticHead(pack.Require("aesthetic", OnnxPack.AestheticKind, "the aesthetic reward"))),
                 "random" => new RandomReward(setup.Seed),
-                "caption" => throw new InputException("--rewards", "caption on packs of ONNX models is not available yet (the ONNX captioner is not implemented); use clip, sam, aesthetic, random"),
+                "caption" => new CaptionReward(Own(new OnnxCaptioner(new OnnxCaptionerOptions(pack.Require("captioner", OnnxPack.CaptionerKind, "the caption reward"), Runtime: runtime))),
+                    setup.Embedder.ToLowerInvariant() switch
+                    {
+                        "minilm" => Own(new MiniLmEmbedder()),
+                        "clip" => Clip(runtime),
+                        _ => throw new InputException("--embedder", $"unknown embedder \"{setup.Embedder}\"; expected minilm or clip"),
+                    }),
                 _ => throw new InputException("--rewards", $"unknown reward \"{name}\"; expected {string.Join(", ", Known)}"),
             }));
         Rewards = rewards;

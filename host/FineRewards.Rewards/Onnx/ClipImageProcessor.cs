@@ -7,7 +7,8 @@ namespace FineRewards.Rewards.Onnx;
 /// <summary>
 /// CLIP's image preprocessing (Hugging Face <c>CLIPImageProcessor</c>, openai's <c>_transform</c>): shortest side to
 /// <see cref="ShortestEdge"/> with Pillow's bicubic filter (the long side truncated, as both do), centre crop,
-/// rescale to [0, 1], normalise with the mean and std. Read from <c>preprocessor_config.json</c> when a CLIP
+/// rescale to [0, 1], normalise with the mean and std. With <see cref="ShortestEdge"/> 0 (a <c>size</c> of height and
+/// width, as BLIP's and ViT's processors) the image is resized straight to the crop size instead. Read from <c>preprocessor_config.json</c> when a CLIP
 /// folder has one; the defaults are CLIP's own.
 /// </summary>
 public sealed record ClipImageProcessor(
@@ -35,8 +36,11 @@ public sealed record ClipImageProcessor(
             var root = doc.RootElement;
             var p = new ClipImageProcessor();
             if (root.TryGetProperty("size", out var size))
-                p = p with { ShortestEdge = size.ValueKind == JsonValueKind.Number ? size.GetInt32() : size.GetProperty("shortest_edge").GetInt32() };
-            if (root.TryGetProperty("crop_size", out var crop))
+                p = size.ValueKind == JsonValueKind.Number ? p with { ShortestEdge = size.GetInt32() }
+                    // {height, width} (BLIP, ViT): resize straight to that size, no crop.
+                    : size.TryGetProperty("height", out var sh) ? p with { ShortestEdge = 0, CropHeight = sh.GetInt32(), CropWidth = size.GetProperty("width").GetInt32() }
+                    : p with { ShortestEdge = size.GetProperty("shortest_edge").GetInt32() };
+            if (p.ShortestEdge > 0 && root.TryGetProperty("crop_size", out var crop))
                 p = crop.ValueKind == JsonValueKind.Number
                     ? p with { CropWidth = crop.GetInt32(), CropHeight = crop.GetInt32() }
                     : p with { CropWidth = crop.GetProperty("width").GetInt32(), CropHeight = crop.GetProperty("height").GetInt32() };
@@ -64,6 +68,11 @@ public sealed record ClipImageProcessor(
     /// <summary>Writes one image as [3, CropHeight, CropWidth] floats into <paramref name="output"/>.</summary>
     public void Preprocess(RgbImage image, Span<float> output)
     {
+        if (ShortestEdge <= 0)
+        {
+            Normalise(PilResampler.Resize(image, CropWidth, CropHeight, Filter), 0, 0, output);
+            return;
+        }
         bool wide = image.Width > image.Height;
         int shortSide = Math.Min(image.Width, image.Height), longSide = Math.Max(image.Width, image.Height);
         int newLong = (int)((long)ShortestEdge * longSide / shortSide);
@@ -72,6 +81,12 @@ public sealed record ClipImageProcessor(
         int top = (resized.Height - CropHeight) / 2, left = (resized.Width - CropWidth) / 2;
         if (resized.Height < CropHeight) top = -((CropHeight - resized.Height + 1) / 2);
         if (resized.Width < CropWidth) left = -((CropWidth - resized.Width + 1) / 2);
+        Normalise(resized, top, left, output);
+    }
+
+    /// <summary>The CropHeight x CropWidth window at (left, top) of <paramref name="resized"/>, rescaled and normalised; outside it zeros.</summary>
+    void Normalise(RgbImage resized, int top, int left, Span<float> output)
+    {
         int plane = CropHeight * CropWidth;
         var mean = M;
         var std = S;
