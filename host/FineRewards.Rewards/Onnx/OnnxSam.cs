@@ -22,7 +22,8 @@ public sealed class OnnxSam : IDisposable
 {
     readonly OnnxGraph _encoder;
     readonly OnnxGraph _decoder;
-    readonly long[] _embeddingShape;
+    readonly float[] _noMask;
+    readonly int _maskHeight, _maskWidth;
 
     public SamImageProcessor Processor { get; }
     public string Name { get; }
@@ -56,7 +57,11 @@ public sealed class OnnxSam : IDisposable
             _encoder.Dispose();
             throw;
         }
-        _embeddingShape = _decoder.InputShapes["image_embeddings"].Select(d => d > 0 ? d : -1).ToArray();
+        // No previous mask: zeros of the decoder's mask_input size, shared by every prompt (ONNX Runtime only reads inputs).
+        var maskShape = _decoder.InputShapes["mask_input"];
+        _maskHeight = (int)(maskShape[2] > 0 ? maskShape[2] : 256);
+        _maskWidth = (int)(maskShape[3] > 0 ? maskShape[3] : 256);
+        _noMask = new float[_maskHeight * _maskWidth];
         Name = "sam:" + Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.Folder)));
     }
 
@@ -96,9 +101,7 @@ public sealed class OnnxSam : IDisposable
             labels[i] = points[i].Label;
         }
         if (!box) labels[n - 1] = -1;
-        var maskShape = _decoder.InputShapes["mask_input"];
-        int mh = (int)(maskShape[2] > 0 ? maskShape[2] : 256), mw = (int)(maskShape[3] > 0 ? maskShape[3] : 256);
-        return DecodeRaw(embedding, coords, labels, new float[mh * mw], 0, mh, mw);
+        return DecodeRaw(embedding, coords, labels, _noMask, 0, _maskHeight, _maskWidth);
     }
 
     /// <summary>The decoder on inputs already in its frame (fixture parity tests feed the reference inputs here).</summary>
