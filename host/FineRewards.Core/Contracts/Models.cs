@@ -19,6 +19,15 @@ public interface ISegmenter
     IReadOnlyList<IReadOnlyList<Segment>> Segment(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default);
 }
 
+/// <summary>
+/// A segmenter whose labels depend on the prompt (zero-shot labelling over the prompt's nouns and a tag list).
+/// The segment reward passes the prompt when its segmenter is one.
+/// </summary>
+public interface IPromptedSegmenter : ISegmenter
+{
+    IReadOnlyList<IReadOnlyList<Segment>> Segment(string prompt, IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default);
+}
+
 /// <summary>Decides, for each label, whether it belongs to the scene a prompt describes (Vicuna in the paper).</summary>
 public interface ILabelJudge
 {

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using FineRewards.Core.Packs;
 using FineRewards.Diffusion.Runtime;
+using FineRewards.Host.Packs;
 using FineRewards.Judge.Runtime;
 using FineRewards.Rewards.Runtime;
 using FineRewards.Shapes.Rendering;
@@ -92,7 +93,13 @@ public static class Diagnostics
         var found = locator.FindAll(verifyHashes: false);
         var facts = new Dictionary<string, string> { ["search_paths"] = string.Join(Path.PathSeparator, locator.SearchRoots) };
         foreach (var pack in found)
-            facts[$"pack.{pack.Name}"] = pack.Ready ? $"ready ({pack.Folder})" : $"incomplete ({pack.Folder}): {string.Join("; ", pack.Problems)}";
+        {
+            // Packs of ONNX reward models also need each model's graphs, named with the path looked at.
+            var problems = pack.Manifest is not null && OnnxPack.Declares(pack.Manifest)
+                ? pack.Problems.Concat(new OnnxPack(pack.Folder, pack.Manifest).Problems()).ToList()
+                : pack.Problems;
+            facts[$"pack.{pack.Name}"] = problems.Count == 0 ? $"ready ({pack.Folder})" : $"incomplete ({pack.Folder}): {string.Join("; ", problems)}";
+        }
         var defaultPack = found.FirstOrDefault(p => p.Name == DefaultPack) ?? locator.Find(DefaultPack);
         if (defaultPack.Ready)
             return new("packs", CheckStatus.Ok, false, $"{found.Count} pack(s); default \"{DefaultPack}\" ready", facts);

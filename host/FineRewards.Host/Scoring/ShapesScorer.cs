@@ -37,12 +37,13 @@ public sealed record ScoringSetup(
     /// twice one label's swing, so placement decides between candidates whose labels are judged alike.</summary>
     public const double VariantRelation = 1.0;
 
-    public static IReadOnlyList<string> ParseRewards(string text)
+    public static IReadOnlyList<string> ParseRewards(string text, IReadOnlyList<string>? known = null)
     {
+        var allowed = known ?? Known;
         var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => n.ToLowerInvariant()).ToList();
-        if (names.Count == 0) throw new InputException("--rewards", $"is empty; expected a comma-separated list of {string.Join(", ", Known)}");
+        if (names.Count == 0) throw new InputException("--rewards", $"is empty; expected a comma-separated list of {string.Join(", ", allowed)}");
         foreach (var n in names)
-            if (!Known.Contains(n)) throw new InputException("--rewards", $"unknown reward \"{n}\"; expected {string.Join(", ", Known)}");
+            if (!allowed.Contains(n)) throw new InputException("--rewards", $"unknown reward \"{n}\"; expected {string.Join(", ", allowed)}");
         if (names.Distinct().Count() != names.Count) throw new InputException("--rewards", "names a reward twice");
         return names;
     }
@@ -54,12 +55,11 @@ public sealed record ScoredCandidate(string Id, string? Path, IReadOnlyDictionar
 public sealed record ScoredPrompt(string Prompt, IReadOnlyList<ScoredCandidate> Candidates, RankingResult Ranking);
 
 /// <summary>
-/// Builds the rewards of a <see cref="ScoringSetup"/> on a Shapes pack's readers (each model loaded once)
-/// and scores candidate images of a prompt, ranked with <see cref="CandidateRanker"/>.
+/// Scores candidate images of a prompt with a set of rewards built once, and ranks them with
+/// <see cref="CandidateRanker"/>. Subclasses build the rewards from a pack's models.
 /// </summary>
-public sealed class ShapesScorer : IDisposable
+public abstract class CandidateScorer : IDisposable
 {
-    readonly ShapesPackReaders _readers;
     readonly List<IDisposable> _owned = [];
     public IReadOnlyList<(string Name, IReward Reward)> Rewards { get; }
     public ScoringSetup Setup { get; }
@@ -93,12 +93,13 @@ public sealed class ShapesScorer : IDisposable
     }
     ILabelJudge? _judge;
 
-    ITextEmbedder Embedder(string name) => name.ToLowerInvariant() switch
-    {
-        "minilm" => Own(new MiniLmEmbedder()),
-        "clip" => _readers.Contrastive,
-        _ => throw new InputException("--embedder", $"unknown embedder \"{name}\"; expected minilm or clip"),
-    };
+    public IReadOnlyList<(string Name, IReward Reward)> Rewards { get; protected init; } = [];
+    public ScoringSetup Setup { get; }
+
+    protected CandidateScorer(ScoringSetup setup) => Setup = setup;
+
+    /// <summary>The sam variants share one judge, so an LLM judge is loaded once.</summary>
+    protected ILabelJudge SharedJudge() => _judge ??= Judge(Setup.Judge);
 
     ILabelJudge Judge(string spec)
     {
@@ -112,7 +113,7 @@ public sealed class ShapesScorer : IDisposable
         throw new InputException("--judge", $"unknown judge \"{spec}\"; expected lexical or llm:PATH.gguf");
     }
 
-    T Own<T>(T item) where T : IDisposable
+    protected T Own<T>(T item) where T : IDisposable
     {
         _owned.Add(item);
         return item;
@@ -133,9 +134,55 @@ public sealed class ShapesScorer : IDisposable
         return new ScoredPrompt(prompt, scored, ranking);
     }
 
-    public void Dispose()
+    public virtual void Dispose()
     {
-        foreach (var o in _owned) o.Dispose();
+        foreach (var o in Enumerable.Reverse(_owned)) o.Dispose();
+        GC.SuppressFinalize(this);
+    }
+}
+
+/// <summary>Builds the rewards of a <see cref="ScoringSetup"/> on a Shapes pack's readers (each model loaded once).</summary>
+public sealed class ShapesScorer : CandidateScorer
+{
+    readonly ShapesPackReaders _readers;
+
+    public ShapesScorer(string packFolder, ScoringSetup setup) : base(setup)
+    {
+        _readers = new ShapesPackReaders(packFolder);
+        var rewards = new List<(string, IReward)>();
+        foreach (var name in setup.Rewards)
+            rewards.Add((name, name switch
+            {
+                "caption" => new CaptionReward(_readers.Captioner, Embedder(setup.Embedder)),
+                "sam" => Segments(new SegmentRewardOptions(CoverageWeight: setup.Coverage, CountAware: setup.CountAware)),
+                "sam_coverage" => Segments(new SegmentRewardOptions(CoverageWeight: ScoringSetup.VariantCoverage)),
+                "sam_count" => Segments(new SegmentRewardOptions(CoverageWeight: ScoringSetup.VariantCoverage, CountAware: true)),
+                "sam_relation" => Segments(new SegmentRewardOptions(RelationWeight: ScoringSetup.VariantRelation)),
+                "clip" => new ClipScoreReward(_readers.Contrastive),
+                "random" => new RandomReward(setup.Seed),
+                _ => throw new InputException("--rewards", $"unknown reward \"{name}\" for the Shapes pack"),
+            }));
+        Rewards = rewards;
+    }
+
+    /// <summary>The sam variants share one judge; sam_relation also asks it (or the lexical reader) for the prompt's relations.</summary>
+    SegmentReward Segments(SegmentRewardOptions options)
+    {
+        var judge = SharedJudge();
+        IRelationJudge? relations = options.RelationWeight > 0 ? judge as IRelationJudge ?? new LexicalRelationJudge() : null;
+        return new(_readers.Segmenter, judge, options, new ShapesPromptLabels(), relations);
+    }
+
+    ITextEmbedder Embedder(string name) => name.ToLowerInvariant() switch
+    {
+        "minilm" => Own(new MiniLmEmbedder()),
+        "clip" => _readers.Contrastive,
+        _ => throw new InputException("--embedder", $"unknown embedder \"{name}\"; expected minilm or clip"),
+    };
+
+    public override void Dispose()
+    {
+        base.Dispose();
         _readers.Dispose();
     }
 }

@@ -14,12 +14,16 @@ public interface IImageTextEmbedder
 
 /// <summary>
 /// CLIPScore (Hessel et al. 2021): w * max(cos(image, prompt), 0) with w = 2.5, the usual baseline the
-/// paper compares with. The raw cosine is kept in the evidence.
+/// paper compares with. With <c>weight: null</c> the score is the raw cosine (what the ONNX packs report as
+/// `clip`, comparable with other CLIP tools). The raw cosine is kept in the evidence. An image the model failed
+/// on (an empty embedding) gets the lowest score, flagged "image-failed"; the others keep theirs.
 /// </summary>
-public sealed class ClipScoreReward(IImageTextEmbedder model, double weight = 2.5) : IReward
+public sealed class ClipScoreReward(IImageTextEmbedder model, double? weight = 2.5) : IReward
 {
     public string Name => "clipscore";
-    public string Version => $"clipscore-v1+{model.Name}+w{weight.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+    public string Version => weight is double w
+        ? $"clipscore-v1+{model.Name}+w{w.ToString(System.Globalization.CultureInfo.InvariantCulture)}"
+        : $"clipscore-v1+{model.Name}+cosine";
 
     public IReadOnlyList<RewardScore> Score(string prompt, IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default)
     {
@@ -31,13 +35,15 @@ public sealed class ClipScoreReward(IImageTextEmbedder model, double weight = 2.
         var scores = new List<RewardScore>(images.Count);
         for (int i = 0; i < images.Count; i++)
         {
-            double cosine = Embeddings.Cosine(pictures[i], text);
-            var details = new Dictionary<string, string>
+            var details = new Dictionary<string, string> { ["model"] = model.Name };
+            if (pictures[i].Length == 0)
             {
-                ["model"] = model.Name,
-                ["cosine"] = cosine.ToString("R", System.Globalization.CultureInfo.InvariantCulture),
-            };
-            scores.Add(new RewardScore(Name, weight * Math.Max(cosine, 0), new RewardEvidence(Details: details)));
+                scores.Add(new RewardScore(Name, weight is null ? -1 : 0, new RewardEvidence(Flags: ["image-failed"], Details: details)));
+                continue;
+            }
+            double cosine = Embeddings.Cosine(pictures[i], text);
+            details["cosine"] = cosine.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+            scores.Add(new RewardScore(Name, weight is double w ? w * Math.Max(cosine, 0) : cosine, new RewardEvidence(Details: details)));
         }
         return scores;
     }

@@ -10,6 +10,7 @@ namespace FineRewards.Rewards.Segments;
 /// outrank one with a single plausible object. Flagged "no-segments".
 /// </param>
 /// <param name="JudgeFailedScore">R for a candidate whose labels the judge could not answer (flag "judge-failed"); the worst value of eq. 5 so a failure never wins a ranking.</param>
+/// <param name="SegmenterFailedScore">R for a candidate the segmenter failed on (flag "segmenter-failed"); the others keep their scores.</param>
 /// <param name="CoverageWeight">
 /// Weight of the optional coverage term (0, the paper's eq. 5, turns it off): R = R_sam - CoverageWeight * (1 - coverage),
 /// coverage being the share of the prompt's expected objects that some segment shows. The expected objects come from an
@@ -29,7 +30,8 @@ public sealed record SegmentRewardOptions(
     double CoverageWeight = 0,
     bool CountAware = false,
     double RelationWeight = 0,
-    double RelationMargin = 1.0 / 16);
+    double RelationMargin = 1.0 / 16,
+    double SegmenterFailedScore = -0.5);
 
 /// <summary>
 /// The segment reward (paper eq. 5): segment each image, ask the judge whether each segment's label belongs to the
@@ -63,9 +65,7 @@ public sealed class SegmentReward(
     public IReadOnlyList<RewardScore> Score(string prompt, IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default)
     {
         if (images.Count == 0) return [];
-        var segments = segmenter.Segment(images, cancellationToken);
-        if (segments.Count != images.Count)
-            throw new InvalidOperationException($"segmenter {segmenter.Name} returned {segments.Count} segment lists for {images.Count} images");
+        var (segments, failures) = SegmentAll(prompt, images, cancellationToken);
 
         var verdicts = JudgeAll(prompt, segments, cancellationToken);
         var expected = ExpectedObjects(prompt, segments, verdicts);
@@ -74,6 +74,7 @@ public sealed class SegmentReward(
         var scores = new List<RewardScore>(images.Count);
         for (int i = 0; i < images.Count; i++)
         {
+            if (failures[i] is string error) { scores.Add(SegmenterFailed(error)); continue; }
             var score = ScoreOne(segments[i], verdicts[i], expected);
             scores.Add(relations is null || verdicts[i].Verdicts is null ? score : WithRelations(score, segments[i], relations));
         }
@@ -117,6 +118,42 @@ public sealed class SegmentReward(
         if (judged.Any(j => j.Verdict == RelationVerdict.Missing)) flags.Add("relation-missing");
         return new RewardScore(Name, score.Score + term, score.Evidence with { Flags = flags.Count > 0 ? flags : null, Details = details, Relations = judged });
     }
+
+    IReadOnlyList<IReadOnlyList<Segment>> Run(string prompt, IReadOnlyList<RgbImage> images, CancellationToken cancellationToken)
+    {
+        var segments = segmenter is IPromptedSegmenter prompted ? prompted.Segment(prompt, images, cancellationToken) : segmenter.Segment(images, cancellationToken);
+        if (segments.Count != images.Count)
+            throw new InvalidOperationException($"segmenter {segmenter.Name} returned {segments.Count} segment lists for {images.Count} images");
+        return segments;
+    }
+
+    /// <summary>All K in one batch; when that fails, one at a time so only the candidates the segmenter fails on are lost.</summary>
+    (IReadOnlyList<IReadOnlyList<Segment>> Segments, string?[] Failures) SegmentAll(string prompt, IReadOnlyList<RgbImage> images, CancellationToken cancellationToken)
+    {
+        var failures = new string?[images.Count];
+        try
+        {
+            return (Run(prompt, images, cancellationToken), failures);
+        }
+        catch (Exception e) when (e is not OperationCanceledException && images.Count > 1)
+        {
+            var segments = new List<IReadOnlyList<Segment>>(images.Count);
+            for (int i = 0; i < images.Count; i++)
+            {
+                try { segments.Add(Run(prompt, [images[i]], cancellationToken)[0]); }
+                catch (Exception inner) when (inner is not OperationCanceledException)
+                {
+                    segments.Add([]);
+                    failures[i] = $"{inner.GetType().Name}: {inner.Message}";
+                }
+            }
+            return (segments, failures);
+        }
+    }
+
+    RewardScore SegmenterFailed(string error) => new(Name, _options.SegmenterFailedScore, new RewardEvidence(
+        Flags: ["segmenter-failed"],
+        Details: new Dictionary<string, string> { ["segmenter"] = segmenter.Name, ["segmenter-error"] = error }));
 
     /// <summary>What the judge said about one candidate's labels, or why it could not.</summary>
     sealed record CandidateVerdicts(IReadOnlyDictionary<string, Verdict>? Verdicts, string? Error, bool Fallback);

@@ -1,0 +1,59 @@
+using FineRewards.Core;
+using FineRewards.Core.Contracts;
+using FineRewards.Host.Packs;
+using FineRewards.Rewards.Baselines;
+using FineRewards.Rewards.Caption;
+using FineRewards.Rewards.Embedders;
+using FineRewards.Rewards.Onnx;
+using FineRewards.Rewards.Segments;
+
+namespace FineRewards.Host.Scoring;
+
+/// <summary>
+/// The rewards of a <see cref="ScoringSetup"/> on a pack of real reward models (<see cref="OnnxPack"/>): clip (the raw
+/// CLIP cosine), sam (SAM everything mode, CLIP zero-shot labels, the judge), caption (the ONNX captioner and the text
+/// embedder), aesthetic (LAION head) and random.
+/// Each model is loaded once and shared (CLIP serves clip, sam's labels and aesthetic).
+/// </summary>
+public sealed class OnnxPackScorer : CandidateScorer
+{
+    public static readonly IReadOnlyList<string> Known = ["clip", "sam", "aesthetic", "random", "caption"];
+
+    public OnnxPack Pack { get; }
+    OnnxClip? _clip;
+
+    public OnnxPackScorer(OnnxPack pack, ScoringSetup setup, OnnxRuntimeOptions? runtime = null) : base(setup)
+    {
+        Pack = pack;
+        var problems = pack.Problems();
+        if (problems.Count > 0) throw new InputException("--pack", $"pack \"{pack.Manifest.Name}\" ({pack.Folder}) is incomplete: {string.Join("; ", problems)}");
+        var rewards = new List<(string, IReward)>();
+        foreach (var name in setup.Rewards)
+            rewards.Add((name, name switch
+            {
+                "clip" => new ClipScoreReward(Clip(runtime), weight: null),
+                "sam" => Segments(runtime),
+                "aesthetic" => new AestheticReward(Clip(runtime), new AestheticHead(pack.Require("aesthetic", OnnxPack.AestheticKind, "the aesthetic reward"))),
+                "random" => new RandomReward(setup.Seed),
+                "caption" => new CaptionReward(Own(new OnnxCaptioner(new OnnxCaptionerOptions(pack.Require("captioner", OnnxPack.CaptionerKind, "the caption reward"), Runtime: runtime))),
+                    setup.Embedder.ToLowerInvariant() switch
+                    {
+                        "minilm" => Own(new MiniLmEmbedder()),
+                        "clip" => Clip(runtime),
+                        _ => throw new InputException("--embedder", $"unknown embedder \"{setup.Embedder}\"; expected minilm or clip"),
+                    }),
+                _ => throw new InputException("--rewards", $"unknown reward \"{name}\"; expected {string.Join(", ", Known)}"),
+            }));
+        Rewards = rewards;
+    }
+
+    OnnxClip Clip(OnnxRuntimeOptions? runtime) => _clip ??= Own(Pack.LoadClip(runtime));
+
+    SegmentReward Segments(OnnxRuntimeOptions? runtime)
+    {
+        var (everything, vocabulary) = Pack.SamSettings();
+        var sam = Own(Pack.LoadSam(runtime));
+        return new SegmentReward(new OnnxSegmenter(sam, Clip(runtime), vocabulary, new OnnxSegmenterOptions(everything)), SharedJudge(),
+            new SegmentRewardOptions(CoverageWeight: Setup.Coverage, CountAware: Setup.CountAware));
+    }
+}
