@@ -61,36 +61,6 @@ public sealed record ScoredPrompt(string Prompt, IReadOnlyList<ScoredCandidate> 
 public abstract class CandidateScorer : IDisposable
 {
     readonly List<IDisposable> _owned = [];
-    public IReadOnlyList<(string Name, IReward Reward)> Rewards { get; }
-    public ScoringSetup Setup { get; }
-
-    public ShapesScorer(string packFolder, ScoringSetup setup)
-    {
-        Setup = setup;
-        _readers = new ShapesPackReaders(packFolder);
-        var rewards = new List<(string, IReward)>();
-        foreach (var name in setup.Rewards)
-            rewards.Add((name, name switch
-            {
-                "caption" => new CaptionReward(_readers.Captioner, Embedder(setup.Embedder)),
-                "sam" => Segments(new SegmentRewardOptions(CoverageWeight: setup.Coverage, CountAware: setup.CountAware)),
-                "sam_coverage" => Segments(new SegmentRewardOptions(CoverageWeight: ScoringSetup.VariantCoverage)),
-                "sam_count" => Segments(new SegmentRewardOptions(CoverageWeight: ScoringSetup.VariantCoverage, CountAware: true)),
-                "sam_relation" => Segments(new SegmentRewardOptions(RelationWeight: ScoringSetup.VariantRelation)),
-                "clip" => new ClipScoreReward(_readers.Contrastive),
-                "random" => new RandomReward(setup.Seed),
-                _ => throw new InputException("--rewards", $"unknown reward \"{name}\""),
-            }));
-        Rewards = rewards;
-    }
-
-    /// <summary>The sam variants share one judge, so an LLM judge is loaded once; it also reads the prompt's relations.</summary>
-    SegmentReward Segments(SegmentRewardOptions options)
-    {
-        var judge = _judge ??= Judge(Setup.Judge);
-        IRelationJudge? relations = options.RelationWeight > 0 ? judge as IRelationJudge ?? new LexicalRelationJudge() : null;
-        return new(_readers.Segmenter, judge, options, new ShapesPromptLabels(), relations);
-    }
     ILabelJudge? _judge;
 
     public IReadOnlyList<(string Name, IReward Reward)> Rewards { get; protected init; } = [];
