@@ -96,7 +96,16 @@ public sealed class FineRewardsHost : IAsyncDisposable
         app.Services.GetRequiredService<TrainingManager>();
         app.Services.GetRequiredService<ModelCatalog>().StartLoading(app.Lifetime.ApplicationStopping);
 
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            await app.DisposeAsync();
+            logFactory.Shutdown();
+            throw new FineRewards.Core.InputException("--port", $"port {options.Port} is in use on {ip}; use --port to choose another (or stop what listens there)");
+        }
         string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var address = new Uri(bound.Replace("://[::]", "://127.0.0.1", StringComparison.Ordinal));
         app.Logger.LogInformation("FineRewards host {Version} listening on {Address} (data {Data}, auth {Auth}, reflection {Reflection})",
