@@ -126,6 +126,13 @@ public sealed class FineRewardsHost : IAsyncDisposable
             ArchiveAboveSize = 10 << 20,
             MaxArchiveFiles = 5,
         };
+        // Kestrel, routing and gRPC write a few Info lines for every call (hundreds a minute with an
+        // editor polling): per-call detail is Debug here, so only their warnings reach the log, and
+        // Info is the host's own story (packs, jobs, training, feedback). NLog decides alone: it
+        // drops Microsoft.Extensions.Logging's filters.
+        var debugOnly = new NullTarget("per-call");
+        foreach (string perCall in new[] { "Microsoft.*", "Grpc.*", "System.Net.*" })
+            config.AddRule(NLog.LogLevel.Trace, NLog.LogLevel.Info, debugOnly, perCall, final: true);
         config.AddRule(NLog.LogLevel.Info, NLog.LogLevel.Fatal, file);
         if (options.LogToConsole) config.AddRule(NLog.LogLevel.Info, NLog.LogLevel.Fatal, new ConsoleTarget("console") { Layout = layout });
         factory.Configuration = config;
