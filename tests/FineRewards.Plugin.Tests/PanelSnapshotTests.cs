@@ -155,8 +155,7 @@ public class PanelSnapshotTests
             Error = "the host stopped answering during the job (connection refused: nothing listens on that port)",
             SuggestedFix = "start `finerewards serve` again (it reconnects by itself), then press Generate: a restarted host marks this job failed",
         };
-        var unreachable = Scenarios.Unreachable with { Message = "no FineRewards host at http://127.0.0.1:50151 (connection refused): start one with `finerewards serve`, or check the address and port (default 50151)" };
-        using var h = Harness(Scenarios.Snapshot(unreachable, job), w, hgt);
+        using var h = Harness(Scenarios.Snapshot(Scenarios.Unreachable, job), w, hgt);
         h.Plugin.State.CurrentJob = job.JobId;
         h.Plugin.State.Prompt.Prompt = Scenarios.Prompt;
         h.Frame();

@@ -39,8 +39,10 @@ public static class Scenarios
 
     public static ConnectionStatus Ready => new(ConnectionState.Ready, "ready: shapes on CPU (2 threads), rewards caption-test, segments-test", [], Host);
 
+    /// <summary>As <see cref="HostClient"/> words a refused connection (HostInteractionTests checks the real one).</summary>
     public static ConnectionStatus Unreachable => new(ConnectionState.Unreachable,
-        "host unreachable at http://127.0.0.1:50151: Error connecting to subchannel. (Connection refused)", ["Connection refused"], null);
+        "no FineRewards host at http://127.0.0.1:50151 (connection refused): start one with `finerewards serve`, or check the address and port (default 50151)",
+        ["connection refused: nothing listens on that port"], null);
 
     public static ConnectionStatus Missing => new(ConnectionState.MissingModels,
         "host is missing models: pack shapes: missing /data/packs/shapes/unet.safetensors",

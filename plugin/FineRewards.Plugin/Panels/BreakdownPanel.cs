@@ -128,6 +128,9 @@ public static class BreakdownPanel
     {
         var t = ui.Theme;
         var tied = RankingExplanation.TiedEverywhere(job);
+        bool allTied = c.Rewards.Count > 0 && tied.Count == c.Rewards.Count;
+        // Said first: when nothing told the candidates apart, the rest of the numbers mean nothing.
+        if (allTied && RankingExplanation.Decider(job, c) is { } none) ui.Paragraph(none, t.Warning, ui.SmallFont, maxLines: 6);
         foreach (var r in c.Rewards)
         {
             ui.BeginRow(14);
@@ -139,8 +142,7 @@ public static class BreakdownPanel
         if (c.Rewards.Count > 0) ui.Label("score · reward · its rank among the candidates", t.TextDim, ui.SmallFont);
         if (tied.Count > 0 && tied.Count < c.Rewards.Count)
             ui.Paragraph($"{string.Join(", ", tied)} gave every candidate the same score: {(tied.Count == 1 ? "it" : "they")} did not decide anything.", t.Warning, ui.SmallFont);
-        if (RankingExplanation.Decider(job, c) is { } why)
-            ui.Paragraph(why, tied.Count > 0 && tied.Count == c.Rewards.Count ? t.Warning : t.Text, ui.SmallFont, maxLines: 6);
+        if (!allTied && RankingExplanation.Decider(job, c) is { } why) ui.Paragraph(why, t.Text, ui.SmallFont, maxLines: 6);
     }
 
     static void Actions(Ui.Ui ui, PluginState state, IHostClient client, IEditorHost editor, JobView job, CandidateView c, List<EditorRequest> requests)

@@ -120,10 +120,12 @@ public static class PromptPanel
     }
 
     /// <summary>The lines under Generate: what the user must know before pressing it again.</summary>
-    static List<(string Text, SKColor Colour, int MaxLines)> Messages(Ui.Ui ui, PromptCheck? refusal, JobView? current)
+    static List<(string Text, SKColor Colour, int MaxLines)> Messages(Ui.Ui ui, ConnectionStatus connection, PromptCheck? refusal, JobView? current)
     {
         var t = ui.Theme;
         var lines = new List<(string, SKColor, int)>();
+        // The status bar cuts it to one line (a docker is narrow): here it is whole, by the button it disables.
+        if (connection.State is ConnectionState.Unreachable or ConnectionState.MissingModels) lines.Add((connection.Message, t.Warning, 4));
         if (refusal is { } r)
         {
             lines.Add(($"The pack cannot judge this prompt: {r.Message}", t.Bad, 4));
@@ -138,11 +140,11 @@ public static class PromptPanel
     }
 
     /// <summary>The height <see cref="Actions"/> needs at this width.</summary>
-    public static float ActionsHeight(Ui.Ui ui, PromptCheck? refusal, JobView? current, float width)
+    public static float ActionsHeight(Ui.Ui ui, ConnectionStatus connection, PromptCheck? refusal, JobView? current, float width)
     {
         float h = 28 + ui.Theme.Spacing;
         if (current is { Phase: JobPhase.Running or JobPhase.Queued or JobPhase.Submitting }) h += 14 + ui.Theme.Spacing;
-        foreach (var (text, _, max) in Messages(ui, refusal, current))
+        foreach (var (text, _, max) in Messages(ui, connection, refusal, current))
             h += Math.Min(max, Ui.Ui.Wrap(text, width, ui.SmallFont, ui).Count) * ui.SmallFont.Size * 1.35f + ui.Theme.Spacing;
         return h;
     }
@@ -176,7 +178,7 @@ public static class PromptPanel
             ui.DrawTextIn(CandidatesPanel.PhaseText(current), ui.Allocate(0, 14), t.TextDim, ui.SmallFont);
             ui.EndRow();
         }
-        foreach (var (text, colour, max) in Messages(ui, pending.Refusal, current)) ui.Paragraph(text, colour, ui.SmallFont, maxLines: max);
+        foreach (var (text, colour, max) in Messages(ui, connection, pending.Refusal, current)) ui.Paragraph(text, colour, ui.SmallFont, maxLines: max);
 
         if (!generate) return null;
         long.TryParse(p.Seed, NumberStyles.None, CultureInfo.InvariantCulture, out long seed);
