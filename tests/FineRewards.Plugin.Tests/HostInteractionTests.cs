@@ -165,7 +165,11 @@ public class HostInteractionTests
             var steps = new List<int>();
             await h.FramesUntilAsync(() => { steps.Add(client.Snapshot.Jobs[jobId].Step); return client.Snapshot.Jobs[jobId].Step >= 1; }, "the job to run");
 
-            await host.DisposeAsync(); // the host goes away mid-job
+            // The host goes away mid-job. A kill drops the connection at once; a graceful stop would keep the
+            // open stream until its 15 s shutdown timeout, so the client drops it here as a kill would.
+            var stopping = host.DisposeAsync().AsTask();
+            client.Reconnect();
+            await stopping;
             await h.FramesUntilAsync(() => { steps.Add(client.Snapshot.Jobs[jobId].Step); return client.Snapshot.Jobs[jobId].Finished; }, "the job to be ended in the UI");
             var job = client.Snapshot.Jobs[jobId];
             Assert.Equal(JobPhase.Failed, job.Phase);
