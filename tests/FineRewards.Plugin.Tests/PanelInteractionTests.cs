@@ -284,3 +284,62 @@ public class PanelInteractionTests
         Assert.Equal(job.Candidates[job.Selected!.Value]!.Image!.Pixels, image.Pixels);
     }
 }
+
+/// <summary>Tooltips leave what they explain in view.</summary>
+public class TooltipPlacementTests
+{
+    static SkiaSharp.SKRect Hover(PluginHarness h, SkiaSharp.SKRect target)
+    {
+        h.Send(new Ui.PointerMoved(target.MidX, target.MidY));
+        h.Frame();
+        Assert.NotNull(h.Frame(TimeSpan.FromMilliseconds(600)).Tooltip);
+        return h.Plugin.Ui.TooltipRect;
+    }
+
+    [Theory]
+    [InlineData(420, 900)]
+    [InlineData(1100, 680)]
+    public void The_running_jobs_tooltip_is_above_generate_not_over_the_progress(int w, int hgt)
+    {
+        var job = Scenarios.Job(k: 4, arrived: 2, scored: false);
+        using var h = new PluginHarness(new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready, job)), width: w, height: hgt);
+        h.Plugin.State.CurrentJob = job.JobId;
+        h.Frame();
+        var generate = h.Rect("prompt.generate");
+        var tip = Hover(h, generate);
+        Assert.True(tip.Bottom <= generate.Top, $"tooltip {tip} reaches below the top of Generate {generate}");
+    }
+
+    [Fact]
+    public void The_start_round_tooltip_is_above_the_button_not_over_the_rounds_result()
+    {
+        using var h = new PluginHarness(new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready) with
+        {
+            Trainings = System.Collections.Immutable.ImmutableDictionary<string, TrainingView>.Empty.Add(Scenarios.TrainingId, Scenarios.FinishedTraining),
+        }));
+        h.Plugin.State.Tab = SideTab.Training;
+        h.Plugin.State.Training.Current = Scenarios.TrainingId;
+        h.Frame();
+        var start = h.Rect("training.start");
+        Assert.True(Hover(h, start).Bottom <= start.Top);
+    }
+
+    [Fact]
+    public void The_segment_tooltip_does_not_cover_the_segment()
+    {
+        var job = Scenarios.Job(k: 4, arrived: 4, scored: true);
+        using var h = new PluginHarness(new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready, job)));
+        h.Plugin.State.CurrentJob = job.JobId;
+        h.Frame();
+        var c = job.Candidates[job.Selected!.Value]!;
+        var img = h.Rect("breakdown.image");
+        foreach (var s in c.Rewards.SelectMany(r => r.Segments))
+        {
+            var b = s.Segment.Box;
+            float sx = img.Width / 64, sy = img.Height / 64;
+            var seg = new SkiaSharp.SKRect(img.Left + (float)b.X * sx, img.Top + (float)b.Y * sy, img.Left + (float)(b.X + b.Width) * sx, img.Top + (float)(b.Y + b.Height) * sy);
+            var tip = Hover(h, seg);
+            Assert.False(tip.IntersectsWith(seg), $"tooltip {tip} covers {s.Segment.Label} at {seg}");
+        }
+    }
+}

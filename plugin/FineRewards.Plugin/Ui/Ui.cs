@@ -75,6 +75,8 @@ public sealed partial class Ui : IDisposable
     public IReadOnlyDictionary<string, SKRect> VisibleRects => visible;
     readonly Dictionary<string, SKRect> visible = new();
     public SKPoint Pointer => pointer;
+    /// <summary>Where the last frame drew its tooltip (empty: none); tests check that it leaves what it explains visible.</summary>
+    public SKRect TooltipRect { get; private set; }
     /// <summary>
     /// Whether this frame's input can change what is drawn (a press, release, key, text or wheel). Widgets
     /// draw before they learn they were clicked, so such a frame is drawn once more without input
@@ -128,6 +130,7 @@ public sealed partial class Ui : IDisposable
         cursor = CursorKind.Arrow;
         repaintAfter = input.Events.Count > 0 ? TimeSpan.Zero : null;
         tooltipText = null;
+        TooltipRect = SKRect.Empty;
         layouts.Clear();
         clips.Clear();
 
@@ -268,6 +271,7 @@ public sealed partial class Ui : IDisposable
         if (tooltipAbove && y < 2) y = 2;
         if (!tooltipAbove && y + h > Input.Height - 2) y = Math.Max(2, tooltipAt.Y - h - 28);
         var box = new SKRect(x, y, x + w, y + h);
+        TooltipRect = box;
         Fill.Color = Theme.TooltipBack;
         Canvas.DrawRoundRect(box, Theme.Corner, Theme.Corner, Fill);
         Stroke.Color = Theme.PanelBorder;
