@@ -177,7 +177,8 @@ public sealed class HostClient : IHostClient
         {
             // A host from before per-pack capabilities lists no pack rewards: its rewards are the host's.
             Packs = caps.Packs.Select(p => new PackView(p.Name, p.State == PackState.Ready,
-                p.Rewards.Count > 0 ? p.Rewards.ToList() : rewards, p.Rewards.Count > 0 ? p.DefaultRewards.ToList() : rewards, p.Samplers.ToList())).ToList(),
+                p.Rewards.Count > 0 ? p.Rewards.ToList() : rewards,
+                p.Rewards.Count > 0 ? p.DefaultRewards.ToList() : PackView.AssumedDefaults(rewards), p.Samplers.ToList())).ToList(),
         };
         if (!caps.ProtocolVersion.StartsWith("1.", StringComparison.Ordinal))
             return new ConnectionStatus(ConnectionState.Unreachable, $"host speaks protocol {caps.ProtocolVersion}; this plugin knows 1.x", [], info);

@@ -32,17 +32,21 @@ public sealed record HostInfo(
 {
     public IReadOnlyList<PackView> Packs { get; init; } = [];
 
-    /// <summary>The named pack (empty: the default); a host that lists no capabilities gets the host's rewards and the engine's usual samplers.</summary>
+    /// <summary>The named pack (empty: the default); a pack the host lists nothing for gets the host's rewards (all but random ticked) and no sampler list.</summary>
     public PackView Pack(string name)
     {
         string wanted = name.Length == 0 ? DefaultPack : name;
         return Packs.FirstOrDefault(p => p.Name == wanted)
-            ?? new PackView(wanted, ReadyPacks.Contains(wanted), Rewards, Rewards, []);
+            ?? new PackView(wanted, ReadyPacks.Contains(wanted), Rewards, PackView.AssumedDefaults(Rewards), []);
     }
 }
 
 /// <summary>A pack as the host lists it: whether it is ready, the rewards that can score it, those a job uses unless told, its samplers.</summary>
-public sealed record PackView(string Name, bool Ready, IReadOnlyList<string> Rewards, IReadOnlyList<string> DefaultRewards, IReadOnlyList<string> Samplers);
+public sealed record PackView(string Name, bool Ready, IReadOnlyList<string> Rewards, IReadOnlyList<string> DefaultRewards, IReadOnlyList<string> Samplers)
+{
+    /// <summary>For a host that declares no default set: what newer hosts default to, every reward but the random baseline.</summary>
+    public static IReadOnlyList<string> AssumedDefaults(IReadOnlyList<string> rewards) => rewards.Where(r => r != "random").ToList();
+}
 
 /// <summary>The host's answer to CheckPrompt for one pack and prompt.</summary>
 /// <param name="Message">Why the pack refuses it (naming the field), empty when ok.</param>
