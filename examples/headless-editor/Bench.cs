@@ -1,6 +1,7 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
 using FineRewards.Core.Contracts;
+using FineRewards.Core.IO;
 using FineRewards.Core.Ranking;
 using FineRewards.Plugin;
 using FineRewards.Plugin.Client;
@@ -20,18 +21,24 @@ namespace FineRewards.Examples.HeadlessEditor;
 /// </summary>
 public static class Bench
 {
-    public static int Run(int frames, float width, float height, float scale, TextWriter output)
+    /// <param name="outDir">Where each state's last frame is written as PNG, with the numbers in bench.txt beside them.</param>
+    public static int Run(int frames, float width, float height, float scale, string outDir, TextWriter output)
     {
+        Directory.CreateDirectory(outDir);
         var job = Fixture(16);
         // For comparison: the same window with no job (prompt panel only), then tiles without overlays.
-        var empty = Measure(job, frames, width, height, scale, current: false, overlays: false);
-        var plain = Measure(job, frames, width, height, scale, current: true, overlays: false);
-        var full = Measure(job, frames, width, height, scale, current: true, overlays: true);
+        var empty = Measure(job, frames, width, height, scale, current: false, overlays: false, Path.Combine(outDir, "bench_no_job.png"));
+        var plain = Measure(job, frames, width, height, scale, current: true, overlays: false, Path.Combine(outDir, "bench_overlays_in_breakdown.png"));
+        var full = Measure(job, frames, width, height, scale, current: true, overlays: true, Path.Combine(outDir, "bench_overlays_on_tiles.png"));
         var size = FrameInputs.DeviceSize(width, height, scale);
-        output.WriteLine($"plugin frame at {width}x{height} logical, scale {scale} ({size.Width}x{size.Height} px), {frames} frames each after 30 warm-up:");
-        output.WriteLine($"  no job (prompt panel only):              {Describe(empty)}");
-        output.WriteLine($"  16 candidates, overlays in breakdown:    {Describe(plain)}");
-        output.WriteLine($"  16 candidates, overlays on every tile:   {Describe(full)}   <- target: median under 8 ms");
+        var report = new StringWriter();
+        report.WriteLine($"plugin frame at {width}x{height} logical, scale {scale} ({size.Width}x{size.Height} px){(width < FineRewardsPlugin.DockWidth ? ", docked (one column)" : "")}, {frames} frames each after 30 warm-up:");
+        report.WriteLine($"  no job (prompt panel only):              {Describe(empty)}   frame: bench_no_job.png");
+        report.WriteLine($"  16 candidates, overlays in breakdown:    {Describe(plain)}   frame: bench_overlays_in_breakdown.png");
+        report.WriteLine($"  16 candidates, overlays on every tile:   {Describe(full)}   frame: bench_overlays_on_tiles.png   <- target: p95 under 8 ms");
+        AtomicFile.WriteAllText(Path.Combine(outDir, "bench.txt"), report.ToString());
+        output.Write(report.ToString());
+        output.WriteLine($"frames and numbers in {Path.GetFullPath(outDir)}");
         return 0;
     }
 
@@ -43,7 +50,7 @@ public static class Bench
         return $"wall median {P(0.5):0.00} ms, p95 {P(0.95):0.00} ms, max {times[^1]:0.00} ms; process CPU {cpu:0.00} ms/frame, {allocated / 1024:0.0} KiB allocated/frame";
     }
 
-    static List<double> Measure(JobView job, int frames, float width, float height, float scale, bool current, bool overlays)
+    static List<double> Measure(JobView job, int frames, float width, float height, float scale, bool current, bool overlays, string png)
     {
         using var client = new OfflineClient(job);
         var document = new HeadlessDocument("bench", 64, 64, null);
@@ -59,10 +66,19 @@ public static class Bench
         TimeSpan cpuStart = TimeSpan.Zero;
         long allocatedStart = 0;
         const int warmup = 30;
+        bool docked = width < FineRewardsPlugin.DockWidth;
+        // Docked, the grid is under the prompt form in one scroll: scroll it into view, as a user would.
+        if (docked && current)
+        {
+            plugin.Frame(canvas, new FrameInput(width, height, scale, [], clock.Elapsed));
+            var tile = plugin.Ui.WidgetRects[$"candidates.tile.{job.Order![0]}"];
+            plugin.Ui.ScrollTo("dock.scroll", tile.Top - 2 * FineRewardsPlugin.StatusHeight - 40);
+        }
+        float left = docked ? 20 : FineRewardsPlugin.SideWidth + 20;
         for (int f = 0; f < warmup + frames; f++)
         {
             // Sweep the pointer over the candidates grid and the breakdown image.
-            float x = FineRewardsPlugin.SideWidth + 20 + (f * 37 % (int)Math.Max(1, width - FineRewardsPlugin.SideWidth - 40));
+            float x = left + (f * 37 % (int)Math.Max(1, width - left - 20));
             float y = 60 + (f * 23 % (int)Math.Max(1, height - 80));
             var input = new FrameInput(width, height, scale, [new PointerMoved(x, y)], clock.Elapsed);
             long start = Stopwatch.GetTimestamp();
@@ -78,6 +94,9 @@ public static class Bench
         }
         double cpu = (Process.GetCurrentProcess().TotalProcessorTime - cpuStart).TotalMilliseconds / frames;
         double allocated = (double)(GC.GetAllocatedBytesForCurrentThread() - allocatedStart) / frames;
+        using (var image = SKImage.FromBitmap(bitmap))
+        using (var data = image.Encode(SKEncodedImageFormat.Png, 100))
+            AtomicFile.WriteAllBytes(png, data.AsSpan());
         times.Sort();
         // First entries: process CPU time per frame (less sensitive to a busy machine than wall time), managed bytes allocated per frame.
         times.InsertRange(0, [cpu, allocated]);
@@ -149,6 +168,7 @@ public static class Bench
         public string SendFeedback(string jobId, int candidateIndex, FeedbackChoice choice, string profile) => throw new InvalidOperationException("the bench has no host");
         public string SendEdited(string jobId, int candidateIndex, RgbImage edited, string profile) => throw new InvalidOperationException("the bench has no host");
         public void Refresh() { }
+        public void CheckPrompt(string pack, string prompt) { }
         public string StartTraining(TrainingParameters parameters) => throw new InvalidOperationException("the bench has no host");
         public void WatchTraining(string trainingId, TrainingParameters parameters) { }
         public void CancelTraining(string trainingId) { }

@@ -9,11 +9,13 @@ const string Usage = """
 usage:
   finerewards-headless-editor --host http://127.0.0.1:50151 --script scripts/demo.json --out frames/
       [--size 1100x680] [--scale 1] [--token TOKEN] [--settings settings.json] [--document NAME]
-  finerewards-headless-editor --bench [--frames 300] [--size 1280x900] [--scale 1]
+  finerewards-headless-editor --bench [--frames 300] [--size 1280x900] [--scale 1] [--out bench-out/]
 
 Replays the script's input events and waits against a running host and writes every frame as
 frame_NNNN.png (and the document's layers as layer_N.png) under --out. --bench times frames of the
-candidates panel with 16 candidates and overlays (no host needed).
+candidates panel with 16 candidates and overlays (no host needed) and writes each state's last frame
+as PNG and the numbers as bench.txt under --out (default bench-out/). Below 560 px wide the plugin is
+docked (one column).
 """;
 
 try
@@ -23,7 +25,8 @@ try
     var (width, height) = Size(options.GetValueOrDefault("size") ?? (options.ContainsKey("bench") ? "1280x900" : "1100x680"));
     float scale = Float(options.GetValueOrDefault("scale") ?? "1", "--scale");
     if (options.ContainsKey("bench"))
-        return Bench.Run(int.Parse(options.GetValueOrDefault("frames") ?? "300", CultureInfo.InvariantCulture), width, height, scale, Console.Out);
+        return Bench.Run(int.Parse(options.GetValueOrDefault("frames") ?? "300", CultureInfo.InvariantCulture), width, height, scale,
+            options.GetValueOrDefault("out") ?? "bench-out", Console.Out);
 
     string host = options.GetValueOrDefault("host") ?? throw new InputException("--host", "required: the host's address, e.g. http://127.0.0.1:50151");
     string script = options.GetValueOrDefault("script") ?? throw new InputException("--script", "required: a JSON file of steps (see scripts/demo.json)");

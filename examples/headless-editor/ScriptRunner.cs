@@ -13,7 +13,7 @@ namespace FineRewards.Examples.HeadlessEditor;
 /// <summary>
 /// Replays a scripted session: a JSON array of steps, each one object with one action, e.g.
 /// <c>{"click": "prompt.generate"}</c>, <c>{"type": "a red circle"}</c>, <c>{"key": "Enter"}</c>,
-/// <c>{"move": [x, y]}</c>, <c>{"hover": "widget"}</c>, <c>{"hover_segment": "certain"}</c>,
+/// <c>{"move": [x, y]}</c>, <c>{"hover": "widget"}</c> or <c>{"hover": [x, y]}</c> (move and hover take either), <c>{"hover_segment": "certain"}</c>,
 /// <c>{"wheel": "widget", "dy": 120}</c>, <c>{"wait_ms": 600}</c>,
 /// <c>{"wait_until": "ready|job_finished|feedback_stored|training_finished|lora_listed", "timeout_ms": 30000}</c>.
 /// After every step one frame is drawn and written as frame_NNNN.png.
@@ -51,11 +51,10 @@ public sealed class ScriptRunner(FineRewardsPlugin plugin, HeadlessDocument docu
             log.WriteLine($"step {i} at {clock.ElapsedMilliseconds} ms: {action.Name} {action.Value}");
             switch (action.Name)
             {
-                case "move": { var (x, y) = Point(action.Value, field); pending.Add(new PointerMoved(x, y)); break; }
-                case "hover": { var r = Widget(action.Value.GetString()!, field); pending.Add(new PointerMoved(r.MidX, r.MidY)); break; }
+                case "move" or "hover": { var (x, y) = Target(action.Value, field); pending.Add(new PointerMoved(x, y)); break; }
                 case "click":
                 {
-                    var (x, y) = action.Value.ValueKind == JsonValueKind.String ? Centre(Widget(action.Value.GetString()!, field)) : Point(action.Value, field);
+                    var (x, y) = Target(action.Value, field);
                     pending.AddRange([new PointerMoved(x, y), new PointerPressed(x, y), new PointerReleased(x, y)]);
                     break;
                 }
@@ -67,17 +66,17 @@ public sealed class ScriptRunner(FineRewardsPlugin plugin, HeadlessDocument docu
                     break;
                 case "wheel":
                 {
-                    var r = Widget(action.Value.GetString()!, field);
+                    var r = Widget(Text(action.Value, field), field);
                     float dy = step.TryGetProperty("dy", out var d) ? d.GetSingle() : 60;
                     pending.Add(new WheelScrolled(r.MidX, r.MidY, 0, dy));
                     break;
                 }
-                case "hover_segment": { var (x, y) = SegmentPoint(action.Value.GetString()!, field); pending.Add(new PointerMoved(x, y)); break; }
+                case "hover_segment": { var (x, y) = SegmentPoint(Text(action.Value, field), field); pending.Add(new PointerMoved(x, y)); break; }
                 case "wait_ms": await Task.Delay(action.Value.GetInt32()); break;
                 case "wait_until":
                 {
                     int timeout = step.TryGetProperty("timeout_ms", out var t) ? t.GetInt32() : 30_000;
-                    var condition = Condition(action.Value.GetString()!, field);
+                    var condition = Condition(Text(action.Value, field), field);
                     var end = DateTime.UtcNow.AddMilliseconds(timeout);
                     while (!condition())
                     {
@@ -132,9 +131,17 @@ public sealed class ScriptRunner(FineRewardsPlugin plugin, HeadlessDocument docu
 
     static (float, float) Centre(SKRect r) => (r.MidX, r.MidY);
 
+    /// <summary>A widget id (its centre) or [x, y] in logical pixels.</summary>
+    (float, float) Target(JsonElement e, string field) =>
+        e.ValueKind == JsonValueKind.String ? Centre(Widget(e.GetString()!, field)) : Point(e, field);
+
+    static string Text(JsonElement e, string field) =>
+        e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new InputException(field, $"expected a string, found {e.ValueKind.ToString().ToLowerInvariant()} {e}");
+
     static (float, float) Point(JsonElement e, string field)
     {
-        if (e.ValueKind != JsonValueKind.Array || e.GetArrayLength() != 2) throw new InputException(field, "expected [x, y] in logical pixels");
+        if (e.ValueKind != JsonValueKind.Array || e.GetArrayLength() != 2 || e[0].ValueKind != JsonValueKind.Number || e[1].ValueKind != JsonValueKind.Number)
+            throw new InputException(field, $"expected a widget id or [x, y] in logical pixels, found {e}");
         return (e[0].GetSingle(), e[1].GetSingle());
     }
 

@@ -15,6 +15,8 @@ namespace FineRewards.Plugin;
 public sealed class FineRewardsPlugin : IDisposable
 {
     public const float SideWidth = 290, BreakdownWidth = 300, StatusHeight = 26;
+    /// <summary>Narrower than this (a docker, ~420 px in Krita) the plugin is one column.</summary>
+    public const float DockWidth = 560;
 
     readonly IHostClient client;
     readonly IEditorHost editor;
@@ -22,6 +24,8 @@ public sealed class FineRewardsPlugin : IDisposable
     readonly CurveChart chart = new();
     readonly TileCache tiles = new();
     readonly List<EditorRequest> requests = [];
+    /// <summary>Where the candidates start in the docked scroll (the view jumps there on Generate).</summary>
+    float dockGridY;
 
     /// <summary>The editor setting that keeps the profile's last training id.</summary>
     string TrainingSettingKey => $"finerewards.training.{State.Profile}";
@@ -55,20 +59,44 @@ public sealed class FineRewardsPlugin : IDisposable
 
     public FrameOutput Frame(SKCanvas canvas, FrameInput input)
     {
-        var snapshot = client.Snapshot;
         requests.Clear();
+        var output = Pass(canvas, input);
+        // Widgets draw before they learn what the input did to them: draw the result once more, so
+        // a frame never shows the state from before the click (a ticked box drawn unticked).
+        if (Ui.HadActions)
+        {
+            var again = Pass(canvas, input with { Events = [] });
+            output = again with { RepaintAfter = Min(output.RepaintAfter, again.RepaintAfter) };
+        }
+        return output with { Requests = requests.ToList() };
+    }
+
+    static TimeSpan? Min(TimeSpan? a, TimeSpan? b) => a is null ? b : b is null ? a : a < b ? a : b;
+
+    FrameOutput Pass(SKCanvas canvas, FrameInput input)
+    {
+        var snapshot = client.Snapshot;
         Ui.Begin(canvas, input, clear: false);
         var job = State.CurrentJob is { } id ? snapshot.Jobs.GetValueOrDefault(id) : null;
         if (job is not null)
         {
             if (!job.Finished) Ui.RepaintWithin(TimeSpan.FromMilliseconds(500)); // progress without relying on events alone
             if (job.BaseSeed is long seed) History.Update(job.JobId, e => e.BaseSeed == seed ? e : e with { BaseSeed = seed });
+            History.RememberThumbnail(job);
         }
 
         float w = input.Width, h = input.Height, gap = Ui.Theme.Spacing;
         StatusBar(snapshot.Connection, new SKRect(0, 0, w, StatusHeight));
         float top = StatusHeight + gap;
-        // Narrow docks stack the breakdown under the candidates; wide windows get three columns.
+        if (w < DockWidth)
+        {
+            // A docker: one column, prompt, candidates and breakdown stacked in one scroll.
+            var dock = new SKRect(gap, top, w - gap, h - gap);
+            Background(new SKRect(0, StatusHeight, w, h), [dock]);
+            SidePanel(snapshot, job, dock, docked: true);
+            return Ui.End(requests);
+        }
+        // Wide windows get three columns; narrower ones stack the breakdown under the candidates.
         bool wide = w >= SideWidth + BreakdownWidth + 2 * CandidatesPanel.MinTile + 4 * gap;
         var side = new SKRect(gap, top, gap + SideWidth, h - gap);
         SKRect candidates, breakdown;
@@ -85,10 +113,10 @@ public sealed class FineRewardsPlugin : IDisposable
         }
 
         Background(new SKRect(0, StatusHeight, w, h), [side, candidates, breakdown]);
-        SidePanel(snapshot, job, side);
+        SidePanel(snapshot, job, side, docked: false);
         CandidatesPanel.Draw(Ui, State, job, overlay, tiles, candidates);
         BreakdownPanel.Draw(Ui, State, client, editor, job, overlay, breakdown, requests);
-        return Ui.End(requests.ToList());
+        return Ui.End(requests);
     }
 
     /// <summary>
@@ -136,7 +164,8 @@ public sealed class FineRewardsPlugin : IDisposable
         }
     }
 
-    void SidePanel(ClientSnapshot snapshot, JobView? job, SKRect rect)
+    /// <param name="docked">One column: the Generate tab also holds the candidates and the breakdown.</param>
+    void SidePanel(ClientSnapshot snapshot, JobView? job, SKRect rect, bool docked)
     {
         Ui.FillRect(rect, Ui.Theme.Panel, Ui.Theme.Corner);
         Ui.StrokeRect(rect, Ui.Theme.PanelBorder, 1, Ui.Theme.Corner);
@@ -147,17 +176,7 @@ public sealed class FineRewardsPlugin : IDisposable
         switch (State.Tab)
         {
             case SideTab.Prompt:
-                Ui.BeginScroll("side.scroll", Ui.Remaining);
-                if (PromptPanel.Draw(Ui, State.Prompt, snapshot, job, client) is { } parameters)
-                {
-                    string jobId = client.Generate(parameters);
-                    History.Add(new HistoryEntry(jobId, DateTimeOffset.UtcNow, parameters));
-                    State.CurrentJob = jobId;
-                    State.Focused = null;
-                    State.Notice = null;
-                }
-                if (State.Notice is { } notice) Ui.Paragraph(notice, Ui.Theme.TextDim, Ui.SmallFont);
-                Ui.EndScroll();
+                GenerateTab(snapshot, job, docked);
                 break;
             case SideTab.History:
                 HistoryPanel.Draw(Ui, State, History, client, requests);
@@ -167,6 +186,42 @@ public sealed class FineRewardsPlugin : IDisposable
                 TrainingPanel.Draw(Ui, State, snapshot, client, chart);
                 if (State.Training.Current is { } started && started != before) editor.WriteSetting(TrainingSettingKey, started);
                 break;
+        }
+        Ui.EndColumn();
+    }
+
+    /// <summary>The form scrolls; Generate, progress and refusals are pinned under it, always in view.</summary>
+    void GenerateTab(ClientSnapshot snapshot, JobView? job, bool docked)
+    {
+        var area = Ui.Remaining;
+        var refusal = PromptPanel.Refusal(State.Prompt, snapshot);
+        float footer = PromptPanel.ActionsHeight(Ui, snapshot.Connection, refusal, job, area.Width);
+        string scrollId = docked ? "dock.scroll" : "side.scroll";
+        Ui.BeginScroll(scrollId, new SKRect(area.Left, area.Top, area.Right, Math.Max(area.Top, area.Bottom - footer - Ui.Theme.Spacing)));
+        var pending = PromptPanel.Form(Ui, State.Prompt, snapshot, client);
+        if (docked)
+        {
+            Ui.Space(4);
+            var grid = Ui.Allocate(0, CandidatesPanel.Height(Ui, job, Ui.Remaining.Width));
+            dockGridY = grid.Top - area.Top + Ui.ScrollOffset(scrollId);
+            CandidatesPanel.Draw(Ui, State, job, overlay, tiles, grid);
+            float measured = BreakdownPanel.Height(Ui, State, job);
+            var breakdown = Ui.Allocate(0, measured);
+            BreakdownPanel.Draw(Ui, State, client, editor, job, overlay, breakdown, requests, pinActions: false);
+            // Sized from the last frame's content: draw again at once when that changed.
+            if (BreakdownPanel.Height(Ui, State, job) != measured) Ui.RepaintWithin(TimeSpan.Zero);
+        }
+        Ui.EndScroll();
+        Ui.BeginColumn(new SKRect(area.Left, area.Bottom - footer, area.Right, area.Bottom));
+        if (PromptPanel.Actions(Ui, State.Prompt, pending with { Refusal = refusal }, snapshot, job, client) is { } parameters)
+        {
+            string jobId = client.Generate(parameters);
+            History.Add(new HistoryEntry(jobId, DateTimeOffset.UtcNow, parameters));
+            State.CurrentJob = jobId;
+            State.Focused = null;
+            State.Notice = null;
+            // Docked, the new job's candidates are under the form: show them.
+            if (docked) Ui.ScrollTo(scrollId, dockGridY);
         }
         Ui.EndColumn();
     }

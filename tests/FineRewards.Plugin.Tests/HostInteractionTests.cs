@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Sockets;
 using FineRewards.Core.Contracts;
 using FineRewards.Plugin.Client;
+using FineRewards.Plugin.Panels;
+using Grpc.Core;
 using FineRewards.Plugin.Ui;
 using FineRewards.Protocol.V1;
 using FineRewards.Server;
@@ -138,9 +140,90 @@ public class HostInteractionTests
         using var client = new HostClient($"http://127.0.0.1:{port}");
         using var h = new PluginHarness(client);
         await h.FramesUntilAsync(() => client.Snapshot.Connection.State == ConnectionState.Unreachable, "unreachable");
-        Assert.Contains($"127.0.0.1:{port}", client.Snapshot.Connection.Message);
-        Assert.NotEmpty(client.Snapshot.Connection.Problems);
-        Assert.False(string.IsNullOrWhiteSpace(client.Snapshot.Connection.Problems[0]));
+        // What happened and what to do, not gRPC's "Error connecting to subchannel."
+        Assert.Equal($"no FineRewards host at http://127.0.0.1:{port} (connection refused): start one with `finerewards serve`, or check the address and port (default 50151)",
+            client.Snapshot.Connection.Message);
+        Assert.Equal("connection refused: nothing listens on that port", Assert.Single(client.Snapshot.Connection.Problems));
+    }
+
+    [Fact]
+    public async Task A_host_killed_mid_job_ends_the_job_in_the_ui_and_the_client_reconnects_when_it_is_back()
+    {
+        string data = TestHost.NewDataDirectory();
+        try
+        {
+            // Held after its first step until the host stops: the stop abandons it mid-job, as a kill does.
+            using var gate = new ManualResetEventSlim(false);
+            var host = await StartHost(new ShapesSceneTestGenerator { Gate = gate }, dataDirectory: data);
+            var address = host.Host.Address;
+            var client = new HostClient(address.ToString().TrimEnd('/'), clientId: "plugin-test") { HostLostAfter = TimeSpan.FromSeconds(1), PollInterval = TimeSpan.FromMilliseconds(500) };
+            using var h = new PluginHarness(client);
+            await h.FramesUntilAsync(() => client.Snapshot.Connection.State == ConnectionState.Ready, "ready");
+            h.Type("prompt.text", "a red circle");
+            h.Click("prompt.generate");
+            string jobId = h.Plugin.State.CurrentJob!;
+            var steps = new List<int>();
+            await h.FramesUntilAsync(() => { steps.Add(client.Snapshot.Jobs[jobId].Step); return client.Snapshot.Jobs[jobId].Step >= 1; }, "the job to run");
+
+            // The host goes away mid-job. A kill drops the connection at once; a graceful stop would keep the
+            // open stream until its 15 s shutdown timeout, so the client drops it here as a kill would.
+            var stopping = host.DisposeAsync().AsTask();
+            client.Reconnect();
+            await stopping;
+            await h.FramesUntilAsync(() => { steps.Add(client.Snapshot.Jobs[jobId].Step); return client.Snapshot.Jobs[jobId].Finished; }, "the job to be ended in the UI");
+            var job = client.Snapshot.Jobs[jobId];
+            Assert.Equal(JobPhase.Failed, job.Phase);
+            Assert.StartsWith("the host stopped answering during the job (", job.Error);
+            Assert.Contains("finerewards serve", job.SuggestedFix);
+            Assert.Equal(steps.Order(), steps); // the counter never went back
+
+            // The host comes back on the same port and data: the client reconnects by itself and a new job runs.
+            await using var back = await FineRewards.Server.Hosting.FineRewardsHost.StartAsync(
+                new HostOptions(data, Port: address.Port, LogToConsole: false),
+                TestHost.Models(new ShapesSceneTestGenerator(), rewards: [new ShapesCaptionTestReward(), new ShapesSegmentTestReward()]));
+            await h.FramesUntilAsync(() => client.Snapshot.Connection.State == ConnectionState.Ready, "the client to reconnect", TimeSpan.FromSeconds(30));
+            // The restarted host marked the interrupted job failed, as the UI already shows it.
+            using (var channel = Grpc.Net.Client.GrpcChannel.ForAddress(back.Address))
+            using (var call = new GenerationService.GenerationServiceClient(channel).WatchJob(new WatchJobRequest { JobId = jobId }))
+            {
+                JobEvent? last = null;
+                await foreach (var m in call.ResponseStream.ReadAllAsync()) if (m.Event is not null) last = m.Event;
+                Assert.Equal(FailureCode.HostRestarted, last!.Failed.Code);
+            }
+            h.Click("prompt.generate");
+            string second = h.Plugin.State.CurrentJob!;
+            Assert.NotEqual(jobId, second);
+            await h.FramesUntilAsync(() => client.Snapshot.Jobs[second].Phase == JobPhase.Completed, "a new job after the reconnect");
+            client.Dispose();
+        }
+        finally { TestHost.TryDelete(data); }
+    }
+
+    [Fact]
+    public async Task A_prompt_outside_the_packs_grammar_is_refused_before_generating_with_the_hosts_message()
+    {
+        var capabilities = new FineRewards.Server.Models.PackCapabilities(
+            CheckPrompt: (prompt, field) => FineRewards.Shapes.Grammar.PromptGrammar.Parse(prompt, field), ExamplePrompt: "a red circle above a blue square");
+        await using var host = await TestHost.StartAsync(new ShapesSceneTestGenerator(), rewards: [new ShapesCaptionTestReward(), new ShapesSegmentTestReward()],
+            capabilities: capabilities);
+        using var h = await ReadyHarness(host);
+        h.Type("prompt.text", "a cat sitting on a red sofa");
+        await h.FramesUntilAsync(() => PromptPanel.Refusal(h.Plugin.State.Prompt, h.Plugin.Client.Snapshot) is not null, "the host's answer");
+        var refusal = PromptPanel.Refusal(h.Plugin.State.Prompt, h.Plugin.Client.Snapshot)!;
+        Assert.StartsWith("prompt: \"a cat sitting on a red sofa\" is not in the Shapes grammar", refusal.Message);
+        Assert.Contains("\"a red circle above a blue square\"", refusal.Fix);
+        h.Click("prompt.generate");
+        Assert.Null(h.Plugin.State.CurrentJob);
+
+        // Rewritten in the grammar, the refusal goes and Generate runs.
+        h.Click("prompt.text");
+        h.Send(new KeyPressed(Key.End));
+        h.Send(Enumerable.Repeat<InputEvent>(new KeyPressed(Key.Backspace), h.Plugin.State.Prompt.Prompt.Length).ToArray());
+        h.Send(new TextEntered("a red circle"));
+        h.Frame();
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.PromptCheck is { Ok: true, Prompt: "a red circle" }, "the host to accept it");
+        h.Click("prompt.generate");
+        Assert.NotNull(h.Plugin.State.CurrentJob);
     }
 
     [Fact]

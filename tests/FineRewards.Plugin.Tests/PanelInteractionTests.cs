@@ -97,19 +97,23 @@ public class PanelInteractionTests
         h.Click("training.start");
         var sent = Assert.Single(client.Trained);
         Assert.Equal(new TrainingParameters("alice", IncludeGenerated: true, Rounds: 1, K: 4, StepsPerImage: 1, Seed: 1), sent with { Rewards = null });
-        Assert.Equal("training-new", h.Plugin.State.Training.Current);
+        Assert.Equal("training-new-1", h.Plugin.State.Training.Current);
+        // While it starts (the host has not answered yet), the frame of the click already shows it disabled.
+        Assert.Equal(SnapshotAssert.Pixels(h.Bitmap), SnapshotAssert.Pixels(Redrawn(h)));
+        h.Click("training.start");
+        Assert.Single(client.Trained);
 
         // While the host reports it running, Start is disabled and Cancel cancels it.
         client.Snapshot = client.Snapshot with
         {
             Trainings = System.Collections.Immutable.ImmutableDictionary<string, TrainingView>.Empty
-                .Add("training-new", new TrainingView("training-new", sent, TrainingJobPhase.Running)),
+                .Add("training-new-1", new TrainingView("training-new-1", sent, TrainingJobPhase.Running)),
         };
         h.Frame();
         h.Click("training.start");
         Assert.Single(client.Trained);
         h.Click("training.cancel");
-        Assert.Contains("cancel training training-new", client.Calls);
+        Assert.Contains("cancel training training-new-1", client.Calls);
     }
 
     [Fact]
@@ -178,5 +182,164 @@ public class PanelInteractionTests
         h.Frame();
         Assert.Equal(tile, h.Rect($"candidates.tile.{other}"));
         Assert.NotEqual(image, Image());
+    }
+
+    /// <summary>The harness's bitmap after one more frame without input: what the last frame should already have shown.</summary>
+    static SkiaSharp.SKBitmap Redrawn(PluginHarness h)
+    {
+        h.Frame();
+        return h.Bitmap;
+    }
+
+    [Fact]
+    public void A_click_is_drawn_in_its_own_frame_not_one_frame_later()
+    {
+        var job = Scenarios.Job(k: 4, arrived: 4, scored: true);
+        var client = new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready, job));
+        using var h = new PluginHarness(client);
+        h.Plugin.State.CurrentJob = job.JobId;
+        h.Frame();
+        foreach (string id in new[] { "candidates.overlays", "breakdown.show.may", "side.tabs.2", "side.tabs.0", "prompt.advanced" })
+        {
+            h.Click(id);
+            var clicked = SnapshotAssert.Pixels(h.Bitmap);
+            Assert.True(clicked.SequenceEqual(SnapshotAssert.Pixels(Redrawn(h))), $"the frame of the click on {id} differs from the next one");
+        }
+        Assert.True(h.Plugin.State.OverlayOnTiles);
+        Assert.Equal(SideTab.Prompt, h.Plugin.State.Tab);
+    }
+
+    [Fact]
+    public void Samplers_and_default_rewards_come_from_the_hosts_pack()
+    {
+        var client = new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready));
+        using var h = new PluginHarness(client);
+        h.Frame();
+        h.Click("prompt.advanced");
+        for (int i = 0; i < Scenarios.Samplers.Length; i++) h.Rect($"prompt.sampler.{i}");
+        Assert.False(h.Plugin.Ui.WidgetRects.ContainsKey($"prompt.sampler.{Scenarios.Samplers.Length}"));
+        h.Click("prompt.sampler.3");
+        h.Type("prompt.text", "a red circle");
+        h.Click("prompt.generate");
+        var sent = Assert.Single(client.Generated);
+        Assert.Equal("dpmpp_2m", sent.Sampler);
+        // The pack's default set is ticked; the random baseline is offered but not chosen.
+        Assert.Equal(["caption-test", "segments-test"], sent.Rewards);
+        h.Rect("prompt.reward.random");
+    }
+
+    [Fact]
+    public void A_prompt_the_host_refuses_disables_generate_and_says_why()
+    {
+        var client = new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready)) { Checker = (pack, prompt) => Scenarios.Refused(prompt) };
+        using var h = new PluginHarness(client);
+        h.Frame();
+        h.Type("prompt.text", "a cat sitting on a red sofa");
+        // Asked only once typing rests.
+        Assert.DoesNotContain(client.Calls, c => c.StartsWith("check"));
+        h.Frame(PromptPanel.CheckDelay);
+        h.Frame();
+        Assert.Contains("check |a cat sitting on a red sofa", client.Calls);
+        h.Click("prompt.generate");
+        Assert.Empty(client.Generated);
+        var generate = h.Rect("prompt.generate");
+        h.Send(new Ui.PointerMoved(generate.MidX, generate.MidY));
+        h.Frame();
+        var tip = h.Frame(TimeSpan.FromMilliseconds(600)).Tooltip;
+        Assert.NotNull(tip);
+        Assert.Contains("is not in the Shapes grammar", tip);
+    }
+
+    [Fact]
+    public void Accept_scales_the_candidate_to_the_canvas_and_says_so()
+    {
+        var job = Scenarios.Job(k: 4, arrived: 4, scored: true);
+        var client = new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready, job));
+        using var h = new PluginHarness(client, new FakeEditorHost(256, 192));
+        h.Plugin.State.CurrentJob = job.JobId;
+        h.Frame();
+        h.Click("breakdown.accept");
+        var layer = Assert.Single(h.Editor.Layers).Image;
+        Assert.Equal((256, 192), (layer.Width, layer.Height));
+        Assert.Contains("scaled 64×64 → 192×192 to the 256×192 canvas", h.Plugin.State.Notice);
+        // Nearest neighbour: each source pixel becomes a 3x3 block, centred (32 px of white either side).
+        var source = job.Candidates[job.Selected!.Value]!.Image!;
+        Assert.Equal(source[10, 20], layer[32 + 30 + 1, 61]);
+        Assert.Equal(((byte)255, (byte)255, (byte)255), layer[5, 100]);
+    }
+
+    [Fact]
+    public void A_ranked_job_leaves_its_chosen_image_in_the_history_entry()
+    {
+        var job = Scenarios.Job(k: 4, arrived: 4, scored: true);
+        var client = new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready, job));
+        using var h = new PluginHarness(client);
+        h.Plugin.History.Add(new HistoryEntry(job.JobId, DateTimeOffset.UtcNow, job.Parameters));
+        h.Plugin.State.CurrentJob = job.JobId;
+        h.Frame();
+        var entry = Assert.Single(h.Plugin.History.Entries);
+        Assert.NotNull(entry.Thumbnail);
+        var image = ImageCodec.DecodePng(Convert.FromBase64String(entry.Thumbnail));
+        Assert.Equal((HistoryStore.ThumbnailSize, HistoryStore.ThumbnailSize), (image.Width, image.Height));
+        Assert.Equal(job.Candidates[job.Selected!.Value]!.Image!.Pixels, image.Pixels);
+    }
+}
+
+/// <summary>Tooltips leave what they explain in view.</summary>
+public class TooltipPlacementTests
+{
+    static SkiaSharp.SKRect Hover(PluginHarness h, SkiaSharp.SKRect target)
+    {
+        h.Send(new Ui.PointerMoved(target.MidX, target.MidY));
+        h.Frame();
+        Assert.NotNull(h.Frame(TimeSpan.FromMilliseconds(600)).Tooltip);
+        return h.Plugin.Ui.TooltipRect;
+    }
+
+    [Theory]
+    [InlineData(420, 900)]
+    [InlineData(1100, 680)]
+    public void The_running_jobs_tooltip_is_above_generate_not_over_the_progress(int w, int hgt)
+    {
+        var job = Scenarios.Job(k: 4, arrived: 2, scored: false);
+        using var h = new PluginHarness(new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready, job)), width: w, height: hgt);
+        h.Plugin.State.CurrentJob = job.JobId;
+        h.Frame();
+        var generate = h.Rect("prompt.generate");
+        var tip = Hover(h, generate);
+        Assert.True(tip.Bottom <= generate.Top, $"tooltip {tip} reaches below the top of Generate {generate}");
+    }
+
+    [Fact]
+    public void The_start_round_tooltip_is_above_the_button_not_over_the_rounds_result()
+    {
+        using var h = new PluginHarness(new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready) with
+        {
+            Trainings = System.Collections.Immutable.ImmutableDictionary<string, TrainingView>.Empty.Add(Scenarios.TrainingId, Scenarios.FinishedTraining),
+        }));
+        h.Plugin.State.Tab = SideTab.Training;
+        h.Plugin.State.Training.Current = Scenarios.TrainingId;
+        h.Frame();
+        var start = h.Rect("training.start");
+        Assert.True(Hover(h, start).Bottom <= start.Top);
+    }
+
+    [Fact]
+    public void The_segment_tooltip_does_not_cover_the_segment()
+    {
+        var job = Scenarios.Job(k: 4, arrived: 4, scored: true);
+        using var h = new PluginHarness(new SnapshotClient(Scenarios.Snapshot(Scenarios.Ready, job)));
+        h.Plugin.State.CurrentJob = job.JobId;
+        h.Frame();
+        var c = job.Candidates[job.Selected!.Value]!;
+        var img = h.Rect("breakdown.image");
+        foreach (var s in c.Rewards.SelectMany(r => r.Segments))
+        {
+            var b = s.Segment.Box;
+            float sx = img.Width / 64, sy = img.Height / 64;
+            var seg = new SkiaSharp.SKRect(img.Left + (float)b.X * sx, img.Top + (float)b.Y * sy, img.Left + (float)(b.X + b.Width) * sx, img.Top + (float)(b.Y + b.Height) * sy);
+            var tip = Hover(h, seg);
+            Assert.False(tip.IntersectsWith(seg), $"tooltip {tip} covers {s.Segment.Label} at {seg}");
+        }
     }
 }

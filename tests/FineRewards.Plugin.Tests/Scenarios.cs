@@ -10,15 +10,39 @@ public static class Scenarios
 {
     public const string Prompt = "a red circle above a blue square";
 
-    public static HostInfo Host => new("1.0", "0.1.0", "CPU (2 threads)", "shapes", ["shapes"], ["caption-test", "segments-test"], 16, 150, 1024, 1024);
+    public static readonly string[] Samplers = ["ddim", "euler", "euler_a", "dpmpp_2m"];
+
+    public static HostInfo Host => new("1.0", "0.1.0", "CPU (2 threads)", "shapes", ["shapes"], ["caption-test", "segments-test", "random"], 16, 150, 1024, 1024)
+    {
+        Packs = [new PackView("shapes", true, ["caption-test", "segments-test", "random"], ["caption-test", "segments-test"], Samplers)],
+    };
+
+    /// <summary>The host's answer to a prompt outside the Shapes grammar, as CheckPrompt words it.</summary>
+    public static PromptCheck Refused(string prompt) => new("", prompt, false,
+        $"prompt: \"{prompt}\" is not in the Shapes grammar: expected \"a\" or a number word at word 1, found \"{prompt.Split(' ')[0]}\"",
+        "write it the way the pack understands prompts, e.g. \"a red circle above a blue square\"");
+
+    /// <summary>A ranked job whose rewards gave every candidate the same score: the order is only the tie-break.</summary>
+    public static JobView TiedJob()
+    {
+        var job = Job(k: 4, arrived: 4, scored: true, prompt: "a red circle to the left of a blue square");
+        var candidates = job.Candidates.Select(c => c! with
+        {
+            Rewards = c.Rewards.Select(r => r with { Score = r.Reward == "caption-test" ? 0.9 : 0.5, Rank = 2.5 }).ToList(),
+            Total = 5,
+        }).Select(c => (CandidateView?)c).ToImmutableArray();
+        return job with { Candidates = candidates, Order = [0, 1, 2, 3], Selected = 0 };
+    }
 
     public static ClientSnapshot Snapshot(ConnectionStatus connection, params JobView[] jobs) =>
         new(1, connection, jobs.ToImmutableDictionary(j => j.JobId), ImmutableList<FeedbackView>.Empty);
 
     public static ConnectionStatus Ready => new(ConnectionState.Ready, "ready: shapes on CPU (2 threads), rewards caption-test, segments-test", [], Host);
 
+    /// <summary>As <see cref="HostClient"/> words a refused connection (HostInteractionTests checks the real one).</summary>
     public static ConnectionStatus Unreachable => new(ConnectionState.Unreachable,
-        "host unreachable at http://127.0.0.1:50151: Error connecting to subchannel. (Connection refused)", ["Connection refused"], null);
+        "no FineRewards host at http://127.0.0.1:50151 (connection refused): start one with `finerewards serve`, or check the address and port (default 50151)",
+        ["connection refused: nothing listens on that port"], null);
 
     public static ConnectionStatus Missing => new(ConnectionState.MissingModels,
         "host is missing models: pack shapes: missing /data/packs/shapes/unet.safetensors",

@@ -66,6 +66,9 @@ public static class SnapshotAssert
         }
     }
 
+    /// <summary>A copy of the bitmap's pixels, to compare two frames exactly.</summary>
+    public static byte[] Pixels(SKBitmap bitmap) => bitmap.GetPixelSpan().ToArray();
+
     static byte[] Encode(SKBitmap bitmap)
     {
         using var image = SKImage.FromBitmap(bitmap);

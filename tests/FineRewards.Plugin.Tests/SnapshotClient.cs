@@ -20,7 +20,22 @@ public sealed class SnapshotClient(ClientSnapshot snapshot) : IHostClient
     public string SendFeedback(string jobId, int candidateIndex, FeedbackChoice choice, string profile) { Calls.Add($"feedback {choice} {candidateIndex}"); return "fb"; }
     public string SendEdited(string jobId, int candidateIndex, RgbImage edited, string profile) { Calls.Add($"edited {candidateIndex}"); return "fb"; }
     public void Refresh() => Calls.Add("refresh");
-    public string StartTraining(TrainingParameters parameters) { Trained.Add(parameters); Calls.Add($"train {parameters.Profile} steps/image {parameters.StepsPerImage} generated {parameters.IncludeGenerated}"); return "training-new"; }
+    /// <summary>The host's answer to CheckPrompt, as the test wants it; null: the question is only recorded.</summary>
+    public Func<string, string, PromptCheck>? Checker { get; set; }
+    public void CheckPrompt(string pack, string prompt)
+    {
+        Calls.Add($"check {pack}|{prompt}");
+        if (Checker is not null) Snapshot = Snapshot with { PromptCheck = Checker(pack, prompt) };
+    }
+    /// <summary>Like the real client: the new training is in the snapshot at once, starting.</summary>
+    public string StartTraining(TrainingParameters parameters)
+    {
+        Trained.Add(parameters);
+        Calls.Add($"train {parameters.Profile} steps/image {parameters.StepsPerImage} generated {parameters.IncludeGenerated}");
+        string id = $"training-new-{Trained.Count}";
+        Snapshot = Snapshot with { Trainings = Snapshot.Trainings.SetItem(id, new TrainingView(id, parameters, TrainingJobPhase.Submitting)) };
+        return id;
+    }
     public void WatchTraining(string trainingId, TrainingParameters parameters) => Calls.Add($"watch training {trainingId}");
     public void CancelTraining(string trainingId) => Calls.Add($"cancel training {trainingId}");
     public void ActivateLora(string loraId) => Calls.Add($"activate {loraId}");

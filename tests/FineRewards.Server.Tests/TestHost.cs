@@ -46,8 +46,8 @@ public sealed class TestHost : IAsyncDisposable
     public static string NewDataDirectory() => Directory.CreateTempSubdirectory("finerewards-host-test-").FullName;
 
     public static HostModels Models(IImageGenerator generator, string defaultPack = Pack, ILoraTrainer? trainer = null, IReadOnlyList<IReward>? rewards = null,
-        IReadOnlyList<string>? probes = null) => new(
-        [new TestPack(Pack, generator), new LocatedPack(new PackLocator([Path.Combine(Path.GetTempPath(), "finerewards-no-packs")]), "sd15", null)],
+        IReadOnlyList<string>? probes = null, PackCapabilities? capabilities = null) => new(
+        [new TestPack(Pack, generator, capabilities), new LocatedPack(new PackLocator([Path.Combine(Path.GetTempPath(), "finerewards-no-packs")]), "sd15", null)],
         rewards ?? [new BrightnessReward(), new RednessReward()],
         [],
         DeviceInfo.Cpu(),
@@ -58,12 +58,12 @@ public sealed class TestHost : IAsyncDisposable
     public static async Task<TestHost> StartAsync(
         IImageGenerator? generator = null, string? dataDirectory = null, HostLimits? limits = null, string? token = null,
         string? clientToken = null, TimeSpan? heartbeat = null, string defaultPack = Pack, int workers = 1, bool reflection = false,
-        ILoraTrainer? trainer = null, IReadOnlyList<IReward>? rewards = null, IReadOnlyList<string>? probes = null)
+        ILoraTrainer? trainer = null, IReadOnlyList<IReward>? rewards = null, IReadOnlyList<string>? probes = null, PackCapabilities? capabilities = null)
     {
         bool owns = dataDirectory is null;
         string dir = dataDirectory ?? NewDataDirectory();
         var options = new HostOptions(dir, Port: 0, Token: token, LimitsOverride: limits, HeartbeatOverride: heartbeat, LogToConsole: false, Workers: workers, Reflection: reflection);
-        var host = await FineRewardsHost.StartAsync(options, Models(generator ?? new SolidColourGenerator(), defaultPack, trainer, rewards, probes));
+        var host = await FineRewardsHost.StartAsync(options, Models(generator ?? new SolidColourGenerator(), defaultPack, trainer, rewards, probes, capabilities));
         var test = new TestHost(host, dir, owns, clientToken ?? token);
         await test.WaitForPackAsync();
         return test;

@@ -114,9 +114,10 @@ public sealed class RednessReward : IReward
 }
 
 /// <summary>A pack that needs no files and loads a given generator.</summary>
-public sealed class TestPack(string name, IImageGenerator generator) : IModelPack
+public sealed class TestPack(string name, IImageGenerator generator, PackCapabilities? capabilities = null) : IModelPack
 {
     public string Name => name;
+    public PackCapabilities Capabilities => capabilities ?? PackCapabilities.Unrestricted;
     public PackStatus Check() => new(name, "(in memory)", new PackManifest(name, "1", null, []), []);
     public IImageGenerator Load(CancellationToken cancellationToken) => generator;
 }

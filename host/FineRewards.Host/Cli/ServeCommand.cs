@@ -5,6 +5,8 @@ using FineRewards.Host.Packs;
 using FineRewards.Judge.Lexical;
 using FineRewards.Core.Packs;
 using FineRewards.Diffusion.Runtime;
+using FineRewards.Diffusion.Schedulers;
+using FineRewards.ShapesPack;
 using FineRewards.Host.Doctor;
 using FineRewards.Server;
 using FineRewards.Server.Hosting;
@@ -83,8 +85,10 @@ public static class ServeCommand
         if (shapes is null) return new HostModels([new LocatedPack(locator, Diagnostics.DefaultPack, engine: null)], [], [], device, Diagnostics.DefaultPack);
         wrapGenerator ??= g => g;
         wrapReward ??= r => r;
+        var capabilities = new PackCapabilities(shapes.RewardNames, ShapesPackInfo.DefaultRewards, SchedulerFactory.Names,
+            shapes.ValidatePrompt, ShapesPackInfo.ExamplePrompt);
         return new HostModels(
-            [new LocatedPack(locator, Diagnostics.DefaultPack, engine: _ => wrapGenerator(shapes.Generator!))],
+            [new LocatedPack(locator, Diagnostics.DefaultPack, engine: _ => wrapGenerator(shapes.Generator!), capabilities)],
             shapes.RewardNames.Select(name => wrapReward(shapes.CreateReward(name))).ToList(),
             [new LexicalLabelJudge()],
             device,

@@ -103,7 +103,16 @@ public sealed class FineRewardsHost : IAsyncDisposable
         app.Services.GetRequiredService<TrainingManager>();
         app.Services.GetRequiredService<ModelCatalog>().StartLoading(app.Lifetime.ApplicationStopping);
 
-        await app.StartAsync(cancellationToken);
+        try
+        {
+            await app.StartAsync(cancellationToken);
+        }
+        catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
+        {
+            await app.DisposeAsync();
+            logFactory.Shutdown();
+            throw new FineRewards.Core.InputException("--port", $"port {options.Port} is in use on {ip}; use --port to choose another (or stop what listens there)");
+        }
         string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var address = new Uri(bound.Replace("://[::]", "://127.0.0.1", StringComparison.Ordinal));
         app.Logger.LogInformation("FineRewards host {Version} listening on {Address} (data {Data}, auth {Auth}, reflection {Reflection})",
@@ -124,6 +133,13 @@ public sealed class FineRewardsHost : IAsyncDisposable
             ArchiveAboveSize = 10 << 20,
             MaxArchiveFiles = 5,
         };
+        // Kestrel, routing and gRPC write a few Info lines for every call (hundreds a minute with an
+        // editor polling): per-call detail is Debug here, so only their warnings reach the log, and
+        // Info is the host's own story (packs, jobs, training, feedback). NLog decides alone: it
+        // drops Microsoft.Extensions.Logging's filters.
+        var debugOnly = new NullTarget("per-call");
+        foreach (string perCall in new[] { "Microsoft.*", "Grpc.*", "System.Net.*" })
+            config.AddRule(NLog.LogLevel.Trace, NLog.LogLevel.Info, debugOnly, perCall, final: true);
         config.AddRule(NLog.LogLevel.Info, NLog.LogLevel.Fatal, file);
         if (options.LogToConsole) config.AddRule(NLog.LogLevel.Info, NLog.LogLevel.Fatal, new ConsoleTarget("console") { Layout = layout });
         factory.Configuration = config;

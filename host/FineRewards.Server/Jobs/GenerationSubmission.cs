@@ -50,9 +50,7 @@ public static class SubmissionValidator
         string clientId = string.IsNullOrWhiteSpace(s.ClientId) ? "anonymous" : s.ClientId.Trim();
         if (clientId.Length > MaxClientIdLength) throw new InputException("client_id", $"{clientId.Length} characters; at most {MaxClientIdLength}");
 
-        string prompt = s.Prompt.Trim();
-        if (prompt.Length == 0) throw new InputException("prompt", "empty; describe the image to generate");
-        if (prompt.Length > limits.MaxPromptLength) throw new InputException("prompt", $"{prompt.Length} characters exceeds the host's limit of {limits.MaxPromptLength}");
+        var (pack, prompt, capabilities) = CheckPrompt(s.Pack, s.Prompt, limits, catalog);
         if (s.NegativePrompt.Length > limits.MaxPromptLength)
             throw new InputException("negative_prompt", $"{s.NegativePrompt.Length} characters exceeds the host's limit of {limits.MaxPromptLength}");
 
@@ -66,6 +64,8 @@ public static class SubmissionValidator
         string sampler = s.Sampler.Length == 0 ? GenerationJobSpec.DefaultSampler : s.Sampler;
         if (sampler.Length > 64 || !sampler.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '+'))
             throw new InputException("sampler", $"\"{Clip(sampler)}\" is not a sampler name (letters, digits, _ - +)");
+        if (capabilities.Samplers is { Count: > 0 } samplers && !samplers.Contains(sampler))
+            throw new InputException("sampler", $"\"{Clip(sampler)}\" is not a sampler of pack \"{pack}\"; expected one of {string.Join(", ", samplers)}");
 
         int steps = s.Steps == 0 ? GenerationJobSpec.DefaultSteps : s.Steps;
         if (steps < 1) throw new InputException("steps", $"{s.Steps}; at least 1");
@@ -78,13 +78,6 @@ public static class SubmissionValidator
         int width = Size(s.Width, limits.MaxWidth, "width");
         int height = Size(s.Height, limits.MaxHeight, "height");
 
-        string pack = s.Pack.Length == 0 ? catalog.DefaultPack : s.Pack;
-        var availability = catalog.Availability(pack)
-            ?? throw new InputException("pack", $"no pack named \"{Clip(pack)}\"; packs: {string.Join(", ", catalog.Packs().Select(p => p.Name))}");
-        if (availability.State is PackState.Missing or PackState.Failed)
-            throw new HostException(RefusalKind.FailedPrecondition, "pack",
-                $"pack \"{pack}\" is {availability.State.ToString().ToLowerInvariant()}: {string.Join("; ", availability.Problems)}");
-
         for (int i = 0; i < s.Loras.Count; i++)
         {
             var lora = s.Loras[i];
@@ -94,12 +87,14 @@ public static class SubmissionValidator
                 throw new InputException($"loras[{i}].scale", $"{lora.Scale} is not a number from -{MaxLoraScale} to {MaxLoraScale}");
         }
 
-        var known = catalog.Rewards.Select(r => r.Name).ToList();
-        var rewards = s.Rewards.Count == 0 ? known : s.Rewards.ToList();
+        // Without a choice, the pack's declared default set: a baseline such as random only when asked for.
+        var known = capabilities.Rewards!;
+        var rewards = s.Rewards.Count == 0 ? capabilities.DefaultRewards!.ToList() : s.Rewards.ToList();
+        if (rewards.Count == 0) throw new InputException("rewards", $"pack \"{pack}\" has no reward to rank with on this host; name one of: {(known.Count == 0 ? "none" : string.Join(", ", known))}");
         for (int i = 0; i < s.Rewards.Count; i++)
         {
             if (!known.Contains(s.Rewards[i]))
-                throw new InputException($"rewards[{i}]", $"unknown reward \"{Clip(s.Rewards[i])}\"; this host has: {(known.Count == 0 ? "none" : string.Join(", ", known))}");
+                throw new InputException($"rewards[{i}]", $"unknown reward \"{Clip(s.Rewards[i])}\"; pack \"{pack}\" can be scored with: {(known.Count == 0 ? "none" : string.Join(", ", known))}");
             if (s.Rewards.Take(i).Contains(s.Rewards[i])) throw new InputException($"rewards[{i}]", $"\"{s.Rewards[i]}\" is listed twice");
         }
 
@@ -124,6 +119,26 @@ public static class SubmissionValidator
         var spec = new GenerationJobSpec(prompt, s.NegativePrompt, s.K, s.SeedPolicy ?? SeedPolicy.Fixed, s.BaseSeed, sampler, steps, guidance,
             width, height, pack, s.Loras, rewards, combine, weights, s.Preview);
         return (jobId, clientId, spec);
+    }
+
+    /// <summary>
+    /// The pack and prompt as submit checks them, and the pack's capabilities: length, the pack's
+    /// state, the pack's own prompt check. HostService.CheckPrompt runs exactly this.
+    /// </summary>
+    public static (string Pack, string Prompt, PackCapabilities Capabilities) CheckPrompt(string packName, string rawPrompt, HostLimits limits, ModelCatalog catalog)
+    {
+        string prompt = rawPrompt.Trim();
+        if (prompt.Length == 0) throw new InputException("prompt", "empty; describe the image to generate");
+        if (prompt.Length > limits.MaxPromptLength) throw new InputException("prompt", $"{prompt.Length} characters exceeds the host's limit of {limits.MaxPromptLength}");
+        string pack = packName.Length == 0 ? catalog.DefaultPack : packName;
+        var availability = catalog.Availability(pack)
+            ?? throw new InputException("pack", $"no pack named \"{Clip(pack)}\"; packs: {string.Join(", ", catalog.Packs().Select(p => p.Name))}");
+        if (availability.State is PackState.Missing or PackState.Failed)
+            throw new HostException(RefusalKind.FailedPrecondition, "pack",
+                $"pack \"{pack}\" is {availability.State.ToString().ToLowerInvariant()}: {string.Join("; ", availability.Problems)}");
+        var capabilities = catalog.Capabilities(pack);
+        capabilities.CheckPrompt?.Invoke(prompt, "prompt");
+        return (pack, prompt, capabilities);
     }
 
     static int Size(int value, int max, string field)

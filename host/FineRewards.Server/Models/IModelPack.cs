@@ -14,15 +14,18 @@ public interface IModelPack
     PackStatus Check();
     /// <summary>Loads the models; called once, only when <see cref="Check"/> found no problem.</summary>
     IImageGenerator Load(CancellationToken cancellationToken);
+    /// <summary>Its rewards, default rewards, samplers and prompt check.</summary>
+    PackCapabilities Capabilities => PackCapabilities.Unrestricted;
 }
 
 /// <summary>
 /// A pack found by <see cref="PackLocator"/> (pack.json and its files), loaded by an engine when
 /// this build has one for it. Without an engine the pack reports that, never a stand-in model.
 /// </summary>
-public sealed class LocatedPack(PackLocator locator, string name, Func<PackStatus, IImageGenerator>? engine) : IModelPack
+public sealed class LocatedPack(PackLocator locator, string name, Func<PackStatus, IImageGenerator>? engine, PackCapabilities? capabilities = null) : IModelPack
 {
     public string Name => name;
+    public PackCapabilities Capabilities => capabilities ?? PackCapabilities.Unrestricted;
 
     public PackStatus Check()
     {

@@ -105,6 +105,10 @@ public sealed class ModelCatalog
 
     public bool IsReady(string pack) => Availability(pack)?.State == PackState.Ready;
 
+    /// <summary>What the pack accepts, resolved against the host's rewards; a pack not configured here accepts nothing beyond the host's rewards.</summary>
+    public PackCapabilities Capabilities(string pack) =>
+        (packs.TryGetValue(pack, out var e) ? e.Pack.Capabilities : PackCapabilities.Unrestricted).Resolve(Rewards.Select(r => r.Name).ToList());
+
     /// <summary>The pack's generator, waiting while it loads.</summary>
     /// <exception cref="HostException">The pack is missing or failed to load.</exception>
     public async Task<IImageGenerator> GeneratorAsync(string pack, CancellationToken cancellationToken)

@@ -1,3 +1,5 @@
+using FineRewards.Core;
+using FineRewards.Server.Jobs;
 using FineRewards.Server.Models;
 using Grpc.Core;
 using Api = FineRewards.Protocol.V1;
@@ -45,10 +47,37 @@ public sealed class HostGrpcService(ModelCatalog catalog, HostOptions options) :
                 },
             };
             info.Problems.AddRange(p.Problems);
+            var capabilities = catalog.Capabilities(p.Name);
+            info.Rewards.AddRange(capabilities.Rewards);
+            info.DefaultRewards.AddRange(capabilities.DefaultRewards);
+            info.Samplers.AddRange(capabilities.Samplers);
             response.Packs.Add(info);
         }
         response.Rewards.AddRange(catalog.Rewards.Select(r => new Api.RewardInfo { Name = r.Name, Version = r.Version }));
         response.Judges.AddRange(catalog.Judges.Select(j => new Api.JudgeInfo { Name = j.Name, Version = j.Version }));
         return Task.FromResult(response);
+    }
+
+    /// <summary>Submit's own prompt check; a refusal is an answer here (ok = false), not an error status.</summary>
+    public override Task<Api.CheckPromptResponse> CheckPrompt(Api.CheckPromptRequest request, ServerCallContext context)
+    {
+        try
+        {
+            SubmissionValidator.CheckPrompt(request.Pack, request.Prompt, options.Limits, catalog);
+            return Task.FromResult(new Api.CheckPromptResponse { Ok = true });
+        }
+        catch (Exception e) when (e is InputException or HostException)
+        {
+            string field = e is InputException i ? i.Field : ((HostException)e).Field;
+            return Task.FromResult(new Api.CheckPromptResponse { Ok = false, Message = e.Message, Fix = Fix(field, request.Pack) });
+        }
+    }
+
+    string Fix(string field, string pack)
+    {
+        if (field != "prompt")
+            return $"choose a ready pack (packs: {string.Join(", ", catalog.Packs().Where(p => p.State == PackState.Ready).Select(p => p.Name))}) or run `finerewards doctor` on the host";
+        var example = catalog.Capabilities(pack.Length == 0 ? catalog.DefaultPack : pack).ExamplePrompt;
+        return example is null ? "rewrite the prompt" : $"write it the way the pack understands prompts, e.g. \"{example}\"";
     }
 }

@@ -40,6 +40,11 @@ public sealed class HostClient : IHostClient
     public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(5);
     /// <summary>Poll interval while connected; failures retry sooner, backing off to this.</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How long a job's stream may fail to reach the host before the job is ended here: a host that
+    /// comes back marks the jobs it was running failed, so waiting longer only leaves "Generating…" up.
+    /// </summary>
+    public TimeSpan HostLostAfter { get; init; } = TimeSpan.FromSeconds(4);
 
     public event Action? Changed;
     public ClientSnapshot Snapshot => Volatile.Read(ref snapshot);
@@ -111,7 +116,7 @@ public sealed class HostClient : IHostClient
             }
             catch (RpcException e) when (!stopping.IsCancellationRequested)
             {
-                status = new ConnectionStatus(ConnectionState.Unreachable, $"host unreachable at {Address}: {Why(e)}", [Why(e)], null);
+                status = new ConnectionStatus(ConnectionState.Unreachable, Unreachable(e), [Why(e)], null);
             }
             catch (OperationCanceledException) { return; }
             Update(s => s.Connection == status || SameStatus(s.Connection, status) ? s : s with { Connection = status });
@@ -129,22 +134,52 @@ public sealed class HostClient : IHostClient
 
     static bool SameStatus(ConnectionStatus a, ConnectionStatus b) =>
         a.State == b.State && a.Message == b.Message && a.Problems.SequenceEqual(b.Problems) && Equals(a.Host?.HostVersion, b.Host?.HostVersion)
-        && (a.Host?.ReadyPacks ?? []).SequenceEqual(b.Host?.ReadyPacks ?? []) && (a.Host?.Rewards ?? []).SequenceEqual(b.Host?.Rewards ?? []);
+        && (a.Host?.ReadyPacks ?? []).SequenceEqual(b.Host?.ReadyPacks ?? []) && (a.Host?.Rewards ?? []).SequenceEqual(b.Host?.Rewards ?? [])
+        && (a.Host?.Packs ?? []).Select(Signature).SequenceEqual((b.Host?.Packs ?? []).Select(Signature));
 
+    static string Signature(PackView p) => $"{p.Name}|{p.Ready}|{string.Join(",", p.Rewards)}|{string.Join(",", p.DefaultRewards)}|{string.Join(",", p.Samplers)}";
+
+    /// <summary>What went wrong, in words: gRPC's own texts ("Error connecting to subchannel.") say nothing to a user.</summary>
     static string Why(RpcException e) => e.StatusCode switch
     {
-        StatusCode.Unavailable => string.IsNullOrEmpty(e.Status.Detail) ? "unavailable" : e.Status.Detail,
+        StatusCode.Unavailable when Refused(e) => "connection refused: nothing listens on that port",
+        StatusCode.Unavailable => $"the host is not answering ({(string.IsNullOrEmpty(e.Status.Detail) ? "unavailable" : e.Status.Detail.TrimEnd('.'))})",
         StatusCode.DeadlineExceeded => "no answer within the timeout",
         StatusCode.Unauthenticated => "the host wants a token (authorization: Bearer)",
         _ => $"{e.StatusCode}: {e.Status.Detail}",
     };
 
+    static bool Refused(RpcException e)
+    {
+        for (Exception? x = e.Status.DebugException; x is not null; x = x.InnerException)
+            if (x is System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionRefused }) return true;
+        return false;
+    }
+
+    /// <summary>The status bar's line for a host that did not answer, with what to do.</summary>
+    string Unreachable(RpcException e) => e.StatusCode switch
+    {
+        StatusCode.Unauthenticated => $"the host at {Address} wants a token: pass the one `finerewards serve --token` was given",
+        _ when Refused(e) => $"no FineRewards host at {Address} (connection refused): start one with `finerewards serve`, or check the address and port (default {DefaultPort})",
+        _ => $"host unreachable at {Address}: {Why(e)}; is `finerewards serve` running there?",
+    };
+
+    /// <summary>The port `finerewards serve` listens on unless told otherwise.</summary>
+    public const int DefaultPort = 50151;
+
     static ConnectionStatus StatusOf(GetCapabilitiesResponse caps)
     {
         var ready = caps.Packs.Where(p => p.State == PackState.Ready).Select(p => p.Name).ToList();
+        var rewards = caps.Rewards.Select(r => r.Name).ToList();
         var info = new HostInfo(caps.ProtocolVersion, caps.HostVersion, caps.Device?.Name ?? "", caps.DefaultPack, ready,
-            caps.Rewards.Select(r => r.Name).ToList(), caps.Limits?.MaxK ?? 16, caps.Limits?.MaxSteps ?? 100,
-            caps.Limits?.MaxWidth ?? 64, caps.Limits?.MaxHeight ?? 64);
+            rewards, caps.Limits?.MaxK ?? 16, caps.Limits?.MaxSteps ?? 100,
+            caps.Limits?.MaxWidth ?? 64, caps.Limits?.MaxHeight ?? 64)
+        {
+            // A host from before per-pack capabilities lists no pack rewards: its rewards are the host's.
+            Packs = caps.Packs.Select(p => new PackView(p.Name, p.State == PackState.Ready,
+                p.Rewards.Count > 0 ? p.Rewards.ToList() : rewards,
+                p.Rewards.Count > 0 ? p.DefaultRewards.ToList() : PackView.AssumedDefaults(rewards), p.Samplers.ToList())).ToList(),
+        };
         if (!caps.ProtocolVersion.StartsWith("1.", StringComparison.Ordinal))
             return new ConnectionStatus(ConnectionState.Unreachable, $"host speaks protocol {caps.ProtocolVersion}; this plugin knows 1.x", [], info);
         var problems = new List<string>();
@@ -158,6 +193,30 @@ public sealed class HostClient : IHostClient
         if (pack!.State == PackState.Loading)
             return new ConnectionStatus(ConnectionState.Connecting, $"host is loading pack {pack.Name}", [], info);
         return new ConnectionStatus(ConnectionState.Ready, $"ready: {caps.DefaultPack} on {info.Device}, rewards {string.Join(", ", info.Rewards)}", [], info);
+    }
+
+    // ---- prompt check ------------------------------------------------------------------------
+
+    (string Pack, string Prompt)? promptAsked;
+
+    public void CheckPrompt(string pack, string prompt)
+    {
+        lock (gate)
+        {
+            if (promptAsked == (pack, prompt)) return;
+            promptAsked = (pack, prompt);
+        }
+        InBackground(async () =>
+        {
+            var answer = await hostRpc.CheckPromptAsync(new CheckPromptRequest { Pack = pack, Prompt = prompt }, headers, DateTime.UtcNow + CallTimeout, stopping.Token);
+            var check = new PromptCheck(pack, prompt, answer.Ok, answer.Message, answer.Fix);
+            // Only the latest question's answer counts: answers to earlier keystrokes may arrive late.
+            Update(s => promptAsked == (pack, prompt) ? s with { PromptCheck = check } : s);
+        }, e =>
+        {
+            // An older host without CheckPrompt, or none at all: submit checks the prompt anyway; ask again next time.
+            lock (gate) if (promptAsked == (pack, prompt)) promptAsked = null;
+        });
     }
 
     // ---- jobs --------------------------------------------------------------------------------
@@ -182,6 +241,7 @@ public sealed class HostClient : IHostClient
             CombineMethod = p.Combine switch { CombineChoice.Sum => CombineMethod.Sum, CombineChoice.Normalized => CombineMethod.Normalized, CombineChoice.Single => CombineMethod.Single, _ => CombineMethod.Arl },
             SingleReward = p.Combine == CombineChoice.Single ? p.SingleReward : "",
             PreviewPolicy = PreviewPolicy.Thumbnails,
+            Pack = p.Pack,
         };
         request.Rewards.AddRange(p.Rewards ?? []);
         foreach (var l in p.Loras ?? []) request.Loras.Add(new LoraWeight { Name = l.Path, Scale = l.Scale });
@@ -255,7 +315,13 @@ public sealed class HostClient : IHostClient
         },
         () => UpdateJob(jobId, j => j with { Resumes = j.Resumes + 1 }),
         problem => UpdateJob(jobId, j => j with { StreamProblem = problem is null ? null : $"reconnecting after sequence {j.LastSequence}: {problem}" }),
-        why => UpdateJob(jobId, j => j with { Phase = JobPhase.Failed, Error = $"the host does not know this job: {why}" }));
+        why => UpdateJob(jobId, j => j with { Phase = JobPhase.Failed, Error = $"the host does not know this job: {why}" }),
+        why => UpdateJob(jobId, j => j.Finished ? j : j with
+        {
+            Phase = JobPhase.Failed, StreamProblem = null,
+            Error = $"the host stopped answering during the job ({why})",
+            SuggestedFix = "start `finerewards serve` again (it reconnects by itself), then press Generate: a restarted host marks this job failed",
+        }));
 
     /// <summary>
     /// Follows one numbered event stream (a job's or a training's) until its job finishes: opens it
@@ -265,13 +331,15 @@ public sealed class HostClient : IHostClient
     /// <param name="position">Whether the job finished, and the last sequence applied.</param>
     /// <param name="read">Opens the stream after the given sequence and applies its events until it ends.</param>
     /// <param name="problem">The stream's trouble, or null once it reads again.</param>
+    /// <param name="lost">Given, ends the job here once the host has not answered for <see cref="HostLostAfter"/>.</param>
     async Task FollowAsync(string key, Func<(bool Finished, long Last)> position, Func<long, CancellationToken, Task> read,
-        Action resumed, Action<string?> problem, Action<string> notFound)
+        Action resumed, Action<string?> problem, Action<string> notFound, Action<string>? lost = null)
     {
         lock (gate) if (!watching.Add(key)) return;
         try
         {
             var backoff = TimeSpan.FromMilliseconds(100);
+            DateTime? failingSince = null;
             while (!stopping.IsCancellationRequested)
             {
                 var (finished, last) = position();
@@ -283,6 +351,7 @@ public sealed class HostClient : IHostClient
                 {
                     if (last > 0) resumed();
                     await read(last, linked.Token);
+                    failingSince = null;
                 }
                 catch (Exception e) when (dropped.IsCancellationRequested && !stopping.IsCancellationRequested && e is OperationCanceledException or RpcException)
                 {
@@ -295,7 +364,13 @@ public sealed class HostClient : IHostClient
                 }
                 catch (RpcException e) when (!stopping.IsCancellationRequested)
                 {
-                    if (position().Last > last) backoff = TimeSpan.FromMilliseconds(100); // it read events before failing
+                    if (position().Last > last) { backoff = TimeSpan.FromMilliseconds(100); failingSince = null; } // it read events before failing
+                    failingSince ??= DateTime.UtcNow;
+                    if (lost is not null && e.StatusCode is StatusCode.Unavailable or StatusCode.Internal && DateTime.UtcNow - failingSince >= HostLostAfter)
+                    {
+                        lost(Why(e));
+                        return;
+                    }
                     problem(Why(e));
                     await Delay(backoff);
                     backoff = TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(2).Ticks, backoff.Ticks * 2));
@@ -330,7 +405,10 @@ public sealed class HostClient : IHostClient
             {
                 case JobEvent.KindOneofCase.Queued: return j with { Phase = JobPhase.Queued, QueuePosition = e.Queued.Position };
                 case JobEvent.KindOneofCase.Started: return j with { Phase = JobPhase.Running, BaseSeed = e.Started.BaseSeed, QueuePosition = null };
-                case JobEvent.KindOneofCase.Progress: return j with { Phase = JobPhase.Running, Step = e.Progress.Step, Steps = e.Progress.Steps };
+                // The counter never goes back: an engine that denoises the candidates in several batches
+                // starts its steps again for each; the candidates done count on meanwhile.
+                case JobEvent.KindOneofCase.Progress:
+                    return j with { Phase = JobPhase.Running, Step = e.Progress.Steps == j.Steps ? Math.Max(j.Step, e.Progress.Step) : e.Progress.Step, Steps = e.Progress.Steps };
                 case JobEvent.KindOneofCase.CandidateReady:
                 {
                     var r = e.CandidateReady;

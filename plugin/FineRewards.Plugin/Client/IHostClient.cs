@@ -31,6 +31,8 @@ public interface IHostClient : IDisposable
     void ActivateLora(string loraId);
     /// <summary>Removes the LoRA from the host's registry and deletes its file.</summary>
     void DeleteLora(string loraId);
+    /// <summary>Asks the host whether it would accept the prompt for the pack; the answer shows in <see cref="ClientSnapshot.PromptCheck"/>.</summary>
+    void CheckPrompt(string pack, string prompt);
     /// <summary>Asks for the host's capabilities and LoRAs again now (the client also polls).</summary>
     void Refresh();
 }

@@ -17,6 +17,7 @@ public sealed record ConnectionStatus(ConnectionState State, string Message, IRe
 }
 
 /// <summary>What the host offers (from GetCapabilities).</summary>
+/// <param name="Packs">Every pack the host lists with what it accepts; empty from a host that lists none.</param>
 public sealed record HostInfo(
     string ProtocolVersion,
     string HostVersion,
@@ -27,7 +28,30 @@ public sealed record HostInfo(
     int MaxK,
     int MaxSteps,
     int MaxWidth,
-    int MaxHeight);
+    int MaxHeight)
+{
+    public IReadOnlyList<PackView> Packs { get; init; } = [];
+
+    /// <summary>The named pack (empty: the default); a pack the host lists nothing for gets the host's rewards (all but random ticked) and no sampler list.</summary>
+    public PackView Pack(string name)
+    {
+        string wanted = name.Length == 0 ? DefaultPack : name;
+        return Packs.FirstOrDefault(p => p.Name == wanted)
+            ?? new PackView(wanted, ReadyPacks.Contains(wanted), Rewards, PackView.AssumedDefaults(Rewards), []);
+    }
+}
+
+/// <summary>A pack as the host lists it: whether it is ready, the rewards that can score it, those a job uses unless told, its samplers.</summary>
+public sealed record PackView(string Name, bool Ready, IReadOnlyList<string> Rewards, IReadOnlyList<string> DefaultRewards, IReadOnlyList<string> Samplers)
+{
+    /// <summary>For a host that declares no default set: what newer hosts default to, every reward but the random baseline.</summary>
+    public static IReadOnlyList<string> AssumedDefaults(IReadOnlyList<string> rewards) => rewards.Where(r => r != "random").ToList();
+}
+
+/// <summary>The host's answer to CheckPrompt for one pack and prompt.</summary>
+/// <param name="Message">Why the pack refuses it (naming the field), empty when ok.</param>
+/// <param name="Fix">What to do about it (e.g. an example prompt the pack accepts).</param>
+public sealed record PromptCheck(string Pack, string Prompt, bool Ok, string Message, string Fix);
 
 /// <summary>How candidates are combined into one order (docs/ranking.md).</summary>
 public enum CombineChoice { Arl, Sum, Normalized, Single }
@@ -47,7 +71,8 @@ public sealed record JobParameters(
     IReadOnlyList<string>? Rewards = null,
     CombineChoice Combine = CombineChoice.Arl,
     string SingleReward = "",
-    IReadOnlyList<LoraReference>? Loras = null);
+    IReadOnlyList<LoraReference>? Loras = null,
+    string Pack = "");
 
 public enum JobPhase { Submitting, Queued, Running, Completed, Failed, Cancelled }
 
@@ -198,6 +223,8 @@ public sealed record ClientSnapshot(
     public string? LorasProblem { get; init; }
     /// <summary>The outcome of the last activate or delete: "activated …", or why it failed.</summary>
     public string? LoraNotice { get; init; }
+    /// <summary>The host's answer for the last prompt asked about (<see cref="IHostClient.CheckPrompt"/>); null before any.</summary>
+    public PromptCheck? PromptCheck { get; init; }
 
     public static ClientSnapshot Initial(string address) =>
         new(0, ConnectionStatus.Connecting(address), ImmutableDictionary<string, JobView>.Empty, ImmutableList<FeedbackView>.Empty);

@@ -7,19 +7,36 @@ using SkiaSharp;
 namespace FineRewards.Plugin.Panels;
 
 /// <summary>
-/// The focused candidate: its image with the segment overlay (toggle per verdict; label, verdict and
-/// confidence on hover), the caption, each reward's score and rank, and accept / reject / send edited.
+/// The focused candidate and why it ranked where it did: its image with the segment overlay (toggle
+/// per verdict, each segment listed, details on hover), the method's rule, each reward's score and
+/// rank, which rewards decided and which tied, the caption; then accept / reject / send edited.
 /// </summary>
 public static class BreakdownPanel
 {
     static readonly Verdict[] Verdicts = [Verdict.Certain, Verdict.May, Verdict.Unlikely];
 
+    /// <summary>The panel's height with all its content in view (from the last frame; the docked layout stacks it).</summary>
+    public static float Height(Ui.Ui ui, PluginState state, JobView? job)
+    {
+        float chrome = 26 + 2 * ui.Theme.Padding;
+        if (Focused(state, job) is null) return chrome + 3 * ui.Font.Size * 1.35f;
+        float content = ui.ContentHeight("breakdown.scroll");
+        return chrome + (content > 0 ? content : 640);
+    }
+
+    static CandidateView? Focused(PluginState state, JobView? job)
+    {
+        int? index = job is null ? null : state.Focused ?? state.PickedOf(job);
+        return job is not null && index is int ix && ix < job.Candidates.Length ? job.Candidates[ix] : null;
+    }
+
+    /// <param name="pinActions">Keep the actions in view under the scrolling explanation; false when the
+    /// panel is sized to its content inside a scroll of its own (docked).</param>
     public static void Draw(Ui.Ui ui, PluginState state, IHostClient client, IEditorHost editor, JobView? job, SegmentOverlay overlay,
-        SKRect rect, List<EditorRequest> requests)
+        SKRect rect, List<EditorRequest> requests, bool pinActions = true)
     {
         var t = ui.Theme;
-        int? index = job is null ? null : state.Focused ?? state.PickedOf(job);
-        var c = job is not null && index is int ix && ix < job.Candidates.Length ? job.Candidates[ix] : null;
+        var c = Focused(state, job);
         ui.BeginPanel(rect, c is null ? "Breakdown" : $"Breakdown — candidate {c.Index}");
         if (job is null || c is null)
         {
@@ -28,8 +45,13 @@ public static class BreakdownPanel
             return;
         }
 
-        ui.BeginScroll("breakdown.scroll", ui.Remaining);
-        var segments = c.Rewards.SelectMany(r => r.Segments).ToList();
+        // The actions are pinned under the scrolling explanation, so Accept is always in view.
+        var area = ui.Remaining;
+        var status = ActionStatus(ui, state, client, job, c);
+        float footer = !pinActions ? 0 : 2 * (t.RowHeight + t.Spacing)
+            + status.Sum(l => Math.Min(3, Ui.Ui.Wrap(l.Text, area.Width, ui.SmallFont, ui).Count) * ui.SmallFont.Size * 1.35f + t.Spacing);
+        ui.BeginScroll("breakdown.scroll", new SKRect(area.Left, area.Top, area.Right, Math.Max(area.Top, area.Bottom - (pinActions ? footer + t.Spacing : 0))));
+        var segments = RankingExplanation.DistinctSegments(c.Rewards);
         float side = Math.Min(ui.Remaining.Width - 8, 256);
         var img = ui.Allocate(side, side);
         var hit = ui.Interact("breakdown.image", img);
@@ -49,12 +71,12 @@ public static class BreakdownPanel
             if (state.Shows(s.Verdict)) LetterTag(ui, s, img);
         if (hovered is not null)
         {
+            // Under the image, never over the segment it describes.
             int n = segments.IndexOf(hovered);
-            ui.TooltipAt($"{hovered.Segment.Label}\n{hovered.Verdict.Word()} ({SegmentOverlay.Letter(hovered.Verdict)}, {SegmentOverlay.Pattern(hovered.Verdict)}) · confidence {hovered.Segment.Confidence:0.00}",
-                new SKPoint(hit.Pointer.X + 14, hit.Pointer.Y + 18), $"breakdown.segment.{c.Index}.{n}");
+            ui.TooltipAt(SegmentText(hovered), new SKPoint(img.Left, img.Bottom + 4), $"breakdown.segment.{c.Index}.{n}");
         }
 
-        // Legend with toggles: pattern swatch, letter and word, count.
+        // Legend with toggles: pattern swatch, letter and word, count (each segment once).
         foreach (var v in Verdicts)
         {
             ui.BeginRow(20);
@@ -67,30 +89,77 @@ public static class BreakdownPanel
             ui.EndRow();
         }
         if (segments.Count == 0) ui.Label(c.Scored ? "no segments reported" : "not scored yet", t.TextDim, ui.SmallFont);
+        // Every segment in words, not only under the pointer.
+        foreach (var s in segments)
+            ui.Label($"{SegmentOverlay.Letter(s.Verdict)}  {s.Segment.Label} — {s.Verdict.Word()}, confidence {s.Segment.Confidence:0.00}",
+                state.Shows(s.Verdict) ? t.Text : t.TextDim, ui.SmallFont);
 
         ui.Separator();
-        ui.Label($"seed {c.Seed} · rank {job.RankOf(c.Index)?.ToString() ?? "–"} of {job.Parameters.K} · total {CandidatesPanel.Fmt(c.Total)}", t.Text, ui.SmallFont);
+        int k = job.Parameters.K;
+        ui.Label($"seed {c.Seed} · rank {job.RankOf(c.Index)?.ToString() ?? "–"} of {k} · {CandidatesPanel.TotalText(job, c.Total)}", t.Text, ui.SmallFont);
+        if (job.Ranked) ui.Paragraph(RankingExplanation.Rule(job), t.TextDim, ui.SmallFont);
+        Rewards(ui, job, c);
         foreach (var r in c.Rewards.Where(r => r.Caption is not null))
-            ui.Paragraph($"{r.Reward} caption: “{r.Caption}”", t.Text, ui.SmallFont, maxLines: 3);
+            ui.Paragraph(r.Reward.Contains("caption", StringComparison.Ordinal) ? $"{r.Reward}: “{r.Caption}”" : $"caption ({r.Reward}): “{r.Caption}”",
+                t.Text, ui.SmallFont, maxLines: 3);
+
+        if (!pinActions) ActionsAndStatus();
+        ui.EndScroll();
+        if (pinActions)
+        {
+            ui.BeginColumn(new SKRect(area.Left, area.Bottom - footer, area.Right, area.Bottom));
+            ActionsAndStatus();
+            ui.EndColumn();
+        }
+        ui.EndPanel();
+
+        void ActionsAndStatus()
+        {
+            Actions(ui, state, client, editor, job, c, requests);
+            foreach (var (text, colour) in status) ui.Paragraph(text, colour, ui.SmallFont, maxLines: 3);
+        }
+    }
+
+    public static string SegmentText(JudgedSegment s) =>
+        $"{s.Segment.Label}\n{s.Verdict.Word()} ({SegmentOverlay.Letter(s.Verdict)}, {SegmentOverlay.Pattern(s.Verdict)}) · confidence {s.Segment.Confidence:0.00}";
+
+    /// <summary>One row per reward (score, rank as bar and words), then what decided and what tied.</summary>
+    static void Rewards(Ui.Ui ui, JobView job, CandidateView c)
+    {
+        var t = ui.Theme;
+        var tied = RankingExplanation.TiedEverywhere(job);
+        bool allTied = c.Rewards.Count > 0 && tied.Count == c.Rewards.Count;
+        // Said first: when nothing told the candidates apart, the rest of the numbers mean nothing.
+        if (allTied && RankingExplanation.Decider(job, c) is { } none) ui.Paragraph(none, t.Warning, ui.SmallFont, maxLines: 6);
         foreach (var r in c.Rewards)
         {
-            var bar = ui.Allocate(0, 14);
-            CandidatesPanel.DrawRewardBar(ui, r, job.Parameters.K, bar);
+            ui.BeginRow(14);
+            ui.DrawTextIn($"{CandidatesPanel.Fmt(r.Score)}", ui.Allocate(52, 14), t.TextDim, ui.SmallFont, SKTextAlign.Right);
+            CandidatesPanel.DrawRewardBar(ui, r, job.Parameters.K, ui.Allocate(0, 14));
+            ui.EndRow();
             if (r.Flags.Count > 0) ui.Label($"{r.Reward}: {string.Join(", ", r.Flags)}", t.Warning, ui.SmallFont);
         }
+        if (c.Rewards.Count > 0) ui.Label("score · reward · its rank among the candidates", t.TextDim, ui.SmallFont);
+        if (tied.Count > 0 && tied.Count < c.Rewards.Count)
+            ui.Paragraph($"{string.Join(", ", tied)} gave every candidate the same score: {(tied.Count == 1 ? "it" : "they")} did not decide anything.", t.Warning, ui.SmallFont);
+        if (!allTied && RankingExplanation.Decider(job, c) is { } why) ui.Paragraph(why, t.Text, ui.SmallFont, maxLines: 6);
+    }
 
-        ui.Separator();
+    static void Actions(Ui.Ui ui, PluginState state, IHostClient client, IEditorHost editor, JobView job, CandidateView c, List<EditorRequest> requests)
+    {
+        var t = ui.Theme;
         int? picked = state.PickedOf(job);
         ui.BeginRow();
         if (ui.Button("breakdown.pick", picked == c.Index ? "✓ picked" : "Use this one", enabled: picked != c.Index, width: 110))
             state.Picks[job.JobId] = c.Index;
         if (ui.Button("breakdown.accept", "Accept → layer", enabled: c.Image is not null, primary: true))
         {
-            requests.Add(new PlaceLayerRequest($"{job.Parameters.Prompt} (seed {c.Seed})", c.Image!));
+            var (image, how) = LayerFit.ToDocument(c.Image!, editor.DocumentWidth, editor.DocumentHeight);
+            requests.Add(new PlaceLayerRequest($"{job.Parameters.Prompt} (seed {c.Seed})", image));
             state.FeedbackIds[(job.JobId, c.Index)] = client.SendFeedback(job.JobId, c.Index, FeedbackChoice.Accepted, state.Profile);
-            state.Notice = $"placed candidate {c.Index} as a new layer";
+            state.Notice = $"placed candidate {c.Index} as a new layer, {how}";
         }
-        ui.Tooltip("Places the image as a new layer and tells the host you kept it (training data for the profile).");
+        ui.Tooltip("Places the image as a new layer, scaled to the canvas, and tells the host you kept it (training data for the profile).", above: true);
         ui.EndRow();
         ui.BeginRow();
         if (ui.Button("breakdown.reject", "Reject", width: 110))
@@ -109,19 +178,25 @@ public static class BreakdownPanel
         }
         ui.Tooltip("Uploads the editor's current layer as your edited version of this candidate.");
         ui.EndRow();
+    }
+
+    /// <summary>The lines under the actions: what the last one did, and the feedback's state on the host.</summary>
+    static List<(string Text, SKColor Colour)> ActionStatus(Ui.Ui ui, PluginState state, IHostClient client, JobView job, CandidateView c)
+    {
+        var t = ui.Theme;
+        var lines = new List<(string, SKColor)>();
+        if (state.Notice is { } notice) lines.Add((notice, t.TextDim));
         if (state.FeedbackIds.TryGetValue((job.JobId, c.Index), out var fid) && client.Snapshot.Feedback.FirstOrDefault(f => f.FeedbackId == fid) is { } fb)
         {
             string word = fb.Choice.ToString().ToLowerInvariant();
-            var (text, colour) = fb.State switch
+            lines.Add(fb.State switch
             {
                 FeedbackState.Sending => ($"{word}: sending…", t.TextDim),
                 FeedbackState.Stored => ($"{word}: stored on the host (profile {state.Profile})", t.Good),
                 _ => ($"{word}: not stored: {fb.Error}", t.Bad),
-            };
-            ui.Paragraph(text, colour, ui.SmallFont);
+            });
         }
-        ui.EndScroll();
-        ui.EndPanel();
+        return lines;
     }
 
     static void LetterTag(Ui.Ui ui, JudgedSegment s, SKRect img)

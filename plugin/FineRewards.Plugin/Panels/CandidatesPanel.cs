@@ -34,10 +34,7 @@ public static class CandidatesPanel
 
         var view = ui.Remaining;
         ui.BeginScroll("candidates.scroll", view);
-        int columns = Math.Max(1, (int)((view.Width - 8) / MinTile));
-        float tileW = (view.Width - 8 - (columns - 1) * ui.Theme.Spacing) / columns;
-        int rewards = job.Candidates.Where(c => c?.Scored == true).Select(c => c!.Rewards.Count).DefaultIfEmpty(0).Max();
-        float tileH = tileW - 8 + 22 + rewards * 15 + 6;
+        var (columns, tileW, tileH) = Grid(ui, job, view.Width);
 
         // Ranked: best first; before that, by index (and empty slots for what has not arrived yet).
         var order = job.Order?.ToList() ?? Enumerable.Range(0, job.Candidates.Length).ToList();
@@ -58,7 +55,27 @@ public static class CandidatesPanel
         ui.EndPanel();
     }
 
-    static string PhaseText(JobView job)
+    /// <summary>Columns and tile size of the grid in a view <paramref name="width"/> wide.</summary>
+    static (int Columns, float TileW, float TileH) Grid(Ui.Ui ui, JobView job, float width)
+    {
+        int columns = Math.Max(1, (int)((width - 8) / MinTile));
+        float tileW = (width - 8 - (columns - 1) * ui.Theme.Spacing) / columns;
+        int rewards = job.Candidates.Where(c => c?.Scored == true).Select(c => c!.Rewards.Count).DefaultIfEmpty(0).Max();
+        return (columns, tileW, tileW - 8 + 22 + rewards * 15 + 6);
+    }
+
+    /// <summary>The panel's height with every tile in view, for a panel <paramref name="width"/> wide (the docked layout stacks it).</summary>
+    public static float Height(Ui.Ui ui, JobView? job, float width)
+    {
+        float pad = ui.Theme.Padding, chrome = 26 + 2 * pad;
+        if (job is null) return chrome + 3 * ui.Font.Size * 1.35f;
+        var (columns, _, tileH) = Grid(ui, job, width - 2 * pad);
+        int count = job.Order?.Count ?? job.Candidates.Length;
+        int rows = (count + columns - 1) / columns;
+        return chrome + ui.Theme.RowHeight + ui.Theme.Spacing + rows * (tileH + ui.Theme.Spacing);
+    }
+
+    public static string PhaseText(JobView job)
     {
         string text = job.Phase switch
         {
@@ -110,7 +127,7 @@ public static class CandidatesPanel
         var line = new SKRect(tile.Left + 6, y, tile.Right - 6, y + 16);
         int? rank = job.RankOf(index);
         string head = c is null ? $"#{index} waiting" : rank is int rk
-            ? $"{rk}/{job.Parameters.K} · total {Fmt(c.Total)}"
+            ? $"{rk}/{job.Parameters.K} · {TotalText(job, c.Total)}"
             : c.Scored ? $"total {Fmt(c.Total)}" : $"seed {c.Seed}";
         ui.DrawTextIn(head, line, t.Text, ui.SmallFont);
         y += 20;
@@ -138,16 +155,24 @@ public static class CandidatesPanel
         if (focused) ui.StrokeRect(Inset(tile, 5), t.Text.WithAlpha(160), 1, t.Corner);
     }
 
-    /// <summary>A reward's bar: its length is the rank's share (rank 1 is full), the text its name and score.</summary>
+    /// <summary>
+    /// A reward's rank as a bar: rank 1 is full, rank K a sliver, and the text says the same rank
+    /// (scores are in the breakdown), so length and words never disagree.
+    /// </summary>
     public static void DrawRewardBar(Ui.Ui ui, RewardView r, int k, SKRect bar)
     {
         var t = ui.Theme;
         float share = k <= 1 ? 1 : (float)Math.Clamp((k - r.Rank) / (k - 1), 0, 1);
         ui.FillRect(bar, t.Background, 2);
         ui.FillRect(new SKRect(bar.Left, bar.Top, bar.Left + Math.Max(2, share * bar.Width), bar.Bottom), t.Accent.WithAlpha(150), 2);
-        ui.DrawTextIn($"{r.Reward} {Fmt(r.Score)}", new SKRect(bar.Left + 3, bar.Top, bar.Right - 3, bar.Bottom), t.Text, ui.SmallFont);
-        ui.DrawTextIn($"r{Fmt(r.Rank)}", new SKRect(bar.Left + 3, bar.Top, bar.Right - 3, bar.Bottom), t.Text, ui.SmallFont, SKTextAlign.Right);
+        string rank = RankText(r.Rank, k);
+        float rankW = ui.Measure(rank, ui.SmallFont) + 6;
+        ui.DrawTextIn(r.Reward, new SKRect(bar.Left + 3, bar.Top, bar.Right - rankW, bar.Bottom), t.Text, ui.SmallFont);
+        ui.DrawTextIn(rank, new SKRect(bar.Right - rankW, bar.Top, bar.Right - 3, bar.Bottom), t.Text, ui.SmallFont, SKTextAlign.Right);
     }
+
+    /// <summary>"#1/4"; a shared (averaged) rank says it is a tie: "#2.5/4 tie".</summary>
+    public static string RankText(double rank, int k) => $"#{Fmt(rank)}/{k}{(rank != Math.Floor(rank) ? " tie" : "")}";
 
     static void Badge(Ui.Ui ui, string text, SKPoint at, SKColor back, SKColor fore)
     {
@@ -158,6 +183,14 @@ public static class CandidatesPanel
     }
 
     static SKRect Inset(SKRect r, float by) => new(r.Left + by, r.Top + by, r.Right - by, r.Bottom - by);
+
+    /// <summary>A total says how it compares: a rank sum (ARL) is better when lower.</summary>
+    public static string TotalText(JobView job, double? total) => job.Method switch
+    {
+        null or "arl" => $"rank sum {Fmt(total)}",
+        { } m when m.StartsWith("single:", StringComparison.Ordinal) => $"rank {Fmt(total)}",
+        _ => $"total {Fmt(total)}",
+    };
 
     public static string Fmt(double? v) => v is double d ? d.ToString("0.###", CultureInfo.InvariantCulture) : "–";
 }

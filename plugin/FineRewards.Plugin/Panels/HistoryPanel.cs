@@ -21,19 +21,30 @@ public static class HistoryPanel
         foreach (var e in entries.OrderByDescending(e => e.Favourite).ThenByDescending(e => e.Created).ToList())
         {
             string id = $"history.{e.JobId}";
-            var box = ui.Allocate(0, 76);
-            bool current = state.CurrentJob == e.JobId;
-            ui.FillRect(box, current ? t.WidgetActive.WithAlpha(90) : t.Widget, t.Corner);
-            ui.BeginColumn(box, 5);
-            ui.BeginRow(16);
-            ui.DrawTextIn((e.Favourite ? "★ " : "") + e.Parameters.Prompt, ui.Allocate(0, 0), t.Text, ui.Font);
-            ui.EndRow();
             var p = e.Parameters;
             string seed = e.BaseSeed?.ToString(CultureInfo.InvariantCulture) ?? (p.SeedPolicy == Core.Contracts.SeedPolicy.Random ? "random" : p.BaseSeed.ToString(CultureInfo.InvariantCulture));
-            ui.BeginRow(14);
-            ui.DrawTextIn($"K {p.K} · seed {seed} · {p.Sampler} {p.Steps} · cfg {p.Guidance.ToString("0.#", CultureInfo.InvariantCulture)} · {PromptPanel.CombineNames[(int)p.Combine]} · {e.Created.ToUniversalTime():yyyy-MM-dd HH:mm}",
-                ui.Allocate(0, 0), t.TextDim, ui.SmallFont);
-            ui.EndRow();
+            const float thumb = 56;
+            float textW = ui.Remaining.Width - thumb - 3 * 5;
+            // The whole prompt (up to three lines) and the settings: nothing cut to fit one line.
+            var promptLines = Ui.Ui.Wrap((e.Favourite ? "★ " : "") + p.Prompt, textW, ui.Font, ui);
+            if (promptLines.Count > 3) { promptLines = promptLines.Take(3).ToList(); promptLines[^1] = ui.Elide(promptLines[^1] + " …", textW, ui.Font); }
+            var meta = Ui.Ui.Wrap($"K {p.K} · seed {seed} · {(p.Sampler.Length > 0 ? p.Sampler : "default sampler")} {p.Steps} steps · cfg {p.Guidance.ToString("0.#", CultureInfo.InvariantCulture)} · {PromptPanel.CombineNames[(int)p.Combine]} · {e.Created.ToUniversalTime():yyyy-MM-dd HH:mm} UTC",
+                textW, ui.SmallFont, ui);
+            float textH = promptLines.Count * 17 + meta.Count * 14;
+            var box = ui.Allocate(0, Math.Max(thumb, textH) + 22 + 3 * 5);
+            bool current = state.CurrentJob == e.JobId;
+            ui.FillRect(box, current ? t.WidgetActive.WithAlpha(90) : t.Widget, t.Corner);
+            var picture = new SKRect(box.Left + 5, box.Top + 5, box.Left + 5 + thumb, box.Top + 5 + thumb);
+            if (history.ThumbnailImage(e) is { } image) ui.DrawImageNearest(image, picture);
+            else
+            {
+                ui.FillRect(picture, t.Background, 2);
+                ui.DrawTextIn("no image", picture, t.TextDim, ui.SmallFont, SKTextAlign.Center);
+            }
+            float textX = picture.Right + 5, y = box.Top + 5;
+            foreach (var line in promptLines) { ui.DrawText(line, textX, y + 13, t.Text, ui.Font); y += 17; }
+            foreach (var line in meta) { ui.DrawText(line, textX, y + 11, t.TextDim, ui.SmallFont); y += 14; }
+            ui.BeginColumn(new SKRect(box.Left + 5, box.Bottom - 22 - 5, box.Right - 5, box.Bottom - 5));
             ui.BeginRow(22);
             float w = (ui.Remaining.Width - 5 * ui.Theme.Spacing) / 6;
             if (ui.Button($"{id}.open", "Open", width: w, small: true)) { state.CurrentJob = e.JobId; state.Focused = null; client.Watch(e.JobId, p); }

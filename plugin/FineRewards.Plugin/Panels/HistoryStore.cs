@@ -6,7 +6,9 @@ using FineRewards.Plugin.Editor;
 namespace FineRewards.Plugin.Panels;
 
 /// <summary>One past job of a document: enough to show, repeat or reopen it.</summary>
-public sealed record HistoryEntry(string JobId, DateTimeOffset Created, JobParameters Parameters, long? BaseSeed = null, bool Favourite = false);
+/// <param name="Thumbnail">The chosen candidate as a small PNG (base64), once the job was ranked here.</param>
+public sealed record HistoryEntry(string JobId, DateTimeOffset Created, JobParameters Parameters, long? BaseSeed = null, bool Favourite = false,
+    string? Thumbnail = null);
 
 /// <summary>
 /// The document's past jobs, kept in the editor's settings storage (<see cref="IEditorHost.WriteSetting"/>)
@@ -57,5 +59,30 @@ public sealed class HistoryStore(IEditorHost editor)
     public void Delete(string jobId)
     {
         if (Load().RemoveAll(e => e.JobId == jobId) > 0) Save();
+        if (images.Remove(jobId, out var image)) image?.Dispose();
+    }
+
+    /// <summary>Side of the stored thumbnails: a few KB of PNG per entry in the editor's settings.</summary>
+    public const int ThumbnailSize = 64;
+
+    /// <summary>Keeps the host's choice of a ranked job as the entry's thumbnail (once; the host may forget old jobs).</summary>
+    public void RememberThumbnail(JobView job)
+    {
+        if (!job.Ranked || job.Selected is not int s || s >= job.Candidates.Length || job.Candidates[s]?.Image is not { } image) return;
+        if (Load().FirstOrDefault(e => e.JobId == job.JobId) is not { Thumbnail: null }) return;
+        var (small, _) = Editor.LayerFit.ToDocument(image, ThumbnailSize, ThumbnailSize);
+        Update(job.JobId, e => e with { Thumbnail = Convert.ToBase64String(ImageCodec.EncodePng(small)) });
+    }
+
+    readonly Dictionary<string, SkiaSharp.SKImage?> images = new();
+
+    /// <summary>The entry's thumbnail, decoded once; null when it has none or it does not decode.</summary>
+    public SkiaSharp.SKImage? ThumbnailImage(HistoryEntry entry)
+    {
+        if (entry.Thumbnail is null) return null;
+        if (images.TryGetValue(entry.JobId, out var image)) return image;
+        try { image = ImageCodec.DecodeToSkImage(Convert.FromBase64String(entry.Thumbnail)); }
+        catch (Exception e) when (e is FormatException or FineRewards.Core.InputException) { image = null; } // a damaged setting shows no picture
+        return images[entry.JobId] = image;
     }
 }

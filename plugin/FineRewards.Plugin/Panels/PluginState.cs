@@ -13,7 +13,13 @@ public sealed class PromptState
     public double K = 4;
     public int SeedPolicy = 1; // index into PromptPanel.SeedPolicies: fixed, random, increment
     public string Seed = "1";
-    public int Sampler;
+    /// <summary>The sampler's name among the pack's (the host lists them); empty: the host's default.</summary>
+    public string Sampler = "";
+    /// <summary>The pack to generate with; empty: the host's default pack.</summary>
+    public string Pack = "";
+    /// <summary>The prompt the host was last asked about (CheckPrompt), and when the text last changed (the ask waits for a pause in typing).</summary>
+    public string CheckedPrompt = "", CheckedPack = "";
+    public TimeSpan? PromptChangedAt;
     public double Steps = 25;
     public double Guidance = 7.5;
     public readonly Dictionary<string, bool> Rewards = new(StringComparer.Ordinal);
@@ -31,7 +37,8 @@ public sealed class PromptState
         K = p.K;
         SeedPolicy = p.SeedPolicy switch { Core.Contracts.SeedPolicy.Fixed => 0, Core.Contracts.SeedPolicy.Increment => 2, _ => 1 };
         Seed = p.BaseSeed.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        Sampler = Math.Max(0, Array.IndexOf(PromptPanel.Samplers, p.Sampler));
+        Sampler = p.Sampler;
+        Pack = p.Pack;
         Steps = p.Steps;
         Guidance = p.Guidance;
         Width = p.Width;

@@ -76,8 +76,7 @@ public sealed class SegmentOverlay : IDisposable
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.White);
         canvas.DrawImage(preview, new SKRect(0, 0, w, h), new SKSamplingOptions(SKFilterMode.Nearest, SKMipmapMode.None));
-        foreach (var r in rewards)
-            foreach (var segment in r.Segments)
+        foreach (var segment in RankingExplanation.DistinctSegments(rewards))
             {
                 if (!shows(segment.Verdict)) continue;
                 var mask = segment.Segment.Mask;

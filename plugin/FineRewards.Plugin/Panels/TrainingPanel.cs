@@ -43,8 +43,9 @@ public static class TrainingPanel
         bool canStart = ready && !running && snapshot.LorasProblem?.StartsWith("this host has no", StringComparison.Ordinal) != true;
         ui.BeginRow(28);
         bool start = ui.Button("training.start", running ? "Training…" : "Start round", canStart, width: 130, primary: true);
-        if (!canStart) ui.Tooltip(!ready ? snapshot.Connection.Message : running ? "a round is running" : snapshot.LorasProblem ?? "");
-        else ui.Tooltip($"Train a LoRA for profile {state.Profile} on its accepted images");
+        // Above the button: below it is the round's progress and result, which the tooltip must not hide.
+        if (!canStart) ui.Tooltip(!ready ? snapshot.Connection.Message : running ? "a round is running" : snapshot.LorasProblem ?? "", above: true);
+        else ui.Tooltip($"Train a LoRA for profile {state.Profile} on its accepted images", above: true);
         if (ui.Button("training.cancel", "Cancel", running)) client.CancelTraining(current!.TrainingId);
         ui.EndRow();
         if (start)
@@ -160,9 +161,9 @@ public static class TrainingPanel
             if (i.Hovered) ui.SetCursor(Ui.CursorKind.Hand);
             if (i.Clicked) ts.SelectedLora = selected ? null : lora.LoraId;
             ui.FillRect(row, selected ? t.WidgetActive : i.Hovered ? t.WidgetHot : t.Widget, t.Corner);
-            string label = $"{(on ? "✓ " : "")}{HostClient.Short(lora.LoraId)}{(lora.Active ? " · active" : "")}{(lora.Check is { } c ? $" · {c.Verdict}" : "")}";
+            string label = $"{(on ? "✓ " : "")}{PromptPanel.LoraLabel(lora)}{(lora.Check is { } c ? $" · {c.Verdict}" : "")}";
             ui.DrawTextIn(label, new SKRect(row.Left + 6, row.Top, row.Right - 4, row.Bottom), t.Text, ui.SmallFont);
-            ui.Tooltip($"LoRA {lora.LoraId}\n{(on ? "on in the prompt panel" : "not used by Generate")}{(lora.Active ? "; the profile's active LoRA" : "")}");
+            ui.Tooltip($"{PromptPanel.LoraDetails(lora)}\n{(on ? "on in the prompt panel" : "not used by Generate")}");
             if (ui.Button($"{id}.use", "Use", !on || !lora.Active, width: 44, small: true))
             {
                 // Select and use: the host makes it the profile's active LoRA, and Generate sends it.

@@ -52,6 +52,7 @@ public sealed partial class Ui : IDisposable
     TimeSpan? repaintAfter;
     string? tooltipText;
     SKPoint tooltipAt;
+    bool tooltipAbove;
     string? lastWidget;
     SKRect lastRect;
 
@@ -74,6 +75,14 @@ public sealed partial class Ui : IDisposable
     public IReadOnlyDictionary<string, SKRect> VisibleRects => visible;
     readonly Dictionary<string, SKRect> visible = new();
     public SKPoint Pointer => pointer;
+    /// <summary>Where the last frame drew its tooltip (empty: none); tests check that it leaves what it explains visible.</summary>
+    public SKRect TooltipRect { get; private set; }
+    /// <summary>
+    /// Whether this frame's input can change what is drawn (a press, release, key, text or wheel). Widgets
+    /// draw before they learn they were clicked, so such a frame is drawn once more without input
+    /// (<see cref="FineRewardsPlugin.Frame"/>): what the user sees is the state after the input.
+    /// </summary>
+    public bool HadActions { get; private set; }
     public bool PointerInside => pointerInside;
     public float WheelY => wheelY;
 
@@ -88,6 +97,7 @@ public sealed partial class Ui : IDisposable
         wheelY = 0;
         keyboard.Clear();
         submitted = null;
+        HadActions = input.Events.Any(e => e is not PointerMoved);
         foreach (var e in input.Events)
         {
             switch (e)
@@ -120,6 +130,7 @@ public sealed partial class Ui : IDisposable
         cursor = CursorKind.Arrow;
         repaintAfter = input.Events.Count > 0 ? TimeSpan.Zero : null;
         tooltipText = null;
+        TooltipRect = SKRect.Empty;
         layouts.Clear();
         clips.Clear();
 
@@ -225,14 +236,17 @@ public sealed partial class Ui : IDisposable
     public bool RightPressed(SKRect rect) => pressedRight && Hit(rect, pressAt);
 
     /// <summary>Attaches a tooltip to the widget drawn last; it shows after <see cref="TooltipDelay"/> of hovering.</summary>
-    public void Tooltip(string text)
+    /// <param name="above">Above the widget instead of below, where what it explains is (a progress bar, a result line).</param>
+    public void Tooltip(string text, bool above = false)
     {
         if (lastWidget is null || hovered != lastWidget) return;
-        TooltipAt(text, new SKPoint(lastRect.Left, lastRect.Bottom + 4), lastWidget);
+        if (above) TooltipAt(text, new SKPoint(lastRect.Left, lastRect.Top - 4), lastWidget, above: true);
+        else TooltipAt(text, new SKPoint(lastRect.Left, lastRect.Bottom + 4), lastWidget);
     }
 
     /// <summary>A tooltip for something that is not a widget (a segment under the pointer), shown after the delay.</summary>
-    public void TooltipAt(string text, SKPoint at, string key)
+    /// <param name="at">Its top-left corner, or with <paramref name="above"/> its bottom-left.</param>
+    public void TooltipAt(string text, SKPoint at, string key, bool above = false)
     {
         bool sameAsBefore = hoveredLast == key;
         TimeSpan shown = sameAsBefore ? Time - hoverSince : TimeSpan.Zero;
@@ -240,6 +254,7 @@ public sealed partial class Ui : IDisposable
         {
             tooltipText = text;
             tooltipAt = at;
+            tooltipAbove = above;
         }
         else RepaintWithin(TooltipDelay - shown);
         hovered = key;
@@ -252,9 +267,11 @@ public sealed partial class Ui : IDisposable
         float w = lines.Max(l => Font.MeasureText(l)) + 2 * pad;
         float h = lines.Length * 17 + 2 * pad - 2;
         float x = Math.Clamp(tooltipAt.X, 2, Math.Max(2, Input.Width - w - 2));
-        float y = tooltipAt.Y;
-        if (y + h > Input.Height - 2) y = Math.Max(2, tooltipAt.Y - h - 28);
+        float y = tooltipAbove ? tooltipAt.Y - h : tooltipAt.Y;
+        if (tooltipAbove && y < 2) y = 2;
+        if (!tooltipAbove && y + h > Input.Height - 2) y = Math.Max(2, tooltipAt.Y - h - 28);
         var box = new SKRect(x, y, x + w, y + h);
+        TooltipRect = box;
         Fill.Color = Theme.TooltipBack;
         Canvas.DrawRoundRect(box, Theme.Corner, Theme.Corner, Fill);
         Stroke.Color = Theme.PanelBorder;

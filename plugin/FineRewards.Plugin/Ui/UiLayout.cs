@@ -127,7 +127,9 @@ public sealed partial class Ui
         var (id, view, offset) = scrolls.Pop();
         float contentHeight = l.Bottom - l.Bounds.Top;
         float max = Math.Max(0, contentHeight - view.Height);
-        if (wheelY != 0 && pointerInside && Hit(view, pointer))
+        contentHeights[id] = contentHeight;
+        // Only an area with something to scroll takes the wheel: the area around it scrolls otherwise.
+        if (wheelY != 0 && max > 0 && pointerInside && Hit(view, pointer))
         {
             offset += wheelY;
             wheelY = 0; // consumed: outer areas do not scroll too
@@ -154,6 +156,14 @@ public sealed partial class Ui
 
     /// <summary>Whether any of <paramref name="rect"/> is inside the current clip (scrolled into view).</summary>
     public bool IsVisible(SKRect rect) => Clip.IntersectsWith(rect);
+
+    readonly Dictionary<string, float> contentHeights = new();
+
+    /// <summary>How tall a scroll area's content was when it was last drawn (0 before); panels sized to their content use it.</summary>
+    public float ContentHeight(string id) => contentHeights.GetValueOrDefault(id);
+
+    /// <summary>Scrolls an area so that its content's <paramref name="y"/> (from the content's top) is at the top of the view.</summary>
+    public void ScrollTo(string id, float y) => scroll[id] = Math.Max(0, y);
 
     /// <summary>Scroll offset of a scroll area (for tests and restoring views).</summary>
     public float ScrollOffset(string id) => scroll.GetValueOrDefault(id);
