@@ -116,7 +116,7 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
         long stepsThisRun = 0;
         var sinceSave = Stopwatch.StartNew();
         var sinceReport = Stopwatch.StartNew();
-        while (!Done(context, clock, stepsThisRun))
+        while (!context.BudgetSpent(clock, stepsThisRun))
         {
             using var scope = NewDisposeScope();
             var index = randint(0, latents.shape[0], [o.BatchSize], dtype: ScalarType.Int64, generator: generator);   // [B]
@@ -230,9 +230,6 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
     static double LastLoss(string checkpoint) =>
         JsonSerializer.Deserialize<TrainState>(File.ReadAllText(Path.Combine(checkpoint, "state.json")), new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals })?.LastLoss ?? double.NaN;
 
-    bool Done(PackTrainContext context, Stopwatch clock, long stepsThisRun) =>
-        context.CancellationToken.IsCancellationRequested
-        || (context.Steps is long s ? stepsThisRun >= s : clock.Elapsed.TotalMinutes >= context.Minutes);
 
     /// <summary>
     /// Renders <see cref="DiffusionTrainOptions.DatasetSize"/> seeded (prompt, scene) pairs from the train
