@@ -105,7 +105,7 @@ public static class PackCommand
         var output = new Option<DirectoryInfo?>("--out") { Description = "Pack folder (default: packs/shapes of this checkout)." };
         var work = new Option<DirectoryInfo?>("--work") { Description = "Where the images and prompts.txt go (default: runs/pack-shapes/diffusion/eval)." };
         var threads = ThreadsOption.Create();
-        var command = new Command("eval", "Generate the test split with the pack's diffusion model (StableDiffusionPipeline) and record the evaluator's accuracy per task in pack.json.")
+        var command = new Command("eval", "Generate the test split with the pack's diffusion model (StableDiffusionPipeline) and record the evaluator's accuracy per task in pack.json, also after one more VAE round trip of the images (reencoded_*).")
         {
             pack, k, steps, guidance, seed, output, work, threads,
         };

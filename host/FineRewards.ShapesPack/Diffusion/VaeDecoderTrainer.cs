@@ -4,7 +4,6 @@ using System.Text.Json.Nodes;
 using FineRewards.Core;
 using FineRewards.Core.IO;
 using FineRewards.Core.Packs;
-using FineRewards.Diffusion.IO;
 using FineRewards.Diffusion.Models.Vae;
 using FineRewards.Diffusion.Pipelines;
 using FineRewards.Shapes.Grammar;
@@ -137,6 +136,7 @@ public sealed class VaeDecoderTrainer(VaeDecoderTrainOptions? options = null) : 
         DiffusersExport.WriteComponent(folder, config, vae, "diffusion_pytorch_model.safetensors", half: true);
         using var exported = AutoencoderKL.FromDiffusersFolder(folder);
         CheckFrozen(exported, frozen);
+        foreach (var t in frozen.Values) t.Dispose();
         exported.eval();
         var after = VaeRoundTrip.Measure(exported, o.EvalSamplesPerPrompt, VaeRoundTrip.DefaultSeed, o.EvalPrompts);
         context.Progress($"{Name}: round trip of test-split renders (exported fp16 weights):\n{after.Format()}");

@@ -116,6 +116,31 @@ public static class VaeRoundTrip
             colors.Select(p => p.Value.Group(p.Key.Word())).ToList(), shapes.Select(p => p.Value.Group(p.Key.Word())).ToList());
     }
 
+    /// <summary>
+    /// Images already judged (e.g. generated candidates) as a LoRA trainer sees them: read back from
+    /// their PNG files in <paramref name="imagesFolder"/>, encoded (posterior mean) and decoded again,
+    /// then judged once more.
+    /// </summary>
+    /// <returns>The verdicts on the round trips, and the share of the originally correct images that stay correct.</returns>
+    public static (ShapesReport Report, double CorrectKept) MeasureImages(AutoencoderKL vae, ShapesReport judged, string imagesFolder)
+    {
+        var prompts = new List<PromptResult>();
+        int correct = 0, kept = 0;
+        foreach (var p in judged.Prompts)
+        {
+            var images = p.Candidates.Select(c => ImageFiles.ReadImage(Path.Combine(imagesFolder, c.File))).ToList();
+            IReadOnlyList<RgbImage> decoded;
+            using (no_grad())
+            using (var scope = NewDisposeScope())
+                decoded = ImageTensors.ToRgbImages(vae.forward(ImageTensors.FromRgbImages(images)));   // [K, 3, 64, 64] both ways
+            var candidates = p.Candidates.Select((c, i) => new CandidateResult(c.Candidate, c.File, ShapesEvaluator.Evaluate(decoded[i], p.Spec))).ToList();
+            for (int i = 0; i < candidates.Count; i++)
+                if (p.Candidates[i].Result.Correct) { correct++; if (candidates[i].Result.Correct) kept++; }
+            prompts.Add(p with { Candidates = candidates });
+        }
+        return (new ShapesReport(prompts), correct == 0 ? double.NaN : (double)kept / correct);
+    }
+
     static bool Contains(PixelBox box, double x, double y) =>
         x >= box.X && x < box.X + box.Width && y >= box.Y && y < box.Y + box.Height;
 
