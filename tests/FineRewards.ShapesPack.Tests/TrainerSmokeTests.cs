@@ -75,6 +75,9 @@ public class TrainerSmokeTests
             Assert.Equal(3, resumed.Training!.Steps);
             Assert.True(double.IsFinite(resumed.Training.Metrics!["loss"]));
             Assert.InRange(resumed.Training.Metrics["accuracy_overall"], 0, 1);
+            var (_, reevaluated) = new DiffusionTrainer(options).Reevaluate(Path.Combine(root, "pack"), Path.Combine(root, "eval"), seed: 2);
+            Assert.InRange(reevaluated.Training!.Metrics!["reencoded_accuracy_overall"], 0, 1);
+            Assert.Equal(resumed.Training.Steps, reevaluated.Training.Steps);
 
             string diffusers = Path.Combine(root, "pack", DiffusionTrainer.Folder);
             foreach (var file in new[] { "model_index.json", "scheduler/scheduler_config.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "tokenizer/tokenizer_config.json" })

@@ -1,3 +1,7 @@
+using FineRewards.Core.IO;
+using FineRewards.Shapes.Evaluation;
+using FineRewards.Shapes.Grammar;
+using FineRewards.Shapes.Rendering;
 using FineRewards.Shapes.World;
 using FineRewards.ShapesPack.Diffusion;
 using static TorchSharp.torch;
@@ -54,5 +58,42 @@ public class VaeRoundTripTests
         Assert.Equal(green.Objects, green.ColorKept);
         Assert.InRange(Color(r, ShapeColor.Red).MeanColorDistance, 250, 259);   // |(220, 40, 40) - (40, 40, 220)| = 254.6
         Assert.True(r.Report.Overall < 0.5);
+    }
+
+    [Fact]
+    public void Saved_images_are_judged_again_after_the_round_trip()
+    {
+        string folder = Directory.CreateTempSubdirectory("vae-roundtrip-images-").FullName;
+        try
+        {
+            var prompts = PromptCatalog.Split(PromptSplit.Test).Take(Prompts).ToList();
+            var results = prompts.Select((p, i) =>
+            {
+                var candidates = Enumerable.Range(0, 2).Select(c =>
+                {
+                    var image = SceneRenderer.Render(SceneSampler.Sample(p, 10 * i + c));
+                    string file = CandidateFiles.ImageName(i, c);
+                    ImageFiles.WritePng(image, Path.Combine(folder, file));
+                    return new CandidateResult(c, file, ShapesEvaluator.Evaluate(image, p));
+                }).ToList();
+                return new PromptResult(i, p.Text, p, candidates);
+            }).ToList();
+            var judged = new ShapesReport(results);
+            Assert.Equal(1.0, judged.Overall);
+
+            var (same, kept) = VaeRoundTrip.MeasureImages(x => x.clone(), judged, folder);
+            Assert.Equal(1.0, same.Overall);
+            Assert.Equal(1.0, kept);
+            var (swapped, swappedKept) = VaeRoundTrip.MeasureImages(x => x.flip(1), judged, folder);
+            // Only green survives the swap ((40, 160, 60) becomes (60, 160, 40)); every other colour is misread or off-palette.
+            int allGreen = results.SelectMany(p => p.Candidates).Count(c => c.Result.Objects.All(o => o.Color == ShapeColor.Green));
+            Assert.Equal(allGreen, swapped.Prompts.SelectMany(p => p.Candidates).Count(c => c.Result.Correct));
+            Assert.Equal((double)allGreen / judged.Images, swappedKept, 9);
+            Assert.True(swappedKept < 0.5);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 }

@@ -122,7 +122,11 @@ public static class VaeRoundTrip
     /// then judged once more.
     /// </summary>
     /// <returns>The verdicts on the round trips, and the share of the originally correct images that stay correct.</returns>
-    public static (ShapesReport Report, double CorrectKept) MeasureImages(AutoencoderKL vae, ShapesReport judged, string imagesFolder)
+    public static (ShapesReport Report, double CorrectKept) MeasureImages(AutoencoderKL vae, ShapesReport judged, string imagesFolder) =>
+        MeasureImages(vae.forward, judged, imagesFolder);
+
+    /// <param name="roundTrip">[K, 3, 64, 64] images in [-1, 1] to their reconstructions, same shape</param>
+    public static (ShapesReport Report, double CorrectKept) MeasureImages(Func<Tensor, Tensor> roundTrip, ShapesReport judged, string imagesFolder)
     {
         var prompts = new List<PromptResult>();
         int correct = 0, kept = 0;
@@ -132,7 +136,7 @@ public static class VaeRoundTrip
             IReadOnlyList<RgbImage> decoded;
             using (no_grad())
             using (var scope = NewDisposeScope())
-                decoded = ImageTensors.ToRgbImages(vae.forward(ImageTensors.FromRgbImages(images)));   // [K, 3, 64, 64] both ways
+                decoded = ImageTensors.ToRgbImages(roundTrip(ImageTensors.FromRgbImages(images)));   // [K, 3, 64, 64] both ways
             var candidates = p.Candidates.Select((c, i) => new CandidateResult(c.Candidate, c.File, ShapesEvaluator.Evaluate(decoded[i], p.Spec))).ToList();
             for (int i = 0; i < candidates.Count; i++)
                 if (p.Candidates[i].Result.Correct) { correct++; if (candidates[i].Result.Correct) kept++; }
