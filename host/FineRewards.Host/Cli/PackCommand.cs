@@ -36,7 +36,8 @@ public static class PackCommand
         var work = new Option<DirectoryInfo?>("--work") { Description = "Checkpoints and logs, not shipped (default: runs/pack-shapes of this checkout)." };
         var threads = ThreadsOption.Create();
         var diffusionDefaults = new DiffusionTrainOptions();
-        var lr = new Option<double?>("--lr") { Description = $"diffusion only: peak learning rate (default {diffusionDefaults.LearningRate:0.0e0}); a lower one for a resumed run anneals the model." };
+        var decoderDefaults = new VaeDecoderTrainOptions();
+        var lr = new Option<double?>("--lr") { Description = $"diffusion and vae-decoder: peak learning rate (defaults {diffusionDefaults.LearningRate:0.0e0} and {decoderDefaults.LearningRate:0.0e0}); a lower one for a resumed run anneals the model." };
         var datasetSize = new Option<int?>("--dataset-size") { Description = $"diffusion only: rendered training scenes cached as latents (default {diffusionDefaults.DatasetSize}); the first N are the same for any size, so a resumed run can grow it." };
         var command = new Command("train", "Train components of the Shapes pack from data they render themselves; writes weights and pack.json.")
         {
@@ -59,15 +60,20 @@ public static class PackCommand
             var trainers = wanted.Select(ShapesPackTrainers.Find).ToList();
             if (parse.GetValue(lr) is { } peak && !(peak > 0 && peak < 1)) throw new InputException("--lr", $"must be between 0 and 1, got {peak}");
             if (parse.GetValue(datasetSize) is { } size && size < 1) throw new InputException("--dataset-size", $"must be at least 1, got {size}");
-            if ((parse.GetValue(lr) is not null || parse.GetValue(datasetSize) is not null) && !trainers.Any(t => t.Component == DiffusionTrainer.Name))
-                throw new InputException("--lr", $"--lr and --dataset-size apply to the diffusion component only; add --component {DiffusionTrainer.Name}");
-            trainers = trainers.Select(t => t is DiffusionTrainer
-                ? new DiffusionTrainer(diffusionDefaults with
+            if (parse.GetValue(datasetSize) is not null && !trainers.Any(t => t.Component == DiffusionTrainer.Name))
+                throw new InputException("--dataset-size", $"--dataset-size applies to the diffusion component only; add --component {DiffusionTrainer.Name}");
+            if (parse.GetValue(lr) is not null && !trainers.Any(t => t is DiffusionTrainer or VaeDecoderTrainer))
+                throw new InputException("--lr", $"--lr applies to the {DiffusionTrainer.Name} and {VaeDecoderTrainer.Name} components only; add one with --component");
+            trainers = trainers.Select(t => t switch
+            {
+                DiffusionTrainer => new DiffusionTrainer(diffusionDefaults with
                 {
                     LearningRate = parse.GetValue(lr) ?? diffusionDefaults.LearningRate,
                     DatasetSize = parse.GetValue(datasetSize) ?? diffusionDefaults.DatasetSize,
-                })
-                : t).ToList();
+                }),
+                VaeDecoderTrainer => new VaeDecoderTrainer(decoderDefaults with { LearningRate = parse.GetValue(lr) ?? decoderDefaults.LearningRate }),
+                _ => t,
+            }).ToList();
             Directory.CreateDirectory(packFolder);
             Directory.CreateDirectory(workFolder);
             string commandLine = "finerewards " + string.Join(" ", Environment.GetCommandLineArgs().Skip(1));
@@ -99,7 +105,7 @@ public static class PackCommand
         var output = new Option<DirectoryInfo?>("--out") { Description = "Pack folder (default: packs/shapes of this checkout)." };
         var work = new Option<DirectoryInfo?>("--work") { Description = "Where the images and prompts.txt go (default: runs/pack-shapes/diffusion/eval)." };
         var threads = ThreadsOption.Create();
-        var command = new Command("eval", "Generate the test split with the pack's diffusion model (StableDiffusionPipeline) and record the evaluator's accuracy per task in pack.json.")
+        var command = new Command("eval", "Generate the test split with the pack's diffusion model (StableDiffusionPipeline) and record the evaluator's accuracy per task in pack.json, also after one more VAE round trip of the images (reencoded_*).")
         {
             pack, k, steps, guidance, seed, output, work, threads,
         };

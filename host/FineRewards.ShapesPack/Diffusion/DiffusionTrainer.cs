@@ -116,7 +116,7 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
         long stepsThisRun = 0;
         var sinceSave = Stopwatch.StartNew();
         var sinceReport = Stopwatch.StartNew();
-        while (!Done(context, clock, stepsThisRun))
+        while (!context.BudgetSpent(clock, stepsThisRun))
         {
             using var scope = NewDisposeScope();
             var index = randint(0, latents.shape[0], [o.BatchSize], dtype: ScalarType.Int64, generator: generator);   // [B]
@@ -220,19 +220,28 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
             throw new InputException(Path.Combine(packFolder, PackManifest.FileName), $"has no trained \"{Name}\" component; run `finerewards pack train shapes --component {Name}` first");
         var (report, _) = Evaluate(Path.Combine(packFolder, Folder), evalFolder, seed, progress);
         var metrics = new Dictionary<string, double>(training.Metrics ?? new Dictionary<string, double>());
-        foreach (var key in metrics.Keys.Where(k => k.StartsWith("accuracy_") || k.StartsWith("any_correct_of_k_") || k.StartsWith("eval_")).ToList()) metrics.Remove(key);
+        foreach (var key in metrics.Keys.Where(k => k.StartsWith("accuracy_") || k.StartsWith("any_correct_of_k_") || k.StartsWith("eval_") || k.StartsWith(Reencoded)).ToList()) metrics.Remove(key);
         foreach (var (k, v) in EvalMetrics(report)) metrics[k] = v;
+        // What a LoRA round trains on when it re-encodes a selected PNG: the same images through the pack's VAE once more.
+        using (var vae = AutoencoderKL.FromDiffusersFolder(Path.Combine(packFolder, VaeTrainer.Folder)))
+        {
+            var (reencoded, correctKept) = VaeRoundTrip.MeasureImages(vae, report, evalFolder);
+            progress?.Invoke($"diffusion: the same images re-encoded and decoded by the pack's VAE ({Math.Round(correctKept * 100, 1)}% of the correct ones stay correct):\n{reencoded.FormatTable()}");
+            metrics[Reencoded + "accuracy_overall"] = Math.Round(reencoded.Overall, 4);
+            foreach (var t in reencoded.Tasks.Where(t => t.Images > 0)) metrics[$"{Reencoded}accuracy_{t.Task.Key()}"] = Math.Round(t.Accuracy, 4);
+            if (double.IsFinite(correctKept)) metrics[Reencoded + "correct_kept"] = Math.Round(correctKept, 4);
+        }
         var updated = component with { Training = training with { Metrics = metrics } };
         PackManifest.UpdateComponent(packFolder, ShapesPackInfo.Name, Name, updated, ShapesPackInfo.Description);
         return (report, updated);
     }
 
+    /// <summary>Prefix of the metrics of the evaluation images after one more VAE round trip (pack eval only).</summary>
+    const string Reencoded = "reencoded_";
+
     static double LastLoss(string checkpoint) =>
         JsonSerializer.Deserialize<TrainState>(File.ReadAllText(Path.Combine(checkpoint, "state.json")), new JsonSerializerOptions { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals })?.LastLoss ?? double.NaN;
 
-    bool Done(PackTrainContext context, Stopwatch clock, long stepsThisRun) =>
-        context.CancellationToken.IsCancellationRequested
-        || (context.Steps is long s ? stepsThisRun >= s : clock.Elapsed.TotalMinutes >= context.Minutes);
 
     /// <summary>
     /// Renders <see cref="DiffusionTrainOptions.DatasetSize"/> seeded (prompt, scene) pairs from the train

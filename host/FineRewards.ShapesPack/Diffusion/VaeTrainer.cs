@@ -2,11 +2,9 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FineRewards.Core.Contracts;
-using FineRewards.Core.IO;
 using FineRewards.Core.Packs;
 using FineRewards.Diffusion.Models.Vae;
 using FineRewards.Diffusion.Pipelines;
-using FineRewards.Shapes.Evaluation;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;
 using FineRewards.Shapes.World;
@@ -69,7 +67,7 @@ public sealed class VaeTrainer(VaeTrainOptions? options = null) : IPackComponent
         var sinceSave = Stopwatch.StartNew();
         var sinceReport = Stopwatch.StartNew();
         long startStep = step;
-        while (!Done(context, clock, step - startStep))
+        while (!context.BudgetSpent(clock, step - startStep))
         {
             using var scope = NewDisposeScope();
             var images = ImageTensors.FromRgbImages(Enumerable.Range(0, o.BatchSize).Select(_ => RandomRender(random, trainPrompts)).ToList());
@@ -118,16 +116,15 @@ public sealed class VaeTrainer(VaeTrainOptions? options = null) : IPackComponent
             vae, "diffusion_pytorch_model.safetensors", half: true);
 
         using var exported = AutoencoderKL.FromDiffusersFolder(folder);
-        var (report, mse) = RoundTripReport(exported, o.EvalSamplesPerPrompt, seed: 4242, o.EvalPrompts);
-        context.Progress($"vae: round trip of test-split renders (exported fp16 weights): mse {mse:0.00000}\n{report.FormatTable()}");
+        exported.eval();
+        var roundTrip = VaeRoundTrip.Measure(exported, o.EvalSamplesPerPrompt, VaeRoundTrip.DefaultSeed, o.EvalPrompts);
+        context.Progress($"vae: round trip of test-split renders (exported fp16 weights):\n{roundTrip.Format()}");
         var metrics = new Dictionary<string, double>
         {
             ["reconstruction_mse"] = Math.Round(lastLoss, 6),
-            ["roundtrip_mse_test"] = Math.Round(mse, 6),
-            ["roundtrip_accuracy_overall"] = Math.Round(report.Overall, 4),
             ["latent_std"] = Math.Round(std, 5),
         };
-        foreach (var t in report.Tasks.Where(t => t.Images > 0)) metrics[$"roundtrip_accuracy_{t.Task.Key()}"] = Math.Round(t.Accuracy, 4);
+        foreach (var (k, v) in roundTrip.Metrics()) metrics[k] = v;
         var component = new PackComponent("diffusers-vae", Folder,
             JsonSerializer.SerializeToElement(DiffusersExport.ConfigNode(config)),
             new PackTraining(string.Join(" ; then ", commands), context.DataSeed, step, Math.Round(minutes, 2), DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"), metrics));
@@ -135,43 +132,13 @@ public sealed class VaeTrainer(VaeTrainOptions? options = null) : IPackComponent
         return component;
     }
 
-    static bool Done(PackTrainContext context, Stopwatch clock, long step) =>
-        context.CancellationToken.IsCancellationRequested
-        || (context.Steps is long s ? step >= s : clock.Elapsed.TotalMinutes >= context.Minutes);
 
     static void Save(string folder, AutoencoderKL vae, TorchSharp.Modules.OptimizerHelper optimizer, long step, double minutes, long seed, double loss, IReadOnlyList<string> commands) =>
         TrainCheckpoint.Save(folder, new TrainState(step, minutes, seed, loss, commands), new Dictionary<string, nn.Module> { ["vae"] = vae }, optimizer);
 
     /// <summary>Half the time a scene of a train-split prompt, half the time 1-4 random objects.</summary>
-    static RgbImage RandomRender(Random random, IReadOnlyList<PromptSpec> prompts) =>
+    internal static RgbImage RandomRender(Random random, IReadOnlyList<PromptSpec> prompts) =>
         SceneRenderer.Render(random.Next(2) == 0
             ? SceneSampler.Sample(prompts[random.Next(prompts.Count)], random)
             : SceneSampler.RandomScene(1 + random.Next(Scene.MaxObjects), random));
-
-    /// <summary>The evaluator on round trips (posterior mean) of seeded renders of every test-split prompt.</summary>
-    public static (ShapesReport Report, double Mse) RoundTripReport(AutoencoderKL vae, int samplesPerPrompt, int seed, int? promptLimit = null)
-    {
-        var prompts = PromptCatalog.Split(PromptSplit.Test);
-        if (promptLimit is int limit) prompts = prompts.Take(limit).ToList();
-        var random = new Random(seed);
-        var results = new List<PromptResult>();
-        double mseSum = 0;
-        int index = 0;
-        foreach (var prompt in prompts)
-        {
-            var renders = Enumerable.Range(0, samplesPerPrompt).Select(_ => SceneRenderer.Render(SceneSampler.Sample(prompt, random))).ToList();
-            IReadOnlyList<RgbImage> decoded;
-            using (no_grad())
-            using (var scope = NewDisposeScope())
-            {
-                var x = ImageTensors.FromRgbImages(renders);
-                var y = vae.forward(x);
-                mseSum += nn.functional.mse_loss(y.clamp(-1, 1), x).item<float>();
-                decoded = ImageTensors.ToRgbImages(y);
-            }
-            var candidates = decoded.Select((img, c) => new CandidateResult(c, CandidateFiles.Id(index, c), ShapesEvaluator.Evaluate(img, prompt))).ToList();
-            results.Add(new PromptResult(index++, prompt.Text, prompt, candidates));
-        }
-        return (new ShapesReport(results), mseSum / prompts.Count);
-    }
 }

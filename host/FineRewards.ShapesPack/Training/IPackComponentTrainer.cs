@@ -18,7 +18,13 @@ public sealed record PackTrainContext(
     bool Resume,
     string CommandLine,
     Action<string> Progress,
-    CancellationToken CancellationToken = default);
+    CancellationToken CancellationToken = default)
+{
+    /// <summary>Whether this run's budget is spent: <see cref="Steps"/> steps taken in this run, or else <see cref="Minutes"/> of wall clock.</summary>
+    public bool BudgetSpent(System.Diagnostics.Stopwatch clock, long stepsThisRun) =>
+        CancellationToken.IsCancellationRequested
+        || (Steps is long s ? stepsThisRun >= s : clock.Elapsed.TotalMinutes >= Minutes);
+}
 
 /// <summary>Trains one component of the Shapes pack from data it renders itself and records it in pack.json.</summary>
 public interface IPackComponentTrainer

@@ -6,6 +6,7 @@ public static class ShapesPackTrainers
     public static IReadOnlyList<IPackComponentTrainer> All { get; } =
     [
         new Diffusion.VaeTrainer(),
+        new Diffusion.VaeDecoderTrainer(),
         new Diffusion.DiffusionTrainer(),
         new Captioner.CaptionerTrainer(),
         new Segmenter.SegmenterTrainer(),
