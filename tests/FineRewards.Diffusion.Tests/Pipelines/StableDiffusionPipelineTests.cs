@@ -79,7 +79,10 @@ public class StableDiffusionPipelineTests(TinyPipelineFixture fixture) : IClassF
         {
             var alone = pipeline.Regenerate(Request(k: 3, sampler: sampler), i);
             Assert.Equal(batch[i].Seed, alone.Seed);
-            Assert.True(Same(batch[i].Image, alone.Image), $"{sampler}: candidate {i} differs when generated alone");
+            // Same seeds and noise; batched and single CPU kernels may round apart, so at most one 8-bit level on 0.1% of bytes (at least one byte).
+            var diffs = batch[i].Image.Pixels.Zip(alone.Image.Pixels, (a, b) => Math.Abs(a - b)).Where(d => d > 0).ToList();
+            Assert.True(diffs.Count <= Math.Max(1, batch[i].Image.Pixels.Length / 1000) && diffs.DefaultIfEmpty(0).Max() <= 1,
+                $"{sampler}: candidate {i} differs when generated alone: {diffs.Count} of {batch[i].Image.Pixels.Length} bytes, max {diffs.DefaultIfEmpty(0).Max()}");
             Assert.Equal(batch[i].Provenance, alone.Provenance);
         }
     }
