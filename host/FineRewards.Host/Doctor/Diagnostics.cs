@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using FineRewards.Core.Packs;
+using FineRewards.Host.Packs;
 using FineRewards.Diffusion.Runtime;
 using FineRewards.Judge.Runtime;
 using FineRewards.Rewards.Runtime;
@@ -92,7 +93,10 @@ public static class Diagnostics
         var found = locator.FindAll(verifyHashes: false);
         var facts = new Dictionary<string, string> { ["search_paths"] = string.Join(Path.PathSeparator, locator.SearchRoots) };
         foreach (var pack in found)
+        {
             facts[$"pack.{pack.Name}"] = pack.Ready ? $"ready ({pack.Folder})" : $"incomplete ({pack.Folder}): {string.Join("; ", pack.Problems)}";
+            if (pack.Manifest is not null && SdPack.IsSdPack(pack.Folder)) SdPackFacts(pack, facts);
+        }
         var defaultPack = found.FirstOrDefault(p => p.Name == DefaultPack) ?? locator.Find(DefaultPack);
         if (defaultPack.Ready)
             return new("packs", CheckStatus.Ok, false, $"{found.Count} pack(s); default \"{DefaultPack}\" ready", facts);
@@ -102,5 +106,16 @@ public static class Diagnostics
         return new("packs", CheckStatus.Warning, false,
             $"default pack \"{DefaultPack}\" not found or incomplete; commands that generate or score images need it", facts,
             $"Put a pack folder with {PackManifest.FileName} under one of the search paths, or set {PackLocator.EnvironmentVariable}.");
+    }
+
+    /// <summary>Each part of a Stable Diffusion pack: present, missing with the path looked at, or not configured.</summary>
+    static void SdPackFacts(PackStatus pack, Dictionary<string, string> facts)
+    {
+        var components = SdPack.Components(pack.Folder, pack.Manifest!);
+        foreach (var c in components)
+            facts[$"pack.{pack.Name}.{c.Name}"] = c.Exists ? $"{c.Kind} {c.Path}" : $"MISSING {c.Kind}: looked at {c.Path}";
+        foreach (var (name, kind, option) in SdPack.OptionalParts)
+            if (components.All(c => c.Name != name))
+                facts[$"pack.{pack.Name}.{name}"] = $"not configured ({kind}; add with `pack create sd {option} PATH`)";
     }
 }
