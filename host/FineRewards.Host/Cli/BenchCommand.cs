@@ -23,6 +23,7 @@ public static class BenchCommand
         bench.Subcommands.Add(Diffusion());
         bench.Subcommands.Add(BenchRewardsCommand.Create());
         bench.Subcommands.Add(BenchHostCommand.Create());
+        bench.Subcommands.Add(BenchLoadCommand.Create());
         return bench;
     }
 
