@@ -139,6 +139,31 @@ public sealed class SingleFileLoadingTests
     }
 
     [Fact]
+    public void A_bfloat16_pipeline_generates_what_the_float32_one_does_within_rounding()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "fr-bf16-vocab-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            var (vocab, merges) = ClipVocabularyBuilder.Train(new Dictionary<string, int> { ["a"] = 1, ["red"] = 1, ["circle"] = 1 });
+            ClipVocabularyBuilder.WriteFiles(folder, vocab, merges);
+            ClipTokenizer Tokenizer() => ClipTokenizer.FromFiles(Path.Combine(folder, "vocab.json"), Path.Combine(folder, "merges.txt"));
+            var request = new GenerationRequest("a red circle", K: 1, BaseSeed: 4, Sampler: "ddim", Steps: 3, Guidance: 3.0, Width: 64, Height: 64);
+            using var full = SingleFilePipeline.Load(SingleFileFixture.TinyFile, SingleFileFixture.TinyOverride, tokenizer: Tokenizer());
+            using var half = SingleFilePipeline.Load(SingleFileFixture.TinyFile, SingleFileFixture.TinyOverride, dtype: ScalarType.BFloat16, tokenizer: Tokenizer());
+            Assert.Equal(ScalarType.BFloat16, half.UnetDtype);
+            var a = full.Generate(request)[0].Image.Pixels;
+            var b = half.Generate(request)[0].Image.Pixels;
+            double meanDiff = a.Zip(b).Average(p => Math.Abs(p.First - p.Second));
+            Assert.True(meanDiff < 8, $"bfloat16 images differ from float32 by {meanDiff:F2} levels on average");
+            Assert.True(a.Distinct().Count() > 10, "the float32 image is flat");
+        }
+        finally
+        {
+            if (Directory.Exists(folder)) Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Bfloat16_on_the_cpu_is_a_choice_and_float16_is_refused_there()
     {
         using (var models = SingleFileCheckpoint.Load(SingleFileFixture.TinyFile, SingleFileFixture.TinyOverride, dtype: ScalarType.BFloat16))
