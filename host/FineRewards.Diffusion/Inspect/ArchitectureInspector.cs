@@ -75,22 +75,12 @@ public static class ArchitectureInspector
     /// Runs a module constructor with meta as the default device. The default device is
     /// process-wide in TorchSharp, so it is restored at once and constructions are serialised.
     /// </summary>
-    public static T OnMeta<T>(Func<T> build) => OnDevice(device(TorchSharp.DeviceType.META), null, build);
-
-    /// <summary>
-    /// Runs a module constructor with <paramref name="target"/> as the default device and
-    /// <paramref name="dtype"/> as the default dtype, so parameters are created where and as they will
-    /// be used (no float32 copy of an fp16 model first). Both defaults are process-wide in TorchSharp,
-    /// so they are restored at once and constructions are serialised.
-    /// </summary>
-    public static T OnDevice<T>(Device target, ScalarType? dtype, Func<T> build)
+    public static T OnMeta<T>(Func<T> build)
     {
         lock (DefaultDeviceLock)
         {
             var previous = get_default_device();
-            var previousType = get_default_dtype();
-            set_default_device(target);
-            if (dtype is ScalarType t) set_default_dtype(t);
+            set_default_device(device(TorchSharp.DeviceType.META));
             try
             {
                 return build();
@@ -98,7 +88,6 @@ public static class ArchitectureInspector
             finally
             {
                 set_default_device(previous);
-                set_default_dtype(previousType);
             }
         }
     }
