@@ -41,7 +41,9 @@ public class ArchitectureInspectorTests
         Assert.Equal(859_520_964, sd15.Components.Single(c => c.Name == "unet").Total);
         Assert.Equal(83_653_863, sd15.Components.Single(c => c.Name == "vae").Total);
         Assert.Equal(865_910_724, sd21.Components.Single(c => c.Name == "unet").Total);
-        Assert.Equal(859_520_964L + 83_653_863L, sd15.Total);
+        Assert.Equal(123_060_480, sd15.Components.Single(c => c.Name == "text_encoder").Total);
+        Assert.Equal(340_387_840, sd21.Components.Single(c => c.Name == "text_encoder").Total);
+        Assert.Equal(859_520_964L + 83_653_863L + 123_060_480L, sd15.Total);
         Assert.Equal("UNet2DConditionModel", sd15.Components[0].ModelClass);
     }
 
@@ -50,9 +52,9 @@ public class ArchitectureInspectorTests
     {
         var tiny = UNet2DConditionConfig.FromFile(PathOf("unet_tiny.json"));
         var report = ArchitectureInspector.Inspect("sd15", [new NamedComponent("tiny_unet", () => new UNet2DConditionModel(tiny))]);
-        Assert.Equal(["unet", "vae", "tiny_unet"], report.Components.Select(c => c.Name));
-        Assert.Equal(792_964, report.Components[2].Total);   // README: 792,964 parameters
-        Assert.Equal(208, report.Components[2].Parameters.Count);
+        Assert.Equal(["unet", "vae", "text_encoder", "tiny_unet"], report.Components.Select(c => c.Name));
+        Assert.Equal(792_964, report.Components[3].Total);   // README: 792,964 parameters
+        Assert.Equal(208, report.Components[3].Parameters.Count);
 
         // After inspecting, models are built on the normal device again.
         using var vae = new AutoencoderKL(AutoencoderKLConfig.FromFile(PathOf("vae_tiny.json")));

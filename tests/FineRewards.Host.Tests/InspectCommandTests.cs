@@ -18,7 +18,9 @@ public class InspectCommandTests
         var unet = root.GetProperty("components").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "unet");
         Assert.Equal(865_910_724, unet.GetProperty("parameters").GetInt64());
         Assert.Equal(686, unet.GetProperty("tensors").GetInt32());
-        Assert.Equal(865_910_724L + 83_653_863L, root.GetProperty("total").GetInt64());
+        Assert.Equal(865_910_724L + 83_653_863L + 340_387_840L, root.GetProperty("total").GetInt64());
+        var text = root.GetProperty("components").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "text_encoder");
+        Assert.Equal(340_387_840, text.GetProperty("parameters").GetInt64());   // OpenCLIP-H text tower as diffusers keeps it
         Assert.False(unet.TryGetProperty("keys", out _));
     }
 

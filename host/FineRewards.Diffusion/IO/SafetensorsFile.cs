@@ -24,41 +24,11 @@ public sealed record SafetensorsHeader(
 /// </remarks>
 public static class SafetensorsFile
 {
-    const long MaxHeaderBytes = 100L * 1024 * 1024;
-
+    /// <summary>Dtypes, shapes and metadata of a file (checked as <see cref="SafetensorsReader"/> checks it; no tensor is read).</summary>
     public static SafetensorsHeader ReadHeader(string path)
     {
-        using var stream = File.OpenRead(path);
-        Span<byte> lengthBytes = stackalloc byte[8];
-        if (stream.Read(lengthBytes) != 8) throw new InvalidDataException($"{path}: too short for a safetensors file");
-        long length = (long)BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
-        if (length <= 0 || length > MaxHeaderBytes || length > stream.Length - 8)
-            throw new InvalidDataException($"{path}: header length {length} is not plausible for a {stream.Length}-byte file");
-        var headerBytes = new byte[length];
-        stream.ReadExactly(headerBytes);
-        JsonObject header;
-        try
-        {
-            header = JsonNode.Parse(headerBytes)?.AsObject() ?? throw new InvalidDataException($"{path}: empty header");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{path}: header is not valid JSON ({e.Message})");
-        }
-        var tensors = new Dictionary<string, (string, long[])>();
-        var metadata = new Dictionary<string, string>();
-        foreach (var (name, node) in header)
-        {
-            if (name == "__metadata__")
-            {
-                foreach (var (k, v) in node!.AsObject()) metadata[k] = v?.GetValue<string>() ?? "";
-                continue;
-            }
-            string dtype = node!["dtype"]!.GetValue<string>();
-            long[] shape = node["shape"]!.AsArray().Select(d => d!.GetValue<long>()).ToArray();
-            tensors[name] = (dtype, shape);
-        }
-        return new SafetensorsHeader(tensors, metadata);
+        using var reader = new SafetensorsReader(path);
+        return new SafetensorsHeader(reader.Entries.ToDictionary(e => e.Name, e => (e.Dtype, e.Shape)), reader.Metadata);
     }
 
     /// <summary>Writes tensors (F32, F16, BF16 or I64, any device) with string metadata, atomically.</summary>

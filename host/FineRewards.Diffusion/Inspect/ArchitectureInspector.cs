@@ -1,6 +1,7 @@
 using FineRewards.Core;
 using FineRewards.Diffusion.Models.UNet;
 using FineRewards.Diffusion.Models.Vae;
+using FineRewards.Diffusion.TextEncoder;
 using static TorchSharp.torch;
 
 namespace FineRewards.Diffusion.Inspect;
@@ -35,21 +36,20 @@ public static class ArchitectureInspector
 {
     public static IReadOnlyList<string> Architectures { get; } = ["sd15", "sd21"];
 
-    /// <summary>
-    /// The components of a known architecture. This is the one place to add components:
-    /// the CLIP text encoder belongs here as a third entry ("text_encoder") once it exists.
-    /// </summary>
+    /// <summary>The components of a known architecture. This is the one place to add components.</summary>
     public static IReadOnlyList<NamedComponent> ComponentsOf(string architecture) => architecture switch
     {
         "sd15" =>
         [
             new("unet", () => new UNet2DConditionModel(UNet2DConditionConfig.Sd15)),
             new("vae", () => new AutoencoderKL(AutoencoderKLConfig.SdVae)),
+            new("text_encoder", () => new ClipTextModel(ClipTextConfig.VitL14)),
         ],
         "sd21" =>
         [
             new("unet", () => new UNet2DConditionModel(UNet2DConditionConfig.Sd21)),
             new("vae", () => new AutoencoderKL(AutoencoderKLConfig.SdVae)),
+            new("text_encoder", () => new ClipTextModel(ClipTextConfig.OpenClipVitH)),
         ],
         _ => throw new InputException("--arch", $"unknown architecture '{architecture}' (known: {string.Join(", ", Architectures)})"),
     };
@@ -75,7 +75,7 @@ public static class ArchitectureInspector
     /// Runs a module constructor with meta as the default device. The default device is
     /// process-wide in TorchSharp, so it is restored at once and constructions are serialised.
     /// </summary>
-    public static T OnMeta<T>(Func<T> build) where T : nn.Module
+    public static T OnMeta<T>(Func<T> build)
     {
         lock (DefaultDeviceLock)
         {

@@ -100,7 +100,7 @@ public static class StableDiffusionFolderWriter
     /// A config record as JSON with only its file keys: the records' computed helpers (e.g. DownsampleFactor)
     /// serialise under C# names, which diffusers' snake_case files never have.
     /// </summary>
-    static JsonObject ConfigNode(object value, JsonSerializerOptions options)
+    internal static JsonObject ConfigNode(object value, JsonSerializerOptions options)
     {
         var node = value as JsonObject ?? JsonSerializer.SerializeToNode(value, value.GetType(), options)!.AsObject();
         foreach (var key in node.Select(p => p.Key).Where(k => k.Any(char.IsUpper)).ToList()) node.Remove(key);

@@ -40,6 +40,8 @@ public sealed class StableDiffusionPipeline : IImageGenerator, IDisposable
     /// <summary>Identifies the weights (for a folder: <see cref="StableDiffusionFolder.ContentHash"/>); computed on first use.</summary>
     public string ModelHash => _modelHash.Value;
     public Device Device { get; }
+    /// <summary>The UNet's weight dtype (float32, or fp16/bf16 for a single file loaded so).</summary>
+    public ScalarType UnetDtype { get; }
 
     /// <summary>Image pixels per latent pixel along each side (8 for SD); request sizes must be multiples of it.</summary>
     public int SizeMultiple => Vae.Config.DownsampleFactor;
@@ -60,6 +62,7 @@ public sealed class StableDiffusionPipeline : IImageGenerator, IDisposable
         if (Options.MaxBatchSize < 1 || Options.MaxCandidates < 1) throw new InputException("pipeline options", "MaxBatchSize and MaxCandidates must be at least 1");
         CheckCompatible();
         Device = unet.parameters().First().device;
+        UnetDtype = unet.parameters().First().dtype;
         TextEncoder.eval();
         Unet.eval();
         Vae.eval();
@@ -124,7 +127,7 @@ public sealed class StableDiffusionPipeline : IImageGenerator, IDisposable
         int length = Math.Min(Tokenizer.ModelMaxLength, TextEncoder.Config.MaxPositionEmbeddings);
         var ids = Tokenizer.EncodeBatch(prompts, length).to(Device);                 // [B, L] int64
         using var output = TextEncoder.forward(ids);
-        return output.LastHiddenState.alias().MoveToOuterDisposeScope();             // [B, L, D]
+        return output.LastHiddenState.to(ScalarType.Float32).MoveToOuterDisposeScope();   // [B, L, D]
     }
 
     public IReadOnlyList<GeneratedCandidate> Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null,
@@ -258,7 +261,8 @@ public sealed class StableDiffusionPipeline : IImageGenerator, IDisposable
                 double t = timesteps[step];
                 var modelIn = cat(Enumerable.Range(0, n).Select(j => schedulers[j].ScaleModelInput(latents[j..(j + 1)], t)).ToArray(), 0);  // [n, C, h, w]
                 var unetIn = uncond is null ? modelIn : cat([modelIn, modelIn], 0);         // [n or 2n, C, h, w]
-                var output = Unet.forward(unetIn, tensor((float)t, device: Device), context);
+                // Weights may be fp16/bf16 (single files); latents and sampler math stay float32.
+                var output = Unet.forward(unetIn.to(UnetDtype), tensor((float)t, device: Device), context.to(UnetDtype)).to(ScalarType.Float32);
                 if (uncond is not null)
                 {
                     var halves = output.chunk(2, 0);                                        // uncond, cond: [n, C, h, w] each
@@ -279,7 +283,7 @@ public sealed class StableDiffusionPipeline : IImageGenerator, IDisposable
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 using var decodeScope = NewDisposeScope();
-                images.Add(ImageTensors.ToRgbImage(Vae.Decode(latents[j..(j + 1)] / Vae.ScalingFactor)));
+                images.Add(ImageTensors.ToRgbImage(Decode(latents[j..(j + 1)] / Vae.ScalingFactor)));
             }
             return images;
         }
@@ -303,10 +307,13 @@ public sealed class StableDiffusionPipeline : IImageGenerator, IDisposable
         if (preview.LatentDownscale > 1) x0 = F.avg_pool2d(x0, new long[] { preview.LatentDownscale, preview.LatentDownscale });
         for (int j = 0; j < n; j++)
         {
-            var image = ImageTensors.ToRgbImage(Vae.Decode(x0[j..(j + 1)] / Vae.ScalingFactor));
+            var image = ImageTensors.ToRgbImage(Decode(x0[j..(j + 1)] / Vae.ScalingFactor));
             preview.OnPreview(new GenerationPreview(step + 1, request.Steps, start + j, request.BaseSeed + start + j, image));
         }
     }
+
+    /// <summary>VAE decode in the VAE's dtype, returned as float32.</summary>
+    Tensor Decode(Tensor latents) => Vae.Decode(latents.to(Vae.parameters().First().dtype)).to(ScalarType.Float32);
 
     Dictionary<string, string> Provenance(GenerationRequest r, int index, long seed, string loras)
     {

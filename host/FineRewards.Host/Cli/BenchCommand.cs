@@ -24,12 +24,13 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchRewardsCommand.Create());
         bench.Subcommands.Add(BenchHostCommand.Create());
         bench.Subcommands.Add(BenchOnnxCommand.Create());
+        bench.Subcommands.Add(BenchLoadCommand.Create());
         return bench;
     }
 
     static Command Diffusion()
     {
-        var model = new Option<string?>("--model") { Description = "A diffusers model folder to measure." };
+        var model = new Option<string?>("--model") { Description = "A diffusers model folder or a single-file checkpoint to measure." };
         var arch = new Option<string?>("--arch") { Description = $"Random weights of an architecture instead of --model: {string.Join(", ", SyntheticPipeline.Architectures)}." };
         var k = new Option<int>("--k") { Description = "Candidates per generation.", DefaultValueFactory = _ => 8 };
         var steps = new Option<int>("--steps") { Description = "Sampler steps per generation and LoRA training steps.", DefaultValueFactory = _ => 10 };

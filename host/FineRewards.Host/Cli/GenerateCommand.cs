@@ -7,9 +7,11 @@ using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.IO;
 using FineRewards.Core.Training;
+using FineRewards.Diffusion.Checkpoints;
 using FineRewards.Diffusion.IO;
 using FineRewards.Diffusion.Pipelines;
 using FineRewards.Diffusion.Schedulers;
+using FineRewards.Host.Packs;
 using FineRewards.Shapes.Rendering;
 
 namespace FineRewards.Host.Cli;
@@ -26,8 +28,8 @@ public static class GenerateCommand
 
     public static Command Create(PackRuntimeRegistry packs)
     {
-        var pack = new Option<string?>("--pack") { Description = $"A model pack to generate with ({string.Join(", ", packs.Packs)}); its sampler, steps and guidance are the defaults." };
-        var model = new Option<string?>("--model") { Description = "A diffusers model folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) instead of --pack." };
+        var pack = new Option<string?>("--pack") { Description = $"A model pack to generate with ({string.Join(", ", packs.Packs)}, or a pack folder made by `pack create sd`); its sampler, steps and guidance are the defaults." };
+        var model = new Option<string?>("--model") { Description = "A Stable Diffusion single-file checkpoint (.safetensors) or diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) instead of --pack." };
         var prompt = new Option<string?>("--prompt") { Description = "What to draw (prompt index 0)." };
         var prompts = new Option<FileInfo?>("--prompts") { Description = "Prompts file instead of --prompt: prompt i is the i-th prompt line (blank lines and # comments skipped)." };
         var negative = new Option<string?>("--negative") { Description = "Negative prompt (the unconditional side of guidance)." };
@@ -63,9 +65,12 @@ public static class GenerateCommand
             string outDir = parse.GetValue(output)!;
 
             var clock = Stopwatch.StartNew();
-            using var runtime = packName is null ? null : packs.Resolve(packName);
-            using var pipeline = modelFolder is null ? null
-                : Load(modelFolder, new PipelineOptions(MaxBatchSize: maxBatch, MaxCandidates: Math.Max(count, PipelineOptions.Default.MaxCandidates)));
+            var pipelineOptions = new PipelineOptions(MaxBatchSize: maxBatch, MaxCandidates: Math.Max(count, PipelineOptions.Default.MaxCandidates));
+            // A pack folder of the user's own SD checkpoint generates like --model with the pack's config.
+            bool sdPack = packName is not null && SdPack.IsSdPack(packName);
+            using var runtime = packName is null || sdPack ? null : packs.Resolve(packName);
+            using var pipeline = sdPack ? SdPack.LoadPipeline(packName!, pipelineOptions)
+                : modelFolder is null ? null : Load(modelFolder, pipelineOptions);
             IImageGenerator generator = runtime?.RequireGenerator() ?? pipeline!;
             var defaults = runtime?.DefaultGeneration ?? new GenerationSettings();
             var (width, height) = pipeline is not null ? ParseSize(parse.GetValue(size), pipeline)
@@ -124,12 +129,12 @@ public static class GenerateCommand
         return command;
     }
 
-    /// <summary>Loads a model folder; a corrupt or mismatched weights file is bad input (exit 2), reported with every problem.</summary>
+    /// <summary>Loads a diffusers folder or a single-file checkpoint; a corrupt or mismatched weights file is bad input (exit 2), reported with every problem.</summary>
     public static StableDiffusionPipeline Load(string folder, PipelineOptions options)
     {
         try
         {
-            return StableDiffusionPipeline.FromDiffusersFolder(folder, options);
+            return SingleFilePipeline.LoadFileOrFolder(folder, options: options);
         }
         catch (Exception e) when (e is CheckpointMismatchException or InvalidDataException or FileNotFoundException)
         {

@@ -12,11 +12,12 @@ public static class PackCommand
 {
     public static Command Create()
     {
-        var command = new Command("pack", "Model packs: train the built-in Shapes pack, list the packs found, verify a pack's files.");
+        var command = new Command("pack", "Model packs: train the built-in Shapes pack, list the packs found, verify a pack's files, create a pack for your Stable Diffusion checkpoint.");
         command.Subcommands.Add(CreateTrain());
         command.Subcommands.Add(CreateEval());
         command.Subcommands.Add(CreateList());
         command.Subcommands.Add(CreateVerify());
+        command.Subcommands.Add(PackCreateCommand.Create());
         return command;
     }
 

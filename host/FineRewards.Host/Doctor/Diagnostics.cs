@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using FineRewards.Core.Packs;
+using FineRewards.Host.Packs;
 using FineRewards.Diffusion.Runtime;
 using FineRewards.Host.Packs;
 using FineRewards.Judge.Runtime;
@@ -99,6 +100,7 @@ public static class Diagnostics
                 ? pack.Problems.Concat(new OnnxPack(pack.Folder, pack.Manifest).Problems()).ToList()
                 : pack.Problems;
             facts[$"pack.{pack.Name}"] = problems.Count == 0 ? $"ready ({pack.Folder})" : $"incomplete ({pack.Folder}): {string.Join("; ", problems)}";
+            if (pack.Manifest is not null && SdPack.IsSdPack(pack.Folder)) SdPackFacts(pack, facts);
         }
         var defaultPack = found.FirstOrDefault(p => p.Name == DefaultPack) ?? locator.Find(DefaultPack);
         if (defaultPack.Ready)
@@ -109,5 +111,16 @@ public static class Diagnostics
         return new("packs", CheckStatus.Warning, false,
             $"default pack \"{DefaultPack}\" not found or incomplete; commands that generate or score images need it", facts,
             $"Put a pack folder with {PackManifest.FileName} under one of the search paths, or set {PackLocator.EnvironmentVariable}.");
+    }
+
+    /// <summary>Each part of a Stable Diffusion pack: present, missing with the path looked at, or not configured.</summary>
+    static void SdPackFacts(PackStatus pack, Dictionary<string, string> facts)
+    {
+        var components = SdPack.Components(pack.Folder, pack.Manifest!);
+        foreach (var c in components)
+            facts[$"pack.{pack.Name}.{c.Name}"] = c.Exists ? $"{c.Kind} {c.Path}" : $"MISSING {c.Kind}: looked at {c.Path}";
+        foreach (var (name, kind, option) in SdPack.OptionalParts)
+            if (components.All(c => c.Name != name))
+                facts[$"pack.{pack.Name}.{name}"] = $"not configured ({kind}; add with `pack create sd {option} PATH`)";
     }
 }
