@@ -2,7 +2,6 @@ using System.Runtime.InteropServices;
 using FineRewards.Core.Packs;
 using FineRewards.Host.Packs;
 using FineRewards.Diffusion.Runtime;
-using FineRewards.Host.Packs;
 using FineRewards.Judge.Runtime;
 using FineRewards.Rewards.Runtime;
 using FineRewards.Shapes.Rendering;
