@@ -30,7 +30,7 @@ public class TrainingTests
         return r;
     }
 
-    static async Task<List<TrainingEvent>> WatchAsync(TestHost host, string id, long after = 0, Func<TrainingEvent, bool>? stop = null)
+    internal static async Task<List<TrainingEvent>> WatchAsync(TestHost host, string id, long after = 0, Func<TrainingEvent, bool>? stop = null)
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         using var call = host.Training.WatchTraining(new WatchTrainingRequest { TrainingId = id, AfterSequence = after }, cancellationToken: cts.Token);

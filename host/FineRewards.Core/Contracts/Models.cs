@@ -89,8 +89,23 @@ public sealed record GenerationRequest(
     int Height = 64,
     IReadOnlyList<LoraReference>? Loras = null);
 
+/// <summary>
+/// A candidate's final sampler latents, before the VAE decodes them, scaled as the UNet sees them
+/// (times the VAE's scaling factor): what the image was decoded from, so training can learn the
+/// candidate exactly instead of a lossy re-encoding of its PNG.
+/// </summary>
+/// <param name="Data">Row-major values of a [C, h, w] tensor.</param>
+public sealed record CandidateLatents(float[] Data, int Channels, int Height, int Width)
+{
+    public static CandidateLatents Create(float[] data, int channels, int height, int width) =>
+        data.Length == channels * height * width ? new(data, channels, height, width)
+            : throw new ArgumentException($"{data.Length} values for latents of shape [{channels}, {height}, {width}]", nameof(data));
+}
+
 /// <summary>One generated candidate and everything needed to regenerate it.</summary>
-public sealed record GeneratedCandidate(int Index, long Seed, RgbImage Image, IReadOnlyDictionary<string, string> Provenance);
+/// <param name="Latents">The final latents the image was decoded from, where the generator has them.</param>
+public sealed record GeneratedCandidate(int Index, long Seed, RgbImage Image, IReadOnlyDictionary<string, string> Provenance,
+    CandidateLatents? Latents = null);
 
 public sealed record GenerationProgress(int Step, int Steps, int CandidatesDone, int Candidates);
 
@@ -102,9 +117,24 @@ public interface IImageGenerator
 }
 
 /// <summary>An image and the prompt it should be learned for.</summary>
-public sealed record TrainingPair(string Prompt, RgbImage Image);
+/// <param name="Latents">The image's exact latents when the model generated it; the trainer encodes only pairs without them.</param>
+public sealed record TrainingPair(string Prompt, RgbImage Image, CandidateLatents? Latents = null);
 
-public sealed record LoraTrainingOptions(int Rank = 4, double Alpha = 4, double LearningRate = 9e-6, int Steps = 100, int BatchSize = 1, long Seed = 1234);
+/// <param name="PromptDropout">Fraction of training samples whose prompt is replaced by the empty prompt, as in the base
+/// model's own training: keeps the unconditional branch that classifier-free guidance subtracts in step with the conditional one.</param>
+/// <param name="LearningRateSchedule">"constant", or "cosine" (decays to 0 over the steps).</param>
+public sealed record LoraTrainingOptions(int Rank = 4, double Alpha = 4, double LearningRate = 9e-6, int Steps = 100, int BatchSize = 1, long Seed = 1234,
+    double PromptDropout = 0, string LearningRateSchedule = "constant")
+{
+    public static readonly IReadOnlyList<string> Schedules = ["constant", "cosine"];
+
+    /// <summary>The learning rate of 0-based <paramref name="step"/>.</summary>
+    public double LearningRateAt(int step) => LearningRateSchedule switch
+    {
+        "cosine" => LearningRate * 0.5 * (1 + Math.Cos(Math.PI * step / Steps)),
+        _ => LearningRate,
+    };
+}
 
 public sealed record TrainingProgress(int Step, int Steps, double Loss);
 

@@ -7,11 +7,16 @@ namespace FineRewards.Core.Training;
 
 /// <summary>One image-prompt pair of an extra-data folder.</summary>
 /// <param name="Name">The file stem: NAME.png and NAME.json.</param>
-public sealed record ExtraPair(string Name, string Prompt, RgbImage Image, string Sha256);
+/// <param name="Latents">NAME.latents.safetensors when the image was generated (the latents it was decoded from).</param>
+public sealed record ExtraPair(string Name, string Prompt, RgbImage Image, string Sha256, CandidateLatents? Latents = null)
+{
+    public TrainingPair ToTrainingPair() => new(Prompt, Image, Latents);
+}
 
 /// <summary>
 /// Training pairs users accepted, as a folder: for each pair NAME.png (the image) and NAME.json
-/// ({"prompt": "...", plus optional facts such as "source", "feedback_id", "profile_id"}). The host
+/// ({"prompt": "...", plus optional facts such as "source", "feedback_id", "profile_id"}), and for a
+/// generated image optionally NAME.latents.safetensors (the latents it was decoded from). The host
 /// exports a profile's accepted feedback this way and `finerewards train --extra-data DIR` reads it.
 /// Pairs are read in ordinal order of NAME, so a folder always gives the same training set.
 /// </summary>
@@ -36,18 +41,22 @@ public static class ExtraDataFolder
                 throw new InputException($"{json}: prompt", "expected a non-empty string");
             byte[] bytes = File.ReadAllBytes(png);
             var image = PngCodec.Decode(bytes, png).Image;
-            pairs.Add(new ExtraPair(Path.GetFileNameWithoutExtension(json), prompt.Trim(), image, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes))));
+            string latents = Path.Combine(folder, Path.GetFileNameWithoutExtension(json) + LatentFile.Extension);
+            pairs.Add(new ExtraPair(Path.GetFileNameWithoutExtension(json), prompt.Trim(), image, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)),
+                File.Exists(latents) ? LatentFile.Read(latents) : null));
         }
         if (pairs.Count == 0) throw new InputException(field, $"folder {folder} holds no pairs (NAME.png + NAME.json)");
         return pairs;
     }
 
     /// <summary>Writes one pair atomically: the PNG bytes as given, then the JSON that makes it visible to <see cref="Read"/>.</summary>
-    public static void Write(string folder, string name, string prompt, ReadOnlySpan<byte> png, IReadOnlyDictionary<string, string>? facts = null)
+    public static void Write(string folder, string name, string prompt, ReadOnlySpan<byte> png, IReadOnlyDictionary<string, string>? facts = null,
+        CandidateLatents? latents = null)
     {
         if (name.Length == 0 || name.IndexOfAny(Path.GetInvalidFileNameChars()) >= 0 || name.StartsWith('.'))
             throw new ArgumentException($"\"{name}\" is not a plain file name", nameof(name));
         AtomicFile.WriteAllBytes(Path.Combine(folder, name + ".png"), png);
+        if (latents is not null) LatentFile.Write(Path.Combine(folder, name + LatentFile.Extension), latents);
         var obj = new JsonObject { ["prompt"] = prompt };
         foreach (var (k, v) in facts ?? new Dictionary<string, string>()) obj[k] = v;
         AtomicFile.WriteAllText(Path.Combine(folder, name + ".json"), obj.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));

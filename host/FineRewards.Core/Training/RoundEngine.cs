@@ -64,6 +64,7 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
         if (runtime.Pack != options.Pack) throw new InputException("--pack", $"runtime is for pack \"{runtime.Pack}\", options name \"{options.Pack}\"");
         var prompts = PromptsFile.Read(options.PromptsFile, runtime.ValidatePrompt);
         var extra = options.ExtraData is null ? (IReadOnlyList<ExtraPair>)[] : ExtraDataFolder.Read(options.ExtraData);
+        if (options.Selection.IsOracle) runtime.RequireGroundTruth();
         return new Inputs(prompts, extra, runtime.RequireGenerator(), runtime.RequireTrainer(),
             runtime.CreateRewards(options.Rewards), runtime.GroundTruth, options.Generation ?? runtime.DefaultGeneration);
     }
@@ -135,7 +136,7 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
         {
             for (int p = 0; p < n; p++)
             {
-                if (!File.Exists(layout.Full(RunLayout.ScoresFile(round, p))))
+                if (!ScoredBy(layout.Full(RunLayout.ScoresFile(round, p)), options.Selection))
                     Score(layout, options, inputs, round, p, ct);
                 advance(p + 1);
             }
@@ -151,7 +152,7 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
         var selectionsBytes = File.ReadAllBytes(layout.Full(RunLayout.SelectionsFile(round)));
 
         // Train a LoRA from the base model on every pair kept in rounds 1..round, plus the extra data.
-        var pairs = TrainingSet(layout, inputs, round);
+        var pairs = TrainingSet(layout, options, inputs, round);
         int steps = options.TrainingSteps(pairs.Count);
         long trainingSeed = RunSeeds.Training(options.Seed, round);
         double? finalLoss = null;
@@ -164,7 +165,8 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
                 progress.TrainingStep(round, s);
                 advance(s.Step);
             });
-            var trainOptions = new LoraTrainingOptions(options.LoraRank, options.LoraAlpha, options.LearningRate, steps, options.BatchSize, trainingSeed);
+            var trainOptions = new LoraTrainingOptions(options.LoraRank, options.LoraAlpha, options.LearningRate, steps, options.BatchSize, trainingSeed,
+                options.PromptDropout, options.LrSchedule);
             string target = layout.Full(RunLayout.Checkpoint(round));
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             checkpointPath = inputs.Trainer.Train(pairs, trainOptions, target, trainingProgress, ct);
@@ -209,7 +211,15 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
             AtomicFile.WriteAllBytes(layout.Full(file), png);
             var provenance = new JsonObject();
             foreach (var (k, v) in c.Provenance.OrderBy(kv => kv.Key, StringComparer.Ordinal)) provenance[k] = v;
-            list.Add(new JsonObject { ["index"] = c.Index, ["seed"] = c.Seed, ["image"] = Path.GetFileName(file), ["sha256"] = Sha256(png), ["provenance"] = provenance });
+            var entry = new JsonObject { ["index"] = c.Index, ["seed"] = c.Seed, ["image"] = Path.GetFileName(file), ["sha256"] = Sha256(png) };
+            if (c.Latents is { } latents)
+            {
+                string latentFile = RunLayout.CandidateLatents(round, p, c.Index);
+                entry["latents"] = Path.GetFileName(latentFile);
+                entry["latents_sha256"] = LatentFile.Write(layout.Full(latentFile), latents);
+            }
+            entry["provenance"] = provenance;
+            list.Add(entry);
         }
         var doc = new JsonObject
         {
@@ -225,27 +235,72 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
 
     static RgbImage LoadImage(RunLayout layout, string relative) => PngCodec.Decode(File.ReadAllBytes(layout.Full(relative)), relative).Image;
 
+    /// <summary>
+    /// Scores, ranks and selects one prompt's candidates into scores.json. When a scores.json of the same
+    /// rewards (names and versions) exists but another selection rule made it (candidates copied from a
+    /// run with another --combine, as the experiments do to share the base model's round 1), its scores,
+    /// evidence and ground truth are reused and only the selection is made again.
+    /// </summary>
     void Score(RunLayout layout, TrainingRunOptions options, Inputs inputs, int round, int p, CancellationToken ct)
     {
         string prompt = inputs.Prompts[p];
         var generated = JsonNode.Parse(File.ReadAllText(layout.Full(RunLayout.CandidatesFile(round, p))))!.AsObject();
-        var images = Enumerable.Range(0, options.K).Select(i => LoadImage(layout, RunLayout.CandidateImage(round, p, i))).ToList();
-        var scores = new Dictionary<string, IReadOnlyList<RewardScore>>();
-        foreach (var reward in inputs.Rewards)
+        string path = layout.Full(RunLayout.ScoresFile(round, p));
+        var previous = File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path))!.AsObject() : null;
+        var rewardsJson = new JsonArray(inputs.Rewards.Select(r => (JsonNode)new JsonObject { ["name"] = r.Name, ["version"] = r.Version }).ToArray());
+        bool reuse = previous is not null && JsonNode.DeepEquals(previous["rewards"], rewardsJson)
+            && previous["candidates"]!.AsArray().Count == options.K && (inputs.GroundTruth is null || previous["candidates"]![0]!["ground_truth"] is not null);
+        var scoreValues = inputs.Rewards.ToDictionary(r => r.Name, _ => new double[options.K]);
+        var evidenceNodes = inputs.Rewards.ToDictionary(r => r.Name, _ => new JsonNode?[options.K]);
+        List<GroundTruthVerdict>? verdicts = null;
+        if (reuse)
         {
-            ct.ThrowIfCancellationRequested();
-            var s = reward.Score(prompt, images, ct);
-            if (s.Count != options.K) throw new InvalidOperationException($"reward {reward.Name} returned {s.Count} scores for {options.K} images");
-            scores[reward.Name] = s;
+            var old = previous!["candidates"]!.AsArray();
+            foreach (var r in inputs.Rewards)
+                for (int i = 0; i < options.K; i++)
+                {
+                    scoreValues[r.Name][i] = old[i]!["scores"]![r.Name]!.GetValue<double>();
+                    evidenceNodes[r.Name][i] = old[i]!["evidence"]![r.Name]?.DeepClone();
+                }
+            if (inputs.GroundTruth is not null)
+                verdicts = old.Select(c => c!["ground_truth"]!).Select(t => new GroundTruthVerdict(t["task"]!.GetValue<string>(), t["correct"]!.GetValue<bool>(),
+                    t["reasons"]!.AsArray().Select(x => x!.GetValue<string>()).ToList())).ToList();
+        }
+        else
+        {
+            var images = Enumerable.Range(0, options.K).Select(i => LoadImage(layout, RunLayout.CandidateImage(round, p, i))).ToList();
+            foreach (var reward in inputs.Rewards)
+            {
+                ct.ThrowIfCancellationRequested();
+                var s = reward.Score(prompt, images, ct);
+                if (s.Count != options.K) throw new InvalidOperationException($"reward {reward.Name} returned {s.Count} scores for {options.K} images");
+                for (int i = 0; i < options.K; i++)
+                {
+                    scoreValues[reward.Name][i] = s[i].Score;
+                    evidenceNodes[reward.Name][i] = JsonSerializer.SerializeToNode(s[i].Evidence, EvidenceJson);
+                }
+            }
+            if (inputs.GroundTruth is { } groundTruth) verdicts = images.Select(image => groundTruth.Evaluate(prompt, image)).ToList();
         }
         ct.ThrowIfCancellationRequested();
 
         var candidateScores = Enumerable.Range(0, options.K)
-            .Select(i => new CandidateScores(Id(i), inputs.Rewards.ToDictionary(r => r.Name, r => scores[r.Name][i].Score))).ToList();
+            .Select(i => new CandidateScores(Id(i), inputs.Rewards.ToDictionary(r => r.Name, r => scoreValues[r.Name][i]))).ToList();
         var selection = options.Selection;
         int selected;
+        bool excluded = false;
         JsonNode? ranking = null;
-        if (selection.IsRandom)
+        if (selection.IsOracle)
+        {
+            // The ARL order decides among the correct candidates (and when none is correct, which image the record shows).
+            var result = CandidateRanker.Rank(candidateScores, selection.Combine!, null, $"rounds[{round}].prompts[{p}].candidates");
+            var order = result.Order.Select(id => int.Parse(id, CultureInfo.InvariantCulture)).ToList();
+            int firstCorrect = order.FindIndex(i => verdicts![i].Correct);
+            excluded = firstCorrect < 0;
+            selected = excluded ? order[0] : order[firstCorrect];
+            ranking = RankingJson.ToJson(result);
+        }
+        else if (selection.IsRandom)
             selected = new Random(unchecked((int)RunSeeds.Selection(options.Seed, round, p))).Next(options.K);
         else
         {
@@ -261,17 +316,17 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
             var evidence = new JsonObject();
             foreach (var r in inputs.Rewards)
             {
-                scoreObj[r.Name] = scores[r.Name][i].Score;
-                evidence[r.Name] = JsonSerializer.SerializeToNode(scores[r.Name][i].Evidence, EvidenceJson);
+                scoreObj[r.Name] = scoreValues[r.Name][i];
+                evidence[r.Name] = evidenceNodes[r.Name][i];
             }
             var c = new JsonObject
             {
                 ["index"] = i, ["seed"] = generated["candidates"]![i]!["seed"]!.GetValue<long>(), ["image"] = $"c{i}.png",
                 ["scores"] = scoreObj, ["evidence"] = evidence,
             };
-            if (inputs.GroundTruth is { } truth)
+            if (verdicts is not null)
             {
-                var verdict = truth.Evaluate(prompt, images[i]);
+                var verdict = verdicts[i];
                 c["ground_truth"] = new JsonObject
                 {
                     ["task"] = verdict.Task, ["correct"] = verdict.Correct,
@@ -283,12 +338,16 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
         var doc = new JsonObject
         {
             ["round"] = round, ["prompt_index"] = p, ["prompt"] = prompt, ["method"] = selection.ToString(),
-            ["rewards"] = new JsonArray(inputs.Rewards.Select(r => (JsonNode)new JsonObject { ["name"] = r.Name, ["version"] = r.Version }).ToArray()),
+            ["rewards"] = rewardsJson,
             ["candidates"] = candidates, ["ranking"] = ranking, ["selected"] = selected,
             ["filter_score"] = FilterScore(selection, inputs.Rewards, candidateScores[selected]),
         };
+        if (selection.IsOracle) doc["oracle_excluded"] = excluded;
         AtomicFile.WriteAllText(layout.Full(RunLayout.ScoresFile(round, p)), doc.ToJsonString(Indented));
     }
+
+    static bool ScoredBy(string scoresFile, SelectionRule selection) =>
+        File.Exists(scoresFile) && JsonNode.Parse(File.ReadAllText(scoresFile))?["method"]?.GetValue<string>() == selection.ToString();
 
     /// <summary>
     /// What RAFT's filter compares across prompts: the selected image's raw score under the one
@@ -303,10 +362,11 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
         var entries = Enumerable.Range(0, n).Select(p =>
         {
             var doc = JsonNode.Parse(File.ReadAllText(layout.Full(RunLayout.ScoresFile(round, p))))!;
-            return (Prompt: p, Selected: doc["selected"]!.GetValue<int>(), Score: doc["filter_score"]!.GetValue<double>());
+            return (Prompt: p, Selected: doc["selected"]!.GetValue<int>(), Score: doc["filter_score"]!.GetValue<double>(),
+                Excluded: doc["oracle_excluded"]?.GetValue<bool>() ?? false);
         }).ToList();
         int keep = Math.Max(1, (int)Math.Ceiling(options.FilterTop * n - 1e-9));
-        var kept = entries.OrderByDescending(e => e.Score).ThenBy(e => e.Prompt).Take(keep).Select(e => e.Prompt).ToHashSet();
+        var kept = entries.Where(e => !e.Excluded).OrderByDescending(e => e.Score).ThenBy(e => e.Prompt).Take(keep).Select(e => e.Prompt).ToHashSet();
         var prompts = new JsonArray();
         foreach (var e in entries)
             prompts.Add(new JsonObject
@@ -323,18 +383,32 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
         return selections;
     }
 
-    /// <summary>Every kept pair of rounds 1..round in round then prompt order, then the extra pairs.</summary>
-    static List<TrainingPair> TrainingSet(RunLayout layout, Inputs inputs, int round)
+    /// <summary>
+    /// Every kept pair of rounds 1..round in round then prompt order, then the extra pairs. A selected
+    /// candidate brings the latents it was decoded from (checked against candidates.json's SHA-256)
+    /// unless the run trains on images (<see cref="TrainingRunOptions.TrainOn"/>).
+    /// </summary>
+    static List<TrainingPair> TrainingSet(RunLayout layout, TrainingRunOptions options, Inputs inputs, int round)
     {
         var pairs = new List<TrainingPair>();
         for (int r = 1; r <= round; r++)
         {
             var doc = JsonNode.Parse(File.ReadAllText(layout.Full(RunLayout.SelectionsFile(r))))!;
             foreach (var e in doc["prompts"]!.AsArray())
-                if (e!["kept"]!.GetValue<bool>())
-                    pairs.Add(new TrainingPair(e["prompt"]!.GetValue<string>(), LoadImage(layout, e["image"]!.GetValue<string>())));
+            {
+                if (!e!["kept"]!.GetValue<bool>()) continue;
+                int p = e["prompt_index"]!.GetValue<int>(), c = e["selected"]!.GetValue<int>();
+                CandidateLatents? latents = null;
+                if (options.TrainOn == TrainingRunOptions.TrainOnLatents)
+                {
+                    var candidate = JsonNode.Parse(File.ReadAllText(layout.Full(RunLayout.CandidatesFile(r, p))))!["candidates"]![c]!;
+                    if (candidate["latents"] is not null)
+                        latents = LatentFile.Read(layout.Full(RunLayout.CandidateLatents(r, p, c)), candidate["latents_sha256"]!.GetValue<string>());
+                }
+                pairs.Add(new TrainingPair(e["prompt"]!.GetValue<string>(), LoadImage(layout, e["image"]!.GetValue<string>()), latents));
+            }
         }
-        pairs.AddRange(inputs.Extra.Select(e => new TrainingPair(e.Prompt, e.Image)));
+        pairs.AddRange(inputs.Extra.Select(e => options.TrainOn == TrainingRunOptions.TrainOnLatents ? e.ToTrainingPair() : new TrainingPair(e.Prompt, e.Image)));
         return pairs;
     }
 

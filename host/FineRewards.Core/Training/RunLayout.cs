@@ -11,6 +11,7 @@ public sealed class RunLayout(string root)
     public static string RoundFolder(int round) => Path.Combine("rounds", $"r{round:00}");
     public static string PromptFolder(int round, int prompt) => Path.Combine(RoundFolder(round), $"p{prompt:0000}");
     public static string CandidateImage(int round, int prompt, int candidate) => Path.Combine(PromptFolder(round, prompt), $"c{candidate}.png");
+    public static string CandidateLatents(int round, int prompt, int candidate) => Path.Combine(PromptFolder(round, prompt), $"c{candidate}{IO.LatentFile.Extension}");
     public static string CandidatesFile(int round, int prompt) => Path.Combine(PromptFolder(round, prompt), "candidates.json");
     public static string ScoresFile(int round, int prompt) => Path.Combine(PromptFolder(round, prompt), "scores.json");
     public static string SelectionsFile(int round) => Path.Combine(RoundFolder(round), "selections.json");

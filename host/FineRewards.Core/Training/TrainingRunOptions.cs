@@ -9,6 +9,10 @@ namespace FineRewards.Core.Training;
 /// this nor <paramref name="StepsPerRound"/> is given, <see cref="DefaultStepsPerImage"/>.</param>
 /// <param name="FilterTop">RAFT's filter: keep this fraction of prompts (by the selected image's score), 1 keeps all.</param>
 /// <param name="Previews">How many of the first prompts get a fixed-seed preview image after every round (before/after grids).</param>
+/// <param name="PromptDropout">Fraction of training samples trained with the empty prompt (see <see cref="Contracts.LoraTrainingOptions"/>).</param>
+/// <param name="LrSchedule">constant or cosine.</param>
+/// <param name="TrainOn">"latents": selected candidates are learned from the latents they were decoded from (images from
+/// outside are encoded); "images": every pair is re-encoded from its PNG (the old behaviour, kept to measure it).</param>
 public sealed record TrainingRunOptions(
     string Pack,
     string PromptsFile,
@@ -17,9 +21,9 @@ public sealed record TrainingRunOptions(
     IReadOnlyList<string> Rewards,
     string Combine,
     long Seed = 1234,
-    int LoraRank = 4,
+    int LoraRank = TrainingRunOptions.DefaultLoraRank,
     double LoraAlpha = 4,
-    double LearningRate = 1e-4,
+    double LearningRate = TrainingRunOptions.DefaultLearningRate,
     int? StepsPerRound = null,
     int? StepsPerImage = null,
     int BatchSize = 1,
@@ -27,11 +31,21 @@ public sealed record TrainingRunOptions(
     double LoraScale = 1.0,
     string? ExtraData = null,
     int Previews = 4,
-    GenerationSettings? Generation = null)
+    GenerationSettings? Generation = null,
+    double PromptDropout = TrainingRunOptions.DefaultPromptDropout,
+    string LrSchedule = TrainingRunOptions.DefaultLrSchedule,
+    string TrainOn = TrainingRunOptions.TrainOnLatents)
 {
+    public const string TrainOnLatents = "latents";
+    public const string TrainOnImages = "images";
     public const int MaxRounds = 100;
     public const int MaxK = 64;
-    public const int DefaultStepsPerImage = 10;
+    // The recipe `train` and the host's TrainingService use unless told otherwise; docs/training.md says why.
+    public const int DefaultStepsPerImage = 3;
+    public const double DefaultLearningRate = 1e-4;
+    public const int DefaultLoraRank = 4;
+    public const double DefaultPromptDropout = 0.1;
+    public const string DefaultLrSchedule = "constant";
 
     [System.Text.Json.Serialization.JsonIgnore] public SelectionRule Selection => SelectionRule.Parse(Combine);
 
@@ -55,6 +69,10 @@ public sealed record TrainingRunOptions(
         if (!(FilterTop > 0 && FilterTop <= 1)) throw new InputException("--filter-top", $"{FilterTop}; expected a fraction in (0, 1]");
         if (!double.IsFinite(LoraScale) || LoraScale < 0) throw new InputException("--lora-scale", $"{LoraScale}; expected a number >= 0");
         if (Previews < 0) throw new InputException("--previews", $"{Previews}; expected 0 or more");
+        if (!(PromptDropout >= 0 && PromptDropout < 1)) throw new InputException("--prompt-dropout", $"{PromptDropout}; expected a fraction in [0, 1)");
+        if (!Contracts.LoraTrainingOptions.Schedules.Contains(LrSchedule))
+            throw new InputException("--lr-schedule", $"\"{LrSchedule}\"; expected one of {string.Join(", ", Contracts.LoraTrainingOptions.Schedules)}");
+        if (TrainOn is not (TrainOnLatents or TrainOnImages)) throw new InputException("--train-on", $"\"{TrainOn}\"; expected {TrainOnLatents} or {TrainOnImages}");
     }
 
     public int TrainingSteps(int pairs) => StepsPerRound ?? (StepsPerImage ?? DefaultStepsPerImage) * pairs;

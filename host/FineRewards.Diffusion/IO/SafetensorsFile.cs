@@ -1,20 +1,11 @@
-using System.Buffers.Binary;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using FineRewards.Core.IO;
 using static TorchSharp.torch;
 
 namespace FineRewards.Diffusion.IO;
 
-/// <summary>The header of a .safetensors file: tensor dtypes and shapes, and the string metadata.</summary>
-public sealed record SafetensorsHeader(
-    IReadOnlyDictionary<string, (string Dtype, long[] Shape)> Tensors,
-    IReadOnlyDictionary<string, string> Metadata);
-
 /// <summary>
-/// Reads headers and writes whole files in the safetensors layout (u64 little-endian header length,
-/// JSON header padded with spaces to 8 bytes, raw little-endian data).
+/// Reads headers and writes whole files in the safetensors layout (<see cref="SafetensorsLayout"/>)
+/// from TorchSharp tensors.
 /// </summary>
 /// <remarks>
 /// Tensors are read through TorchSharp.PyBridge (<see cref="StateDictLoader.ReadSafetensors"/>).
@@ -34,38 +25,12 @@ public static class SafetensorsFile
     /// <summary>Writes tensors (F32, F16, BF16 or I64, any device) with string metadata, atomically.</summary>
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
-        var header = new JsonObject();
-        if (metadata is { Count: > 0 })
+        var raw = tensors.ToDictionary(t => t.Key, t =>
         {
-            var meta = new JsonObject();
-            foreach (var (k, v) in metadata) meta[k] = v;
-            header["__metadata__"] = meta;
-        }
-        var blobs = new List<byte[]>();
-        long offset = 0;
-        foreach (var (name, tensor) in tensors.OrderBy(t => t.Key, StringComparer.Ordinal))
-        {
-            byte[] data = ToBytes(tensor, out string dtype);
-            header[name] = new JsonObject
-            {
-                ["dtype"] = dtype,
-                ["shape"] = new JsonArray(tensor.shape.Select(d => (JsonNode)JsonValue.Create(d)).ToArray()),
-                ["data_offsets"] = new JsonArray(JsonValue.Create(offset), JsonValue.Create(offset + data.Length)),
-            };
-            blobs.Add(data);
-            offset += data.Length;
-        }
-        byte[] json = Encoding.UTF8.GetBytes(header.ToJsonString());
-        int padded = (json.Length + 7) / 8 * 8;
-        AtomicFile.Write(path, stream =>
-        {
-            Span<byte> length = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)padded);
-            stream.Write(length);
-            stream.Write(json);
-            for (int i = json.Length; i < padded; i++) stream.WriteByte((byte)' ');
-            foreach (var blob in blobs) stream.Write(blob);
+            byte[] data = ToBytes(t.Value, out string dtype);
+            return new RawTensor(dtype, t.Value.shape, data);
         });
+        SafetensorsLayout.Write(path, raw, metadata);
     }
 
     static byte[] ToBytes(Tensor tensor, out string dtype)

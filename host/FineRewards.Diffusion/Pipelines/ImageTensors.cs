@@ -3,9 +3,13 @@ using static TorchSharp.torch;
 
 namespace FineRewards.Diffusion.Pipelines;
 
-/// <summary>Conversions between <see cref="RgbImage"/> and the VAE's [-1, 1] image tensors.</summary>
+/// <summary>Conversions between <see cref="RgbImage"/> and the VAE's [-1, 1] image tensors, and of a candidate's latents.</summary>
 public static class ImageTensors
 {
+    /// <returns>[1, C, h, w] float32 on <paramref name="device"/></returns>
+    public static Tensor FromLatents(CandidateLatents latents, Device? device = null) =>
+        tensor(latents.Data, new long[] { 1, latents.Channels, latents.Height, latents.Width }, dtype: ScalarType.Float32, device: device);
+
     /// <param name="image">[3, H, W] or [1, 3, H, W], nominally in [-1, 1]; values outside are clamped</param>
     public static RgbImage ToRgbImage(Tensor image)
     {

@@ -133,6 +133,17 @@ public sealed class StableDiffusionPipeline : IImageGenerator, IDisposable
     public IReadOnlyList<GeneratedCandidate> Generate(GenerationRequest request, IProgress<GenerationProgress>? progress = null,
         CancellationToken cancellationToken = default) => Generate(request, progress, null, cancellationToken);
 
+    /// <summary>The image a candidate's stored latents decode to: the same decode <see cref="Generate(GenerationRequest, IProgress{GenerationProgress}?, CancellationToken)"/> ran.</summary>
+    public RgbImage DecodeLatents(CandidateLatents latents)
+    {
+        lock (_gate)
+        {
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            return ImageTensors.ToRgbImage(Vae.Decode(ImageTensors.FromLatents(latents, Device) / Vae.ScalingFactor));
+        }
+    }
+
     /// <summary>Candidate <paramref name="index"/> of <paramref name="request"/> alone (seed BaseSeed + index), as the batched run made it.</summary>
     public GeneratedCandidate Regenerate(GenerationRequest request, int index, CancellationToken cancellationToken = default)
     {
@@ -217,20 +228,20 @@ public sealed class StableDiffusionPipeline : IImageGenerator, IDisposable
         for (int start = 0; start < request.K; start += Options.MaxBatchSize)
         {
             int n = Math.Min(Options.MaxBatchSize, request.K - start);
-            var images = DenoiseChunk(request, start, n, cond, uncond, progress, preview, results.Count, cancellationToken);
+            var decoded = DenoiseChunk(request, start, n, cond, uncond, progress, preview, results.Count, cancellationToken);
             for (int j = 0; j < n; j++)
             {
                 int index = start + j;
                 long seed = request.BaseSeed + index;
-                results.Add(new GeneratedCandidate(index, seed, images[j], Provenance(request, index, seed, loraProvenance)));
+                results.Add(new GeneratedCandidate(index, seed, decoded[j].Image, Provenance(request, index, seed, loraProvenance), decoded[j].Latents));
             }
             progress?.Report(new GenerationProgress(request.Steps, request.Steps, results.Count, request.K));
         }
         return results;
     }
 
-    /// <summary>Denoises candidates start..start+n-1 together and decodes them one by one.</summary>
-    List<RgbImage> DenoiseChunk(GenerationRequest request, int start, int n, Tensor cond, Tensor? uncond,
+    /// <summary>Denoises candidates start..start+n-1 together and decodes them one by one; keeps each one's final latents.</summary>
+    List<(RgbImage Image, CandidateLatents Latents)> DenoiseChunk(GenerationRequest request, int start, int n, Tensor cond, Tensor? uncond,
         IProgress<GenerationProgress>? progress, PreviewOptions? preview, int done, CancellationToken cancellationToken)
     {
         using var scope = NewDisposeScope();
@@ -278,12 +289,14 @@ public sealed class StableDiffusionPipeline : IImageGenerator, IDisposable
             }
 
             // One candidate at a time: a VAE decode at full size is the largest activation of the run.
-            var images = new List<RgbImage>(n);
+            var images = new List<(RgbImage, CandidateLatents)>(n);
             for (int j = 0; j < n; j++)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 using var decodeScope = NewDisposeScope();
-                images.Add(ImageTensors.ToRgbImage(Decode(latents[j..(j + 1)] / Vae.ScalingFactor)));
+                var final = latents[j..(j + 1)];                                            // [1, C, h, w]
+                var values = final.cpu().contiguous().data<float>().ToArray();
+                images.Add((ImageTensors.ToRgbImage(Decode(final / Vae.ScalingFactor)), CandidateLatents.Create(values, (int)channels, (int)h, (int)w)));
             }
             return images;
         }

@@ -32,9 +32,11 @@ public sealed record LoraTrainerSettings(
 
 /// <summary>
 /// RAFT fine-tuning: trains a LoRA adapter on the pipeline's UNet so it denoises the given images for
-/// their prompts. Images become latents through the VAE posterior MEAN times the scaling factor (no
-/// sampling: the target is deterministic and needs no extra seed); prompts go through the frozen text
-/// encoder once. Each step draws noise and timesteps from a generator seeded by (seed, step), and
+/// their prompts. A pair that carries the latents it was generated from is learned from those exactly;
+/// only the other pairs (images from outside) become latents through the VAE posterior MEAN times the
+/// scaling factor (no sampling: the target is deterministic and needs no extra seed). Re-encoding a
+/// generated image instead would teach the model the VAE round trip's colour errors. Prompts go
+/// through the frozen text encoder once. Each step draws noise and timesteps from a generator seeded by (seed, step), and
 /// batches from a per-epoch permutation seeded by (seed, epoch), so a run resumed from a checkpoint
 /// replays exactly the steps the uninterrupted run would have taken.
 /// </summary>
@@ -56,7 +58,7 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
             var dataHashes = pairs.Select(HashPair).ToList();
             string dataHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\n", dataHashes))));
             var frozen = unet.parameters().Select(p => (p, p.requires_grad)).ToList();
-            using var data = new TrainingData(pipeline, pairs);
+            using var data = new TrainingData(pipeline, pairs, EncodeImage ?? DefaultEncode);
             using var adapter = LoraAdapter.Create(unet, new LoraConfig(options.Rank, options.Alpha, Settings.IncludeFeedForward), options.Seed);
             var trainable = adapter.parameters().ToList();
             using var optimizer = optim.AdamW(trainable, lr: options.LearningRate, weight_decay: Settings.WeightDecay);
@@ -71,6 +73,7 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
                 for (int step = startStep; step < options.Steps; step++)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
+                    foreach (var group in optimizer.ParamGroups) group.LearningRate = options.LearningRateAt(step);
                     double loss = Step(unet, objective, data, trainable, optimizer, options, step);
                     progress?.Report(new TrainingProgress(step + 1, options.Steps, loss));
                     if (Settings.CheckpointEvery > 0 && (step + 1) % Settings.CheckpointEvery == 0 && step + 1 < options.Steps)
@@ -93,7 +96,9 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
                 ["finerewards.weight_decay"] = Settings.WeightDecay.ToString("R", CultureInfo.InvariantCulture),
                 ["finerewards.max_grad_norm"] = Settings.MaxGradNorm.ToString("R", CultureInfo.InvariantCulture),
                 ["finerewards.prediction_type"] = pipeline.SchedulerConfig.PredictionType,
-                ["finerewards.latents"] = "vae posterior mean x scaling_factor",
+                ["finerewards.latents"] = $"{data.Exact} exact generated latents, {pairs.Count - data.Exact} vae posterior mean x scaling_factor",
+                ["finerewards.prompt_dropout"] = options.PromptDropout.ToString("R", CultureInfo.InvariantCulture),
+                ["finerewards.lr_schedule"] = options.LearningRateSchedule,
                 ["finerewards.targets"] = Settings.IncludeFeedForward ? "attention+feed-forward" : "attention",
                 ["finerewards.data_count"] = pairs.Count.ToString(CultureInfo.InvariantCulture),
                 ["finerewards.data_sha256"] = dataHash,
@@ -117,6 +122,12 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
         var index = tensor(BatchIndices(step, options.BatchSize, data.Count, options.Seed), dtype: ScalarType.Int64, device: pipeline.Device);
         var latents = data.Latents.index_select(0, index);                        // [B, C, h, w]
         var text = data.Text.index_select(0, index);                              // [B, L, D]
+        if (options.PromptDropout > 0)
+        {
+            using var dropGenerator = new Generator(Mix(options.Seed, 3, step), pipeline.Device);
+            var drop = rand(new long[] { index.shape[0] }, generator: dropGenerator, device: pipeline.Device).lt(options.PromptDropout).view(-1, 1, 1);  // [B, 1, 1]
+            text = where(drop, data.Empty.expand_as(text), text);                  // [B, L, D]
+        }
         using var generator = new Generator(Mix(options.Seed, 1, step), pipeline.Device);
         var loss = objective.Loss((x, t, c) => model.forward(x, t, c), latents, text, generator);
         loss.backward();
@@ -171,6 +182,9 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
         if (!double.IsFinite(o.LearningRate) || o.LearningRate <= 0) throw new InputException("learning_rate", $"must be positive, got {o.LearningRate}");
         if (o.Steps < 1) throw new InputException("steps", $"must be at least 1, got {o.Steps}");
         if (o.BatchSize < 1) throw new InputException("batch_size", $"must be at least 1, got {o.BatchSize}");
+        if (!(o.PromptDropout >= 0 && o.PromptDropout < 1)) throw new InputException("prompt_dropout", $"must be in [0, 1), got {o.PromptDropout}");
+        if (!LoraTrainingOptions.Schedules.Contains(o.LearningRateSchedule))
+            throw new InputException("lr_schedule", $"\"{o.LearningRateSchedule}\"; expected one of {string.Join(", ", LoraTrainingOptions.Schedules)}");
         if (Settings.CheckpointEvery < 0) throw new InputException("checkpoint_every", "must be 0 (off) or positive");
         if (!double.IsFinite(Settings.MaxGradNorm) || Settings.MaxGradNorm <= 0) throw new InputException("max_grad_norm", "must be positive");
         int f = pipeline.SizeMultiple;
@@ -183,6 +197,8 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
                 throw new InputException($"pairs[{i}].image", $"{image.Width}x{image.Height} is not a multiple of {f} (the VAE's downsampling factor)");
             if (image.Width != first.Width || image.Height != first.Height)
                 throw new InputException($"pairs[{i}].image", $"{image.Width}x{image.Height} differs from the first image's {first.Width}x{first.Height}; batches need one size");
+            if (pairs[i].Latents is { } l && (l.Channels != pipeline.Vae.Config.LatentChannels || l.Height * f != image.Height || l.Width * f != image.Width))
+                throw new InputException($"pairs[{i}].latents", $"shape [{l.Channels}, {l.Height}, {l.Width}] does not fit a {image.Width}x{image.Height} image of this model ({pipeline.Vae.Config.LatentChannels} latent channels, factor {f})");
         }
     }
 
@@ -191,16 +207,18 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
         using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         sha.AppendData(Encoding.UTF8.GetBytes($"{pair.Prompt}\n{pair.Image.Width}x{pair.Image.Height}\n"));
         sha.AppendData(pair.Image.Pixels);
+        if (pair.Latents is { } latents) sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(latents.Data.AsSpan()));
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
     string CheckpointRoot(string outputPath) => Settings.CheckpointFolder ?? Path.GetFullPath(outputPath) + ".checkpoints";
 
     sealed record CheckpointState(int Step, int Rank, double Alpha, double LearningRate, int Steps, int BatchSize, long Seed,
-        double WeightDecay, bool IncludeFeedForward, string DataSha256, string BaseModelHash);
+        double WeightDecay, bool IncludeFeedForward, string DataSha256, string BaseModelHash, double PromptDropout = 0, string LearningRateSchedule = "constant");
 
     CheckpointState StateOf(int step, LoraTrainingOptions o, string dataHash) =>
-        new(step, o.Rank, o.Alpha, o.LearningRate, o.Steps, o.BatchSize, o.Seed, Settings.WeightDecay, Settings.IncludeFeedForward, dataHash, pipeline.ModelHash);
+        new(step, o.Rank, o.Alpha, o.LearningRate, o.Steps, o.BatchSize, o.Seed, Settings.WeightDecay, Settings.IncludeFeedForward, dataHash, pipeline.ModelHash,
+            o.PromptDropout, o.LearningRateSchedule);
 
     /// <summary>Writes step-NNNNNN/ (adapter, AdamW moments, state) under a temporary name, then renames it.</summary>
     void SaveCheckpoint(string root, int step, LoraAdapter adapter, AdamW optimizer, LoraTrainingOptions options, string dataHash)
@@ -255,35 +273,50 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
         return saved.Step;
     }
 
-    /// <summary>Latents and text states of every pair, computed once with the frozen VAE and text encoder.</summary>
+    /// <summary>The VAE encoding of an image: posterior mean x scaling factor, [1, C, h, w]. Replaceable so tests can count encodes.</summary>
+    public Func<RgbImage, Tensor>? EncodeImage { get; init; }
+
+    Tensor DefaultEncode(RgbImage image)
+    {
+        var (mean, _) = pipeline.Vae.Encode(ImageTensors.FromRgbImage(image, pipeline.Device));   // [1, C, h, w]
+        return mean * pipeline.Vae.ScalingFactor;
+    }
+
+    /// <summary>Latents and text states of every pair, computed once with the frozen VAE (pairs without latents only) and text encoder.</summary>
     sealed class TrainingData : IDisposable
     {
         public Tensor Latents { get; }   // [N, C, h, w]
         public Tensor Text { get; }      // [N, L, D]
+        public Tensor Empty { get; }     // [1, L, D]: the empty prompt, for prompt dropout
         public int Count { get; }
+        /// <summary>How many pairs brought their own latents.</summary>
+        public int Exact { get; }
 
-        public TrainingData(StableDiffusionPipeline pipeline, IReadOnlyList<TrainingPair> pairs)
+        public TrainingData(StableDiffusionPipeline pipeline, IReadOnlyList<TrainingPair> pairs, Func<RgbImage, Tensor> encode)
         {
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             Count = pairs.Count;
+            Exact = pairs.Count(p => p.Latents is not null);
             var latents = pairs.Select(p =>
             {
                 using var inner = NewDisposeScope();
-                var (mean, _) = pipeline.Vae.Encode(ImageTensors.FromRgbImage(p.Image, pipeline.Device));   // [1, C, h, w]
-                return (mean * pipeline.Vae.ScalingFactor).MoveToOuterDisposeScope();
+                var x = p.Latents is { } exact ? ImageTensors.FromLatents(exact, pipeline.Device) : encode(p.Image);   // [1, C, h, w]
+                return x.MoveToOuterDisposeScope();
             }).ToList();
             Latents = cat(latents, 0).DetachFromDisposeScope();
             var prompts = pairs.Select(p => p.Prompt).Distinct().ToList();
-            var encoded = pipeline.EncodeText(prompts);                                                    // [P, L, D]
+            var encoded = pipeline.EncodeText([.. prompts, ""]);                                           // [P + 1, L, D]
             var row = prompts.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => (long)x.i);
             Text = encoded.index_select(0, tensor(pairs.Select(p => row[p.Prompt]).ToArray(), device: pipeline.Device)).DetachFromDisposeScope();
+            Empty = encoded[prompts.Count..(prompts.Count + 1)].clone().DetachFromDisposeScope();
         }
 
         public void Dispose()
         {
             Latents.Dispose();
             Text.Dispose();
+            Empty.Dispose();
         }
     }
 }

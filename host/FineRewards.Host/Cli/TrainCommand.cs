@@ -16,13 +16,13 @@ public static class TrainCommand
         var rounds = new Option<int>("--rounds") { Description = "Training rounds.", DefaultValueFactory = _ => 3 };
         var k = new Option<int>("--k") { Description = "Candidates generated per prompt and round.", DefaultValueFactory = _ => 8 };
         var rewards = new Option<string>("--rewards") { Description = "Comma-separated rewards of the pack, e.g. caption,sam.", DefaultValueFactory = _ => "caption,sam" };
-        var combine = new Option<string>("--combine") { Description = "How the best candidate is chosen: arl, sum, normalized, single:NAME or random.", DefaultValueFactory = _ => "arl" };
+        var combine = new Option<string>("--combine") { Description = "How the best candidate is chosen: arl, sum, normalized, single:NAME, random, or oracle (the pack's ground truth; experiments only).", DefaultValueFactory = _ => "arl" };
         var outDir = new Option<DirectoryInfo>("--out") { Description = "RUN_DIR: candidates, scores, selections, LoRA checkpoints, run.json, run.log.", Required = true };
-        var rank = new Option<int>("--lora-rank") { Description = "LoRA rank r.", DefaultValueFactory = _ => 4 };
+        var rank = new Option<int>("--lora-rank") { Description = "LoRA rank r.", DefaultValueFactory = _ => TrainingRunOptions.DefaultLoraRank };
         var alpha = new Option<double?>("--lora-alpha") { Description = "LoRA alpha (default: the rank, scale 1)." };
         var stepsPerRound = new Option<int?>("--steps-per-round") { Description = "Optimiser steps per round (exclusive with --steps-per-image)." };
-        var stepsPerImage = new Option<int?>("--steps-per-image") { Description = "Steps per pair of the round's cumulative training set (default 10)." };
-        var lr = new Option<double>("--lr") { Description = "Learning rate.", DefaultValueFactory = _ => 1e-4 };
+        var stepsPerImage = new Option<int?>("--steps-per-image") { Description = $"Steps per pair of the round's cumulative training set (default {TrainingRunOptions.DefaultStepsPerImage})." };
+        var lr = new Option<double>("--lr") { Description = "Learning rate.", DefaultValueFactory = _ => TrainingRunOptions.DefaultLearningRate };
         var batch = new Option<int>("--batch-size") { Description = "Pairs per optimiser step.", DefaultValueFactory = _ => 1 };
         var filter = new Option<double>("--filter-top") { Description = "RAFT filter: keep this fraction of prompts by the selected image's score (1 keeps all).", DefaultValueFactory = _ => 1.0 };
         var seed = new Option<long>("--seed") { Description = "Run seed; every candidate, training and selection seed derives from it.", DefaultValueFactory = _ => 1234 };
@@ -32,13 +32,16 @@ public static class TrainCommand
         var sampler = new Option<string?>("--sampler") { Description = "Sampler (default: the pack's)." };
         var genSteps = new Option<int?>("--gen-steps") { Description = "Denoising steps per image (default: the pack's)." };
         var guidance = new Option<double?>("--guidance") { Description = "Classifier-free guidance scale (default: the pack's)." };
+        var dropout = new Option<double>("--prompt-dropout") { Description = "Fraction of training samples trained with the empty prompt (keeps guidance's unconditional branch in step).", DefaultValueFactory = _ => TrainingRunOptions.DefaultPromptDropout };
+        var schedule = new Option<string>("--lr-schedule") { Description = "Learning-rate schedule: constant or cosine.", DefaultValueFactory = _ => TrainingRunOptions.DefaultLrSchedule };
+        var trainOn = new Option<string>("--train-on") { Description = "latents: learn selected candidates from the latents they were decoded from; images: re-encode their PNGs (lossy; kept to measure it).", DefaultValueFactory = _ => TrainingRunOptions.TrainOnLatents };
         var threads = ThreadsOption.Create();
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last finished step (same options required)." };
 
         var command = new Command("train", "Run reward-ranked LoRA training rounds: generate K per prompt, score, rank, keep the best, train, repeat.")
         {
             pack, prompts, rounds, k, rewards, combine, outDir, rank, alpha, stepsPerRound, stepsPerImage, lr, batch, filter, seed, loraScale,
-            extra, previews, sampler, genSteps, guidance, threads, resume,
+            extra, previews, sampler, genSteps, guidance, dropout, schedule, trainOn, threads, resume,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -56,7 +59,8 @@ public static class TrainCommand
                 runtime.Pack, parse.GetValue(prompts)!.FullName, parse.GetValue(rounds), parse.GetValue(k),
                 SplitList(parse.GetValue(rewards)!), parse.GetValue(combine)!, parse.GetValue(seed), r, parse.GetValue(alpha) ?? r,
                 parse.GetValue(lr), perRound, perImage, parse.GetValue(batch), parse.GetValue(filter), parse.GetValue(loraScale),
-                parse.GetValue(extra)?.FullName, parse.GetValue(previews), generation);
+                parse.GetValue(extra)?.FullName, parse.GetValue(previews), generation,
+                parse.GetValue(dropout), parse.GetValue(schedule)!, parse.GetValue(trainOn)!);
             string runDir = parse.GetValue(outDir)!.FullName;
 
             using var cancel = new CancellationTokenSource();

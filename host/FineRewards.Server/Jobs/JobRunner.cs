@@ -139,7 +139,9 @@ public sealed class JobRunner(ModelCatalog catalog, ImageStore images, ILogger<J
                 new(GenerationParameters.ParametersKey, parameters[i]),
                 new(GenerationParameters.BreakdownKey, GenerationParameters.Breakdown(scored, ranking.Method.ToString())),
             ]);
-            events[k] = scored with { ImageId = images.Put(png).Id };
+            string imageId = images.Put(png).Id;
+            if (scoring[p].Latents is { } latents) images.PutLatents(imageId, latents);
+            events[k] = scored with { ImageId = imageId };
         });
         var order = ranking.Order.Select(int.Parse).ToList();
         events[^1] = new JobRankedEvent(order, order[0], ranking.Method.ToString());
@@ -158,6 +160,7 @@ public sealed class JobRunner(ModelCatalog catalog, ImageStore images, ILogger<J
             var c = candidates[p];
             if (job.IsSkipped(c.Index)) return; // skipped while its batch ran: its result is dropped
             var (id, _) = images.Put(PngCodec.Encode(c.Image, [new(GenerationParameters.ParametersKey, parameters[c.Index])]));
+            if (c.Latents is { } latents) images.PutLatents(id, latents);
             byte[]? thumbnail = job.Spec.Preview == PreviewPolicy.Thumbnails ? PngCodec.Encode(Thumbnail(c.Image)) : null;
             ready[p] = new CandidateReadyEvent(c.Index, c.Seed, id, thumbnail);
         });

@@ -23,7 +23,8 @@ public static class TrainingProtoMapping
             _ => throw new FineRewards.Core.InputException("options.combine_method", $"unknown value {(int)o.CombineMethod}"),
         };
         return new TrainingSubmission(r.TrainingId, r.ClientId, r.ProfileId, o.Pack, o.Rounds, o.K, o.Rewards.ToList(), combine, o.SingleReward,
-            o.StepsPerRound, o.StepsPerImage, o.LearningRate, o.LoraRank, o.IncludeGenerated, o.Prompts.ToList(), o.FilterTop, o.Seed);
+            o.StepsPerRound, o.StepsPerImage, o.LearningRate, o.LoraRank, o.IncludeGenerated, o.Prompts.ToList(), o.FilterTop, o.Seed,
+            o.HasPromptDropout ? o.PromptDropout : null, o.LrSchedule);
     }
 
     public static Api.TrainingEvent ToProto(this TrainingEvent e)

@@ -6,7 +6,9 @@ namespace FineRewards.Server.Storage;
 
 /// <summary>
 /// PNG files under {data}/images/ab/abcdef....png, named by the SHA-256 of their bytes, so the same
-/// image is stored once and a client can ask whether the host has it before uploading.
+/// image is stored once and a client can ask whether the host has it before uploading. A generated
+/// image also keeps the latents it was decoded from beside it ({id}.latents.safetensors), so training
+/// on it learns the candidate exactly rather than a lossy re-encoding.
 /// </summary>
 public sealed class ImageStore
 {
@@ -42,6 +44,20 @@ public sealed class ImageStore
         AtomicFile.WriteAllBytes(path, png);
         return (id, false);
     }
+
+    public string LatentsPathOf(string id) => Path.Combine(Folder, id[..2], id + LatentFile.Extension);
+
+    /// <summary>Keeps the latents image <paramref name="id"/> was decoded from (written atomically; the first stored wins).</summary>
+    public void PutLatents(string id, Core.Contracts.CandidateLatents latents)
+    {
+        RequireValidId(id, "image_id");
+        string path = LatentsPathOf(id);
+        if (!File.Exists(path)) LatentFile.Write(path, latents);
+    }
+
+    /// <summary>The latents image <paramref name="id"/> was decoded from, or null for an image that came from outside.</summary>
+    public Core.Contracts.CandidateLatents? LatentsOf(string id) =>
+        IsValidId(id) && File.Exists(LatentsPathOf(id)) ? LatentFile.Read(LatentsPathOf(id)) : null;
 
     /// <summary>Opens the image for reading, or null when the host does not have it.</summary>
     public FileStream? Open(string id) =>

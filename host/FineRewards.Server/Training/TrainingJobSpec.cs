@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using FineRewards.Core;
+using FineRewards.Core.Contracts;
 using FineRewards.Core.Ranking;
 using FineRewards.Core.Training;
 using FineRewards.Server.Jobs;
@@ -13,7 +14,7 @@ namespace FineRewards.Server.Training;
 public sealed record TrainingSubmission(
     string TrainingId, string ClientId, string ProfileId, string Pack, int Rounds, int K, IReadOnlyList<string> Rewards,
     CombineKind? Combine, string SingleReward, int StepsPerRound, int StepsPerImage, double LearningRate, int LoraRank,
-    bool IncludeGenerated, IReadOnlyList<string> Prompts, double FilterTop, long Seed);
+    bool IncludeGenerated, IReadOnlyList<string> Prompts, double FilterTop, long Seed, double? PromptDropout = null, string LrSchedule = "");
 
 /// <summary>A training job with its defaults filled in; stored as JSON, hashed to tell a retry from a clash.</summary>
 /// <param name="FeedbackIds">The profile's accepted and edited feedback when the job was started: the job trains on
@@ -22,7 +23,7 @@ public sealed record TrainingSubmission(
 public sealed record TrainingJobSpec(
     string ProfileId, string Pack, int Rounds, int K, IReadOnlyList<string> Rewards, string Combine, int? StepsPerRound, int? StepsPerImage,
     double LearningRate, int LoraRank, bool IncludeGenerated, IReadOnlyList<string> Prompts, double FilterTop, long Seed,
-    IReadOnlyList<string>? FeedbackIds = null)
+    IReadOnlyList<string>? FeedbackIds = null, double PromptDropout = TrainingRunOptions.DefaultPromptDropout, string LrSchedule = TrainingRunOptions.DefaultLrSchedule)
 {
     public const int MaxRounds = 20;
     public const int MaxPrompts = 1000;
@@ -67,11 +68,11 @@ public sealed record TrainingJobSpec(
         if (s.StepsPerImage < 0) throw new InputException("options.steps_per_image", $"{s.StepsPerImage} is negative");
         if (s.StepsPerRound > 0 && s.StepsPerImage > 0) throw new InputException("options.steps_per_round", "give steps_per_round or steps_per_image, not both");
         int? perRound = s.StepsPerRound > 0 ? s.StepsPerRound : null;
-        int? perImage = s.StepsPerImage > 0 ? s.StepsPerImage : perRound is null ? 10 : null;
+        int? perImage = s.StepsPerImage > 0 ? s.StepsPerImage : perRound is null ? TrainingRunOptions.DefaultStepsPerImage : null;
         if (perRound > 100_000 || perImage > 10_000) throw new InputException(perRound is null ? "options.steps_per_image" : "options.steps_per_round", "too many steps for one job");
-        double lr = s.LearningRate == 0 ? 1e-4 : s.LearningRate;
+        double lr = s.LearningRate == 0 ? TrainingRunOptions.DefaultLearningRate : s.LearningRate;
         if (!double.IsFinite(lr) || lr <= 0 || lr > 1) throw new InputException("options.learning_rate", $"{s.LearningRate}; expected a number in (0, 1]");
-        int rank = s.LoraRank == 0 ? 4 : s.LoraRank;
+        int rank = s.LoraRank == 0 ? TrainingRunOptions.DefaultLoraRank : s.LoraRank;
         if (rank is < 1 or > 256) throw new InputException("options.lora_rank", $"{s.LoraRank}; expected 1 to 256");
         double filter = s.FilterTop == 0 ? 1 : s.FilterTop;
         if (!(filter > 0 && filter <= 1)) throw new InputException("options.filter_top", $"{s.FilterTop}; expected a fraction in (0, 1]");
@@ -84,7 +85,12 @@ public sealed record TrainingJobSpec(
             if (prompts[i].Length > Math.Min(limits.MaxPromptLength, PromptsFile.MaxPromptLength)) throw new InputException($"options.prompts[{i}]", $"{prompts[i].Length} characters is too long");
             if (prompts[i].Any(char.IsControl)) throw new InputException($"options.prompts[{i}]", "contains a control character");
         }
+        double dropout = s.PromptDropout ?? TrainingRunOptions.DefaultPromptDropout;
+        if (!(dropout >= 0 && dropout < 1)) throw new InputException("options.prompt_dropout", $"{s.PromptDropout}; expected a fraction in [0, 1)");
+        string schedule = string.IsNullOrWhiteSpace(s.LrSchedule) ? TrainingRunOptions.DefaultLrSchedule : s.LrSchedule.Trim();
+        if (!LoraTrainingOptions.Schedules.Contains(schedule))
+            throw new InputException("options.lr_schedule", $"\"{s.LrSchedule}\"; expected one of {string.Join(", ", LoraTrainingOptions.Schedules)}");
         return (id, client, new TrainingJobSpec(profile, pack, rounds, k, rewards, combine, perRound, perImage, lr, rank,
-            s.IncludeGenerated, prompts, filter, s.Seed));
+            s.IncludeGenerated, prompts, filter, s.Seed, PromptDropout: dropout, LrSchedule: schedule));
     }
 }

@@ -65,7 +65,8 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
                 {
                     ["feedback_id"] = f.Id, ["profile_id"] = f.ProfileId, ["kind"] = f.Kind.ToString().ToLowerInvariant(), ["image_id"] = f.ImageId,
                     ["preparation"] = preparation.ToString(),
-                });
+                }, // A generated candidate's latents describe its image only at the size it was drawn.
+                preparation == TrainingImages.Preparation.Kept ? images.LatentsOf(f.ImageId) : null);
             }
             var prompts = spec.Prompts.Count > 0 ? spec.Prompts : pairs.Select(p => p.Prompt).Distinct(StringComparer.Ordinal).ToList();
             job.Append(new TrainingStartedEvent(spec.Pack, pairs.Count, spec.IncludeGenerated ? prompts.Count : 0, spec.Rounds,
@@ -136,7 +137,8 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
         string promptsFile = Path.Combine(folder, "prompts.txt");
         AtomicFile.WriteAllText(promptsFile, string.Concat(prompts.Select(p => p + "\n")));
         var options = new TrainingRunOptions(spec.Pack, promptsFile, spec.Rounds, spec.K, spec.Rewards, spec.Combine, spec.Seed, spec.LoraRank, spec.LoraRank,
-            spec.LearningRate, spec.StepsPerRound, spec.StepsPerImage, 1, spec.FilterTop, 1.0, extra, Previews: 0);
+            spec.LearningRate, spec.StepsPerRound, spec.StepsPerImage, 1, spec.FilterTop, 1.0, extra, Previews: 0,
+            PromptDropout: spec.PromptDropout, LrSchedule: spec.LrSchedule);
         var manifest = new RoundEngine(runtime, progress).Run(options, Path.Combine(folder, "run"), resume: true, ct);
         var last = manifest.Rounds[^1];
         var metrics = new Dictionary<string, double>
@@ -152,12 +154,13 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
     static (string Checkpoint, IReadOnlyDictionary<string, double> Metrics) FeedbackOnly(ILoraTrainer trainer, TrainingJobSpec spec, string folder, string extra,
         IRunProgress progress, TrainingJob job, CancellationToken ct)
     {
-        var pairs = ExtraDataFolder.Read(extra).Select(p => new TrainingPair(p.Prompt, p.Image)).ToList();
+        var pairs = ExtraDataFolder.Read(extra).Select(p => p.ToTrainingPair()).ToList();
         int steps = spec.StepsPerRound ?? spec.StepsPerImage!.Value * pairs.Count;
         double? last = null;
         var clock = Stopwatch.StartNew();
         progress.PhaseStarted(1, RunPhase.Train, steps);
-        string path = trainer.Train(pairs, new LoraTrainingOptions(spec.LoraRank, spec.LoraRank, spec.LearningRate, steps, 1, RunSeeds.Training(spec.Seed, 1)),
+        string path = trainer.Train(pairs, new LoraTrainingOptions(spec.LoraRank, spec.LoraRank, spec.LearningRate, steps, 1, RunSeeds.Training(spec.Seed, 1),
+                spec.PromptDropout, spec.LrSchedule),
             Path.Combine(folder, "lora.safetensors"), new SyncProgress<TrainingProgress>(s =>
             {
                 last = s.Loss;

@@ -31,7 +31,9 @@ public sealed class TestDoubleGenerator : IImageGenerator
             for (int j = 0; j < pixels.Length; j++) pixels[j] = promptHash[j % promptHash.Length];
             pixels[0] = (byte)((seed * 37 + bias) % 256);
             pixels[1] = (byte)(seed % 251);
-            result.Add(new GeneratedCandidate(i, seed, new RgbImage(8, 8, pixels), new Dictionary<string, string> { ["double"] = "yes" }));
+            // Latents [1, 2, 2]: the seed mod 1000 (exact in a float), so a test can tell which candidate's latents reached the trainer.
+            var latents = CandidateLatents.Create([seed % 1000, pixels[0], 0.5f, -1f], 1, 2, 2);
+            result.Add(new GeneratedCandidate(i, seed, new RgbImage(8, 8, pixels), new Dictionary<string, string> { ["double"] = "yes" }, latents));
         }
         return result;
     }
@@ -50,14 +52,15 @@ public sealed class TestDoubleReward(string name, Func<RgbImage, double> score) 
 /// <summary>Test double trainer: records every call and writes a small file whose bytes depend on the pairs and the seed.</summary>
 public sealed class TestDoubleTrainer : ILoraTrainer
 {
-    public sealed record Call(IReadOnlyList<string> Prompts, IReadOnlyList<string> ImageHashes, LoraTrainingOptions Options, string Output);
+    public sealed record Call(IReadOnlyList<string> Prompts, IReadOnlyList<string> ImageHashes, LoraTrainingOptions Options, string Output,
+        IReadOnlyList<CandidateLatents?> Latents);
     public List<Call> Calls { get; } = [];
 
     public string Train(IReadOnlyList<TrainingPair> pairs, LoraTrainingOptions options, string outputPath,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var hashes = pairs.Select(p => Convert.ToHexStringLower(SHA256.HashData(p.Image.Pixels))).ToList();
-        Calls.Add(new Call(pairs.Select(p => p.Prompt).ToList(), hashes, options, outputPath));
+        Calls.Add(new Call(pairs.Select(p => p.Prompt).ToList(), hashes, options, outputPath, pairs.Select(p => p.Latents).ToList()));
         for (int s = 1; s <= options.Steps; s++)
         {
             cancellationToken.ThrowIfCancellationRequested();

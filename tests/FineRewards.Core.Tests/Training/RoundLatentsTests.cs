@@ -1,0 +1,207 @@
+using System.Text.Json.Nodes;
+using FineRewards.Core.Contracts;
+using FineRewards.Core.IO;
+using FineRewards.Core.Training;
+
+namespace FineRewards.Core.Tests.Training;
+
+/// <summary>Issue 18: generated candidates keep their latents, and rounds train on them instead of re-encoding PNGs.</summary>
+public sealed class RoundLatentsTests : IDisposable
+{
+    readonly string dir = Path.Combine(Path.GetTempPath(), "fr-latents-" + Guid.NewGuid().ToString("N"));
+
+    public RoundLatentsTests() => Directory.CreateDirectory(dir);
+    public void Dispose() => Directory.Delete(dir, recursive: true);
+
+    string Prompts()
+    {
+        string path = Path.Combine(dir, "prompts.txt");
+        File.WriteAllText(path, "a red circle\ntwo blue squares\na green triangle\ntwo red circles\n");
+        return path;
+    }
+
+    TrainingRunOptions Options(string combine = "arl", string trainOn = TrainingRunOptions.TrainOnLatents, int rounds = 1, string? extra = null) =>
+        new("test-pack", Prompts(), rounds, 4, ["bright", "second"], combine, Seed: 7, StepsPerRound: 3, Previews: 0, TrainOn: trainOn, ExtraData: extra);
+
+    static JsonNode ReadJson(string path) => JsonNode.Parse(File.ReadAllText(path))!;
+
+    [Fact]
+    public void Every_candidate_has_a_latent_file_whose_hash_is_in_candidates_json()
+    {
+        string run = Path.Combine(dir, "run");
+        new RoundEngine(new TestDoubleRuntime()).Run(Options(), run, false);
+        for (int p = 0; p < 4; p++)
+        {
+            var candidates = ReadJson(Path.Combine(run, RunLayout.CandidatesFile(1, p)))["candidates"]!.AsArray();
+            foreach (var c in candidates)
+            {
+                int i = c!["index"]!.GetValue<int>();
+                string file = Path.Combine(run, RunLayout.CandidateLatents(1, p, i));
+                Assert.Equal(Path.GetFileName(file), c["latents"]!.GetValue<string>());
+                var latents = LatentFile.Read(file, c["latents_sha256"]!.GetValue<string>());
+                Assert.Equal(c["seed"]!.GetValue<long>() % 1000, (long)latents.Data[0]);
+                Assert.Equal((1, 2, 2), (latents.Channels, latents.Height, latents.Width));
+            }
+        }
+    }
+
+    [Fact]
+    public void The_trainer_gets_each_selected_candidates_own_latents_and_with_train_on_images_none()
+    {
+        var runtime = new TestDoubleRuntime();
+        string run = Path.Combine(dir, "latents");
+        new RoundEngine(runtime).Run(Options(), run, false);
+        var call = runtime.TestTrainer.Calls.Single();
+        var selections = ReadJson(Path.Combine(run, RunLayout.SelectionsFile(1)))["prompts"]!.AsArray();
+        for (int p = 0; p < 4; p++)
+        {
+            int selected = selections[p]!["selected"]!.GetValue<int>();
+            long seed = ReadJson(Path.Combine(run, RunLayout.CandidatesFile(1, p)))["candidates"]![selected]!["seed"]!.GetValue<long>();
+            Assert.Equal(seed % 1000, (long)call.Latents[p]!.Data[0]);
+        }
+
+        var images = new TestDoubleRuntime();
+        new RoundEngine(images).Run(Options(trainOn: TrainingRunOptions.TrainOnImages), Path.Combine(dir, "images"), false);
+        Assert.All(images.TestTrainer.Calls.Single().Latents, Assert.Null);
+        Assert.Equal(call.ImageHashes, images.TestTrainer.Calls.Single().ImageHashes);
+    }
+
+    [Fact]
+    public void A_latent_file_changed_after_it_was_recorded_is_refused_by_name()
+    {
+        string run = Path.Combine(dir, "run");
+        new RoundEngine(new TestDoubleRuntime()).Run(Options(rounds: 1), run, false);
+        var selected = ReadJson(Path.Combine(run, RunLayout.SelectionsFile(1)))["prompts"]![0]!["selected"]!.GetValue<int>();
+        string file = Path.Combine(run, RunLayout.CandidateLatents(1, 0, selected));
+        LatentFile.Write(file, CandidateLatents.Create([9, 9, 9, 9], 1, 2, 2));
+        File.Delete(Path.Combine(run, RunManifest.FileName));
+        File.Delete(Path.Combine(run, RunLayout.Checkpoint(1)));
+        var e = Assert.Throws<InputException>(() => new RoundEngine(new TestDoubleRuntime()).Run(Options(rounds: 1), run, resume: true));
+        Assert.Contains(Path.GetFileName(file), e.Message);
+        Assert.Contains("SHA-256", e.Message);
+    }
+
+    [Fact]
+    public void Extra_data_with_a_latent_file_brings_its_latents()
+    {
+        string extra = Path.Combine(dir, "extra");
+        Directory.CreateDirectory(extra);
+        var image = new RgbImage(8, 8, Enumerable.Repeat((byte)200, 192).ToArray());
+        ExtraDataFolder.Write(extra, "generated", "a red circle", PngCodec.Encode(image), latents: CandidateLatents.Create([1, 2, 3, 4], 1, 2, 2));
+        ExtraDataFolder.Write(extra, "uploaded", "a red circle", PngCodec.Encode(image));
+        var runtime = new TestDoubleRuntime();
+        new RoundEngine(runtime).Run(Options(extra: extra), Path.Combine(dir, "run"), false);
+        var latents = runtime.TestTrainer.Calls.Single().Latents;
+        Assert.Equal([1f, 2, 3, 4], latents[^2]!.Data);
+        Assert.Null(latents[^1]);
+    }
+
+    [Fact]
+    public void Oracle_selects_a_correct_candidate_and_drops_prompts_without_one()
+    {
+        var runtime = new TestDoubleRuntime();
+        string run = Path.Combine(dir, "run");
+        var manifest = new RoundEngine(runtime).Run(Options(combine: "oracle"), run, false);
+        var selections = ReadJson(Path.Combine(run, RunLayout.SelectionsFile(1)))["prompts"]!.AsArray();
+        int kept = 0;
+        for (int p = 0; p < 4; p++)
+        {
+            var scores = ReadJson(Path.Combine(run, RunLayout.ScoresFile(1, p)));
+            var correct = scores["candidates"]!.AsArray().Select(c => c!["ground_truth"]!["correct"]!.GetValue<bool>()).ToList();
+            bool selectedCorrect = correct[scores["selected"]!.GetValue<int>()];
+            Assert.Equal(correct.Any(x => x), selectedCorrect);
+            Assert.Equal(selectedCorrect, selections[p]!["kept"]!.GetValue<bool>());
+            if (selectedCorrect) kept++;
+        }
+        Assert.Equal(kept, manifest.Rounds[0].Kept);
+        Assert.Equal(manifest.Rounds[0].Metrics.Overall!.AnyCorrect, manifest.Rounds[0].Metrics.Overall!.SelectedAccuracy);
+    }
+
+    [Fact]
+    public void Oracle_needs_a_pack_with_a_ground_truth()
+    {
+        var e = Assert.Throws<InputException>(() => new RoundEngine(new NoTruthRuntime()).Run(Options(combine: "oracle"), Path.Combine(dir, "run"), false));
+        Assert.Equal("--pack", e.Field);
+    }
+
+    [Fact]
+    public void Candidates_copied_from_a_run_with_another_rule_are_reselected_without_scoring_again()
+    {
+        string arl = Path.Combine(dir, "arl");
+        new RoundEngine(new TestDoubleRuntime()).Run(Options(), arl, false);
+        string random = Path.Combine(dir, "random");
+        Directory.CreateDirectory(Path.Combine(random, "rounds"));
+        CopyFolder(Path.Combine(arl, "rounds"), Path.Combine(random, "rounds"));
+        File.Delete(Path.Combine(random, RunLayout.SelectionsFile(1)));
+
+        var counting = new CountingRuntime();
+        new RoundEngine(counting).Run(Options(combine: "random"), random, resume: true);
+        Assert.Equal(0, counting.Scored);
+        Assert.Empty(counting.TestGenerator.Requests);
+        var fresh = Path.Combine(dir, "fresh");
+        new RoundEngine(new TestDoubleRuntime()).Run(Options(combine: "random"), fresh, false);
+        for (int p = 0; p < 4; p++)
+            Assert.Equal(ReadJson(Path.Combine(fresh, RunLayout.ScoresFile(1, p))).ToJsonString(), ReadJson(Path.Combine(random, RunLayout.ScoresFile(1, p))).ToJsonString());
+    }
+
+    [Fact]
+    public void New_trainer_options_are_checked_by_name_and_the_cosine_schedule_decays_to_zero()
+    {
+        Assert.Equal("--prompt-dropout", Assert.Throws<InputException>(() => (Options() with { PromptDropout = 1 }).Validate()).Field);
+        Assert.Equal("--lr-schedule", Assert.Throws<InputException>(() => (Options() with { LrSchedule = "step" }).Validate()).Field);
+        Assert.Equal("--train-on", Assert.Throws<InputException>(() => (Options() with { TrainOn = "pngs" }).Validate()).Field);
+        var cosine = new LoraTrainingOptions(LearningRate: 1e-3, Steps: 10, LearningRateSchedule: "cosine");
+        Assert.Equal(1e-3, cosine.LearningRateAt(0), 12);
+        Assert.Equal(5e-4, cosine.LearningRateAt(5), 12);
+        Assert.True(cosine.LearningRateAt(9) < 3e-5);
+        Assert.Equal(1e-3, (cosine with { LearningRateSchedule = "constant" }).LearningRateAt(9), 12);
+    }
+
+    static void CopyFolder(string from, string to)
+    {
+        foreach (var d in Directory.GetDirectories(from, "*", SearchOption.AllDirectories)) Directory.CreateDirectory(d.Replace(from, to));
+        foreach (var f in Directory.GetFiles(from, "*", SearchOption.AllDirectories)) File.Copy(f, f.Replace(from, to));
+    }
+
+    sealed class NoTruthRuntime : IPackRuntime
+    {
+        readonly TestDoubleRuntime inner = new();
+        public string Pack => inner.Pack;
+        public IImageGenerator? Generator => inner.Generator;
+        public ILoraTrainer? Trainer => inner.Trainer;
+        public IGroundTruth? GroundTruth => null;
+        public GenerationSettings DefaultGeneration => inner.DefaultGeneration;
+        public IReadOnlyList<string> RewardNames => inner.RewardNames;
+        public IReward CreateReward(string name) => inner.CreateReward(name);
+        public void ValidatePrompt(string prompt, string field) => inner.ValidatePrompt(prompt, field);
+        public void Dispose() { }
+    }
+
+    /// <summary>The test double runtime whose rewards count the images they score.</summary>
+    sealed class CountingRuntime : IPackRuntime
+    {
+        readonly TestDoubleRuntime inner = new();
+        public int Scored;
+        public TestDoubleGenerator TestGenerator => inner.TestGenerator;
+        public string Pack => inner.Pack;
+        public IImageGenerator? Generator => inner.Generator;
+        public ILoraTrainer? Trainer => inner.Trainer;
+        public IGroundTruth? GroundTruth => inner.GroundTruth;
+        public GenerationSettings DefaultGeneration => inner.DefaultGeneration;
+        public IReadOnlyList<string> RewardNames => inner.RewardNames;
+        public IReward CreateReward(string name) => new Counted(inner.CreateReward(name), this);
+        public void ValidatePrompt(string prompt, string field) => inner.ValidatePrompt(prompt, field);
+        public void Dispose() { }
+
+        sealed class Counted(IReward reward, CountingRuntime owner) : IReward
+        {
+            public string Name => reward.Name;
+            public string Version => reward.Version;
+            public IReadOnlyList<RewardScore> Score(string prompt, IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default)
+            {
+                owner.Scored += images.Count;
+                return reward.Score(prompt, images, cancellationToken);
+            }
+        }
+    }
+}
