@@ -77,7 +77,7 @@ public sealed class OnnxPackScoreTests : IDisposable
 
     static float[] Reference()
     {
-        var (tensors, _) = FineRewards.Rewards.IO.SafetensorsReader.Read(Path.Combine(Fixture, "clip", "reference.safetensors"));
+        var (tensors, _) = FineRewards.Core.IO.SafetensorsLayout.ReadAll(Path.Combine(Fixture, "clip", "reference.safetensors"));
         return tensors["cosine"].Floats();
     }
 

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Rewards.Baselines;
-using FineRewards.Rewards.IO;
+using FineRewards.Core.IO;
 
 namespace FineRewards.Rewards.Onnx;
 
@@ -26,7 +26,7 @@ public sealed partial class AestheticHead
     public AestheticHead(string path)
     {
         Path = path;
-        var tensors = SafetensorsReader.Read(path).Tensors;
+        var tensors = SafetensorsLayout.ReadAll(path).Tensors;
         var weights = tensors.Keys.Where(k => k.EndsWith("weight", StringComparison.Ordinal))
             .OrderBy(k => WeightKey().Match(k).Groups[1].Value is { Length: > 0 } d ? int.Parse(d, CultureInfo.InvariantCulture) : 0).ToList();
         if (weights.Count == 0) throw new InputException(path, "no linear layer weights (expected keys like layers.0.weight, layers.0.bias)");

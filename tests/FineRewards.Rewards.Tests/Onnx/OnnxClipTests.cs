@@ -1,7 +1,7 @@
 using System.Text.Json;
 using FineRewards.Core;
 using FineRewards.Rewards.Embedders;
-using FineRewards.Rewards.IO;
+using FineRewards.Core.IO;
 using FineRewards.Rewards.Onnx;
 
 namespace FineRewards.Rewards.Tests.Onnx;

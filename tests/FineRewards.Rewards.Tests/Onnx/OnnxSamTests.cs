@@ -1,4 +1,4 @@
-using FineRewards.Rewards.IO;
+using FineRewards.Core.IO;
 using FineRewards.Rewards.Onnx;
 
 namespace FineRewards.Rewards.Tests.Onnx;

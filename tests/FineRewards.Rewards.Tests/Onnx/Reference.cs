@@ -1,6 +1,5 @@
 using FineRewards.Core.Contracts;
 using FineRewards.Core.IO;
-using FineRewards.Rewards.IO;
 
 namespace FineRewards.Rewards.Tests.Onnx;
 
@@ -13,7 +12,7 @@ public static class Reference
 
     public static RgbImage Image(int i) => PngCodec.Decode(File.ReadAllBytes(Path.Combine(Root, $"image{i}.png"))).Image;
 
-    public static (IReadOnlyDictionary<string, RawTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Read(string path) => SafetensorsReader.Read(path);
+    public static (IReadOnlyDictionary<string, RawTensor> Tensors, IReadOnlyDictionary<string, string> Metadata) Read(string path) => SafetensorsLayout.ReadAll(path);
 
     public static double MaxAbsDiff(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
