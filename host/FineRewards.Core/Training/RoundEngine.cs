@@ -136,7 +136,7 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
         {
             for (int p = 0; p < n; p++)
             {
-                if (!ScoredBy(layout.Full(RunLayout.ScoresFile(round, p)), options.Selection))
+                if (!ScoredBy(layout.Full(RunLayout.ScoresFile(round, p)), options.Selection, RewardsJson(inputs)))
                     Score(layout, options, inputs, round, p, ct);
                 advance(p + 1);
             }
@@ -247,7 +247,7 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
         var generated = JsonNode.Parse(File.ReadAllText(layout.Full(RunLayout.CandidatesFile(round, p))))!.AsObject();
         string path = layout.Full(RunLayout.ScoresFile(round, p));
         var previous = File.Exists(path) ? JsonNode.Parse(File.ReadAllText(path))!.AsObject() : null;
-        var rewardsJson = new JsonArray(inputs.Rewards.Select(r => (JsonNode)new JsonObject { ["name"] = r.Name, ["version"] = r.Version }).ToArray());
+        var rewardsJson = RewardsJson(inputs);
         bool reuse = previous is not null && JsonNode.DeepEquals(previous["rewards"], rewardsJson)
             && previous["candidates"]!.AsArray().Count == options.K && (inputs.GroundTruth is null || previous["candidates"]![0]!["ground_truth"] is not null);
         var scoreValues = inputs.Rewards.ToDictionary(r => r.Name, _ => new double[options.K]);
@@ -346,8 +346,16 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
         AtomicFile.WriteAllText(layout.Full(RunLayout.ScoresFile(round, p)), doc.ToJsonString(Indented));
     }
 
-    static bool ScoredBy(string scoresFile, SelectionRule selection) =>
-        File.Exists(scoresFile) && JsonNode.Parse(File.ReadAllText(scoresFile))?["method"]?.GetValue<string>() == selection.ToString();
+    // The rewards count as much as the rule: candidates copied from a run with other rewards must be scored again.
+    static bool ScoredBy(string scoresFile, SelectionRule selection, JsonArray rewards)
+    {
+        if (!File.Exists(scoresFile)) return false;
+        var doc = JsonNode.Parse(File.ReadAllText(scoresFile));
+        return doc?["method"]?.GetValue<string>() == selection.ToString() && JsonNode.DeepEquals(doc["rewards"], rewards);
+    }
+
+    static JsonArray RewardsJson(Inputs inputs) =>
+        new(inputs.Rewards.Select(r => (JsonNode)new JsonObject { ["name"] = r.Name, ["version"] = r.Version }).ToArray());
 
     /// <summary>
     /// What RAFT's filter compares across prompts: the selected image's raw score under the one

@@ -145,6 +145,29 @@ public sealed class RoundLatentsTests : IDisposable
     }
 
     [Fact]
+    public void Candidates_copied_from_a_run_with_other_rewards_and_the_same_rule_are_scored_again()
+    {
+        string first = Path.Combine(dir, "bright-second");
+        new RoundEngine(new TestDoubleRuntime()).Run(Options(), first, false);
+        string other = Path.Combine(dir, "bright-dark");
+        Directory.CreateDirectory(Path.Combine(other, "rounds"));
+        CopyFolder(Path.Combine(first, "rounds"), Path.Combine(other, "rounds"));
+        File.Delete(Path.Combine(other, RunLayout.SelectionsFile(1)));
+
+        var counting = new CountingRuntime();
+        var options = Options() with { Rewards = ["bright", "dark"] };
+        new RoundEngine(counting).Run(options, other, resume: true);
+        Assert.Equal(2 * 4 * 4, counting.Scored);
+        Assert.Empty(counting.TestGenerator.Requests);
+        for (int p = 0; p < 4; p++)
+        {
+            var scores = ReadJson(Path.Combine(other, RunLayout.ScoresFile(1, p)));
+            Assert.Equal(["bright", "dark"], scores["rewards"]!.AsArray().Select(r => r!["name"]!.GetValue<string>()));
+            Assert.NotNull(scores["candidates"]![0]!["scores"]!["dark"]);
+        }
+    }
+
+    [Fact]
     public void New_trainer_options_are_checked_by_name_and_the_cosine_schedule_decays_to_zero()
     {
         Assert.Equal("--prompt-dropout", Assert.Throws<InputException>(() => (Options() with { PromptDropout = 1 }).Validate()).Field);
