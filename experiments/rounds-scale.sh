@@ -6,7 +6,7 @@
 # split, K = 2, eval seed = run seed, as in experiments/rounds.sh. Rows run one after another with
 # --threads 2 (the machine has two cores).
 #
-#   bash experiments/rounds-scale.sh OUT ROW...
+#   bash experiments/rounds-scale.sh OUT [ROW...]      (no ROW: the grid of docs/experiments.md section 1)
 #
 # A ROW is NAME|SEED|N|ROUNDS|SOURCE|OPTIONS, SOURCE being
 #   renders:R     R exact renders per training prompt as extra data (no generation: the run itself has one
@@ -19,7 +19,7 @@
 # tabulates them. A finished step is skipped on a rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-OUT=${1:?usage: rounds-scale.sh OUT ROW...}; shift
+OUT=${1:?usage: rounds-scale.sh OUT [ROW...]}; shift
 export OMP_WAIT_POLICY=PASSIVE
 mkdir -p "$OUT"
 if [ -z "${FR:-}" ]; then
@@ -124,4 +124,33 @@ row() {
   log "s$seed $name done: $(jq -r '[.summary.by_task[] | .accuracy] | add / length * 1000 | round / 1000' "$dir/eval/eval.json") (base $(jq -r '[.summary.by_task[] | .accuracy] | add / length * 1000 | round / 1000' "$OUT/base-s$seed/eval.json"))"
 }
 
+# docs/experiments.md section 1. The n64 rows reuse the round-1 candidates of experiments/rounds.sh when its
+# OUT/sSEED/round1-cache is copied to this OUT/sSEED/cache-n64 (otherwise the first rule row of a seed makes them).
+BIG="--steps-per-image 10 --lr 5e-4 --lora-rank 16"
+MID="--steps-per-image 3 --lr 5e-4 --lora-rank 16"
+REL="--rewards caption,sam_relation"
+GRID=(
+  "r886-spi2-lr5e-4-r16|1|886|1|renders:1|--steps-per-image 2 --lr 5e-4 --lora-rank 16"
+  "r886-spi2-lr1e-4-cos|1|886|1|renders:1|--steps-per-image 2 --lr 1e-4 --lr-schedule cosine"
+  "r886-b4-lr3e-4-r16-cos|1|886|1|renders:1|--steps-per-image 1 --batch-size 4 --lr 3e-4 --lora-rank 16 --lr-schedule cosine"
+  "r886-b16-lr3e-4-r16-cos|1|886|1|renders:1|--steps-per-image 1 --batch-size 16 --lr 3e-4 --lora-rank 16 --lr-schedule cosine"
+  "n64-big-renders|1|64|1|renders:1|$BIG"
+  "n64-big-oracle-images|1|64|1|oracle|$BIG --train-on images"
+  "n64-big-random-images|1|64|1|random|$BIG --train-on images"
+  "n64-big-arl_filter|1|64|1|arl|$BIG --filter-top 0.5"
+  "n64-mid-oracle|1|64|1|oracle|$MID"
+  "n64-mid-random|1|64|1|random|$MID"
+  "n64-mid-arl|1|64|1|arl|$MID"
+)
+for seed in 1 2 3; do
+  GRID+=(
+    "n64-big-oracle|$seed|64|1|oracle|$BIG"
+    "n64-big-arl|$seed|64|1|arl|$BIG"
+    "n64-big-random|$seed|64|1|random|$BIG"
+    "n64-big-arl_rel|$seed|64|1|arl|$BIG $REL"
+    "n64-recipe-arl_rel|$seed|64|1|arl|$REL"
+  )
+  [ "$seed" = 1 ] || GRID+=("n64-recipe-oracle|$seed|64|1|oracle|")
+done
+[ $# -gt 0 ] || set -- "${GRID[@]}"
 for spec in "$@"; do row "$spec"; done
