@@ -1,7 +1,7 @@
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.Ranking;
-using FineRewards.Judge.Lexical;
+using FineRewards.Shapes.Judges;
 using FineRewards.Judge.Llm;
 using FineRewards.Rewards.Baselines;
 using FineRewards.Rewards.Caption;
