@@ -46,6 +46,15 @@ public interface ITextEmbedder
     IReadOnlyList<float[]> Embed(IReadOnlyList<string> texts, CancellationToken cancellationToken = default);
 }
 
+/// <summary>A model that puts images and texts in one vector space (CLIP): CLIPScore, the aesthetic head and zero-shot segment labels use it.</summary>
+public interface IImageTextEmbedder
+{
+    string Name { get; }
+    int Dimension { get; }
+    IReadOnlyList<float[]> EmbedImages(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default);
+    IReadOnlyList<float[]> EmbedTexts(IReadOnlyList<string> texts, CancellationToken cancellationToken = default);
+}
+
 /// <summary>What a reward saw, so a user can tell why a score is what it is.</summary>
 /// <param name="Caption">The caption the score compared with the prompt, where there is one.</param>
 /// <param name="Segments">Every segment with its verdict, where the reward segments the image.</param>

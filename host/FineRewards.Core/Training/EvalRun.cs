@@ -89,15 +89,19 @@ public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
         {
             cancellationToken.ThrowIfCancellationRequested();
             long baseSeed = RunSeeds.Derive(options.Seed, "eval", 0, p);
-            var request = new GenerationRequest(prompts[p], options.K, baseSeed, g.NegativePrompt, g.Sampler, g.Steps, g.Guidance, g.Width, g.Height, loras);
-            var candidates = generator.Generate(request, null, cancellationToken).OrderBy(c => c.Index).ToList();
-            if (candidates.Count != options.K) throw new InvalidOperationException($"generator {generator.Name} returned {candidates.Count} candidates for K={options.K}");
+            // Every combination is ranked below, so the operation itself does not rank.
+            var bestOfK = BestOfK.Run(generator, rewards, BestOfK.Request(g, prompts[p], options.K, baseSeed, loras), settings: null, new BestOfKHooks
+            {
+                Generated = generated =>
+                {
+                    foreach (var c in generated)
+                        AtomicFile.WriteAllBytes(Path.Combine(outDir, CandidateFiles.ImageName(p, c.Index)),
+                            PngCodec.Encode(c.Image, [new("parameters", $"{prompts[p]}\nSeed: {c.Seed}, Lora: {options.Lora ?? "none"}")]));
+                },
+            }, cancellationToken);
+            var candidates = bestOfK.Candidates.Select(c => c.Generated!).ToList();
             var images = candidates.Select(c => c.Image).ToList();
-            for (int c = 0; c < options.K; c++)
-                AtomicFile.WriteAllBytes(Path.Combine(outDir, CandidateFiles.ImageName(p, c)),
-                    PngCodec.Encode(images[c], [new("parameters", $"{prompts[p]}\nSeed: {candidates[c].Seed}, Lora: {options.Lora ?? "none"}")]));
-
-            var scores = rewards.ToDictionary(r => r.Name, r => r.Score(prompts[p], images, cancellationToken));
+            var scores = rewards.ToDictionary(r => r.Name, r => bestOfK.Candidates.Select(c => c.Scores[r.Name]).ToList());
             var verdicts = truth is null ? null : images.Select(i => truth.Evaluate(prompts[p], i)).ToList();
             var top1 = new Dictionary<string, int>();
             var credit = new Dictionary<string, double>();

@@ -197,12 +197,7 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
     {
         ct.ThrowIfCancellationRequested();
         long baseSeed = RunSeeds.Candidates(options.Seed, round, p);
-        var g = inputs.Generation;
-        var request = new GenerationRequest(inputs.Prompts[p], options.K, baseSeed, g.NegativePrompt, g.Sampler, g.Steps, g.Guidance, g.Width, g.Height, loras);
-        var candidates = inputs.Generator.Generate(request, null, ct).OrderBy(c => c.Index).ToList();
-        ct.ThrowIfCancellationRequested();
-        if (candidates.Count != options.K || candidates.Select(c => c.Index).Where((index, i) => index != i).Any())
-            throw new InvalidOperationException($"generator {inputs.Generator.Name} returned candidates {string.Join(",", candidates.Select(c => c.Index))} for K={options.K}");
+        var candidates = BestOfK.Generate(inputs.Generator, BestOfK.Request(inputs.Generation, inputs.Prompts[p], options.K, baseSeed, loras), cancellationToken: ct);
         var list = new JsonArray();
         foreach (var c in candidates)
         {
@@ -269,17 +264,15 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
         else
         {
             var images = Enumerable.Range(0, options.K).Select(i => LoadImage(layout, RunLayout.CandidateImage(round, p, i))).ToList();
+            var scored = BestOfK.Score(BestOfK.Named(inputs.Rewards), prompt, images.Select((image, i) => (Id(i), image, (GeneratedCandidate?)null)).ToList(),
+                cancellationToken: ct);
             foreach (var reward in inputs.Rewards)
-            {
-                ct.ThrowIfCancellationRequested();
-                var s = reward.Score(prompt, images, ct);
-                if (s.Count != options.K) throw new InvalidOperationException($"reward {reward.Name} returned {s.Count} scores for {options.K} images");
                 for (int i = 0; i < options.K; i++)
                 {
-                    scoreValues[reward.Name][i] = s[i].Score;
-                    evidenceNodes[reward.Name][i] = JsonSerializer.SerializeToNode(s[i].Evidence, EvidenceJson);
+                    var s = scored[i].Scores[reward.Name];
+                    scoreValues[reward.Name][i] = s.Score;
+                    evidenceNodes[reward.Name][i] = JsonSerializer.SerializeToNode(s.Evidence, EvidenceJson);
                 }
-            }
             if (inputs.GroundTruth is { } groundTruth) verdicts = images.Select(image => groundTruth.Evaluate(prompt, image)).ToList();
         }
         ct.ThrowIfCancellationRequested();
@@ -427,7 +420,6 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
         if (count == 0) return;
         Phase(layout, round, RunPhase.Preview, count, timings, advance =>
         {
-            var g = inputs.Generation;
             for (int p = 0; p < count; p++)
             {
                 string file = layout.Full(RunLayout.Preview(round, p));
@@ -435,8 +427,7 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
                 {
                     ct.ThrowIfCancellationRequested();
                     long seed = RunSeeds.Preview(options.Seed, p);
-                    var request = new GenerationRequest(inputs.Prompts[p], 1, seed, g.NegativePrompt, g.Sampler, g.Steps, g.Guidance, g.Width, g.Height, loras);
-                    var image = inputs.Generator.Generate(request, null, ct).Single().Image;
+                    var image = inputs.Generator.Generate(BestOfK.Request(inputs.Generation, inputs.Prompts[p], 1, seed, loras), null, ct).Single().Image;
                     ct.ThrowIfCancellationRequested();
                     AtomicFile.WriteAllBytes(file, PngCodec.Encode(image, [new("parameters", $"{inputs.Prompts[p]}\nSeed: {seed}, Preview after round: {round}")]));
                 }

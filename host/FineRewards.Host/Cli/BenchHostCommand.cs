@@ -243,17 +243,12 @@ public static class BenchHostCommand
     {
         timers.Reset();
         long t = Stopwatch.GetTimestamp();
-        var candidates = generator.Generate(new GenerationRequest(job.Prompt, job.K, BaseSeed, "", job.Sampler, job.Steps, job.Guidance, job.Width, job.Height))
-            .OrderBy(c => c.Index).ToList();
-        var images = candidates.Select(c => c.Image).ToList();
-        var scores = rewards.ToDictionary(r => r.Name, r => r.Score(job.Prompt, images));
-        long ranked = Stopwatch.GetTimestamp();
-        var ranking = CandidateRanker.Rank(
-            candidates.Select(c => new CandidateScores(c.Index.ToString(CultureInfo.InvariantCulture), rewards.ToDictionary(r => r.Name, r => scores[r.Name][c.Index].Score))).ToList(),
-            CombineMethod.Arl);
-        int selected = int.Parse(ranking.Order[0], CultureInfo.InvariantCulture);
+        long ranked = 0;
+        var result = BestOfK.Run(generator, rewards, new GenerationRequest(job.Prompt, job.K, BaseSeed, "", job.Sampler, job.Steps, job.Guidance, job.Width, job.Height),
+            new BestOfKSettings(CombineMethod.Arl), new BestOfKHooks { BeforeRanking = scored => { ranked = Stopwatch.GetTimestamp(); return scored; } });
+        int selected = int.Parse(result.Ranking!.Order[0], CultureInfo.InvariantCulture);
         double total = Stopwatch.GetElapsedTime(t).TotalMilliseconds;
-        return new LocalRun(total, timers.GenerateMs, timers.ScoreMs, Stopwatch.GetElapsedTime(ranked).TotalMilliseconds, selected, images[selected]);
+        return new LocalRun(total, timers.GenerateMs, timers.ScoreMs, Stopwatch.GetElapsedTime(ranked).TotalMilliseconds, selected, result.Candidates[selected].Image);
     }
 
     static async Task<HostRun> HostJobAsync(Clients client, JobSettings job, ModelTimers timers, List<double> eventLatency, bool warmUp)

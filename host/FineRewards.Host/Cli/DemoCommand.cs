@@ -48,23 +48,18 @@ public static class DemoCommand
         [("two red circles", 500), ("three blue squares", 0), ("a blue square to the left of a yellow triangle", 0)];
     public const int DemoK = 4;
 
-    /// <summary>One best-of-K round of the demo: candidates, their scores and evidence, ARL's order, the ground truth.</summary>
-    public static DemoPrompt BestOfK(IImageGenerator generator, IReadOnlyList<IReward> rewards, IGroundTruth truth, GenerationSettings g, string prompt, long baseSeed,
+    /// <summary>One best-of-K round of the demo (<see cref="BestOfK"/>): candidates, their scores and evidence, ARL's order, the ground truth.</summary>
+    public static DemoPrompt Round(IImageGenerator generator, IReadOnlyList<IReward> rewards, IGroundTruth truth, GenerationSettings g, string prompt, long baseSeed,
         Func<GeneratedCandidate, IReadOnlyDictionary<string, RewardScore>, (string Image, string Overlay)>? files = null)
     {
-        var candidates = generator.Generate(new GenerationRequest(prompt, DemoK, baseSeed, g.NegativePrompt, g.Sampler, g.Steps, g.Guidance, g.Width, g.Height));
-        var images = candidates.Select(c => c.Image).ToList();
-        var scores = rewards.ToDictionary(r => r.Name, r => r.Score(prompt, images));
-        var ranking = CandidateRanker.Rank(candidates.Select(c => new CandidateScores($"c{c.Index}",
-            rewards.ToDictionary(r => r.Name, r => scores[r.Name][c.Index].Score))).ToList(), CombineMethod.Arl);
-        var shown = candidates.Select(c =>
+        var result = BestOfK.Run(generator, rewards, BestOfK.Request(g, prompt, DemoK, baseSeed), new BestOfKSettings(CombineMethod.Arl, Id: i => $"c{i}"));
+        var shown = result.Candidates.Select(scored =>
         {
-            string id = $"c{c.Index}";
+            var c = scored.Generated!;
             var verdict = truth.Evaluate(prompt, c.Image);
-            var own = rewards.ToDictionary(r => r.Name, r => scores[r.Name][c.Index]);
-            var (image, overlay) = files?.Invoke(c, own) ?? ("", "");
-            return new DemoCandidate(c.Index, c.Seed, image, overlay, own,
-                ranking.Order.ToList().IndexOf(id) + 1, ranking.Selected == id, verdict.Correct, verdict.Reasons);
+            var (image, overlay) = files?.Invoke(c, scored.Scores) ?? ("", "");
+            return new DemoCandidate(c.Index, c.Seed, image, overlay, scored.Scores,
+                result.Place(scored.Id), result.IsSelected(scored.Id), verdict.Correct, verdict.Reasons);
         }).ToList();
         return new DemoPrompt(prompt, shown);
     }
@@ -91,7 +86,7 @@ public static class DemoCommand
             for (int p = 0; p < DemoPrompts.Count; p++)
             {
                 var (prompt, baseSeed) = DemoPrompts[p];
-                var round = BestOfK(generator, rewards, truth, g, prompt, baseSeed, (c, own) =>
+                var round = Round(generator, rewards, truth, g, prompt, baseSeed, (c, own) =>
                 {
                     string image = $"p{p}_c{c.Index}.png", overlay = $"p{p}_c{c.Index}_segments.png";
                     ImageFiles.WritePng(c.Image, Path.Combine(outFolder, image));

@@ -55,19 +55,20 @@ public static class ScoreCommand
             if (parse.GetValue(folder) is DirectoryInfo dir) paths.Add(dir.FullName);
             var candidates = LoadImages(paths);
             using CandidateScorer scorer = onnxPack is not null ? new OnnxPackScorer(onnxPack, setup) : new ShapesScorer(packFolder, setup);
-            var result = scorer.Score(parse.GetValue(prompt)!, candidates, method);
+            var result = scorer.Score(parse.GetValue(prompt)!, candidates.Select(c => (c.Id, c.Image)).ToList(), method);
+            var files = candidates.ToDictionary(c => c.Id, c => c.Path);
 
             bool jsonGiven = parse.GetResult(json) is not null;
             string? jsonPath = parse.GetValue(json);
             if (jsonGiven && string.IsNullOrEmpty(jsonPath))
             {
-                Console.Out.WriteLine(ToJson(result, scorer).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                Console.Out.WriteLine(ToJson(result, files, scorer).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 return CliErrors.Ok;
             }
             PrintTable(result, Console.Out);
             if (!string.IsNullOrEmpty(jsonPath))
             {
-                AtomicFile.WriteAllText(jsonPath, ToJson(result, scorer).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                AtomicFile.WriteAllText(jsonPath, ToJson(result, files, scorer).ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
                 Console.Out.WriteLine($"evidence written to {Path.GetFullPath(jsonPath)}");
             }
             return CliErrors.Ok;
@@ -97,23 +98,24 @@ public static class ScoreCommand
 
     static string F(double v) => v.ToString("0.000", CultureInfo.InvariantCulture);
 
-    public static void PrintTable(ScoredPrompt result, TextWriter output)
+    public static void PrintTable(BestOfKResult result, TextWriter output)
     {
+        var ranking = result.Ranking!;
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
         // Redirected output would otherwise be cut to 80 columns, wrapping captions and segment lists into slivers.
         if (Console.IsOutputRedirected || output != Console.Out) console.Profile.Width = Math.Max(console.Profile.Width, 200);
-        var table = new Table().Title(Markup.Escape($"\"{result.Prompt}\" ({result.Ranking.Method})")).AddColumn("#").AddColumn("candidate");
+        var table = new Table().Title(Markup.Escape($"\"{result.Prompt}\" ({ranking.Method})")).AddColumn("#").AddColumn("candidate");
         var names = result.Candidates[0].Scores.Keys.ToList();
         foreach (var n in names) table.AddColumn(n);
         table.AddColumn("caption").AddColumn("segments (label verdict confidence)");
         bool relations = result.Candidates.Any(c => c.Scores.Values.Any(s => s.Evidence.Relations is not null));
         if (relations) table.AddColumn("relations (verdict)");
         table.AddColumn("flags");
-        var order = result.Ranking.Order.ToList();
+        var order = ranking.Order.ToList();
         foreach (var c in result.Candidates.OrderBy(c => order.IndexOf(c.Id)))
         {
             int place = order.IndexOf(c.Id) + 1;
-            var cells = new List<string> { c.Id == result.Ranking.Selected ? $"[green]{place} *[/]" : place.ToString(CultureInfo.InvariantCulture), Markup.Escape(c.Id) };
+            var cells = new List<string> { c.Id == ranking.Selected ? $"[green]{place} *[/]" : place.ToString(CultureInfo.InvariantCulture), Markup.Escape(c.Id) };
             cells.AddRange(names.Select(n => F(c.Scores[n].Score)));
             cells.Add(Markup.Escape(c.Scores.Values.Select(s => s.Evidence.Caption).FirstOrDefault(x => x is not null) ?? ""));
             var segments = c.Scores.Values.Select(s => s.Evidence.Segments).FirstOrDefault(x => x is not null);
@@ -127,15 +129,17 @@ public static class ScoreCommand
             table.AddRow(cells.Select(x => new Markup(x)).ToArray());
         }
         console.Write(table);
-        console.WriteLine($"order ({result.Ranking.Method}): {string.Join(" > ", result.Ranking.Order)}");
+        console.WriteLine($"order ({ranking.Method}): {string.Join(" > ", ranking.Order)}");
     }
 
     static JsonArray? BoxJson(Box? b) => b is Box box ? new JsonArray(box.X, box.Y, box.Width, box.Height) : null;
 
-    public static JsonObject ToJson(ScoredPrompt result, CandidateScorer scorer)
+    /// <param name="paths">Each candidate id's file.</param>
+    public static JsonObject ToJson(BestOfKResult result, IReadOnlyDictionary<string, string?> paths, CandidateScorer scorer)
     {
+        var ranking = result.Ranking!;
         var candidates = new JsonArray();
-        var ranks = result.Ranking.Candidates.ToDictionary(c => c.Id);
+        var ranks = ranking.Candidates.ToDictionary(c => c.Id);
         foreach (var c in result.Candidates)
         {
             var scores = new JsonObject();
@@ -173,8 +177,8 @@ public static class ScoreCommand
             candidates.Add(new JsonObject
             {
                 ["id"] = c.Id,
-                ["path"] = c.Path,
-                ["place"] = result.Ranking.Order.ToList().IndexOf(c.Id) + 1,
+                ["path"] = paths[c.Id],
+                ["place"] = ranking.Order.ToList().IndexOf(c.Id) + 1,
                 ["total"] = ranks[c.Id].Total,
                 ["rewards"] = scores,
             });
@@ -182,12 +186,12 @@ public static class ScoreCommand
         return new JsonObject
         {
             ["prompt"] = result.Prompt,
-            ["method"] = result.Ranking.Method.ToString(),
+            ["method"] = ranking.Method.ToString(),
             ["rewards"] = new JsonArray(scorer.Rewards.Select(r => (JsonNode)new JsonObject { ["name"] = r.Name, ["version"] = r.Reward.Version }).ToArray()),
             ["judge"] = scorer.Setup.Judge,
             ["embedder"] = scorer.Setup.Embedder,
-            ["order"] = new JsonArray(result.Ranking.Order.Select(o => (JsonNode)o!).ToArray()),
-            ["selected"] = result.Ranking.Selected,
+            ["order"] = new JsonArray(ranking.Order.Select(o => (JsonNode)o!).ToArray()),
+            ["selected"] = ranking.Selected,
             ["candidates"] = candidates,
         };
     }

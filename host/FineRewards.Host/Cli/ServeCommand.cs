@@ -2,7 +2,7 @@ using System.CommandLine;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Host.Packs;
-using FineRewards.Judge.Lexical;
+using FineRewards.Shapes.Judges;
 using FineRewards.Core.Packs;
 using FineRewards.Diffusion.Runtime;
 using FineRewards.Diffusion.Schedulers;

@@ -1,7 +1,7 @@
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.Ranking;
-using FineRewards.Judge.Lexical;
+using FineRewards.Shapes.Judges;
 using FineRewards.Judge.Llm;
 using FineRewards.Rewards.Baselines;
 using FineRewards.Rewards.Caption;
@@ -49,14 +49,9 @@ public sealed record ScoringSetup(
     }
 }
 
-/// <summary>One candidate's scores and the evidence behind each.</summary>
-public sealed record ScoredCandidate(string Id, string? Path, IReadOnlyDictionary<string, RewardScore> Scores);
-
-public sealed record ScoredPrompt(string Prompt, IReadOnlyList<ScoredCandidate> Candidates, RankingResult Ranking);
-
 /// <summary>
-/// Scores candidate images of a prompt with a set of rewards built once, and ranks them with
-/// <see cref="CandidateRanker"/>. Subclasses build the rewards from a pack's models.
+/// Scores candidate images of a prompt with a set of rewards built once, and ranks them
+/// (<see cref="BestOfK.ScoreAndRank"/>). Subclasses build the rewards from a pack's models.
 /// </summary>
 public abstract class CandidateScorer : IDisposable
 {
@@ -89,19 +84,13 @@ public abstract class CandidateScorer : IDisposable
         return item;
     }
 
-    public ScoredPrompt Score(string prompt, IReadOnlyList<(string Id, string? Path, RgbImage Image)> candidates, CombineMethod method)
+    public BestOfKResult Score(string prompt, IReadOnlyList<(string Id, RgbImage Image)> candidates, CombineMethod method)
     {
         if (string.IsNullOrWhiteSpace(prompt)) throw new InputException("--prompt", "is empty; expected a prompt such as \"a red circle\"");
         if (candidates.Count == 0) throw new InputException("images", "no images to score");
         // The lexical judge needs a grammar prompt; say so now rather than flag every candidate "judge-failed".
         if (Setup.Rewards.Any(r => r.StartsWith("sam", StringComparison.Ordinal)) && Setup.Judge == "lexical") PromptGrammar.Parse(prompt.Trim(), "--prompt");
-        var images = candidates.Select(c => c.Image).ToList();
-        var byReward = Rewards.ToDictionary(r => r.Name, r => r.Reward.Score(prompt, images));
-        var scored = candidates.Select((c, i) => new ScoredCandidate(c.Id, c.Path,
-            Rewards.ToDictionary(r => r.Name, r => byReward[r.Name][i]))).ToList();
-        var ranking = CandidateRanker.Rank(
-            scored.Select(c => new CandidateScores(c.Id, c.Scores.ToDictionary(s => s.Key, s => s.Value.Score))).ToList(), method);
-        return new ScoredPrompt(prompt, scored, ranking);
+        return BestOfK.ScoreAndRank(Rewards, prompt, candidates, new BestOfKSettings(method));
     }
 
     public virtual void Dispose()

@@ -3,15 +3,6 @@ using FineRewards.Rewards.Embedders;
 
 namespace FineRewards.Rewards.Baselines;
 
-/// <summary>A model that puts images and texts in one vector space (CLIP).</summary>
-public interface IImageTextEmbedder
-{
-    string Name { get; }
-    int Dimension { get; }
-    IReadOnlyList<float[]> EmbedImages(IReadOnlyList<RgbImage> images, CancellationToken cancellationToken = default);
-    IReadOnlyList<float[]> EmbedTexts(IReadOnlyList<string> texts, CancellationToken cancellationToken = default);
-}
-
 /// <summary>
 /// CLIPScore (Hessel et al. 2021): w * max(cos(image, prompt), 0) with w = 2.5, the usual baseline the
 /// paper compares with. With <c>weight: null</c> the score is the raw cosine (what the ONNX packs report as

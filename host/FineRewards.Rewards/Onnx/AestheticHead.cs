@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
-using FineRewards.Rewards.Baselines;
 using FineRewards.Core.IO;
 
 namespace FineRewards.Rewards.Onnx;

@@ -1,7 +1,6 @@
 using System.Text.Json;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
-using FineRewards.Rewards.Baselines;
 using FineRewards.Rewards.Embedders;
 using Microsoft.ML.OnnxRuntime;
 

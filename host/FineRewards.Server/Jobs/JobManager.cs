@@ -24,8 +24,8 @@ public sealed class JobManager : BackgroundService
     readonly int workers;
     readonly ILogger<JobManager> logger;
 
-    readonly object gate = new();
-    readonly Dictionary<string, Job> jobs = new(StringComparer.Ordinal);
+    readonly JobRegistry<Job> jobs;
+    readonly object gate;   // the registry's: the queue and the seeds change under the same lock as the jobs
     readonly FairQueue<IQueuedWork> queue = new();
     readonly SemaphoreSlim waiting = new(0);
     readonly Dictionary<string, long> nextSeedByClient = new(StringComparer.Ordinal);
@@ -38,6 +38,10 @@ public sealed class JobManager : BackgroundService
         this.runner = runner;
         workers = Math.Max(1, options.Workers);
         this.logger = logger;
+        jobs = new(id => db.LoadJob(id) is { } stored
+            ? new Job(stored.Id, stored.ClientId, stored.Spec, stored.SpecHash, stored.BaseSeed, stored.Created, stored.State, stored.Events)
+            : null);
+        gate = jobs.Gate;
         MarkInterruptedJobs();
     }
 
@@ -62,18 +66,7 @@ public sealed class JobManager : BackgroundService
     public IReadOnlyList<JobEvent> Append(Job job, IReadOnlyList<JobEventData> data) => job.AppendMany(data, db.AppendEvents);
 
     /// <summary>The job, from memory or from the database (jobs of earlier runs).</summary>
-    public Job? Find(string jobId)
-    {
-        lock (gate)
-        {
-            if (jobs.TryGetValue(jobId, out var job)) return job;
-            var stored = db.LoadJob(jobId);
-            if (stored is null) return null;
-            job = new Job(stored.Id, stored.ClientId, stored.Spec, stored.SpecHash, stored.BaseSeed, stored.Created, stored.State, stored.Events);
-            jobs[jobId] = job;
-            return job;
-        }
-    }
+    public Job? Find(string jobId) => jobs.Find(jobId);
 
     public SubmitResult Submit(GenerationSubmission submission)
     {
@@ -81,13 +74,7 @@ public sealed class JobManager : BackgroundService
         string hash = spec.Hash();
         lock (gate)
         {
-            if (Find(jobId) is { } existing)
-            {
-                // A retry (lost response, reconnect) gets the job it made; a different request under the same id is a client bug.
-                if (existing.SpecHash != hash)
-                    throw new HostException(RefusalKind.AlreadyExists, "job_id", $"job {jobId} exists with different parameters; choose a new UUID for a new job");
-                return new SubmitResult(existing, Existing: true);
-            }
+            if (jobs.Existing(jobId, hash, j => j.SpecHash, "job_id", "job") is { } existing) return new SubmitResult(existing, Existing: true);
             if (queue.Count >= limits.MaxQueuedJobs)
                 throw new HostException(RefusalKind.ResourceExhausted, "job_id", $"the queue holds {queue.Count} jobs, the host's limit of {limits.MaxQueuedJobs}; retry when one has finished");
 
@@ -105,7 +92,7 @@ public sealed class JobManager : BackgroundService
             int position = queue.InOrder().ToList().IndexOf((IQueuedWork)job);
             job.AnnouncedPosition = position;
             job.Append(new JobQueuedEvent(position), e => db.InsertJob(jobId, clientId, spec, hash, baseSeed, job.Created, e));
-            jobs[jobId] = job;
+            jobs.Add(jobId, job);
             waiting.Release();
             using var _ = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId });
             logger.LogInformation("queued at position {Position} for client {Client}: K={K} {Width}x{Height} pack {Pack}",
@@ -130,14 +117,8 @@ public sealed class JobManager : BackgroundService
                 return (CancelOutcome.RemovedFromQueue, job);
             }
         }
-        // Dequeued: the runner sees the token at its next step and writes the cancelled event.
-        job.Cancellation.Cancel();
         Log(job, "cancel requested while running");
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        wait.CancelAfter(TimeSpan.FromSeconds(10));
-        try { await job.WaitFinishedAsync(wait.Token); }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { }
-        return (job.State == JobState.Completed || job.State == JobState.Failed ? CancelOutcome.AlreadyFinished : CancelOutcome.Interrupted, job);
+        return (await JobRegistry<Job>.CancelRunningAsync(job.Cancellation, job.WaitFinishedAsync, () => job.State, cancellationToken), job);
     }
 
     /// <summary>Skips one candidate of a queued or running job (see <see cref="Job.Skip"/>).</summary>

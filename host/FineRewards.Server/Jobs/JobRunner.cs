@@ -9,9 +9,9 @@ using Microsoft.Extensions.Logging;
 namespace FineRewards.Server.Jobs;
 
 /// <summary>
-/// Runs one best-of-K job: generate the K candidates, store each as a PNG with its parameters,
-/// score them under every reward, rank them (<see cref="CandidateRanker"/>), and report each step
-/// as an event. The domain's one place where models are called.
+/// Runs one best-of-K job: the domain's <see cref="BestOfK"/> (generate the K candidates, score them
+/// under every reward, rank them) with the job's own concerns around it: each candidate stored as a
+/// PNG with its parameters, skips, cancellation, and each step reported as an event.
 /// </summary>
 public sealed class JobRunner(ModelCatalog catalog, ImageStore images, ILogger<JobRunner> logger)
 {
@@ -70,7 +70,7 @@ public sealed class JobRunner(ModelCatalog catalog, ImageStore images, ILogger<J
         }
     }
 
-    /// <summary>Generates, stores, scores and ranks; returns the scored and ranked events, for the caller to append with the completed one.</summary>
+    /// <summary>Generates, stores, scores and ranks (<see cref="BestOfK"/>); returns the scored and ranked events, for the caller to append with the completed one.</summary>
     // Every event is a transaction flushed to disk, and every image a flushed file: on a busy disk each
     // costs milliseconds, so none of them waits on the models' thread. Progress is written in the
     // background, candidates are stored while the rewards score them, scored copies are written in
@@ -78,69 +78,70 @@ public sealed class JobRunner(ModelCatalog catalog, ImageStore images, ILogger<J
     IReadOnlyList<JobEventData> Run(Job job, IImageGenerator generator, Action<IReadOnlyList<JobEventData>> append, ProgressWriter writer, CancellationToken ct)
     {
         var spec = job.Spec;
-        var progress = new ThrottledProgress(p => writer.Post(new StepProgressEvent(p.Step, p.Steps, p.CandidatesDone, p.Candidates)));
+        var rewards = spec.Rewards.Select(name => catalog.Rewards.Single(r => r.Name == name)).ToList();
         var wanted = job.BeginGeneration();
-        var candidates = Generate(generator, spec.ToRequest(job.BaseSeed), wanted, progress, ct);
-        ct.ThrowIfCancellationRequested();
-        if (candidates.Count != wanted.Count) throw new InvalidOperationException($"generator {generator.Name} returned {candidates.Count} candidates for {wanted.Count}");
-        writer.Drain(rethrow: true);
-
         string loraHashes = GenerationParameters.LoraHashes(spec.Loras);
-        var parameters = candidates.ToDictionary(c => c.Index, c => GenerationParameters.Format(spec, job.Id, c.Index, c.Seed, c.Provenance, loraHashes));
-        var storing = Task.Run(() => StoreCandidates(job, candidates, parameters, append, ct), ct);
-        if (spec.Rewards.Count == 0)
-        {
-            storing.GetAwaiter().GetResult();
-            job.FreezeCandidates();
-            return [];
-        }
-
-        var scoring = candidates.Where(c => !job.IsSkipped(c.Index)).ToList();
-        var imageList = scoring.Select(c => c.Image).ToList();
-        var scores = new Dictionary<string, IReadOnlyList<RewardScore>>();
+        Dictionary<int, string> parameters = [];
+        Task? storing = null;
+        HashSet<int> dropped = [];
+        BestOfKResult result;
         try
         {
-            foreach (string name in spec.Rewards)
-            {
-                ct.ThrowIfCancellationRequested();
-                var reward = catalog.Rewards.Single(r => r.Name == name);
-                var s = reward.Score(spec.Prompt, imageList, ct);
-                if (s.Count != imageList.Count) throw new InvalidOperationException($"reward {name} returned {s.Count} scores for {imageList.Count} images");
-                scores[name] = s;
-            }
+            result = BestOfK.Run(generator, rewards, spec.ToRequest(job.BaseSeed),
+                new BestOfKSettings(spec.Combine, spec.Weights.Count == 0 ? null : spec.Weights),
+                new BestOfKHooks
+                {
+                    Wanted = wanted,
+                    Progress = new ThrottledProgress(p => writer.Post(new StepProgressEvent(p.Step, p.Steps, p.CandidatesDone, p.Candidates))),
+                    Generated = candidates =>
+                    {
+                        writer.Drain(rethrow: true);
+                        parameters = candidates.ToDictionary(c => c.Index, c => GenerationParameters.Format(spec, job.Id, c.Index, c.Seed, c.Provenance, loraHashes));
+                        storing = Task.Run(() => StoreCandidates(job, candidates, parameters, append, ct), ct);
+                    },
+                    Include = c => !job.IsSkipped(c.Index),
+                    BeforeRanking = scored =>
+                    {
+                        storing!.GetAwaiter().GetResult();
+                        ct.ThrowIfCancellationRequested();
+                        // From here on a skip is refused; one that came while the rewards ran drops that candidate's scores.
+                        dropped = job.FreezeCandidates().ToHashSet();
+                        return scored.Where(c => !dropped.Contains(c.Generated!.Index)).ToList();
+                    },
+                }, ct);
         }
-        catch
+        catch when (storing is not null && !storing.IsCompleted)
         {
             // The job's last event must follow the ready events, never precede them.
             try { storing.Wait(CancellationToken.None); } catch (Exception) { }
             throw;
         }
-        storing.GetAwaiter().GetResult();
-        ct.ThrowIfCancellationRequested();
+        if (result.Ranking is not { } ranking)
+        {
+            storing!.GetAwaiter().GetResult();
+            job.FreezeCandidates();
+            return [];
+        }
 
-        // From here on a skip is refused; one that came while the rewards ran drops that candidate's scores.
-        var dropped = job.FreezeCandidates();
-        var kept = Enumerable.Range(0, scoring.Count).Where(p => !dropped.Contains(scoring[p].Index)).ToList();
-        var ranking = CandidateRanker.Rank(
-            kept.Select(p => new CandidateScores(Id(scoring[p].Index), spec.Rewards.ToDictionary(r => r, r => scores[r][p].Score))).ToList(),
-            spec.Combine, spec.Weights.Count == 0 ? null : spec.Weights);
+        var kept = result.Candidates;
         var events = new JobEventData[kept.Count + 1];
         Parallel.For(0, kept.Count, new ParallelOptions { CancellationToken = ct }, k =>
         {
-            int p = kept[k], i = scoring[p].Index;
+            var candidate = kept[k];
+            int i = candidate.Generated!.Index;
             var ranks = ranking.Candidates[k];
             var outcomes = spec.Rewards.Select(r =>
             {
-                var e = scores[r][p].Evidence;
-                return new RewardOutcome(r, scores[r][p].Score, ranks.Ranks[r], e.Caption, e.Segments ?? [], e.Flags ?? []);
+                var s = candidate.Scores[r];
+                return new RewardOutcome(r, s.Score, ranks.Ranks[r], s.Evidence.Caption, s.Evidence.Segments ?? [], s.Evidence.Flags ?? []);
             }).ToList();
             var scored = new CandidateScoredEvent(i, outcomes, ranks.Total, "");
-            var png = PngCodec.Encode(imageList[p], [
+            var png = PngCodec.Encode(candidate.Image, [
                 new(GenerationParameters.ParametersKey, parameters[i]),
                 new(GenerationParameters.BreakdownKey, GenerationParameters.Breakdown(scored, ranking.Method.ToString())),
             ]);
             string imageId = images.Put(png).Id;
-            if (scoring[p].Latents is { } latents) images.PutLatents(imageId, latents);
+            if (candidate.Generated.Latents is { } latents) images.PutLatents(imageId, latents);
             events[k] = scored with { ImageId = imageId };
         });
         var order = ranking.Order.Select(int.Parse).ToList();
@@ -166,47 +167,6 @@ public sealed class JobRunner(ModelCatalog catalog, ImageStore images, ILogger<J
         });
         job.AppendUnlessSkipped(ready.OfType<CandidateReadyEvent>().Select(e => (e.CandidateIndex, (JobEventData)e)), append);
     }
-
-    /// <summary>
-    /// The candidates in <paramref name="wanted"/>, by index. All K: one call (the generator batches
-    /// them). Fewer (some skipped before the start): one call per run of consecutive indices, so
-    /// candidate i keeps its seed base + i; provenance gets the job's k, base seed and index back.
-    /// </summary>
-    static List<GeneratedCandidate> Generate(IImageGenerator generator, GenerationRequest request, IReadOnlyList<int> wanted,
-        IProgress<GenerationProgress> progress, CancellationToken ct)
-    {
-        if (wanted.Count == request.K) return generator.Generate(request, progress, ct).OrderBy(c => c.Index).ToList();
-        var result = new List<GeneratedCandidate>(wanted.Count);
-        for (int at = 0; at < wanted.Count;)
-        {
-            int first = wanted[at], length = 1;
-            while (at + length < wanted.Count && wanted[at + length] == first + length) length++;
-            var part = generator.Generate(request with { K = length, BaseSeed = request.BaseSeed + first },
-                new OffsetProgress(progress, result.Count, wanted.Count), ct);
-            result.AddRange(part.OrderBy(c => c.Index).Select(c => c with { Index = first + c.Index, Provenance = Renumbered(c.Provenance, request, first + c.Index) }));
-            at += length;
-        }
-        return result;
-    }
-
-    /// <summary>The generator saw a run of the job as its own request; its provenance says so where it records k, base seed and index.</summary>
-    static IReadOnlyDictionary<string, string> Renumbered(IReadOnlyDictionary<string, string> provenance, GenerationRequest job, int index)
-    {
-        var fixedUp = new Dictionary<string, string>(provenance);
-        void Set(string key, long value) { if (fixedUp.ContainsKey(key)) fixedUp[key] = value.ToString(System.Globalization.CultureInfo.InvariantCulture); }
-        Set("k", job.K);
-        Set("base_seed", job.BaseSeed);
-        Set("candidate_index", index);
-        return fixedUp;
-    }
-
-    /// <summary>Progress of one run of candidates as progress of the whole job.</summary>
-    sealed class OffsetProgress(IProgress<GenerationProgress> inner, int doneBefore, int total) : IProgress<GenerationProgress>
-    {
-        public void Report(GenerationProgress value) => inner.Report(value with { CandidatesDone = doneBefore + value.CandidatesDone, Candidates = total });
-    }
-
-    static string Id(int index) => index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Nearest-neighbour downscale so the longer side is at most <see cref="ThumbnailSize"/>.</summary>
     static RgbImage Thumbnail(RgbImage image)

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Training;
@@ -15,62 +14,34 @@ public sealed record LoraRecord(string Id, string ProfileId, string TrainingId, 
     IReadOnlyDictionary<string, double> Metrics, LoraEvaluation? Evaluation = null);
 
 /// <summary>
-/// Training jobs, their events and the LoRA registry, in the host's SQLite file (its own
-/// connection; WAL lets it share the file with <see cref="HostDatabase"/>). Same durability:
-/// synchronous=FULL, one transaction per change.
+/// Training jobs, their events and the LoRA registry, in the host's SQLite file (its own connection beside
+/// <see cref="HostDatabase"/>'s, <see cref="SqliteStore"/>). Same durability: one transaction per change.
 /// </summary>
-public sealed class TrainingDatabase : IDisposable
+public sealed class TrainingDatabase : SqliteStore
 {
-    readonly SqliteConnection connection;
-    readonly object gate = new();
-
-    public TrainingDatabase(string path)
+    public TrainingDatabase(string path) : base(path, """
+        CREATE TABLE IF NOT EXISTS training_jobs (
+            id TEXT PRIMARY KEY, client_id TEXT NOT NULL, profile_id TEXT NOT NULL, spec_json TEXT NOT NULL, spec_hash TEXT NOT NULL,
+            state TEXT NOT NULL, created TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS training_events (
+            training_id TEXT NOT NULL REFERENCES training_jobs(id), sequence INTEGER NOT NULL, time TEXT NOT NULL, data_json TEXT NOT NULL,
+            PRIMARY KEY (training_id, sequence));
+        CREATE TABLE IF NOT EXISTS loras (
+            id TEXT PRIMARY KEY, profile_id TEXT NOT NULL, training_id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
+            created TEXT NOT NULL, active INTEGER NOT NULL, metrics_json TEXT NOT NULL);
+        CREATE INDEX IF NOT EXISTS loras_profile ON loras(profile_id, created);
+        """)
     {
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
-        connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
-        connection.Open();
-        Execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=5000;");
-        Execute("""
-            CREATE TABLE IF NOT EXISTS training_jobs (
-                id TEXT PRIMARY KEY, client_id TEXT NOT NULL, profile_id TEXT NOT NULL, spec_json TEXT NOT NULL, spec_hash TEXT NOT NULL,
-                state TEXT NOT NULL, created TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS training_events (
-                training_id TEXT NOT NULL REFERENCES training_jobs(id), sequence INTEGER NOT NULL, time TEXT NOT NULL, data_json TEXT NOT NULL,
-                PRIMARY KEY (training_id, sequence));
-            CREATE TABLE IF NOT EXISTS loras (
-                id TEXT PRIMARY KEY, profile_id TEXT NOT NULL, training_id TEXT NOT NULL, path TEXT NOT NULL, sha256 TEXT NOT NULL,
-                created TEXT NOT NULL, active INTEGER NOT NULL, metrics_json TEXT NOT NULL);
-            CREATE INDEX IF NOT EXISTS loras_profile ON loras(profile_id, created);
-            """);
         // Registries made before the LoRA check have no column for it: add it, empty for their LoRAs.
         using (var c = Command(null, "SELECT COUNT(*) FROM pragma_table_info('loras') WHERE name = 'evaluation_json'"))
             if ((long)c.ExecuteScalar()! == 0) Execute("ALTER TABLE loras ADD COLUMN evaluation_json TEXT");
     }
 
-    void Execute(string sql)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
-
-    SqliteCommand Command(SqliteTransaction? tx, string sql, params (string Name, object? Value)[] parameters)
-    {
-        var command = connection.CreateCommand();
-        command.Transaction = tx;
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        return command;
-    }
-
-    static string Time(DateTimeOffset t) => t.ToString("O", CultureInfo.InvariantCulture);
-    static DateTimeOffset ParseTime(string s) => DateTimeOffset.Parse(s, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
-
     public void InsertJob(string id, string clientId, TrainingJobSpec spec, string hash, DateTimeOffset created, TrainingEvent first)
     {
-        lock (gate)
+        lock (Gate)
         {
-            using var tx = connection.BeginTransaction();
+            using var tx = Connection.BeginTransaction();
             using (var c = Command(tx, "INSERT INTO training_jobs VALUES ($id, $client, $profile, $spec, $hash, $state, $created)",
                        ("$id", id), ("$client", clientId), ("$profile", spec.ProfileId), ("$spec", spec.ToJson()), ("$hash", hash),
                        ("$state", (first.Data.NewState ?? JobState.Queued).ToString()), ("$created", Time(created))))
@@ -82,27 +53,20 @@ public sealed class TrainingDatabase : IDisposable
 
     public void AppendEvent(TrainingEvent e)
     {
-        lock (gate)
+        lock (Gate)
         {
-            using var tx = connection.BeginTransaction();
+            using var tx = Connection.BeginTransaction();
             InsertEvent(tx, e);
-            if (e.Data.NewState is JobState state)
-                using (var c = Command(tx, "UPDATE training_jobs SET state = $state WHERE id = $id", ("$state", state.ToString()), ("$id", e.TrainingId)))
-                    c.ExecuteNonQuery();
+            if (e.Data.NewState is JobState state) SetState(tx, "training_jobs", e.TrainingId, state);
             tx.Commit();
         }
     }
 
-    void InsertEvent(SqliteTransaction tx, TrainingEvent e)
-    {
-        using var c = Command(tx, "INSERT INTO training_events VALUES ($id, $seq, $time, $data)",
-            ("$id", e.TrainingId), ("$seq", e.Sequence), ("$time", Time(e.Time)), ("$data", e.Data.ToJson()));
-        c.ExecuteNonQuery();
-    }
+    void InsertEvent(SqliteTransaction tx, TrainingEvent e) => InsertEventRow(tx, "training_events", e.TrainingId, e.Sequence, e.Time, e.Data.ToJson());
 
     public StoredTraining? LoadJob(string id)
     {
-        lock (gate)
+        lock (Gate)
         {
             StoredTraining job;
             using (var c = Command(null, "SELECT client_id, spec_json, spec_hash, state, created FROM training_jobs WHERE id = $id", ("$id", id)))
@@ -112,26 +76,11 @@ public sealed class TrainingDatabase : IDisposable
                 job = new StoredTraining(id, r.GetString(0), TrainingJobSpec.FromJson(r.GetString(1)), r.GetString(2), Enum.Parse<JobState>(r.GetString(3)),
                     ParseTime(r.GetString(4)), []);
             }
-            var events = new List<TrainingEvent>();
-            using (var c = Command(null, "SELECT sequence, time, data_json FROM training_events WHERE training_id = $id ORDER BY sequence", ("$id", id)))
-            using (var r = c.ExecuteReader())
-                while (r.Read()) events.Add(new TrainingEvent(id, r.GetInt64(0), ParseTime(r.GetString(1)), TrainingEventData.FromJson(r.GetString(2))));
-            return job with { Events = events };
+            return job with { Events = EventRows("training_events", "training_id", id).Select(e => new TrainingEvent(id, e.Sequence, e.Time, TrainingEventData.FromJson(e.Data))).ToList() };
         }
     }
 
-    public IReadOnlyList<string> UnfinishedJobIds()
-    {
-        lock (gate)
-        {
-            using var c = Command(null, "SELECT id FROM training_jobs WHERE state IN ($q, $r) ORDER BY created",
-                ("$q", JobState.Queued.ToString()), ("$r", JobState.Running.ToString()));
-            using var r = c.ExecuteReader();
-            var ids = new List<string>();
-            while (r.Read()) ids.Add(r.GetString(0));
-            return ids;
-        }
-    }
+    public IReadOnlyList<string> UnfinishedJobIds() => UnfinishedIds("training_jobs");
 
     /// <summary>
     /// Registers a LoRA and stores the job's completed event in one transaction: a completed job always has its LoRA.
@@ -139,9 +88,9 @@ public sealed class TrainingDatabase : IDisposable
     /// </summary>
     public void InsertLora(LoraRecord lora, TrainingEvent completed)
     {
-        lock (gate)
+        lock (Gate)
         {
-            using var tx = connection.BeginTransaction();
+            using var tx = Connection.BeginTransaction();
             if (lora.Active)
                 using (var c = Command(tx, "UPDATE loras SET active = 0 WHERE profile_id = $p", ("$p", lora.ProfileId)))
                     c.ExecuteNonQuery();
@@ -154,20 +103,19 @@ public sealed class TrainingDatabase : IDisposable
                        ("$evaluation", lora.Evaluation is null ? null : JsonSerializer.Serialize(lora.Evaluation))))
                 c.ExecuteNonQuery();
             InsertEvent(tx, completed);
-            using (var c = Command(tx, "UPDATE training_jobs SET state = $state WHERE id = $id", ("$state", JobState.Completed.ToString()), ("$id", completed.TrainingId)))
-                c.ExecuteNonQuery();
+            SetState(tx, "training_jobs", completed.TrainingId, JobState.Completed);
             tx.Commit();
         }
     }
 
     public IReadOnlyList<LoraRecord> Loras(string? profileId)
     {
-        lock (gate) return profileId is null ? LoadLoras("1 = 1") : LoadLoras("profile_id = $p", ("$p", profileId));
+        lock (Gate) return profileId is null ? LoadLoras("1 = 1") : LoadLoras("profile_id = $p", ("$p", profileId));
     }
 
     public LoraRecord? Lora(string id)
     {
-        lock (gate) return LoadLoras("id = $id", ("$id", id)).SingleOrDefault();
+        lock (Gate) return LoadLoras("id = $id", ("$id", id)).SingleOrDefault();
     }
 
     List<LoraRecord> LoadLoras(string where, params (string, object?)[] parameters)
@@ -185,11 +133,11 @@ public sealed class TrainingDatabase : IDisposable
     /// <summary>Makes the LoRA its profile's only active one.</summary>
     public LoraRecord? Activate(string id)
     {
-        lock (gate)
+        lock (Gate)
         {
             var lora = LoadLoras("id = $id", ("$id", id)).SingleOrDefault();
             if (lora is null) return null;
-            using var tx = connection.BeginTransaction();
+            using var tx = Connection.BeginTransaction();
             using (var c = Command(tx, "UPDATE loras SET active = CASE WHEN id = $id THEN 1 ELSE 0 END WHERE profile_id = $p", ("$id", id), ("$p", lora.ProfileId)))
                 c.ExecuteNonQuery();
             tx.Commit();
@@ -200,7 +148,7 @@ public sealed class TrainingDatabase : IDisposable
     /// <summary>Removes the row; returns it as it was, or null when there was none.</summary>
     public LoraRecord? DeleteLora(string id)
     {
-        lock (gate)
+        lock (Gate)
         {
             var lora = LoadLoras("id = $id", ("$id", id)).SingleOrDefault();
             if (lora is null) return null;
@@ -208,10 +156,5 @@ public sealed class TrainingDatabase : IDisposable
             c.ExecuteNonQuery();
             return lora;
         }
-    }
-
-    public void Dispose()
-    {
-        lock (gate) connection.Dispose();
     }
 }

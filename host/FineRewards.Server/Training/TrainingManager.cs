@@ -21,8 +21,7 @@ public sealed class TrainingManager
     readonly FeedbackStore feedback;
     readonly TrainingRunner runner;
     readonly ILogger<TrainingManager> logger;
-    readonly object gate = new();
-    readonly Dictionary<string, TrainingJob> jobs = new(StringComparer.Ordinal);
+    readonly JobRegistry<TrainingJob> jobs;
 
     public TrainingManager(TrainingDatabase db, JobManager queue, ModelCatalog catalog, HostOptions options, FeedbackStore feedback,
         TrainingRunner runner, ILogger<TrainingManager> logger)
@@ -34,6 +33,9 @@ public sealed class TrainingManager
         this.feedback = feedback;
         this.runner = runner;
         this.logger = logger;
+        jobs = new(id => db.LoadJob(id) is { } stored
+            ? new TrainingJob(stored.Id, stored.ClientId, stored.Spec, stored.SpecHash, stored.Created, db.AppendEvent, runner.RunAsync, stored.State, stored.Events)
+            : null);
         // Jobs the last process left queued or running go back in the queue: the round engine resumes
         // a run from its last finished step, so a restart costs only the step that was interrupted.
         foreach (string id in db.UnfinishedJobIds())
@@ -53,31 +55,15 @@ public sealed class TrainingManager
         }
     }
 
-    public TrainingJob? Find(string id)
-    {
-        lock (gate)
-        {
-            if (jobs.TryGetValue(id, out var job)) return job;
-            var stored = db.LoadJob(id);
-            if (stored is null) return null;
-            job = new TrainingJob(stored.Id, stored.ClientId, stored.Spec, stored.SpecHash, stored.Created, db.AppendEvent, runner.RunAsync, stored.State, stored.Events);
-            jobs[id] = job;
-            return job;
-        }
-    }
+    public TrainingJob? Find(string id) => jobs.Find(id);
 
     public (TrainingJob Job, bool Existing) Start(TrainingSubmission submission)
     {
         var (id, client, spec) = TrainingJobSpec.Validate(submission, limits, catalog);
         string hash = spec.Hash();
-        lock (gate)
+        lock (jobs.Gate)
         {
-            if (Find(id) is { } existing)
-            {
-                if (existing.SpecHash != hash)
-                    throw new HostException(RefusalKind.AlreadyExists, "training_id", $"training {id} exists with different parameters; choose a new UUID for a new job");
-                return (existing, true);
-            }
+            if (jobs.Existing(id, hash, j => j.SpecHash, "training_id", "training") is { } existing) return (existing, true);
             var accepted = TrainingRunner.TrainingFeedback(feedback.List(spec.ProfileId));
             spec = spec with { FeedbackIds = accepted.Select(f => f.Id).ToList() };
             if (accepted.Count == 0 && !(spec.IncludeGenerated && spec.Prompts.Count > 0))
@@ -93,7 +79,7 @@ public sealed class TrainingManager
                 else db.AppendEvent(e);
             }
             var job = new TrainingJob(id, client, spec, hash, created, Store, runner.RunAsync);
-            jobs[id] = job;
+            jobs.Add(id, job);
             try
             {
                 queue.Enqueue(job);
@@ -120,12 +106,7 @@ public sealed class TrainingManager
             job.Append(new TrainingCancelledEvent(JobCancelledEvent.RemovedFromQueue));
             return (CancelOutcome.RemovedFromQueue, job);
         }
-        job.Cancellation.Cancel();
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        wait.CancelAfter(TimeSpan.FromSeconds(10));
-        try { await job.WaitFinishedAsync(wait.Token); }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested) { }
-        return (job.State is JobState.Completed or JobState.Failed ? CancelOutcome.AlreadyFinished : CancelOutcome.Interrupted, job);
+        return (await JobRegistry<TrainingJob>.CancelRunningAsync(job.Cancellation, job.WaitFinishedAsync, () => job.State, cancellationToken), job);
     }
 
     public IReadOnlyList<LoraRecord> ListLoras(string profileId) => db.Loras(string.IsNullOrWhiteSpace(profileId) ? null : profileId.Trim());

@@ -1,7 +1,6 @@
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Diffusion.Tokenizer;
-using FineRewards.Rewards.Baselines;
 using FineRewards.ShapesPack.Data;
 using FineRewards.ShapesPack.Training;
 using static TorchSharp.torch;

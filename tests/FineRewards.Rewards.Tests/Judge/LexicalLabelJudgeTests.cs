@@ -1,6 +1,6 @@
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
-using FineRewards.Judge.Lexical;
+using FineRewards.Shapes.Judges;
 using FineRewards.Rewards.Segments;
 
 namespace FineRewards.Rewards.Tests.Judge;

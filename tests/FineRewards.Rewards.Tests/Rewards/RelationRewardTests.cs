@@ -1,5 +1,5 @@
 using FineRewards.Core.Contracts;
-using FineRewards.Judge.Lexical;
+using FineRewards.Shapes.Judges;
 using FineRewards.Rewards.Segments;
 using static FineRewards.Rewards.Tests.Rewards.Images;
 

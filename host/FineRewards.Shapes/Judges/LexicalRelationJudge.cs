@@ -2,7 +2,7 @@ using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Shapes.Grammar;
 
-namespace FineRewards.Judge.Lexical;
+namespace FineRewards.Shapes.Judges;
 
 /// <summary>
 /// The Shapes pack's relation judge: the prompt is parsed with the world's grammar (an unparseable prompt is an

@@ -3,7 +3,7 @@ using FineRewards.Core.Contracts;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.World;
 
-namespace FineRewards.Judge.Lexical;
+namespace FineRewards.Shapes.Judges;
 
 /// <summary>
 /// The default judge on the Shapes pack: deterministic, no model. The prompt is parsed with the world's
