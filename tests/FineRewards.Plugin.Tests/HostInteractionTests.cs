@@ -202,10 +202,9 @@ public class HostInteractionTests
     [Fact]
     public async Task A_prompt_outside_the_packs_grammar_is_refused_before_generating_with_the_hosts_message()
     {
-        var capabilities = new FineRewards.Server.Models.PackCapabilities(
-            CheckPrompt: (prompt, field) => FineRewards.Shapes.Grammar.PromptGrammar.Parse(prompt, field), ExamplePrompt: "a red circle above a blue square");
+        var capabilities = new FineRewards.Core.Packs.PackCapabilities(ExamplePrompt: "a red circle above a blue square");
         await using var host = await TestHost.StartAsync(new ShapesSceneTestGenerator(), rewards: [new ShapesCaptionTestReward(), new ShapesSegmentTestReward()],
-            capabilities: capabilities);
+            capabilities: capabilities, checkPrompt: (prompt, field) => FineRewards.Shapes.Grammar.PromptGrammar.Parse(prompt, field));
         using var h = await ReadyHarness(host);
         h.Type("prompt.text", "a cat sitting on a red sofa");
         await h.FramesUntilAsync(() => PromptPanel.Refusal(h.Plugin.State.Prompt, h.Plugin.Client.Snapshot) is not null, "the host's answer");
@@ -234,7 +233,7 @@ public class HostInteractionTests
         using var client = new HostClient(host.Host.Address.ToString().TrimEnd('/'));
         using var h = new PluginHarness(client);
         await h.FramesUntilAsync(() => client.Snapshot.Connection.State == ConnectionState.MissingModels, "missing models");
-        Assert.Contains(client.Snapshot.Connection.Problems, p => p.StartsWith("pack sd15:") && p.Contains("no engine"));
+        Assert.Contains(client.Snapshot.Connection.Problems, p => p.StartsWith("pack sd15:") && p.Contains("finerewards-no-packs"));
         // Generate stays disabled: clicking it submits nothing.
         h.Type("prompt.text", "a red circle");
         h.Click("prompt.generate");

@@ -103,7 +103,7 @@ public sealed class JobRunner(ModelCatalog catalog, ImageStore images, ILogger<J
             foreach (string name in spec.Rewards)
             {
                 ct.ThrowIfCancellationRequested();
-                var reward = catalog.Rewards.Single(r => r.Name == name);
+                var reward = catalog.Reward(spec.Pack, name);
                 var s = reward.Score(spec.Prompt, imageList, ct);
                 if (s.Count != imageList.Count) throw new InvalidOperationException($"reward {name} returned {s.Count} scores for {imageList.Count} images");
                 scores[name] = s;
