@@ -226,6 +226,32 @@ public class HostInteractionTests
     }
 
     [Fact]
+    public async Task Choosing_a_pack_the_host_cannot_run_shows_its_problems_and_fix_and_the_ready_pack_still_generates()
+    {
+        await using var host = await TestHost.StartAsync(new ShapesSceneTestGenerator(), rewards: [new ShapesCaptionTestReward()]);
+        using var h = await ReadyHarness(host);
+        var packs = h.Plugin.Client.Snapshot.Connection.Host!.Packs;
+        var missing = packs.Single(p => p.Name == "sd15");
+        Assert.Equal(("missing", false), (missing.State, missing.Ready));
+        Assert.Contains(missing.Problems, p => p.Contains(Path.Combine(Path.GetTempPath(), "finerewards-no-packs", "sd15")));
+        Assert.StartsWith("put pack \"sd15\" under", missing.Fix);
+
+        h.Type("prompt.text", "a red circle");
+        h.Plugin.State.Prompt.Pack = "sd15";
+        h.Frame();
+        Assert.Equal("sd15", PromptPanel.UnusablePack(h.Plugin.State.Prompt, h.Plugin.Client.Snapshot)?.Name);
+        h.Click("prompt.generate");
+        Assert.Null(h.Plugin.State.CurrentJob);
+
+        h.Plugin.State.Prompt.Pack = TestHost.Pack;
+        h.Frame();
+        Assert.Null(PromptPanel.UnusablePack(h.Plugin.State.Prompt, h.Plugin.Client.Snapshot));
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.PromptCheck is { Ok: true, Prompt: "a red circle" }, "the host to accept the prompt");
+        h.Click("prompt.generate");
+        Assert.NotNull(h.Plugin.State.CurrentJob);
+    }
+
+    [Fact]
     public async Task Host_without_its_default_pack_is_reported_as_missing_models()
     {
         await using var host = await TestHost.StartAsync(new ShapesSceneTestGenerator(), defaultPack: "sd15",

@@ -11,7 +11,7 @@ public static class EvalCommand
 {
     public static Command Create(PackRegistry packs, TextWriter? output = null)
     {
-        var pack = new Option<string>("--pack") { Description = "Model pack, e.g. shapes.", Required = true };
+        var pack = new Option<string>("--pack") { Description = "Model pack: shapes, or a pack folder with pack.json (e.g. made by `pack create sd`; it has no ground truth, so rewards only).", Required = true };
         var prompts = new Option<FileInfo>("--prompts") { Description = "Prompts file (held-out prompts, e.g. from `finerewards shapes-prompts --split test`).", Required = true };
         var k = new Option<int>("--k") { Description = "Candidates per prompt.", DefaultValueFactory = _ => 4 };
         var seed = new Option<long>("--seed") { Description = "Seed; prompt p's candidates use seeds derived from it and p, so runs with and without a LoRA compare like for like.", DefaultValueFactory = _ => 1 };

@@ -12,7 +12,7 @@ public static class TrainCommand
 {
     public static Command Create(PackRegistry packs, TextWriter? output = null)
     {
-        var pack = new Option<string>("--pack") { Description = "Model pack whose generator, trainer and rewards run the rounds, e.g. shapes.", Required = true };
+        var pack = new Option<string>("--pack") { Description = "Model pack whose generator, trainer and rewards run the rounds: shapes, or a pack folder with pack.json (e.g. made by `pack create sd`).", Required = true };
         var prompts = new Option<FileInfo>("--prompts") { Description = "Prompts file: one prompt per line; blank lines and # comments skipped.", Required = true };
         var rounds = new Option<int>("--rounds") { Description = "Training rounds.", DefaultValueFactory = _ => 3 };
         var k = new Option<int>("--k") { Description = "Candidates generated per prompt and round.", DefaultValueFactory = _ => 8 };

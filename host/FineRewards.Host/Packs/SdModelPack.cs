@@ -22,7 +22,7 @@ public sealed class SdModelPack : IModelPack
     readonly Lazy<StableDiffusionPipeline> pipeline;
     readonly Lazy<LoraTrainer> trainer;
     readonly Lazy<OnnxPackScorer> scorer;
-    readonly Dictionary<string, IReward> rewards = new(StringComparer.Ordinal);
+    readonly PackRewards rewards;
 
     public SdModelPack(string folder, PackManifest manifest)
     {
@@ -37,6 +37,7 @@ public sealed class SdModelPack : IModelPack
             string judge = components.ComponentPath("judge", OnnxPack.JudgeKind) is string gguf ? "llm:" + gguf : "lexical";
             return new OnnxPackScorer(components, new ScoringSetup(Capabilities.Rewards!, judge));
         });
+        rewards = new PackRewards(Name, Capabilities.Rewards!, () => scorer.Value.Rewards);
     }
 
     /// <summary>A pack folder whose "diffusion" component is a Stable Diffusion checkpoint, or null.</summary>
@@ -98,17 +99,7 @@ public sealed class SdModelPack : IModelPack
     public ILoraTrainer? Trainer => trainer.Value;
     public IGroundTruth? GroundTruth => null;
 
-    public IReward CreateReward(string name)
-    {
-        if (!Capabilities.Rewards!.Contains(name))
-            throw new InputException("--rewards", $"pack \"{Name}\" has no reward \"{name}\"; it has: {string.Join(", ", Capabilities.Rewards!)}");
-        lock (rewards)
-        {
-            if (!rewards.TryGetValue(name, out var reward))
-                rewards[name] = reward = new NamedReward(name, scorer.Value.Rewards.Single(r => r.Name == name).Reward);
-            return reward;
-        }
-    }
+    public IReward CreateReward(string name) => rewards.Get(name);
 
     /// <summary>Real checkpoints take any prompt; the CLIP tokenizer truncates what is too long.</summary>
     public void ValidatePrompt(string prompt, string field)

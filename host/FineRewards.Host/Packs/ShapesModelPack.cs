@@ -24,7 +24,7 @@ public sealed class ShapesModelPack : IModelPack
     readonly Lazy<StableDiffusionPipeline> pipeline;
     readonly Lazy<LoraTrainer> trainer;
     readonly Lazy<ShapesScorer> scorer;
-    readonly Dictionary<string, IReward> rewards = new(StringComparer.Ordinal);
+    readonly PackRewards rewards;
 
     /// <param name="status">Where the pack was found (or looked for, with its problems).</param>
     public ShapesModelPack(PackStatus status)
@@ -33,6 +33,7 @@ public sealed class ShapesModelPack : IModelPack
         pipeline = new(() => StableDiffusionPipeline.FromDiffusersFolder(Path.Combine(Ready().Folder, "diffusion")));
         trainer = new(() => new LoraTrainer(pipeline.Value));
         scorer = new(() => new ShapesScorer(Ready().Folder, new ScoringSetup(ScoringSetup.Known)));
+        rewards = new PackRewards(ShapesPackInfo.Name, ScoringSetup.Known, () => scorer.Value.Rewards);
     }
 
     public ShapesModelPack(string packFolder) : this(PackLocator.Check(packFolder, verifyHashes: false)) { }
@@ -76,17 +77,7 @@ public sealed class ShapesModelPack : IModelPack
     public ILoraTrainer? Trainer => trainer.Value;
     public IGroundTruth? GroundTruth { get; } = new ShapesGroundTruth();
 
-    public IReward CreateReward(string name)
-    {
-        if (!ScoringSetup.Known.Contains(name))
-            throw new InputException("--rewards", $"pack \"{Name}\" has no reward \"{name}\"; it has: {string.Join(", ", ScoringSetup.Known)}");
-        lock (rewards)
-        {
-            if (!rewards.TryGetValue(name, out var reward))
-                rewards[name] = reward = new NamedReward(name, scorer.Value.Rewards.Single(r => r.Name == name).Reward);
-            return reward;
-        }
-    }
+    public IReward CreateReward(string name) => rewards.Get(name);
 
     public void ValidatePrompt(string prompt, string field) => ShapesGroundTruth.ValidatePrompt(prompt, field);
 

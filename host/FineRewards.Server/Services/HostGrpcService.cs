@@ -55,7 +55,10 @@ public sealed class HostGrpcService(ModelCatalog catalog, HostOptions options) :
             info.Samplers.AddRange(capabilities.Samplers);
             response.Packs.Add(info);
         }
-        response.Rewards.AddRange(catalog.LoadedRewards().Select(r => new Api.RewardInfo { Name = r.Name, Version = r.Version }));
+        // Every pack's rewards, named from the start (a pack still loading has them too); the version once loaded.
+        var versions = catalog.LoadedRewards().ToDictionary(r => r.Name, r => r.Version);
+        response.Rewards.AddRange(response.Packs.SelectMany(p => p.Rewards).Distinct()
+            .Select(name => new Api.RewardInfo { Name = name, Version = versions.GetValueOrDefault(name, "") }));
         response.Judges.AddRange(catalog.Judges.Select(j => new Api.JudgeInfo { Name = j.Name, Version = j.Version }));
         return Task.FromResult(response);
     }
