@@ -25,12 +25,7 @@ public sealed class SdPackHostTests(FullVocabularySingleFile model) : IClassFixt
     string WritePack(string name, bool withSam = true)
     {
         string pack = Path.Combine(model.Root, name + "-" + Guid.NewGuid().ToString("N")[..8]);
-        string clip = Path.Combine(pack, "clip");
-        Directory.CreateDirectory(Path.Combine(clip, "onnx"));
-        foreach (var f in Directory.GetFiles(Path.Combine(Onnx, "clip"), "*", SearchOption.AllDirectories))
-            File.Copy(f, Path.Combine(clip, Path.GetRelativePath(Path.Combine(Onnx, "clip"), f)));
-        foreach (var f in new[] { "vocab.json", "merges.txt" })
-            File.Copy(Path.Combine(AppContext.BaseDirectory, "Fixtures", "clip-tokenizer", f), Path.Combine(clip, f));
+        OnnxPackScoreTests.CopyClipFixture(Path.Combine(pack, "clip"));
         var components = new JsonObject
         {
             ["diffusion"] = new JsonObject
