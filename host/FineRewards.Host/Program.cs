@@ -4,15 +4,15 @@ using FineRewards.Host.Packs;
 
 // `finerewards`: every command is one file under Cli/ that builds its System.CommandLine node.
 var root = new RootCommand("FineRewards for .NET: reward-guided best-of-K image generation and LoRA training.");
-var packs = PackRuntimes.Default();
+var packs = BuiltInPacks.Registry();
 root.Subcommands.Add(RankCommand.Create());
 root.Subcommands.Add(DoctorCommand.Create());
-root.Subcommands.Add(DemoCommand.Create());
+root.Subcommands.Add(DemoCommand.Create(packs));
 root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(EvalShapesCommand.Create());
 root.Subcommands.Add(RenderShapesCommand.Create());
 root.Subcommands.Add(ShapesPromptsCommand.Create());
-root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(ServeCommand.Create(packs));
 root.Subcommands.Add(PackCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create(packs));
 root.Subcommands.Add(BenchCommand.Create());

@@ -195,7 +195,7 @@ public sealed class FineRewardsPlugin : IDisposable
     {
         var area = Ui.Remaining;
         var refusal = PromptPanel.Refusal(State.Prompt, snapshot);
-        float footer = PromptPanel.ActionsHeight(Ui, snapshot.Connection, refusal, job, area.Width);
+        float footer = PromptPanel.ActionsHeight(Ui, snapshot.Connection, refusal, job, area.Width, PromptPanel.UnusablePack(State.Prompt, snapshot));
         string scrollId = docked ? "dock.scroll" : "side.scroll";
         Ui.BeginScroll(scrollId, new SKRect(area.Left, area.Top, area.Right, Math.Max(area.Top, area.Bottom - footer - Ui.Theme.Spacing)));
         var pending = PromptPanel.Form(Ui, State.Prompt, snapshot, client);

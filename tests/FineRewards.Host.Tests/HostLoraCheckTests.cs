@@ -23,12 +23,12 @@ public sealed class HostLoraCheckTests(ITestOutputHelper output)
         var locator = PackLocator.Default();
         var found = locator.Find("shapes");
         Assert.True(found.Ready, string.Join("; ", found.Problems));
-        using var shapes = new ShapesPackRuntime(found.Folder);
+        using var shapes = new ShapesModelPack(found);
         string data = Directory.CreateTempSubdirectory("finerewards-lora-check-").FullName;
         try
         {
             await using var host = await FineRewardsHost.StartAsync(new HostOptions(data, Port: 0, LogToConsole: false),
-                ServeCommand.Models(locator, shapes, DeviceInfo.Cpu()));
+                ServeCommand.Models([shapes], DeviceInfo.Cpu()));
             using var channel = GrpcChannel.ForAddress(host.Address);
             var images = new ImageService.ImageServiceClient(channel);
             var feedback = new FeedbackService.FeedbackServiceClient(channel);

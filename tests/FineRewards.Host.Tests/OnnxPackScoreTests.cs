@@ -13,16 +13,21 @@ public sealed class OnnxPackScoreTests : IDisposable
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
-    /// <summary>clip inside the pack (relative path, with the tokenizer files), sam outside it (absolute path).</summary>
-    string WritePack(string name, bool withSam = true, bool withCaptioner = false)
+    /// <summary>The tiny CLIP graphs with the CLIP tokenizer files, as a Hugging Face export folder at <paramref name="clip"/>.</summary>
+    internal static void CopyClipFixture(string clip)
     {
-        string pack = Path.Combine(_root, name);
-        string clip = Path.Combine(pack, "models", "clip");
         Directory.CreateDirectory(Path.Combine(clip, "onnx"));
         foreach (var f in Directory.GetFiles(Path.Combine(Fixture, "clip"), "*", SearchOption.AllDirectories))
             File.Copy(f, Path.Combine(clip, Path.GetRelativePath(Path.Combine(Fixture, "clip"), f)));
         foreach (var f in new[] { "vocab.json", "merges.txt" })
             File.Copy(Path.Combine(AppContext.BaseDirectory, "Fixtures", "clip-tokenizer", f), Path.Combine(clip, f));
+    }
+
+    /// <summary>clip inside the pack (relative path, with the tokenizer files), sam outside it (absolute path).</summary>
+    string WritePack(string name, bool withSam = true, bool withCaptioner = false)
+    {
+        string pack = Path.Combine(_root, name);
+        CopyClipFixture(Path.Combine(pack, "models", "clip"));
         var components = new JsonObject
         {
             ["clip"] = new JsonObject { ["kind"] = "onnx-clip", ["path"] = "models/clip" },

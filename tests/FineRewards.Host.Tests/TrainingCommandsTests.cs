@@ -1,3 +1,4 @@
+using FineRewards.Core.Packs;
 using System.Text.Json.Nodes;
 using FineRewards.Core.IO;
 using FineRewards.Core.Tests.Training;
@@ -9,7 +10,7 @@ namespace FineRewards.Host.Tests;
 public sealed class TrainingCommandsTests : IDisposable
 {
     readonly string dir = Path.Combine(Path.GetTempPath(), "fr-train-cli-" + Guid.NewGuid().ToString("N"));
-    readonly PackRuntimeRegistry packs = new PackRuntimeRegistry().Register("test-pack", () => new TestDoubleRuntime());
+    readonly PackRegistry packs = new PackRegistry().Register("test-pack", () => new TestDoubleRuntime());
 
     public TrainingCommandsTests() => Directory.CreateDirectory(dir);
     public void Dispose() => Directory.Delete(dir, recursive: true);

@@ -202,10 +202,9 @@ public class HostInteractionTests
     [Fact]
     public async Task A_prompt_outside_the_packs_grammar_is_refused_before_generating_with_the_hosts_message()
     {
-        var capabilities = new FineRewards.Server.Models.PackCapabilities(
-            CheckPrompt: (prompt, field) => FineRewards.Shapes.Grammar.PromptGrammar.Parse(prompt, field), ExamplePrompt: "a red circle above a blue square");
+        var capabilities = new FineRewards.Core.Packs.PackCapabilities(ExamplePrompt: "a red circle above a blue square");
         await using var host = await TestHost.StartAsync(new ShapesSceneTestGenerator(), rewards: [new ShapesCaptionTestReward(), new ShapesSegmentTestReward()],
-            capabilities: capabilities);
+            capabilities: capabilities, checkPrompt: (prompt, field) => FineRewards.Shapes.Grammar.PromptGrammar.Parse(prompt, field));
         using var h = await ReadyHarness(host);
         h.Type("prompt.text", "a cat sitting on a red sofa");
         await h.FramesUntilAsync(() => PromptPanel.Refusal(h.Plugin.State.Prompt, h.Plugin.Client.Snapshot) is not null, "the host's answer");
@@ -227,6 +226,32 @@ public class HostInteractionTests
     }
 
     [Fact]
+    public async Task Choosing_a_pack_the_host_cannot_run_shows_its_problems_and_fix_and_the_ready_pack_still_generates()
+    {
+        await using var host = await TestHost.StartAsync(new ShapesSceneTestGenerator(), rewards: [new ShapesCaptionTestReward()]);
+        using var h = await ReadyHarness(host);
+        var packs = h.Plugin.Client.Snapshot.Connection.Host!.Packs;
+        var missing = packs.Single(p => p.Name == "sd15");
+        Assert.Equal(("missing", false), (missing.State, missing.Ready));
+        Assert.Contains(missing.Problems, p => p.Contains(Path.Combine(Path.GetTempPath(), "finerewards-no-packs", "sd15")));
+        Assert.StartsWith("put pack \"sd15\" under", missing.Fix);
+
+        h.Type("prompt.text", "a red circle");
+        h.Plugin.State.Prompt.Pack = "sd15";
+        h.Frame();
+        Assert.Equal("sd15", PromptPanel.UnusablePack(h.Plugin.State.Prompt, h.Plugin.Client.Snapshot)?.Name);
+        h.Click("prompt.generate");
+        Assert.Null(h.Plugin.State.CurrentJob);
+
+        h.Plugin.State.Prompt.Pack = TestHost.Pack;
+        h.Frame();
+        Assert.Null(PromptPanel.UnusablePack(h.Plugin.State.Prompt, h.Plugin.Client.Snapshot));
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.PromptCheck is { Ok: true, Prompt: "a red circle" }, "the host to accept the prompt");
+        h.Click("prompt.generate");
+        Assert.NotNull(h.Plugin.State.CurrentJob);
+    }
+
+    [Fact]
     public async Task Host_without_its_default_pack_is_reported_as_missing_models()
     {
         await using var host = await TestHost.StartAsync(new ShapesSceneTestGenerator(), defaultPack: "sd15",
@@ -234,7 +259,7 @@ public class HostInteractionTests
         using var client = new HostClient(host.Host.Address.ToString().TrimEnd('/'));
         using var h = new PluginHarness(client);
         await h.FramesUntilAsync(() => client.Snapshot.Connection.State == ConnectionState.MissingModels, "missing models");
-        Assert.Contains(client.Snapshot.Connection.Problems, p => p.StartsWith("pack sd15:") && p.Contains("no engine"));
+        Assert.Contains(client.Snapshot.Connection.Problems, p => p.StartsWith("pack sd15:") && p.Contains("finerewards-no-packs"));
         // Generate stays disabled: clicking it submits nothing.
         h.Type("prompt.text", "a red circle");
         h.Click("prompt.generate");

@@ -47,6 +47,23 @@ public class PanelSnapshotTests
     }
 
     [Theory, MemberData(nameof(Sizes))]
+    public void A_pack_with_missing_files_shows_the_hosts_message_and_fix_instead_of_a_dead_button(int w, int hgt)
+    {
+        var snapshot = Scenarios.Snapshot(Scenarios.WithMissingPack);
+        using var h = Harness(snapshot, w, hgt);
+        h.Plugin.State.Prompt.Prompt = Scenarios.Prompt;
+        h.Frame();
+        Assert.Null(PromptPanel.UnusablePack(h.Plugin.State.Prompt, snapshot));
+        h.Plugin.State.Prompt.Pack = "my-sd";
+        h.Frame();
+        h.Frame();
+        Assert.Equal("my-sd", PromptPanel.UnusablePack(h.Plugin.State.Prompt, snapshot)?.Name);
+        h.Click("prompt.generate");
+        Assert.Null(h.Plugin.State.CurrentJob);
+        SnapshotAssert.Matches(h.Bitmap, Name("prompt_pack_missing", w, hgt));
+    }
+
+    [Theory, MemberData(nameof(Sizes))]
     public void Ready_prompt_typed_with_advanced_options_open_generate_in_view(int w, int hgt)
     {
         using var h = Harness(Scenarios.Snapshot(Scenarios.Ready), w, hgt);

@@ -48,6 +48,24 @@ public static class Scenarios
         "host is missing models: pack shapes: missing /data/packs/shapes/unet.safetensors",
         ["pack shapes: missing /data/packs/shapes/unet.safetensors"], Host with { ReadyPacks = [] });
 
+    /// <summary>A host serving the shapes pack and a Stable Diffusion pack whose SAM model is not where its pack.json says.</summary>
+    public static ConnectionStatus WithMissingPack => Ready with
+    {
+        Host = Host with
+        {
+            Packs =
+            [
+                .. Host.Packs,
+                new PackView("my-sd", false, ["clip", "sam", "random"], ["clip", "sam"], Samplers)
+                {
+                    State = "missing",
+                    Problems = ["sam (onnx-sam): missing /models/sam/onnx/vision_encoder.onnx"],
+                    Fix = "put the files back, or point /packs/my-sd/pack.json at them; `finerewards doctor` lists each part",
+                },
+            ],
+        },
+    };
+
     /// <summary>A job of <paramref name="k"/> candidates of which the first <paramref name="arrived"/> are there; ranked when all are scored.</summary>
     public static JobView Job(int k, int arrived, bool scored, string jobId = "job-1", long baseSeed = 40, string prompt = Prompt)
     {

@@ -67,15 +67,28 @@ public class AuthTests
             (await new Health.HealthClient(missing.Channel).CheckAsync(new HealthCheckRequest())).Status);
     }
 
-    sealed class SlowPack(ManualResetEventSlim loaded) : IModelPack
+    /// <summary>The test pack whose generator takes until <paramref name="loaded"/> is set to load.</summary>
+    sealed class SlowPack(ManualResetEventSlim loaded) : FineRewards.Core.Packs.IModelPack
     {
-        public string Name => TestHost.Pack;
-        public FineRewards.Core.Packs.PackStatus Check() => new TestPack(Name, new SolidColourGenerator()).Check();
-        public FineRewards.Core.Contracts.IImageGenerator Load(CancellationToken cancellationToken)
+        readonly TestPack inner = new(TestHost.Pack, new SolidColourGenerator());
+        public string Name => inner.Name;
+        public FineRewards.Core.Packs.PackStatus Check() => inner.Check();
+        public FineRewards.Core.Packs.PackCapabilities Capabilities => inner.Capabilities;
+        public FineRewards.Core.Training.GenerationSettings DefaultGeneration => inner.DefaultGeneration;
+        public IReadOnlyList<string> ProbePrompts => [];
+        public FineRewards.Core.Contracts.IImageGenerator? Generator
         {
-            loaded.Wait(cancellationToken);
-            return new SolidColourGenerator();
+            get
+            {
+                loaded.Wait();
+                return inner.Generator;
+            }
         }
+        public FineRewards.Core.Contracts.ILoraTrainer? Trainer => null;
+        public FineRewards.Core.Training.IGroundTruth? GroundTruth => null;
+        public FineRewards.Core.Contracts.IReward CreateReward(string name) => inner.CreateReward(name);
+        public void ValidatePrompt(string prompt, string field) { }
+        public void Dispose() { }
     }
 
     [Fact]

@@ -23,7 +23,7 @@ public class GenerationTests
         Assert.Equal(PackState.Missing, missing.State);
         // The problems say where the host looked, so the user knows where to put the files.
         Assert.Contains(missing.Problems, p => p.Contains(Path.Combine(Path.GetTempPath(), "finerewards-no-packs", "sd15")));
-        Assert.Contains(missing.Problems, p => p.Contains("no engine"));
+        Assert.Equal($"put pack \"sd15\" under {Path.Combine(Path.GetTempPath(), "finerewards-no-packs")}", missing.Fix);
         Assert.Equal(["brightness", "redness"], caps.Rewards.Select(r => r.Name));
         Assert.Equal(16, caps.Limits.MaxK);
         Assert.Equal(1 << 20, caps.Limits.MaxMessageBytes);

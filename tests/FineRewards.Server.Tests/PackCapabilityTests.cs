@@ -1,3 +1,4 @@
+using FineRewards.Core.Packs;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Protocol.V1;
@@ -21,14 +22,16 @@ public class PackCapabilityTests
     /// <summary>A stand-in grammar: prompts must start with "a " (the real pack passes its Shapes grammar).</summary>
     static readonly PackCapabilities Declared = new(
         Rewards: ["brightness", "redness", "random"], DefaultRewards: ["redness"], Samplers: ["ddim", "euler"],
-        CheckPrompt: (prompt, field) =>
-        {
-            if (!prompt.StartsWith("a ", StringComparison.Ordinal)) throw new InputException(field, $"\"{prompt}\" is not in the test grammar: expected \"a ...\"");
-        },
         ExamplePrompt: "a red square");
 
+    static void CheckGrammar(string prompt, string field)
+    {
+        if (!prompt.StartsWith("a ", StringComparison.Ordinal)) throw new InputException(field, $"\"{prompt}\" is not in the test grammar: expected \"a ...\"");
+    }
+
     static Task<TestHost> Start(PackCapabilities? capabilities) =>
-        TestHost.StartAsync(rewards: [new BrightnessReward(), new RednessReward(), new CoinReward()], capabilities: capabilities);
+        TestHost.StartAsync(rewards: [new BrightnessReward(), new RednessReward(), new CoinReward()], capabilities: capabilities,
+            checkPrompt: capabilities is null ? null : CheckGrammar);
 
     static async Task<List<string>> RankedWith(TestHost host, SubmitGenerationRequest request)
     {

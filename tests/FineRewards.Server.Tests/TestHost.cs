@@ -46,24 +46,22 @@ public sealed class TestHost : IAsyncDisposable
     public static string NewDataDirectory() => Directory.CreateTempSubdirectory("finerewards-host-test-").FullName;
 
     public static HostModels Models(IImageGenerator generator, string defaultPack = Pack, ILoraTrainer? trainer = null, IReadOnlyList<IReward>? rewards = null,
-        IReadOnlyList<string>? probes = null, PackCapabilities? capabilities = null) => new(
-        [new TestPack(Pack, generator, capabilities), new LocatedPack(new PackLocator([Path.Combine(Path.GetTempPath(), "finerewards-no-packs")]), "sd15", null)],
-        rewards ?? [new BrightnessReward(), new RednessReward()],
+        IReadOnlyList<string>? probes = null, PackCapabilities? capabilities = null, Action<string, string>? checkPrompt = null) => new(
+        [new TestPack(Pack, generator, rewards, trainer, probes, capabilities, checkPrompt), new MissingPack("sd15", new PackLocator([Path.Combine(Path.GetTempPath(), "finerewards-no-packs")]))],
         [],
         DeviceInfo.Cpu(),
-        defaultPack,
-        trainer is null ? null : new Dictionary<string, ILoraTrainer> { [Pack] = trainer },
-        ProbePrompts: probes is null ? null : new Dictionary<string, IReadOnlyList<string>> { [Pack] = probes });
+        defaultPack);
 
     public static async Task<TestHost> StartAsync(
         IImageGenerator? generator = null, string? dataDirectory = null, HostLimits? limits = null, string? token = null,
         string? clientToken = null, TimeSpan? heartbeat = null, string defaultPack = Pack, int workers = 1, bool reflection = false,
-        ILoraTrainer? trainer = null, IReadOnlyList<IReward>? rewards = null, IReadOnlyList<string>? probes = null, PackCapabilities? capabilities = null)
+        ILoraTrainer? trainer = null, IReadOnlyList<IReward>? rewards = null, IReadOnlyList<string>? probes = null, PackCapabilities? capabilities = null,
+        Action<string, string>? checkPrompt = null)
     {
         bool owns = dataDirectory is null;
         string dir = dataDirectory ?? NewDataDirectory();
         var options = new HostOptions(dir, Port: 0, Token: token, LimitsOverride: limits, HeartbeatOverride: heartbeat, LogToConsole: false, Workers: workers, Reflection: reflection);
-        var host = await FineRewardsHost.StartAsync(options, Models(generator ?? new SolidColourGenerator(), defaultPack, trainer, rewards, probes, capabilities));
+        var host = await FineRewardsHost.StartAsync(options, Models(generator ?? new SolidColourGenerator(), defaultPack, trainer, rewards, probes, capabilities, checkPrompt));
         var test = new TestHost(host, dir, owns, clientToken ?? token);
         await test.WaitForPackAsync();
         return test;

@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using FineRewards.Core.Contracts;
+using FineRewards.Core;
 using FineRewards.Core.Packs;
+using FineRewards.Core.Training;
 using FineRewards.Server.Models;
 
 namespace FineRewards.Server.Tests;
@@ -113,13 +115,38 @@ public sealed class RednessReward : IReward
         }).ToList();
 }
 
-/// <summary>A pack that needs no files and loads a given generator.</summary>
-public sealed class TestPack(string name, IImageGenerator generator, PackCapabilities? capabilities = null) : IModelPack
+/// <summary>A pack that needs no files: a given generator, rewards, trainer and probes; <paramref name="checkPrompt"/> stands in for a grammar.</summary>
+public sealed class TestPack(string name, IImageGenerator generator, IReadOnlyList<IReward>? rewards = null, ILoraTrainer? trainer = null,
+    IReadOnlyList<string>? probes = null, PackCapabilities? capabilities = null, Action<string, string>? checkPrompt = null) : IModelPack
+{
+    readonly IReadOnlyList<IReward> rewards = rewards ?? [new BrightnessReward(), new RednessReward()];
+    public string Name => name;
+    public PackStatus Check() => new(name, "(in memory)", new PackManifest(name, "1", null, []), []);
+    public PackCapabilities Capabilities => (capabilities ?? PackCapabilities.Unrestricted).Resolve(rewards.Select(r => r.Name).ToList());
+    public GenerationSettings DefaultGeneration { get; } = new();
+    public IReadOnlyList<string> ProbePrompts => probes ?? [];
+    public IImageGenerator? Generator => generator;
+    public ILoraTrainer? Trainer => trainer;
+    public IGroundTruth? GroundTruth => null;
+    public IReward CreateReward(string reward) => rewards.FirstOrDefault(r => r.Name == reward) ?? throw new InputException("rewards", $"no reward {reward}");
+    public void ValidatePrompt(string prompt, string field) => checkPrompt?.Invoke(prompt, field);
+    public void Dispose() { }
+}
+
+/// <summary>A pack whose files are not where the host looks (a folder that does not exist).</summary>
+public sealed class MissingPack(string name, PackLocator locator) : IModelPack
 {
     public string Name => name;
-    public PackCapabilities Capabilities => capabilities ?? PackCapabilities.Unrestricted;
-    public PackStatus Check() => new(name, "(in memory)", new PackManifest(name, "1", null, []), []);
-    public IImageGenerator Load(CancellationToken cancellationToken) => generator;
+    public PackStatus Check() => locator.Find(name) with { Fix = $"put pack \"{name}\" under {locator.SearchRoots[0]}" };
+    public PackCapabilities Capabilities { get; } = new(["brightness"]);
+    public GenerationSettings DefaultGeneration { get; } = new();
+    public IReadOnlyList<string> ProbePrompts => [];
+    public IImageGenerator? Generator => throw new InvalidOperationException("a missing pack is never loaded");
+    public ILoraTrainer? Trainer => null;
+    public IGroundTruth? GroundTruth => null;
+    public IReward CreateReward(string reward) => throw new InvalidOperationException("a missing pack is never loaded");
+    public void ValidatePrompt(string prompt, string field) { }
+    public void Dispose() { }
 }
 
 /// <summary>Test double LoRA trainer: records the pairs, reports a falling loss per step, writes a small file.</summary>

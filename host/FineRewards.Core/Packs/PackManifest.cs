@@ -96,7 +96,8 @@ public sealed record PackManifest(
 }
 
 /// <summary>The state of one pack folder: which of its files are missing or damaged.</summary>
-public sealed record PackStatus(string Name, string Folder, PackManifest? Manifest, IReadOnlyList<string> Problems)
+/// <param name="Fix">What a user can do about the problems, where the pack knows.</param>
+public sealed record PackStatus(string Name, string Folder, PackManifest? Manifest, IReadOnlyList<string> Problems, string? Fix = null)
 {
     public bool Ready => Manifest is not null && Problems.Count == 0;
 }

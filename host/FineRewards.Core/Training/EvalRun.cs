@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Core.Packs;
 using FineRewards.Core.Ranking;
 
 namespace FineRewards.Core.Training;
@@ -44,7 +45,7 @@ public sealed record EvalSummary(
 /// <see cref="RunSeeds.Derive"/>(seed, "eval", 0, p)), scored by every reward and checked against
 /// the pack's ground truth. Writes DIR/p{p:0000}_c{c}.png (the eval-shapes layout) and DIR/eval.json.
 /// </summary>
-public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
+public sealed class EvalRun(IModelPack runtime, IRunProgress? progress = null)
 {
     readonly IRunProgress progress = progress ?? NullRunProgress.Instance;
     public const string FileName = "eval.json";
@@ -63,7 +64,7 @@ public sealed class EvalRun(IPackRuntime runtime, IRunProgress? progress = null)
     public EvalSummary Run(EvalOptions options, string outDir, CancellationToken cancellationToken = default)
     {
         if (options.K is < 1 or > TrainingRunOptions.MaxK) throw new InputException("--k", $"{options.K}; expected 1 to {TrainingRunOptions.MaxK}");
-        if (runtime.Pack != options.Pack) throw new InputException("--pack", $"runtime is for pack \"{runtime.Pack}\", options name \"{options.Pack}\"");
+        if (runtime.Name != options.Pack) throw new InputException("--pack", $"runtime is for pack \"{runtime.Name}\", options name \"{options.Pack}\"");
         if (options.Lora is string l && !File.Exists(l) && !Directory.Exists(l)) throw new InputException("--lora", $"{l} does not exist");
         var prompts = PromptsFile.Read(options.PromptsFile, runtime.ValidatePrompt);
         var combineSets = options.CombineSets ?? DefaultCombineSets(options.Rewards);

@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Core.Packs;
 using FineRewards.Core.Ranking;
 
 namespace FineRewards.Core.Training;
@@ -22,7 +23,7 @@ namespace FineRewards.Core.Training;
 /// selection and training. Seeds come from <see cref="RunSeeds"/>, so the resumed run makes the
 /// same selections and the same run.json as an uninterrupted one (given deterministic models).
 /// </remarks>
-public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = null)
+public sealed class RoundEngine(IModelPack runtime, IRunProgress? progress = null)
 {
     readonly IRunProgress progress = progress ?? NullRunProgress.Instance;
 
@@ -61,7 +62,7 @@ public sealed class RoundEngine(IPackRuntime runtime, IRunProgress? progress = n
 
     Inputs Prepare(TrainingRunOptions options)
     {
-        if (runtime.Pack != options.Pack) throw new InputException("--pack", $"runtime is for pack \"{runtime.Pack}\", options name \"{options.Pack}\"");
+        if (runtime.Name != options.Pack) throw new InputException("--pack", $"runtime is for pack \"{runtime.Name}\", options name \"{options.Pack}\"");
         var prompts = PromptsFile.Read(options.PromptsFile, runtime.ValidatePrompt);
         var extra = options.ExtraData is null ? (IReadOnlyList<ExtraPair>)[] : ExtraDataFolder.Read(options.ExtraData);
         if (options.Selection.IsOracle) runtime.RequireGroundTruth();

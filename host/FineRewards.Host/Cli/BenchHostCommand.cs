@@ -70,17 +70,17 @@ public static class BenchHostCommand
         var found = locator.Find(Diagnostics.DefaultPack);
         if (!found.Ready)
             throw new InputException("shapes pack", $"the built-in pack is not usable: {string.Join("; ", found.Problems)}");
-        using var shapes = new ShapesPackRuntime(found.Folder);
+        using var shapes = new ShapesModelPack(found);
         shapes.ValidatePrompt(settings.Prompt, "--prompt");
         var defaults = shapes.DefaultGeneration;
         int stepCount = settings.Steps ?? defaults.Steps;
 
         // One generator object and one set of reward objects serve both paths; the wrappers time them.
         var timers = new ModelTimers();
-        var generator = new TimedGenerator(shapes.Generator!, timers);
-        var models = ServeCommand.Models(locator, shapes, ServeCommand.Device(),
-            wrapGenerator: _ => generator, wrapReward: r => new TimedReward(r, timers));
-        var rewards = Rewards.Select(name => models.Rewards.Single(r => r.Name == name)).ToList();
+        var timed = new TimedPack(shapes, timers);
+        var generator = timed.Generator!;
+        var models = ServeCommand.Models([timed], ServeCommand.Device());
+        var rewards = timed.CreateRewards(Rewards);
 
         string data = Directory.CreateTempSubdirectory("finerewards-bench-host-").FullName;
         try
@@ -314,6 +314,32 @@ public static class BenchHostCommand
         public void Reset() { Interlocked.Exchange(ref generate, 0); Interlocked.Exchange(ref score, 0); }
         public void AddGenerate(long ticks) => Interlocked.Add(ref generate, ticks);
         public void AddScore(long ticks) => Interlocked.Add(ref score, ticks);
+    }
+
+    /// <summary>The pack with its generator and rewards timed; the same objects serve the host and the in-process path.</summary>
+    sealed class TimedPack(IModelPack inner, ModelTimers timers) : IModelPack
+    {
+        readonly Lazy<IImageGenerator> generator = new(() => new TimedGenerator(inner.RequireGenerator(), timers));
+        readonly Dictionary<string, IReward> rewards = new(StringComparer.Ordinal);
+        public string Name => inner.Name;
+        public PackStatus Check() => inner.Check();
+        public PackCapabilities Capabilities => inner.Capabilities;
+        public Core.Training.GenerationSettings DefaultGeneration => inner.DefaultGeneration;
+        public IReadOnlyList<string> ProbePrompts => inner.ProbePrompts;
+        public IImageGenerator? Generator => generator.Value;
+        public ILoraTrainer? Trainer => inner.Trainer;
+        public Core.Training.IGroundTruth? GroundTruth => inner.GroundTruth;
+        public void ValidatePrompt(string prompt, string field) => inner.ValidatePrompt(prompt, field);
+        public void Dispose() { }
+
+        public IReward CreateReward(string name)
+        {
+            lock (rewards)
+            {
+                if (!rewards.TryGetValue(name, out var reward)) rewards[name] = reward = new TimedReward(inner.CreateReward(name), timers);
+                return reward;
+            }
+        }
     }
 
     sealed class TimedGenerator(IImageGenerator inner, ModelTimers timers) : IImageGenerator

@@ -4,6 +4,8 @@ using System.Text.Json;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Core.Packs;
+using FineRewards.Host.Doctor;
 using FineRewards.Core.Training;
 using FineRewards.Host.Packs;
 using FineRewards.Shapes.Rendering;
@@ -22,12 +24,12 @@ public static class DemoCommand
 {
     public const string ExampleResource = "FineRewards.Host.Examples.best-of-4.json";
 
-    public static Command Create()
+    public static Command Create(PackRegistry packs)
     {
         var command = new Command("demo", "Check this machine and rank the bundled best-of-K example with every combination method.");
         var output = new Option<string>("--out") { Description = "Folder for the generated candidates (PNG), their segment overlays, index.html and demo.json.", DefaultValueFactory = _ => "demo-out" };
         command.Options.Add(output);
-        command.SetAction(parse => CliErrors.Guard(() => Run(Console.Out, parse.GetValue(output)!)));
+        command.SetAction(parse => CliErrors.Guard(() => Run(Console.Out, packs, parse.GetValue(output)!)));
         return command;
     }
 
@@ -64,16 +66,14 @@ public static class DemoCommand
         return new DemoPrompt(prompt, shown);
     }
 
-    static int RunOnShapesPack(IAnsiConsole console, string outFolder)
+    static int RunOnShapesPack(IAnsiConsole console, PackRegistry packs, string outFolder)
     {
-        ShapesPackRuntime runtime;
-        try { runtime = ShapesPackRuntime.Locate(); }
-        catch (InputException e)
+        using var runtime = packs.Resolve(Diagnostics.DefaultPack);
+        if (runtime.Check() is { Ready: false } status)
         {
-            console.MarkupLine($"[yellow]The built-in shapes pack was not found, so best-of-K is skipped:[/] {Markup.Escape(e.Message)}");
+            console.MarkupLine($"[yellow]The built-in shapes pack was not found, so best-of-K is skipped:[/] {Markup.Escape(string.Join("; ", status.Problems))}");
             return CliErrors.Ok;
         }
-        using (runtime)
         {
             console.MarkupLine($"[bold]Best-of-{DemoK} on the built-in shapes pack[/]: generate, score (caption, sam, clip), rank with ARL, check with the ground truth.");
             var generator = runtime.RequireGenerator();
@@ -127,7 +127,7 @@ public static class DemoCommand
         return CliErrors.Ok;
     }
 
-    public static int Run(TextWriter output, string outFolder = "demo-out")
+    public static int Run(TextWriter output, PackRegistry packs, string outFolder = "demo-out")
     {
         int doctor = DoctorCommand.Run(asJson: false, output);
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output) });
@@ -163,6 +163,6 @@ public static class DemoCommand
         console.MarkupLine("#n = place in that method's order; * = selected. arl = sum of per-reward ranks (the paper's Assemble Reward-ranked Learning); ties share the mean rank and go to the lower index.");
         console.MarkupLine("Next: [bold]finerewards rank --method arl --input examples/rank/best-of-4.json[/] prints the same as JSON.");
         console.WriteLine();
-        return Math.Max(doctor, RunOnShapesPack(console, outFolder));
+        return Math.Max(doctor, RunOnShapesPack(console, packs, outFolder));
     }
 }

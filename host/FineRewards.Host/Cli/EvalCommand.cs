@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FineRewards.Core.IO;
+using FineRewards.Core.Packs;
 using FineRewards.Core.Training;
 using FineRewards.Host.Training;
 
@@ -8,9 +9,9 @@ namespace FineRewards.Host.Cli;
 /// <summary>`finerewards eval`: rewards and ground-truth accuracy of a pack (optionally with a LoRA) on held-out prompts.</summary>
 public static class EvalCommand
 {
-    public static Command Create(PackRuntimeRegistry packs, TextWriter? output = null)
+    public static Command Create(PackRegistry packs, TextWriter? output = null)
     {
-        var pack = new Option<string>("--pack") { Description = "Model pack, e.g. shapes.", Required = true };
+        var pack = new Option<string>("--pack") { Description = "Model pack: shapes, or a pack folder with pack.json (e.g. made by `pack create sd`; it has no ground truth, so rewards only).", Required = true };
         var prompts = new Option<FileInfo>("--prompts") { Description = "Prompts file (held-out prompts, e.g. from `finerewards shapes-prompts --split test`).", Required = true };
         var k = new Option<int>("--k") { Description = "Candidates per prompt.", DefaultValueFactory = _ => 4 };
         var seed = new Option<long>("--seed") { Description = "Seed; prompt p's candidates use seeds derived from it and p, so runs with and without a LoRA compare like for like.", DefaultValueFactory = _ => 1 };
@@ -29,8 +30,8 @@ public static class EvalCommand
             ThreadsOption.Apply(parse, threads);
             var writer = output ?? Console.Out;
             using var runtime = packs.Resolve(parse.GetValue(pack)!);
-            var names = parse.GetValue(rewards) is string r ? TrainCommand.SplitList(r) : runtime.RewardNames;
-            var options = new EvalOptions(runtime.Pack, parse.GetValue(prompts)!.FullName, parse.GetValue(k), parse.GetValue(seed), names,
+            var names = parse.GetValue(rewards) is string r ? TrainCommand.SplitList(r) : runtime.RewardNames();
+            var options = new EvalOptions(runtime.Name, parse.GetValue(prompts)!.FullName, parse.GetValue(k), parse.GetValue(seed), names,
                 parse.GetValue(lora)?.FullName, parse.GetValue(loraScale),
                 CombineSets: parse.GetValue(combineSets) is string sets ? TrainCommand.SplitList(sets).Select(set => (IReadOnlyList<string>)set.Split('+', StringSplitOptions.TrimEntries)).ToList() : null);
             string dir = parse.GetValue(outDir)!.FullName;

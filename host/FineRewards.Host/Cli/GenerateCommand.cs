@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Core.Packs;
 using FineRewards.Core.Training;
 using FineRewards.Diffusion.Checkpoints;
 using FineRewards.Diffusion.IO;
@@ -26,7 +27,7 @@ public static class GenerateCommand
 {
     public const string ResultsFile = "results.jsonl";
 
-    public static Command Create(PackRuntimeRegistry packs)
+    public static Command Create(PackRegistry packs)
     {
         var pack = new Option<string?>("--pack") { Description = $"A model pack to generate with ({string.Join(", ", packs.Packs)}, or a pack folder made by `pack create sd`); its sampler, steps and guidance are the defaults." };
         var model = new Option<string?>("--model") { Description = "A Stable Diffusion single-file checkpoint (.safetensors) or diffusers folder (model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/) instead of --pack." };
@@ -66,11 +67,9 @@ public static class GenerateCommand
 
             var clock = Stopwatch.StartNew();
             var pipelineOptions = new PipelineOptions(MaxBatchSize: maxBatch, MaxCandidates: Math.Max(count, PipelineOptions.Default.MaxCandidates));
-            // A pack folder of the user's own SD checkpoint generates like --model with the pack's config.
-            bool sdPack = packName is not null && SdPack.IsSdPack(packName);
-            using var runtime = packName is null || sdPack ? null : packs.Resolve(packName);
-            using var pipeline = sdPack ? SdPack.LoadPipeline(packName!, pipelineOptions)
-                : modelFolder is null ? null : Load(modelFolder, pipelineOptions);
+            // A pack (built-in or a folder) comes from the registry with its own settings; --model is a bare checkpoint.
+            using var runtime = packName is null ? null : packs.Resolve(packName);
+            using var pipeline = modelFolder is null ? null : Load(modelFolder, pipelineOptions);
             IImageGenerator generator = runtime?.RequireGenerator() ?? pipeline!;
             var defaults = runtime?.DefaultGeneration ?? new GenerationSettings();
             var (width, height) = pipeline is not null ? ParseSize(parse.GetValue(size), pipeline)

@@ -1,12 +1,9 @@
 using System.CommandLine;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
 using FineRewards.Host.Packs;
 using FineRewards.Shapes.Judges;
 using FineRewards.Core.Packs;
 using FineRewards.Diffusion.Runtime;
-using FineRewards.Diffusion.Schedulers;
-using FineRewards.ShapesPack;
 using FineRewards.Host.Doctor;
 using FineRewards.Server;
 using FineRewards.Server.Hosting;
@@ -15,13 +12,13 @@ using FineRewards.Server.Models;
 namespace FineRewards.Host.Cli;
 
 /// <summary>
-/// `finerewards serve`: the headless gRPC host editors talk to. The packs come from the pack
-/// folders (PackLocator); a pack whose engine this build lacks is reported as missing in
-/// GetCapabilities, never replaced by a stand-in. Runs until Ctrl+C.
+/// `finerewards serve`: the headless gRPC host editors talk to. It serves the built-in shapes pack and every
+/// `--pack FOLDER` beside it, all from the one pack registry; a pack with missing files is reported in
+/// GetCapabilities with the paths looked at and a fix, never replaced by a stand-in. Runs until Ctrl+C.
 /// </summary>
 public static class ServeCommand
 {
-    public static Command Create()
+    public static Command Create(PackRegistry registry)
     {
         var address = new Option<string>("--address") { Description = "IP address to bind; anything but loopback needs a token.", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "TCP port (0 picks a free one).", DefaultValueFactory = _ => HostOptions.DefaultPort };
@@ -29,9 +26,14 @@ public static class ServeCommand
         var token = new Option<string?>("--token") { Description = $"Require \"authorization: Bearer TOKEN\" on every call (or set ${HostOptions.TokenEnvironmentVariable})." };
         var reflection = new Option<bool>("--reflection") { Description = "Serve gRPC reflection (for grpcurl and similar tools)." };
         var workers = new Option<int>("--workers") { Description = "Jobs run at once (1 per GPU).", DefaultValueFactory = _ => 1 };
-        var command = new Command("serve", "Run the gRPC host: generation jobs, images, feedback. Binds to 127.0.0.1 unless told otherwise.")
+        var packs = new Option<string[]>("--pack")
         {
-            address, port, data, token, reflection, workers,
+            Description = "Also serve this pack: a folder with pack.json (e.g. made by `pack create sd`); repeat for several. The built-in shapes pack is always served.",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        var command = new Command("serve", "Run the gRPC host: generation jobs, training, images, feedback, for the shapes pack and every --pack. Binds to 127.0.0.1 unless told otherwise.")
+        {
+            address, port, data, token, reflection, workers, packs,
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(() =>
         {
@@ -42,7 +44,7 @@ public static class ServeCommand
                 parse.GetValue(token) ?? Environment.GetEnvironmentVariable(HostOptions.TokenEnvironmentVariable),
                 parse.GetValue(reflection),
                 parse.GetValue(workers));
-            return Run(options, ct).GetAwaiter().GetResult();
+            return Run(options, registry, parse.GetValue(packs) ?? [], ct).GetAwaiter().GetResult();
         })));
         return command;
     }
@@ -50,60 +52,60 @@ public static class ServeCommand
     static string DefaultDataDirectory() =>
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "finerewards", "host");
 
-    static async Task<int> Run(HostOptions options, CancellationToken cancellationToken)
+    static async Task<int> Run(HostOptions options, PackRegistry registry, IReadOnlyList<string> extra, CancellationToken cancellationToken)
     {
         options.BindAddress(); // refuse a bad address before anything starts
-        var device = Device();
-        // The built-in Shapes pack is the one engine this build serves; when its files are missing the
-        // host still starts and reports which (GetCapabilities, health), never a stand-in model.
-        var locator = PackLocator.Default();
-        var found = locator.Find(Diagnostics.DefaultPack);
-        using var shapes = found.Ready ? new ShapesPackRuntime(found.Folder) : null;
-        var models = Models(locator, shapes, device);
-        await using var host = await FineRewardsHost.StartAsync(options, models, cancellationToken);
-        Console.WriteLine($"listening on {host.Address}");
-        // Ctrl+C or SIGTERM may reach the host's own console lifetime (which stops the app) rather than
-        // the command's token: wait for either, or the process hangs after "Application is shutting down".
-        await Task.WhenAny(Task.Delay(Timeout.Infinite, cancellationToken), host.WaitForShutdownAsync());
-        return CliErrors.Ok;
+        var packs = Packs(registry, extra);
+        try
+        {
+            await using var host = await FineRewardsHost.StartAsync(options, Models(packs, Device()), cancellationToken);
+            Console.WriteLine($"listening on {host.Address} (packs: {string.Join(", ", packs.Select(p => p.Name))})");
+            // Ctrl+C or SIGTERM may reach the host's own console lifetime (which stops the app) rather than
+            // the command's token: wait for either, or the process hangs after "Application is shutting down".
+            await Task.WhenAny(Task.Delay(Timeout.Infinite, cancellationToken), host.WaitForShutdownAsync());
+            return CliErrors.Ok;
+        }
+        finally
+        {
+            foreach (var pack in packs) pack.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// The built-in pack, then each --pack folder (opened, not loaded: the host checks and loads them in the background).
+    /// A folder that is no pack, or a second pack of one name, is refused before the host starts.
+    /// </summary>
+    public static IReadOnlyList<IModelPack> Packs(PackRegistry registry, IReadOnlyList<string> folders)
+    {
+        var packs = new List<IModelPack> { registry.Resolve(Diagnostics.DefaultPack) };
+        try
+        {
+            foreach (string folder in folders)
+            {
+                if (!File.Exists(Path.Combine(folder, PackManifest.FileName)))
+                    throw new InputException("--pack", $"{Path.GetFullPath(folder)} holds no {PackManifest.FileName}; give a pack folder (`finerewards pack create sd ... --out FOLDER` makes one)");
+                var pack = registry.Resolve(folder);
+                if (packs.Any(p => p.Name == pack.Name))
+                {
+                    pack.Dispose();
+                    throw new InputException("--pack", $"{Path.GetFullPath(folder)}: a pack named \"{pack.Name}\" is already served; rename it in its {PackManifest.FileName}");
+                }
+                packs.Add(pack);
+            }
+            return packs;
+        }
+        catch
+        {
+            foreach (var pack in packs) pack.Dispose();
+            throw;
+        }
     }
 
     /// <summary>The device the host reports: CUDA when libtorch sees it, else the CPU.</summary>
     internal static DeviceInfo Device() =>
         TorchProbe.Probe().CudaAvailable ? new DeviceInfo(DeviceKind.Gpu, "CUDA (libtorch)", 0) : DeviceInfo.Cpu();
 
-    /// <summary>
-    /// What `serve` gives the host: the built-in Shapes pack's generator, rewards, lexical judge,
-    /// LoRA trainer and probe prompts (for the check of a new LoRA), or, when the pack is missing (<paramref name="shapes"/> null), the pack alone so
-    /// GetCapabilities reports its missing files. `bench host` starts its host from the same models.
-    /// </summary>
-    /// <param name="wrapGenerator">Wraps the pack's generator (the bench times it); identity by default.</param>
-    /// <param name="wrapReward">Wraps each reward (the bench times them); identity by default.</param>
-    public static HostModels Models(PackLocator locator, ShapesPackRuntime? shapes, DeviceInfo device,
-        Func<IImageGenerator, IImageGenerator>? wrapGenerator = null, Func<IReward, IReward>? wrapReward = null)
-    {
-        if (shapes is null) return new HostModels([new LocatedPack(locator, Diagnostics.DefaultPack, engine: null)], [], [], device, Diagnostics.DefaultPack);
-        wrapGenerator ??= g => g;
-        wrapReward ??= r => r;
-        var capabilities = new PackCapabilities(shapes.RewardNames, ShapesPackInfo.DefaultRewards, SchedulerFactory.Names,
-            shapes.ValidatePrompt, ShapesPackInfo.ExamplePrompt);
-        return new HostModels(
-            [new LocatedPack(locator, Diagnostics.DefaultPack, engine: _ => wrapGenerator(shapes.Generator!), capabilities)],
-            shapes.RewardNames.Select(name => wrapReward(shapes.CreateReward(name))).ToList(),
-            [new LexicalLabelJudge()],
-            device,
-            Diagnostics.DefaultPack,
-            new Dictionary<string, ILoraTrainer> { [Diagnostics.DefaultPack] = new DeferredTrainer(() => shapes.Trainer!) },
-            new Dictionary<string, int> { [Diagnostics.DefaultPack] = FineRewards.Shapes.World.Scene.Canvas },
-            new Dictionary<string, IReadOnlyList<string>> { [Diagnostics.DefaultPack] = ShapesPackRuntime.ProbePrompts() });
-    }
-
-    /// <summary>Loads the diffusion model for training only when the first training job runs, not at start-up.</summary>
-    sealed class DeferredTrainer(Func<ILoraTrainer> create) : ILoraTrainer
-    {
-        readonly Lazy<ILoraTrainer> trainer = new(create);
-        public string Train(IReadOnlyList<TrainingPair> pairs, LoraTrainingOptions options, string outputPath,
-            IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default) =>
-            trainer.Value.Train(pairs, options, outputPath, progress, cancellationToken);
-    }
+    /// <summary>What `serve` gives the host: the packs, the lexical judge, the device. `bench host` starts its host from the same.</summary>
+    public static HostModels Models(IReadOnlyList<IModelPack> packs, DeviceInfo device) =>
+        new(packs, [new LexicalLabelJudge()], device, Diagnostics.DefaultPack);
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using FineRewards.Core;
+using FineRewards.Core.Packs;
 using FineRewards.Core.Training;
 using FineRewards.Host.Training;
 
@@ -9,9 +10,9 @@ namespace FineRewards.Host.Cli;
 /// <summary>`finerewards train`: reward-ranked LoRA training rounds (RAFT with ARL) on a pack; see docs/training.md.</summary>
 public static class TrainCommand
 {
-    public static Command Create(PackRuntimeRegistry packs, TextWriter? output = null)
+    public static Command Create(PackRegistry packs, TextWriter? output = null)
     {
-        var pack = new Option<string>("--pack") { Description = "Model pack whose generator, trainer and rewards run the rounds, e.g. shapes.", Required = true };
+        var pack = new Option<string>("--pack") { Description = "Model pack whose generator, trainer and rewards run the rounds: shapes, or a pack folder with pack.json (e.g. made by `pack create sd`).", Required = true };
         var prompts = new Option<FileInfo>("--prompts") { Description = "Prompts file: one prompt per line; blank lines and # comments skipped.", Required = true };
         var rounds = new Option<int>("--rounds") { Description = "Training rounds.", DefaultValueFactory = _ => 3 };
         var k = new Option<int>("--k") { Description = "Candidates generated per prompt and round.", DefaultValueFactory = _ => 8 };
@@ -56,7 +57,7 @@ public static class TrainCommand
             int? perImage = parse.GetValue(stepsPerImage) ?? (perRound is null ? TrainingRunOptions.DefaultStepsPerImage : null);
             int r = parse.GetValue(rank);
             var options = new TrainingRunOptions(
-                runtime.Pack, parse.GetValue(prompts)!.FullName, parse.GetValue(rounds), parse.GetValue(k),
+                runtime.Name, parse.GetValue(prompts)!.FullName, parse.GetValue(rounds), parse.GetValue(k),
                 SplitList(parse.GetValue(rewards)!), parse.GetValue(combine)!, parse.GetValue(seed), r, parse.GetValue(alpha) ?? r,
                 parse.GetValue(lr), perRound, perImage, parse.GetValue(batch), parse.GetValue(filter), parse.GetValue(loraScale),
                 parse.GetValue(extra)?.FullName, parse.GetValue(previews), generation,

@@ -115,7 +115,7 @@ public static class Diagnostics
     /// <summary>Each part of a Stable Diffusion pack: present, missing with the path looked at, or not configured.</summary>
     static void SdPackFacts(PackStatus pack, Dictionary<string, string> facts)
     {
-        var components = SdPack.Components(pack.Folder, pack.Manifest!);
+        var components = new PackComponents(pack.Folder, pack.Manifest!).All();
         foreach (var c in components)
             facts[$"pack.{pack.Name}.{c.Name}"] = c.Exists ? $"{c.Kind} {c.Path}" : $"MISSING {c.Kind}: looked at {c.Path}";
         foreach (var (name, kind, option) in SdPack.OptionalParts)

@@ -11,7 +11,7 @@ namespace FineRewards.Host.Packs;
 /// (onnx-sam), <c>captioner</c> (onnx-captioner), <c>judge</c> (gguf-judge), optionally <c>aesthetic</c>
 /// (aesthetic-head, a safetensors file); paths relative to the pack folder or absolute. See docs/models.md.
 /// </summary>
-public sealed class OnnxPack
+public sealed class OnnxPack(string folder, PackManifest manifest) : PackComponents(folder, manifest)
 {
     public const string ClipKind = "onnx-clip";
     public const string SamKind = "onnx-sam";
@@ -19,35 +19,11 @@ public sealed class OnnxPack
     public const string JudgeKind = "gguf-judge";
     public const string AestheticKind = "aesthetic-head";
 
-    public string Folder { get; }
-    public PackManifest Manifest { get; }
-
-    public OnnxPack(string folder, PackManifest manifest)
-    {
-        Folder = folder;
-        Manifest = manifest;
-    }
-
-    public static OnnxPack Load(string folder) => new(folder, PackManifest.Load(Path.Combine(folder, PackManifest.FileName)));
+    public static new OnnxPack Load(string folder) => new(folder, PackManifest.Load(Path.Combine(folder, PackManifest.FileName)));
 
     /// <summary>Whether a manifest declares any ONNX reward model (else it is a Shapes-style pack).</summary>
     public static bool Declares(PackManifest manifest) =>
         manifest.Components?.Values.Any(c => c.Kind.StartsWith("onnx-", StringComparison.Ordinal)) == true;
-
-    /// <summary>The resolved path of component <paramref name="name"/>, or null when the pack has none.</summary>
-    /// <exception cref="InputException">It exists with another kind.</exception>
-    public string? ComponentPath(string name, string kind)
-    {
-        if (Manifest.Components is null || !Manifest.Components.TryGetValue(name, out var component)) return null;
-        if (component.Kind != kind)
-            throw new InputException($"{Path.Combine(Folder, PackManifest.FileName)}: components.{name}.kind", $"is \"{component.Kind}\", expected \"{kind}\"");
-        return Path.GetFullPath(Path.Combine(Folder, component.Path));
-    }
-
-    public string Require(string name, string kind, string forWhat) =>
-        ComponentPath(name, kind) ?? throw new InputException("--pack", $"pack \"{Manifest.Name}\" ({Folder}) has no \"{name}\" component ({kind}), which {forWhat} needs");
-
-    public JsonElement? Config(string name) => Manifest.Components is not null && Manifest.Components.TryGetValue(name, out var c) ? c.Config : null;
 
     /// <summary>The files each declared model needs, as "component (kind): missing PATH", for doctor and pack checks.</summary>
     public IReadOnlyList<string> Problems()
@@ -55,7 +31,7 @@ public sealed class OnnxPack
         var problems = new List<string>();
         foreach (var (name, component) in Manifest.Components ?? new Dictionary<string, PackComponent>())
         {
-            string path = Path.GetFullPath(Path.Combine(Folder, component.Path));
+            string path = Resolve(Folder, component.Path);
             IEnumerable<string> needed = component.Kind switch
             {
                 ClipKind => [OnnxClipOptions.GraphPath(path, "vision_model"), OnnxClipOptions.GraphPath(path, "text_model"), Path.Combine(TokenizerFolder(path), "vocab.json"), Path.Combine(TokenizerFolder(path), "merges.txt")],
@@ -100,7 +76,7 @@ public sealed class OnnxPack
         var options = new SamEverythingOptions();
         var vocabulary = new SegmentVocabulary();
         if (Config("sam") is not JsonElement config || config.ValueKind != JsonValueKind.Object) return (options, vocabulary);
-        string field = $"{Path.Combine(Folder, PackManifest.FileName)}: components.sam.config";
+        string field = $"{ManifestPath}: components.sam.config";
         try
         {
             foreach (var p in config.EnumerateObject())

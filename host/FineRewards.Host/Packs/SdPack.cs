@@ -7,9 +7,6 @@ using FineRewards.Diffusion.Pipelines;
 
 namespace FineRewards.Host.Packs;
 
-/// <summary>One component of a pack folder with its path resolved against the folder.</summary>
-public sealed record ResolvedComponent(string Name, string Kind, string Path, bool Exists);
-
 /// <summary>
 /// A pack folder for a user's Stable Diffusion model: pack.json names the checkpoint (a single file or a
 /// diffusers folder, never copied into the pack) as component "diffusion", and optionally the reward
@@ -73,22 +70,13 @@ public static class SdPack
         string name = Path.GetFileName(Path.GetFullPath(packFolder).TrimEnd(Path.DirectorySeparatorChar));
         var config = JsonSerializer.SerializeToElement(new Dictionary<string, string> { ["prediction_type"] = predictionType ?? "epsilon" });
         PackManifest manifest = PackManifest.UpdateComponent(packFolder, name, "diffusion",
-            new PackComponent(file ? SingleFileKind : DiffusersKind, Stored(packFolder, checkpoint), config),
+            new PackComponent(file ? SingleFileKind : DiffusersKind, PackComponents.Stored(packFolder, checkpoint), config),
             $"Stable Diffusion pack for {Path.GetFileName(checkpoint)}");
         foreach (var (part, kind, _) in OptionalParts)
             if (optional.TryGetValue(part, out var path))
-                manifest = PackManifest.UpdateComponent(packFolder, name, part, new PackComponent(kind, Stored(packFolder, path)));
+                manifest = PackManifest.UpdateComponent(packFolder, name, part, new PackComponent(kind, PackComponents.Stored(packFolder, path)));
         return manifest;
     }
-
-    /// <summary>Every component of the pack with its path resolved, and the optional parts it lacks (path null).</summary>
-    public static IReadOnlyList<ResolvedComponent> Components(string packFolder, PackManifest manifest) =>
-        (manifest.Components ?? new Dictionary<string, PackComponent>())
-        .Select(c =>
-        {
-            string path = Resolve(packFolder, c.Value.Path);
-            return new ResolvedComponent(c.Key, c.Value.Kind, path, File.Exists(path) || Directory.Exists(path));
-        }).ToList();
 
     /// <summary>Loads the pack's diffusion model as a pipeline (a single file with the pack's config).</summary>
     public static StableDiffusionPipeline LoadPipeline(string packFolder, PipelineOptions options)
@@ -96,7 +84,7 @@ public static class SdPack
         var manifest = PackManifest.Load(Path.Combine(packFolder, PackManifest.FileName));
         var diffusion = manifest.Components?.GetValueOrDefault("diffusion")
             ?? throw new InputException(packFolder, $"{PackManifest.FileName} has no \"diffusion\" component");
-        string path = Resolve(packFolder, diffusion.Path);
+        string path = PackComponents.Resolve(packFolder, diffusion.Path);
         if (!File.Exists(path) && !Directory.Exists(path))
             throw new InputException(packFolder, $"the diffusion checkpoint {path} named in {PackManifest.FileName} does not exist");
         var config = SingleFileConfig.FromJsonElement(diffusion.Config, $"{Path.Combine(packFolder, PackManifest.FileName)}: components.diffusion.config");
@@ -110,14 +98,5 @@ public static class SdPack
         {
             throw new InputException(path, e.Message);
         }
-    }
-
-    static string Resolve(string packFolder, string path) => Path.GetFullPath(Path.IsPathRooted(path) ? path : Path.Combine(packFolder, path));
-
-    /// <summary>Relative (forward slashes) when inside the pack folder, else absolute.</summary>
-    static string Stored(string packFolder, string path)
-    {
-        string full = Path.GetFullPath(path), root = Path.GetFullPath(packFolder).TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
-        return full.StartsWith(root, StringComparison.Ordinal) ? Path.GetRelativePath(root, full).Replace('\\', '/') : full;
     }
 }

@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Core.Packs;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.Ranking;
 using FineRewards.Server.Models;
@@ -137,7 +138,7 @@ public static class SubmissionValidator
             throw new HostException(RefusalKind.FailedPrecondition, "pack",
                 $"pack \"{pack}\" is {availability.State.ToString().ToLowerInvariant()}: {string.Join("; ", availability.Problems)}");
         var capabilities = catalog.Capabilities(pack);
-        capabilities.CheckPrompt?.Invoke(prompt, "prompt");
+        catalog.Pack(pack).ValidatePrompt(prompt, "prompt");
         return (pack, prompt, capabilities);
     }
 

@@ -78,7 +78,7 @@ public sealed class JobRunner(ModelCatalog catalog, ImageStore images, ILogger<J
     IReadOnlyList<JobEventData> Run(Job job, IImageGenerator generator, Action<IReadOnlyList<JobEventData>> append, ProgressWriter writer, CancellationToken ct)
     {
         var spec = job.Spec;
-        var rewards = spec.Rewards.Select(name => catalog.Rewards.Single(r => r.Name == name)).ToList();
+        var rewards = spec.Rewards.Select(name => catalog.Reward(spec.Pack, name)).ToList();
         var wanted = job.BeginGeneration();
         string loraHashes = GenerationParameters.LoraHashes(spec.Loras);
         Dictionary<int, string> parameters = [];

@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Core.Packs;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Models;
 using Grpc.Core;
@@ -47,13 +48,17 @@ public sealed class HostGrpcService(ModelCatalog catalog, HostOptions options) :
                 },
             };
             info.Problems.AddRange(p.Problems);
+            info.Fix = p.Fix;
             var capabilities = catalog.Capabilities(p.Name);
             info.Rewards.AddRange(capabilities.Rewards);
             info.DefaultRewards.AddRange(capabilities.DefaultRewards);
             info.Samplers.AddRange(capabilities.Samplers);
             response.Packs.Add(info);
         }
-        response.Rewards.AddRange(catalog.Rewards.Select(r => new Api.RewardInfo { Name = r.Name, Version = r.Version }));
+        // Every pack's rewards, named from the start (a pack still loading has them too); the version once loaded.
+        var versions = catalog.LoadedRewards().ToDictionary(r => r.Name, r => r.Version);
+        response.Rewards.AddRange(response.Packs.SelectMany(p => p.Rewards).Distinct()
+            .Select(name => new Api.RewardInfo { Name = name, Version = versions.GetValueOrDefault(name, "") }));
         response.Judges.AddRange(catalog.Judges.Select(j => new Api.JudgeInfo { Name = j.Name, Version = j.Version }));
         return Task.FromResult(response);
     }

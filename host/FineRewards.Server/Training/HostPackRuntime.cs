@@ -1,26 +1,26 @@
-using FineRewards.Core;
 using FineRewards.Core.Contracts;
+using FineRewards.Core.Packs;
 using FineRewards.Core.Training;
 
 namespace FineRewards.Server.Training;
 
 /// <summary>
-/// The host's models for one pack as the round engine wants them: the catalog's loaded generator
-/// and rewards, and the pack's LoRA trainer. The host has no ground truth (real packs have none).
+/// A served pack as the round engine wants it in the host: the catalog's loaded generator and rewards
+/// (shared with generation jobs) and the pack's own trainer and settings. No ground truth: the host
+/// reports rewards, never a world's accuracy, whatever the pack.
 /// </summary>
-public sealed class HostPackRuntime(string pack, IImageGenerator generator, ILoraTrainer trainer, IReadOnlyList<IReward> rewards) : IPackRuntime
+public sealed class HostPackRuntime(IModelPack pack, IImageGenerator generator, Func<string, IReward> reward) : IModelPack
 {
-    public string Pack => pack;
+    public string Name => pack.Name;
+    public PackStatus Check() => pack.Check();
+    public PackCapabilities Capabilities => pack.Capabilities;
+    public GenerationSettings DefaultGeneration => pack.DefaultGeneration;
+    public IReadOnlyList<string> ProbePrompts => pack.ProbePrompts;
     public IImageGenerator? Generator => generator;
-    public ILoraTrainer? Trainer => trainer;
+    public ILoraTrainer? Trainer => pack.Trainer;
     public IGroundTruth? GroundTruth => null;
-    public GenerationSettings DefaultGeneration { get; init; } = new();
-    public IReadOnlyList<string> RewardNames => rewards.Select(r => r.Name).ToList();
-
-    public IReward CreateReward(string name) =>
-        rewards.FirstOrDefault(r => r.Name == name) ?? throw new InputException("options.rewards", $"the host has no reward \"{name}\"");
-
-    public void ValidatePrompt(string prompt, string field) { }
-
+    public IReward CreateReward(string name) => reward(name);
+    public void ValidatePrompt(string prompt, string field) => pack.ValidatePrompt(prompt, field);
+    /// <summary>The catalog owns the pack.</summary>
     public void Dispose() { }
 }

@@ -49,10 +49,11 @@ public sealed record TrainingJobSpec(
         if (rounds is < 1 or > MaxRounds) throw new InputException("options.rounds", $"{s.Rounds}; expected 1 to {MaxRounds}");
         int k = s.K == 0 ? 4 : s.K;
         if (k < 1 || k > limits.MaxK) throw new InputException("options.k", $"{s.K}; expected 1 to the host's limit of {limits.MaxK}");
-        var known = catalog.Rewards.Select(r => r.Name).ToList();
+        var known = catalog.Capabilities(pack).Rewards!;
         var rewards = s.Rewards.Count == 0 ? known : s.Rewards.Select(r => r.Trim()).ToList();
         for (int i = 0; i < rewards.Count; i++)
-            if (!known.Contains(rewards[i])) throw new InputException($"options.rewards[{i}]", $"no reward \"{rewards[i]}\"; the host has {string.Join(", ", known)}");
+            if (!known.Contains(rewards[i]))
+                throw new InputException($"options.rewards[{i}]", $"no reward \"{rewards[i]}\" for pack \"{pack}\"; it has: {(known.Count == 0 ? "none" : string.Join(", ", known))}");
         if (rewards.Distinct().Count() != rewards.Count) throw new InputException("options.rewards", "a reward is named twice");
         string combine = (s.Combine ?? CombineKind.Arl) switch
         {
@@ -63,7 +64,7 @@ public sealed record TrainingJobSpec(
             CombineKind.Single => throw new InputException("options.single_reward", $"\"{s.SingleReward}\" is not one of the rewards ({string.Join(", ", rewards)})"),
             _ => throw new InputException("options.combine_method", "unknown value"),
         };
-        if (s.IncludeGenerated && rewards.Count == 0) throw new InputException("options.rewards", "the host has no rewards to rank generated images with");
+        if (s.IncludeGenerated && rewards.Count == 0) throw new InputException("options.rewards", $"pack \"{pack}\" has no rewards to rank generated images with");
         if (s.StepsPerRound < 0) throw new InputException("options.steps_per_round", $"{s.StepsPerRound} is negative");
         if (s.StepsPerImage < 0) throw new InputException("options.steps_per_image", $"{s.StepsPerImage} is negative");
         if (s.StepsPerRound > 0 && s.StepsPerImage > 0) throw new InputException("options.steps_per_round", "give steps_per_round or steps_per_image, not both");

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Core.Packs;
 using FineRewards.Core.Training;
 using FineRewards.Server.Feedback;
 using FineRewards.Server.Jobs;
@@ -18,7 +19,7 @@ namespace FineRewards.Server.Training;
 /// <see cref="RoundEngine"/> when generated images are wanted (or trains on the feedback alone),
 /// copies the LoRA into {data}/loras and registers it. Progress becomes numbered events.
 /// </summary>
-public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, HostOptions options, FeedbackStore feedback, ImageStore images,
+public sealed class TrainingRunner(ModelCatalog catalog, HostOptions options, FeedbackStore feedback, ImageStore images,
     TrainingDatabase db, ILogger<TrainingRunner> logger)
 {
     public static readonly TimeSpan ProgressInterval = TimeSpan.FromMilliseconds(100);
@@ -40,9 +41,9 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
         try
         {
             var generator = await catalog.GeneratorAsync(spec.Pack, linked.Token);
-            var trainer = models.Trainers?.GetValueOrDefault(spec.Pack)
-                ?? throw new HostException(RefusalKind.FailedPrecondition, "options.pack", $"pack \"{spec.Pack}\" has no LoRA trainer in this host");
-            var runtime = new HostPackRuntime(spec.Pack, generator, trainer, catalog.Rewards);
+            var pack = catalog.Pack(spec.Pack);
+            if (pack.Trainer is null) throw new HostException(RefusalKind.FailedPrecondition, "options.pack", $"pack \"{spec.Pack}\" has no LoRA trainer in this host");
+            var runtime = new HostPackRuntime(pack, generator, name => catalog.Reward(spec.Pack, name));
 
             // A job resumed after a restart finds its folder: the export below writes the same files again,
             // and the round engine continues its run from the last finished step.
@@ -51,7 +52,7 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
             Directory.CreateDirectory(extra);
             var all = TrainingFeedback(feedback.List(spec.ProfileId));
             var pairs = spec.FeedbackIds is { } ids ? all.Where(f => ids.Contains(f.Id)).ToList() : all;
-            int size = models.TrainingSizes?.GetValueOrDefault(spec.Pack) ?? GenerationJobSpec.DefaultSize;
+            int size = pack.DefaultGeneration.Width;
             var prepared = new List<TrainingImages.Preparation>();
             foreach (var f in pairs)
             {
@@ -76,7 +77,7 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
             var progress = new EventProgress(job);
             var (checkpoint, metrics) = await Task.Run(() => spec.IncludeGenerated
                 ? Rounds(runtime, spec, folder, prompts, pairs.Count > 0 ? extra : null, progress, linked.Token)
-                : FeedbackOnly(trainer, spec, folder, extra, progress, job, linked.Token), linked.Token);
+                : FeedbackOnly(pack.Trainer, spec, folder, extra, progress, job, linked.Token), linked.Token);
             linked.Token.ThrowIfCancellationRequested();
 
             // The check reads the run's checkpoint, so a job cancelled during it leaves no file in {data}/loras.
@@ -118,9 +119,9 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
     }
 
     /// <summary>The new LoRA against the base model on the job's prompts (topped up with the pack's probes), with the job's rewards.</summary>
-    LoraEvaluation Guard(IPackRuntime runtime, TrainingJobSpec spec, IReadOnlyList<string> prompts, string lora, IRunProgress progress, CancellationToken ct)
+    LoraEvaluation Guard(IModelPack runtime, TrainingJobSpec spec, IReadOnlyList<string> prompts, string lora, IRunProgress progress, CancellationToken ct)
     {
-        var probes = models.ProbePrompts?.GetValueOrDefault(spec.Pack) ?? [];
+        var probes = runtime.ProbePrompts;
         var clock = Stopwatch.StartNew();
         return LoraGuard.Evaluate(runtime.RequireGenerator(), runtime.CreateRewards(spec.Rewards), prompts, probes, runtime.DefaultGeneration, spec.Seed, lora,
             (done, total) =>
@@ -131,7 +132,7 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostModels models, Host
             }, ct);
     }
 
-    static (string Checkpoint, IReadOnlyDictionary<string, double> Metrics) Rounds(IPackRuntime runtime, TrainingJobSpec spec, string folder,
+    static (string Checkpoint, IReadOnlyDictionary<string, double> Metrics) Rounds(IModelPack runtime, TrainingJobSpec spec, string folder,
         IReadOnlyList<string> prompts, string? extra, IRunProgress progress, CancellationToken ct)
     {
         string promptsFile = Path.Combine(folder, "prompts.txt");

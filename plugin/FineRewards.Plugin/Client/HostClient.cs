@@ -137,7 +137,8 @@ public sealed class HostClient : IHostClient
         && (a.Host?.ReadyPacks ?? []).SequenceEqual(b.Host?.ReadyPacks ?? []) && (a.Host?.Rewards ?? []).SequenceEqual(b.Host?.Rewards ?? [])
         && (a.Host?.Packs ?? []).Select(Signature).SequenceEqual((b.Host?.Packs ?? []).Select(Signature));
 
-    static string Signature(PackView p) => $"{p.Name}|{p.Ready}|{string.Join(",", p.Rewards)}|{string.Join(",", p.DefaultRewards)}|{string.Join(",", p.Samplers)}";
+    static string Signature(PackView p) =>
+        $"{p.Name}|{p.Ready}|{p.State}|{string.Join(",", p.Rewards)}|{string.Join(",", p.DefaultRewards)}|{string.Join(",", p.Samplers)}|{string.Join(";", p.Problems)}|{p.Fix}";
 
     /// <summary>What went wrong, in words: gRPC's own texts ("Error connecting to subchannel.") say nothing to a user.</summary>
     static string Why(RpcException e) => e.StatusCode switch
@@ -178,7 +179,10 @@ public sealed class HostClient : IHostClient
             // A host from before per-pack capabilities lists no pack rewards: its rewards are the host's.
             Packs = caps.Packs.Select(p => new PackView(p.Name, p.State == PackState.Ready,
                 p.Rewards.Count > 0 ? p.Rewards.ToList() : rewards,
-                p.Rewards.Count > 0 ? p.DefaultRewards.ToList() : PackView.AssumedDefaults(rewards), p.Samplers.ToList())).ToList(),
+                p.Rewards.Count > 0 ? p.DefaultRewards.ToList() : PackView.AssumedDefaults(rewards), p.Samplers.ToList())
+            {
+                State = p.State.ToString().ToLowerInvariant(), Problems = p.Problems.ToList(), Fix = p.Fix,
+            }).ToList(),
         };
         if (!caps.ProtocolVersion.StartsWith("1.", StringComparison.Ordinal))
             return new ConnectionStatus(ConnectionState.Unreachable, $"host speaks protocol {caps.ProtocolVersion}; this plugin knows 1.x", [], info);

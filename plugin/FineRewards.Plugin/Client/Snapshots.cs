@@ -44,6 +44,13 @@ public sealed record HostInfo(
 /// <summary>A pack as the host lists it: whether it is ready, the rewards that can score it, those a job uses unless told, its samplers.</summary>
 public sealed record PackView(string Name, bool Ready, IReadOnlyList<string> Rewards, IReadOnlyList<string> DefaultRewards, IReadOnlyList<string> Samplers)
 {
+    /// <summary>"ready", "loading", "missing" or "failed", as the host says.</summary>
+    public string State { get; init; } = Ready ? "ready" : "missing";
+    /// <summary>What the host found wrong, each with the path it looked at.</summary>
+    public IReadOnlyList<string> Problems { get; init; } = [];
+    /// <summary>The host's advice for <see cref="Problems"/>.</summary>
+    public string Fix { get; init; } = "";
+
     /// <summary>For a host that declares no default set: what newer hosts default to, every reward but the random baseline.</summary>
     public static IReadOnlyList<string> AssumedDefaults(IReadOnlyList<string> rewards) => rewards.Where(r => r != "random").ToList();
 }

@@ -30,7 +30,9 @@ public static class PromptPanel
             var names = host.Packs.Select(k => k.Name).ToList();
             int at = Math.Max(0, names.IndexOf(p.Pack.Length == 0 ? host.DefaultPack : p.Pack));
             ui.Label("Pack", t.TextDim, ui.SmallFont);
-            if (ui.Segmented("prompt.pack", names, ref at)) p.Pack = names[at];
+            // Every pack the host has, a pack it cannot run marked so: choosing it shows the host's message and fix.
+            var labels = host.Packs.Select(k => k.Ready ? k.Name : $"{k.Name} ({k.State})").ToList();
+            if (ui.Segmented("prompt.pack", labels, ref at)) p.Pack = names[at];
             ui.Tooltip("The host's model packs; each has its own rewards and samplers.");
         }
         var pack = host?.Pack(p.Pack);
@@ -119,13 +121,32 @@ public static class PromptPanel
         }
     }
 
+    /// <summary>
+    /// The chosen pack when the host lists it as not ready (missing files, failed, loading), unless the connection's own
+    /// message already says so (the default pack); null when it can run.
+    /// </summary>
+    public static PackView? UnusablePack(PromptState p, ClientSnapshot snapshot)
+    {
+        var host = snapshot.Connection.Host;
+        if (host is null) return null;
+        var pack = host.Pack(p.Pack);
+        bool saidByConnection = snapshot.Connection.State == ConnectionState.MissingModels && pack.Name == host.DefaultPack;
+        return pack.Ready || saidByConnection ? null : pack;
+    }
+
     /// <summary>The lines under Generate: what the user must know before pressing it again.</summary>
-    static List<(string Text, SKColor Colour, int MaxLines)> Messages(Ui.Ui ui, ConnectionStatus connection, PromptCheck? refusal, JobView? current)
+    static List<(string Text, SKColor Colour, int MaxLines)> Messages(Ui.Ui ui, ConnectionStatus connection, PromptCheck? refusal, JobView? current, PackView? unusable)
     {
         var t = ui.Theme;
         var lines = new List<(string, SKColor, int)>();
         // The status bar cuts it to one line (a docker is narrow): here it is whole, by the button it disables.
-        if (connection.State is ConnectionState.Unreachable or ConnectionState.MissingModels) lines.Add((connection.Message, t.Warning, 4));
+        if (connection.State is ConnectionState.Unreachable || connection.State is ConnectionState.MissingModels && unusable is null)
+            lines.Add((connection.Message, t.Warning, 4));
+        if (unusable is { } u)
+        {
+            lines.Add(($"pack {u.Name} is {u.State}" + (u.Problems.Count > 0 ? ": " + string.Join("; ", u.Problems) : ""), t.Bad, 5));
+            if (u.Fix.Length > 0) lines.Add((u.Fix, t.Warning, 3));
+        }
         if (refusal is { } r)
         {
             lines.Add(($"The pack cannot judge this prompt: {r.Message}", t.Bad, 4));
@@ -140,11 +161,11 @@ public static class PromptPanel
     }
 
     /// <summary>The height <see cref="Actions"/> needs at this width.</summary>
-    public static float ActionsHeight(Ui.Ui ui, ConnectionStatus connection, PromptCheck? refusal, JobView? current, float width)
+    public static float ActionsHeight(Ui.Ui ui, ConnectionStatus connection, PromptCheck? refusal, JobView? current, float width, PackView? unusable = null)
     {
         float h = 28 + ui.Theme.Spacing;
         if (current is { Phase: JobPhase.Running or JobPhase.Queued or JobPhase.Submitting }) h += 14 + ui.Theme.Spacing;
-        foreach (var (text, _, max) in Messages(ui, connection, refusal, current))
+        foreach (var (text, _, max) in Messages(ui, connection, refusal, current, unusable))
             h += Math.Min(max, Ui.Ui.Wrap(text, width, ui.SmallFont, ui).Count) * ui.SmallFont.Size * 1.35f + ui.Theme.Spacing;
         return h;
     }
@@ -155,13 +176,17 @@ public static class PromptPanel
         var t = ui.Theme;
         var connection = snapshot.Connection;
         bool running = current is { Finished: false };
-        bool ready = connection.State == ConnectionState.Ready;
+        var unusable = UnusablePack(p, snapshot);
+        // A ready pack other than a missing default one still runs: the host serves each pack on its own.
+        var host = connection.Host;
+        bool otherPackReady = host is not null && host.Pack(p.Pack) is { Ready: true } picked && picked.Name != host.DefaultPack;
+        bool ready = (connection.State == ConnectionState.Ready || connection.State == ConnectionState.MissingModels && otherPackReady) && unusable is null;
         bool canGenerate = ready && !running && p.Prompt.Trim().Length > 0 && pending.Rewards.Count > 0 && pending.Refusal is null;
         ui.BeginRow(28);
         bool generate = ui.Button("prompt.generate", running ? "Generating…" : "Generate", canGenerate, width: 130, primary: true);
         // Above the button: below it is the progress this tooltip is about.
         if (!canGenerate)
-            ui.Tooltip(!ready ? connection.Message : running ? "a job is running" : pending.Refusal is { } r ? r.Message
+            ui.Tooltip(unusable is { } u ? $"pack {u.Name} is {u.State}" : !ready ? connection.Message : running ? "a job is running" : pending.Refusal is { } r ? r.Message
                 : p.Prompt.Trim().Length == 0 ? "write a prompt first" : "choose at least one reward", above: true);
         if (ui.Button("prompt.cancel", "Cancel", running)) client.Cancel(current!.JobId);
         ui.EndRow();
@@ -178,7 +203,7 @@ public static class PromptPanel
             ui.DrawTextIn(CandidatesPanel.PhaseText(current), ui.Allocate(0, 14), t.TextDim, ui.SmallFont);
             ui.EndRow();
         }
-        foreach (var (text, colour, max) in Messages(ui, connection, pending.Refusal, current)) ui.Paragraph(text, colour, ui.SmallFont, maxLines: max);
+        foreach (var (text, colour, max) in Messages(ui, connection, pending.Refusal, current, unusable)) ui.Paragraph(text, colour, ui.SmallFont, maxLines: max);
 
         if (!generate) return null;
         long.TryParse(p.Seed, NumberStyles.None, CultureInfo.InvariantCulture, out long seed);

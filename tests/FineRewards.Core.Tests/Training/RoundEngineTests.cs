@@ -1,3 +1,4 @@
+using FineRewards.Core.Packs;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using FineRewards.Core.Contracts;
@@ -263,11 +264,11 @@ public sealed class RoundEngineTests : IDisposable
     [Fact]
     public void Registry_names_the_pack_when_no_engine_is_registered()
     {
-        var registry = new PackRuntimeRegistry().Register("test-pack", () => new TestDoubleRuntime());
+        var registry = new PackRegistry().Register("test-pack", () => new TestDoubleRuntime());
         var e = Assert.Throws<InputException>(() => registry.Resolve("shapes"));
         Assert.Contains("pack \"shapes\"", e.Message);
         Assert.Contains("test-pack", e.Message);
-        Assert.Equal("test-pack", registry.Resolve("test-pack").Pack);
+        Assert.Equal("test-pack", registry.Resolve("test-pack").Name);
     }
 
     sealed class ManifestWatcher(string path) : IRunProgress

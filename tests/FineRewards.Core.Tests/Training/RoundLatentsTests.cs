@@ -1,3 +1,4 @@
+using FineRewards.Core.Packs;
 using System.Text.Json.Nodes;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.IO;
@@ -186,32 +187,36 @@ public sealed class RoundLatentsTests : IDisposable
         foreach (var f in Directory.GetFiles(from, "*", SearchOption.AllDirectories)) File.Copy(f, f.Replace(from, to));
     }
 
-    sealed class NoTruthRuntime : IPackRuntime
+    sealed class NoTruthRuntime : IModelPack
     {
         readonly TestDoubleRuntime inner = new();
-        public string Pack => inner.Pack;
+        public string Name => inner.Name;
+        public PackStatus Check() => inner.Check();
+        public PackCapabilities Capabilities => inner.Capabilities;
+        public IReadOnlyList<string> ProbePrompts => [];
         public IImageGenerator? Generator => inner.Generator;
         public ILoraTrainer? Trainer => inner.Trainer;
         public IGroundTruth? GroundTruth => null;
         public GenerationSettings DefaultGeneration => inner.DefaultGeneration;
-        public IReadOnlyList<string> RewardNames => inner.RewardNames;
         public IReward CreateReward(string name) => inner.CreateReward(name);
         public void ValidatePrompt(string prompt, string field) => inner.ValidatePrompt(prompt, field);
         public void Dispose() { }
     }
 
     /// <summary>The test double runtime whose rewards count the images they score.</summary>
-    sealed class CountingRuntime : IPackRuntime
+    sealed class CountingRuntime : IModelPack
     {
         readonly TestDoubleRuntime inner = new();
         public int Scored;
         public TestDoubleGenerator TestGenerator => inner.TestGenerator;
-        public string Pack => inner.Pack;
+        public string Name => inner.Name;
+        public PackStatus Check() => inner.Check();
+        public PackCapabilities Capabilities => inner.Capabilities;
+        public IReadOnlyList<string> ProbePrompts => [];
         public IImageGenerator? Generator => inner.Generator;
         public ILoraTrainer? Trainer => inner.Trainer;
         public IGroundTruth? GroundTruth => inner.GroundTruth;
         public GenerationSettings DefaultGeneration => inner.DefaultGeneration;
-        public IReadOnlyList<string> RewardNames => inner.RewardNames;
         public IReward CreateReward(string name) => new Counted(inner.CreateReward(name), this);
         public void ValidatePrompt(string prompt, string field) => inner.ValidatePrompt(prompt, field);
         public void Dispose() { }

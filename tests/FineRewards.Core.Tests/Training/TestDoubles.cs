@@ -1,3 +1,4 @@
+using FineRewards.Core.Packs;
 using System.Security.Cryptography;
 using System.Text;
 using FineRewards.Core.Contracts;
@@ -81,16 +82,18 @@ public sealed class TestDoubleGroundTruth : IGroundTruth
             image.Pixels[0] % 2 == 0 ? [] : ["pixel 0 is odd"]);
 }
 
-public sealed class TestDoubleRuntime : IPackRuntime
+public sealed class TestDoubleRuntime : IModelPack
 {
-    public string Pack => "test-pack";
+    public string Name => "test-pack";
+    public PackStatus Check() => new(Name, "(in memory)", new PackManifest(Name, "1", null, []), []);
+    public PackCapabilities Capabilities { get; } = new(["bright", "dark", "second"]);
+    public IReadOnlyList<string> ProbePrompts => [];
     public TestDoubleGenerator TestGenerator { get; } = new();
     public TestDoubleTrainer TestTrainer { get; } = new();
     public IImageGenerator? Generator => TestGenerator;
     public ILoraTrainer? Trainer => TestTrainer;
     public IGroundTruth? GroundTruth { get; } = new TestDoubleGroundTruth();
     public GenerationSettings DefaultGeneration { get; } = new(Steps: 2, Width: 8, Height: 8);
-    public IReadOnlyList<string> RewardNames => ["bright", "dark", "second"];
 
     public IReward CreateReward(string name) => name switch
     {
