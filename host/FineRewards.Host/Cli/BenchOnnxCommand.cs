@@ -45,31 +45,52 @@ public static class BenchOnnxCommand
 
             var images = Images(count, side);
             var rows = new List<Row>();
+            var memory = new List<MemoryRow>();
             const string prompt = "a photo of two dogs and a red frisbee in a park";
             if (Want("clip", OnnxPack.ClipKind) || Want("sam", OnnxPack.SamKind))
             {
-                using var clip = onnx.LoadClip(runtime);
+                using var clip = Load("clip (vision + text)", memory, () => onnx.LoadClip(runtime));
                 if (Want("clip", OnnxPack.ClipKind))
                 {
-                    rows.Add(Measure("clip image", count, repeat, [clip.Vision], () => clip.EmbedImages(images)));
                     var labels = new SegmentVocabulary().For(prompt).Select(l => $"a photo of a {l}").ToList();
-                    rows.Add(Measure($"clip text ({labels.Count} labels)", count, repeat, [clip.Text], () => clip.EmbedTexts(labels)));
+                    memory[^1] = memory[^1] with
+                    {
+                        RunPeakMiB = RunPeak(() =>
+                        {
+                            rows.Add(Measure("clip image", count, repeat, [clip.Vision], () => clip.EmbedImages(images)));
+                            rows.Add(Measure($"clip text ({labels.Count} labels)", count, repeat, [clip.Text], () => clip.EmbedTexts(labels)));
+                        }),
+                    };
                 }
                 if (Want("sam", OnnxPack.SamKind))
                 {
-                    using var sam = onnx.LoadSam(runtime);
+                    using var sam = Load("sam (encoder + decoder)", memory, () => onnx.LoadSam(runtime));
                     var (everything, vocabulary) = onnx.SamSettings();
                     var segmenter = new OnnxSegmenter(sam, clip, vocabulary, new OnnxSegmenterOptions(everything));
                     int segments = 0;
-                    rows.Add(Measure($"sam everything + clip labels ({everything.PointsPerSide}x{everything.PointsPerSide} points)", count, repeat,
-                        [sam.Encoder, sam.Decoder, clip.Vision, clip.Text], () => segments = segmenter.Segment(prompt, images).Sum(s => s.Count)));
+                    memory[^1] = memory[^1] with
+                    {
+                        RunPeakMiB = RunPeak(() => rows.Add(Measure($"sam everything + clip labels ({everything.PointsPerSide}x{everything.PointsPerSide} points)", count, repeat,
+                            [sam.Encoder, sam.Decoder, clip.Vision, clip.Text], () => segments = segmenter.Segment(prompt, images).Sum(s => s.Count)))),
+                    };
                     rows[^1] = rows[^1] with { Note = $"{segments} segments in {count} images" };
                 }
             }
             if (Want("captioner", OnnxPack.CaptionerKind))
             {
-                using var captioner = new OnnxCaptioner(new OnnxCaptionerOptions(onnx.Require("captioner", OnnxPack.CaptionerKind, "bench onnx --models captioner"), Runtime: runtime));
-                rows.Add(Measure("captioner (greedy, 30 tokens max)", count, repeat, [captioner.Encoder, captioner.Decoder], () => captioner.Caption(images)));
+                string folder = onnx.Require("captioner", OnnxPack.CaptionerKind, "bench onnx --models captioner");
+                using var captioner = Load("captioner", memory, () => new OnnxCaptioner(new OnnxCaptionerOptions(folder, Runtime: runtime)));
+                string decoding = captioner.UsesCache ? "with past key values" : "prefix rerun";
+                memory[^1] = memory[^1] with
+                {
+                    RunPeakMiB = RunPeak(() => rows.Add(Measure($"captioner (greedy, 30 tokens max, {decoding})", count, repeat, captioner.Graphs, () => captioner.Caption(images)))),
+                };
+                if (captioner.UsesCache)
+                {
+                    // The same export decoded without its cache, for the comparison.
+                    using var prefix = new OnnxCaptioner(new OnnxCaptionerOptions(folder, Runtime: runtime, UseCache: false));
+                    rows.Add(Measure("captioner (greedy, 30 tokens max, prefix rerun)", count, repeat, prefix.Graphs, () => prefix.Caption(images)));
+                }
             }
             if (rows.Count == 0) throw new InputException("--pack", "the pack has none of clip, sam, captioner");
 
@@ -77,6 +98,11 @@ public static class BenchOnnxCommand
             Console.Out.WriteLine($"{"model",-58} {"ms/cand",9} {"inside",9} {"outside",9} {"outside %",9}");
             foreach (var r in rows)
                 Console.Out.WriteLine($"{r.Model,-58} {r.TotalMs,9:0.0} {r.InsideMs,9:0.0} {r.OutsideMs,9:0.0} {r.OutsidePercent,8:0.0}%{(r.Note is null ? "" : "  " + r.Note)}");
+            Console.Out.WriteLine();
+            Console.Out.WriteLine($"{"resident memory (MiB)",-58} {"load peak",9} {"loaded",9} {"run peak",9}");
+            foreach (var m in memory)
+                Console.Out.WriteLine($"{m.Model,-58} {m.LoadPeakMiB,9:0} {m.LoadedMiB,9:0} {m.RunPeakMiB,9:0}");
+            Console.Out.WriteLine("load peak / loaded: resident size above the process before loading, at the peak and after; run peak: above the loaded process, during the timed runs (on top of the models loaded before it)");
             if (parse.GetValue(json) is string path)
             {
                 var doc = new JsonObject
@@ -95,6 +121,13 @@ public static class BenchOnnxCommand
                         ["outside_percent"] = r.OutsidePercent,
                         ["note"] = r.Note,
                     }).ToArray()),
+                    ["memory"] = new JsonArray(memory.Select(m => (JsonNode)new JsonObject
+                    {
+                        ["model"] = m.Model,
+                        ["load_peak_mib"] = Math.Round(m.LoadPeakMiB, 1),
+                        ["loaded_mib"] = Math.Round(m.LoadedMiB, 1),
+                        ["run_peak_mib"] = Math.Round(m.RunPeakMiB, 1),
+                    }).ToArray()),
                 };
                 FineRewards.Core.IO.AtomicFile.WriteAllText(path, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             }
@@ -107,6 +140,27 @@ public static class BenchOnnxCommand
     {
         public double OutsideMs => TotalMs - InsideMs;
         public double OutsidePercent => TotalMs <= 0 ? 0 : 100 * OutsideMs / TotalMs;
+    }
+
+    /// <summary>Resident memory of loading a model: the peak while loading and what stays, above the process before it.</summary>
+    sealed record MemoryRow(string Model, double LoadPeakMiB, double LoadedMiB, double RunPeakMiB = 0);
+
+    static T Load<T>(string model, List<MemoryRow> memory, Func<T> load)
+    {
+        ResidentMemory.ResetPeak();
+        double before = ResidentMemory.CurrentMiB();
+        var loaded = load();
+        memory.Add(new MemoryRow(model, ResidentMemory.PeakMiB() - before, ResidentMemory.CurrentMiB() - before));
+        return loaded;
+    }
+
+    /// <summary>The peak resident size during <paramref name="run"/> above the size before it.</summary>
+    static double RunPeak(Action run)
+    {
+        ResidentMemory.ResetPeak();
+        double before = ResidentMemory.CurrentMiB();
+        run();
+        return ResidentMemory.PeakMiB() - before;
     }
 
     /// <summary>One warm-up, then <paramref name="repeats"/> timed runs; wall time and time inside the graphs, per candidate.</summary>

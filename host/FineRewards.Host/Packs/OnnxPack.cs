@@ -36,7 +36,7 @@ public sealed class OnnxPack(string folder, PackManifest manifest) : PackCompone
             {
                 ClipKind => [OnnxClipOptions.GraphPath(path, "vision_model"), OnnxClipOptions.GraphPath(path, "text_model"), Path.Combine(TokenizerFolder(path), "vocab.json"), Path.Combine(TokenizerFolder(path), "merges.txt")],
                 SamKind => [OnnxClipOptions.GraphPath(path, "vision_encoder"), OnnxClipOptions.GraphPath(path, "prompt_decoder")],
-                CaptionerKind => [OnnxClipOptions.GraphPath(path, "encoder_model"), OnnxClipOptions.GraphPath(path, "decoder_model"), Path.Combine(path, "vocab.txt")],
+                CaptionerKind => [OnnxClipOptions.GraphPath(path, "encoder_model"), .. OnnxCaptioner.DecoderFiles(path), Path.Combine(path, "vocab.txt")],
                 JudgeKind or AestheticKind => [path],
                 _ => [],
             };

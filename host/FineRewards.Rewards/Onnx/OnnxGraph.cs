@@ -56,8 +56,9 @@ public sealed class OnnxGraph : IDisposable
         OutputShapes = session.OutputMetadata.ToDictionary(kv => kv.Key, kv => kv.Value.Dimensions.Select(d => (long)d).ToArray());
     }
 
+    /// <param name="extraInputs">Inputs beyond <paramref name="inputs"/> the role accepts by name (a decoder's past_key_values.*, whose count depends on the model).</param>
     /// <exception cref="InputException">The file is missing or not an ONNX graph (named by its path), or its signature does not fit the role.</exception>
-    public static OnnxGraph Load(string path, string role, IReadOnlyList<TensorSpec> inputs, IReadOnlyList<TensorSpec> outputs, OnnxRuntimeOptions? options = null)
+    public static OnnxGraph Load(string path, string role, IReadOnlyList<TensorSpec> inputs, IReadOnlyList<TensorSpec> outputs, OnnxRuntimeOptions? options = null, Func<string, bool>? extraInputs = null)
     {
         if (!File.Exists(path)) throw new InputException(path, $"{role} graph not found (expected an ONNX file here)");
         InferenceSession session;
@@ -72,7 +73,7 @@ public sealed class OnnxGraph : IDisposable
                 throw new InputException(path, $"{role} graph could not be loaded by ONNX Runtime (corrupt or not an ONNX model): {e.Message}");
             }
         }
-        var problems = Check(inputs, session.InputMetadata, required: true).Concat(Check(outputs, session.OutputMetadata, required: false)).ToList();
+        var problems = Check(inputs, session.InputMetadata, required: true, extraInputs).Concat(Check(outputs, session.OutputMetadata, required: false, null)).ToList();
         if (problems.Count > 0)
         {
             string message = $"does not fit the {role} role ({string.Join("; ", problems)}). "
@@ -84,7 +85,7 @@ public sealed class OnnxGraph : IDisposable
         return new OnnxGraph(path, role, session);
     }
 
-    static List<string> Check(IReadOnlyList<TensorSpec> expected, IReadOnlyDictionary<string, NodeMetadata> found, bool required)
+    static List<string> Check(IReadOnlyList<TensorSpec> expected, IReadOnlyDictionary<string, NodeMetadata> found, bool required, Func<string, bool>? extra)
     {
         var problems = new List<string>();
         foreach (var spec in expected)
@@ -101,7 +102,7 @@ public sealed class OnnxGraph : IDisposable
         }
         // Inputs we would not feed make the graph unusable; extra outputs are harmless.
         if (required)
-            foreach (var name in found.Keys.Where(n => expected.All(s => s.Name != n)))
+            foreach (var name in found.Keys.Where(n => expected.All(s => s.Name != n) && extra?.Invoke(n) != true))
                 problems.Add($"unexpected input {name}");
         return problems;
     }

@@ -13,6 +13,9 @@ public readonly record struct SamPoint(float X, float Y, int Label);
 /// <summary>One decoded mask: logits at the original size (threshold 0) and the model's own IoU estimate.</summary>
 public sealed record SamMask(int Width, int Height, float[] Logits, float PredictedIou);
 
+/// <summary>Reads a decoded mask where ONNX Runtime left it (logits [H,W] at the original size, valid only during the call).</summary>
+public delegate T SamMaskReader<out T>(ReadOnlySpan<float> logits, float predictedIou);
+
 /// <summary>
 /// Segment Anything through ONNX Runtime: an image encoder graph and the official prompt decoder export
 /// (segment-anything's <c>SamOnnxModel</c>, as SAM, SlimSAM and MobileSAM export it). The image embedding is
@@ -87,7 +90,11 @@ public sealed class OnnxSam : IDisposable
     /// Decodes one prompt. Points are in the original image's pixels; without box corners a padding point (label -1)
     /// is appended, as the official export expects.
     /// </summary>
-    public SamMask Decode(SamEmbedding embedding, IReadOnlyList<SamPoint> points)
+    public SamMask Decode(SamEmbedding embedding, IReadOnlyList<SamPoint> points) =>
+        Decode(embedding, points, (logits, iou) => new SamMask(embedding.Width, embedding.Height, logits.ToArray(), iou));
+
+    /// <summary>Decodes one prompt and hands the mask to <paramref name="read"/> without copying it (everything mode reads 256 masks per image and keeps few).</summary>
+    public T Decode<T>(SamEmbedding embedding, IReadOnlyList<SamPoint> points, SamMaskReader<T> read)
     {
         var (rw, rh) = Processor.ResizedSize(embedding.Width, embedding.Height);
         bool box = points.Any(p => p.Label is 2 or 3);
@@ -101,11 +108,14 @@ public sealed class OnnxSam : IDisposable
             labels[i] = points[i].Label;
         }
         if (!box) labels[n - 1] = -1;
-        return DecodeRaw(embedding, coords, labels, _noMask, 0, _maskHeight, _maskWidth);
+        return DecodeRaw(embedding, coords, labels, _noMask, 0, read, _maskHeight, _maskWidth);
     }
 
     /// <summary>The decoder on inputs already in its frame (fixture parity tests feed the reference inputs here).</summary>
-    public SamMask DecodeRaw(SamEmbedding embedding, float[] coords, float[] labels, float[] maskInput, float hasMaskInput, int maskHeight = 256, int maskWidth = 256)
+    public SamMask DecodeRaw(SamEmbedding embedding, float[] coords, float[] labels, float[] maskInput, float hasMaskInput, int maskHeight = 256, int maskWidth = 256) =>
+        DecodeRaw(embedding, coords, labels, maskInput, hasMaskInput, (logits, iou) => new SamMask(embedding.Width, embedding.Height, logits.ToArray(), iou), maskHeight, maskWidth);
+
+    T DecodeRaw<T>(SamEmbedding embedding, float[] coords, float[] labels, float[] maskInput, float hasMaskInput, SamMaskReader<T> read, int maskHeight, int maskWidth)
     {
         int n = labels.Length;
         var inputs = new Dictionary<string, OrtValue>
@@ -129,7 +139,7 @@ public sealed class OnnxSam : IDisposable
             // Several masks (a multimask export): keep the one the model rates best.
             int best = 0;
             for (int m = 1; m < iou.Length; m++) if (iou[m] > iou[best]) best = m;
-            return new SamMask(embedding.Width, embedding.Height, masks.Slice(best * plane, plane).ToArray(), iou[best]);
+            return read(masks.Slice(best * plane, plane), iou[best]);
         }
         finally
         {

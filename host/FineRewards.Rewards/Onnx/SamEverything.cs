@@ -54,13 +54,8 @@ public static class SamEverything
                 cancellationToken.ThrowIfCancellationRequested();
                 // SAM's build_point_grid: cell centres of an n x n grid over the image.
                 var point = new SamPoint((float)((gx + 0.5) / n * w), (float)((gy + 0.5) / n * h), 1);
-                var mask = sam.Decode(embedding, [point]);
-                if (mask.PredictedIou < options.PredIouThresh) continue;
-                double stability = Stability(mask.Logits, options.StabilityScoreOffset);
-                if (stability < options.StabilityScoreThresh) continue;
-                var bits = new bool[mask.Logits.Length];
-                for (int i = 0; i < bits.Length; i++) bits[i] = mask.Logits[i] > 0;
-                var region = Region(bits, w, h, mask.PredictedIou, stability);
+                var region = sam.Decode(embedding, [point], (logits, iou) =>
+                    iou < options.PredIouThresh ? null : Measure(logits, w, h, iou, options.StabilityScoreOffset, options.StabilityScoreThresh));
                 if (region is not null) candidates.Add(region);
             }
         var kept = Nms(candidates, options.BoxNmsThresh);
@@ -77,6 +72,44 @@ public static class SamEverything
             kept = Nms(cleaned, options.BoxNmsThresh);
         }
         return kept.Take(options.MaxSegments).ToList();
+    }
+
+    /// <summary>
+    /// Stability, area and box of a mask's logits in one pass over them (the mask is 256 K floats at 512 px, read once
+    /// per prompt); the bit mask is built only when the mask is kept. Same result as <see cref="Stability"/> followed by
+    /// thresholding at 0.
+    /// </summary>
+    public static SamRegion? Measure(ReadOnlySpan<float> logits, int w, int h, double iou, double offset, double stabilityThresh)
+    {
+        long above = 0, aboveLow = 0;
+        int minX = w, minY = h, maxX = -1, maxY = -1, area = 0;
+        for (int y = 0; y < h; y++)
+        {
+            var row = logits.Slice(y * w, w);
+            int first = -1, last = -1;
+            for (int x = 0; x < row.Length; x++)
+            {
+                float v = row[x];
+                if (v > -offset) aboveLow++;
+                if (v > offset) above++;
+                if (v > 0)
+                {
+                    if (first < 0) first = x;
+                    last = x;
+                    area++;
+                }
+            }
+            if (first < 0) continue;
+            if (first < minX) minX = first;
+            if (last > maxX) maxX = last;
+            if (y < minY) minY = y;
+            maxY = y;
+        }
+        double stability = aboveLow == 0 ? 0 : (double)above / aboveLow;
+        if (stability < stabilityThresh || area == 0) return null;
+        var bits = new bool[w * h];
+        for (int i = 0; i < bits.Length; i++) bits[i] = logits[i] > 0;
+        return new SamRegion(bits, w, h, new Box(minX, minY, maxX - minX + 1, maxY - minY + 1), area, iou, stability);
     }
 
     /// <summary>IoU of the mask thresholded at +offset and at -offset: a stable mask barely moves with the threshold.</summary>

@@ -73,3 +73,73 @@ public sealed class OnnxCaptionerTests
         finally { Directory.Delete(folder, true); }
     }
 }
+
+/// <summary>
+/// Decoding with past key values on the tiny exports of Fixtures/captioner-past (made by its
+/// make_tiny_captioner_past.py): Optimum's decoder_model + decoder_with_past_model pair and its merged decoder. The
+/// blue caption ends only after four "big" tokens counted from the self-attention cache, so a cache that loses or
+/// repeats tokens changes the captions.
+/// </summary>
+public sealed class OnnxCaptionerCacheTests
+{
+    static string Fixture(string layout) => Path.Combine(AppContext.BaseDirectory, "Fixtures", "captioner-past", layout);
+
+    static RgbImage Solid(byte r, byte g, byte b, int w = 20, int h = 12) =>
+        new(w, h, Enumerable.Range(0, w * h).SelectMany(_ => new[] { r, g, b }).ToArray());
+
+    static readonly RgbImage[] Images = [Solid(250, 10, 10), Solid(10, 10, 250, 7, 31), Solid(200, 0, 0), Solid(0, 0, 120, 1, 1)];
+
+    [Theory]
+    [InlineData("with-past")]
+    [InlineData("merged")]
+    public void Decoding_with_the_cache_gives_the_captions_of_decoding_without_it(string layout)
+    {
+        using var cached = new OnnxCaptioner(new OnnxCaptionerOptions(Fixture(layout)));
+        using var prefix = new OnnxCaptioner(new OnnxCaptionerOptions(Fixture(layout), UseCache: false));
+        Assert.True(cached.UsesCache);
+        Assert.False(prefix.UsesCache);
+        string[] expected = ["a red circle", "a blue square big big big big", "a red circle", "a blue square big big big big"];
+        Assert.Equal(expected, prefix.Caption(Images));
+        Assert.Equal(expected, cached.Caption(Images));
+
+        var ids = cached.Generate(Images);
+        Assert.Equal([5, 6, 7, 3], ids[0]);                     // a red circle [SEP]: the batch's other rows go on without it
+        Assert.Equal([5, 8, 9, 10, 10, 10, 10, 3], ids[1]);     // the fourth "big" ends it: all four came through the cache
+    }
+
+    [Theory]
+    [InlineData("with-past")]
+    [InlineData("merged")]
+    public void Cached_decoding_stops_at_the_length_limit_and_batches_like_one_image_at_a_time(string layout)
+    {
+        using var batched = new OnnxCaptioner(new OnnxCaptionerOptions(Fixture(layout), MaxTokens: 5, BatchSize: 8));
+        using var single = new OnnxCaptioner(new OnnxCaptionerOptions(Fixture(layout), MaxTokens: 5, BatchSize: 1));
+        var ids = batched.Generate(Images);
+        Assert.Equal(5, ids[1].Count);   // a blue square big big: cut before its end
+        Assert.Equal(["a red circle", "a blue square big big", "a red circle", "a blue square big big"], batched.Caption(Images));
+        Assert.Equal(single.Caption(Images), batched.Caption(Images));
+    }
+
+    [Fact]
+    public void A_with_past_decoder_whose_first_step_gives_no_presents_is_refused_at_load()
+    {
+        string folder = Directory.CreateTempSubdirectory("captioner-past-wrong-").FullName;
+        try
+        {
+            string source = Fixture("with-past");
+            foreach (var f in new[] { "vocab.txt", "config.json", "preprocessor_config.json" }) File.Copy(Path.Combine(source, f), Path.Combine(folder, f));
+            Directory.CreateDirectory(Path.Combine(folder, "onnx"));
+            File.Copy(Path.Combine(source, "onnx", "encoder_model.onnx"), Path.Combine(folder, "onnx", "encoder_model.onnx"));
+            File.Copy(Path.Combine(source, "onnx", "decoder_with_past_model.onnx"), Path.Combine(folder, "onnx", "decoder_with_past_model.onnx"));
+            // The plain captioner's decoder outputs logits only: nothing to start the cache from.
+            File.Copy(Path.Combine(AppContext.BaseDirectory, "Fixtures", "captioner", "onnx", "decoder_model.onnx"), Path.Combine(folder, "onnx", "decoder_model.onnx"));
+            var e = Assert.Throws<InputException>(() => new OnnxCaptioner(new OnnxCaptionerOptions(folder)));
+            Assert.Contains("decoder_model.onnx", e.Message);
+            Assert.Contains("present.0.decoder.key", e.Message);
+            // Without the cache the same folder decodes with the plain decoder.
+            using var prefix = new OnnxCaptioner(new OnnxCaptionerOptions(folder, MaxTokens: 3, UseCache: false));
+            Assert.Equal("a red circle", prefix.Caption([Solid(255, 0, 0)])[0]);
+        }
+        finally { Directory.Delete(folder, true); }
+    }
+}

@@ -64,6 +64,33 @@ public sealed class SegmentationTests
     }
 
     [Fact]
+    public void Measure_gives_the_stability_box_area_and_mask_of_the_logits_in_one_pass()
+    {
+        var random = new Random(5);
+        const int w = 37, h = 23;
+        for (int trial = 0; trial < 20; trial++)
+        {
+            // Blobs of positive logits over a negative field, some near the +-offset thresholds.
+            var logits = new float[w * h];
+            int cx = random.Next(w), cy = random.Next(h), r = 2 + random.Next(8);
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                    logits[y * w + x] = (float)(r - Math.Sqrt((x - cx) * (x - cx) + (y - cy) * (y - cy)) + random.NextDouble() - 0.5);
+            var region = SamEverything.Measure(logits, w, h, 0.9, 1.0, 0);
+            var bits = logits.Select(v => v > 0).ToArray();
+            var xs = Enumerable.Range(0, w * h).Where(i => bits[i]).Select(i => i % w).ToList();
+            var ys = Enumerable.Range(0, w * h).Where(i => bits[i]).Select(i => i / w).ToList();
+            Assert.NotNull(region);
+            Assert.Equal(bits, region.Mask);
+            Assert.Equal(xs.Count, region.Area);
+            Assert.Equal(new Box(xs.Min(), ys.Min(), xs.Max() - xs.Min() + 1, ys.Max() - ys.Min() + 1), region.Box);
+            Assert.Equal(SamEverything.Stability(logits, 1.0), region.Stability);
+            Assert.Null(SamEverything.Measure(logits, w, h, 0.9, 1.0, region.Stability + 1e-9));   // below the stability threshold
+        }
+        Assert.Null(SamEverything.Measure(new float[] { -1, -2, -0.5f, -3 }, 2, 2, 0.9, 1.0, 0));   // empty mask
+    }
+
+    [Fact]
     public void Nms_drops_the_lower_rated_of_overlapping_boxes()
     {
         SamRegion R(double x, double iou) => new(new bool[1], 1, 1, new Box(x, 0, 10, 10), 100, iou, 1);
