@@ -1,0 +1,33 @@
+using FineRewards.Cluster.Workers;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+
+namespace FineRewards.Cluster.Hosting;
+
+public static class ClusterSiloExtensions
+{
+    /// <summary>
+    /// Makes the silo a FineRewards cluster member: device placement for workers, and a worker per
+    /// configured device started with the silo. The caller registers the <see cref="Storage.IClusterStore"/>
+    /// (shared by every silo) and one keyed <see cref="IDeviceExecutor"/> per device.
+    /// </summary>
+    public static ISiloBuilder AddFineRewardsCluster(this ISiloBuilder silo, Action<ClusterSiloOptions> configure)
+    {
+        silo.Services.Configure(configure);
+        silo.Services.AddPlacementDirector<DeviceSiloPlacement, DeviceSiloPlacementDirector>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, WorkerStarter>();
+        return silo;
+    }
+}
+
+/// <summary>Starts this silo's workers once the silo is active, so they register with the scheduler.</summary>
+sealed class WorkerStarter(IGrainFactory grains, ILocalSiloDetails local, IOptions<ClusterSiloOptions> options) : ILifecycleParticipant<ISiloLifecycle>
+{
+    public void Participate(ISiloLifecycle lifecycle) =>
+        lifecycle.Subscribe(nameof(WorkerStarter), ServiceLifecycleStage.Active, async _ =>
+        {
+            foreach (string device in options.Value.Devices)
+                await grains.GetGrain<IWorkerGrain>(new WorkerKey(local.SiloAddress, device).ToString()).Start();
+        });
+}
