@@ -1,3 +1,4 @@
+using FineRewards.Cluster.Scheduling;
 using FineRewards.Server.Jobs;
 
 namespace FineRewards.Cluster.Tests;
@@ -73,5 +74,38 @@ public sealed class FailureTests
         Assert.Equal(JobCancelledEvent.RemovedFromQueue, Assert.IsType<JobCancelledEvent>((await cluster.Host.EventsAsync(waiting))[^1].Data).Reason);
         Assert.Equal(JobCancelledEvent.Interrupted, Assert.IsType<JobCancelledEvent>((await cluster.Host.EventsAsync(running))[^1].Data).Reason);
         Assert.Equal(CancelOutcome.AlreadyFinished, await cluster.Host.CancelAsync(running));
+    }
+
+    [Fact]
+    public async Task Losing_the_silo_of_the_scheduler_loses_no_queued_or_running_job()
+    {
+        // A device on every silo; the scheduler lives on one of them, and that silo is killed with a job running and two waiting.
+        var devices = new[] { new FakeDevice("p"), new FakeDevice("p"), new FakeDevice("p") };
+        await using var cluster = await TestCluster.StartAsync(i => [("gpu0", devices[i])]);
+        var scheduler = cluster.Cluster.Client.GetGrain<ISchedulerGrain>(SchedulerGrain.Key);
+        Assert.True(cluster.Cluster.TryGetGrainContext(scheduler.GetGrainId(), out var context));
+        var schedulerSilo = cluster.Cluster.Silos.Single(s => s.SiloAddress.Equals(context!.Address.SiloAddress));
+        if (schedulerSilo == cluster.Cluster.Silos[0])
+        {
+            // The first silo holds the test cluster's membership table: move the scheduler off it first.
+            await cluster.Cluster.MigrateAsync(scheduler, cluster.Cluster.Silos[1].SiloAddress);
+            schedulerSilo = cluster.Cluster.Silos[1];
+        }
+        // One held job per device, two waiting behind them.
+        var ids = Enumerable.Range(0, 5).Select(_ => Jobs.NewId()).ToList();
+        foreach (var d in devices) foreach (var id in ids) d.Hold(id);
+        foreach (var id in ids) await cluster.Host.SubmitGenerationAsync(id, $"client{id[0]}", Jobs.Spec());
+        var onDoomed = new List<string>();
+        foreach (var id in ids.Take(3))
+            if ((await cluster.SiloRunningAsync(id)).SiloAddress.Equals(schedulerSilo.SiloAddress)) onDoomed.Add(id);
+        Assert.Single(onDoomed);
+        await cluster.Host.FirstEventsAsync(onDoomed[0], 7);
+
+        var doomed = devices[cluster.Cluster.Silos.IndexOf(schedulerSilo)];
+        Assert.Contains(doomed.Started, s => s.JobId == onDoomed[0]);
+        await cluster.Cluster.KillSiloAsync(schedulerSilo);
+        foreach (var d in devices.Where(d => d != doomed)) d.ReleaseAll();
+        foreach (var id in ids) Jobs.AssertWellFormed(await cluster.Host.EventsAsync(id), 4);
+        Assert.Contains(devices.Where(d => d != doomed).SelectMany(d => d.Started), s => s == (onDoomed[0], 1));
     }
 }

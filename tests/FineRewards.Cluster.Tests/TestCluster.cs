@@ -2,6 +2,7 @@ using FineRewards.Cluster.Hosting;
 using FineRewards.Cluster.Storage;
 using FineRewards.Cluster.Workers;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using Orleans.Hosting;
 using Orleans.TestingHost;
@@ -70,6 +71,12 @@ public sealed class TestCluster : IAsyncDisposable
                 m.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(5);
             });
         });
+        if (Environment.GetEnvironmentVariable("CLUSTER_TEST_LOG") is { Length: > 0 } log)
+            builder.ConfigureSiloHost((options, host) =>
+            {
+                host.Logging.AddSimpleConsole(c => c.SingleLine = true);
+                host.Logging.AddFilter((category, level) => category?.StartsWith("FineRewards", StringComparison.Ordinal) == true && level >= LogLevel.Information);
+            });
         var cluster = builder.Build();
         await cluster.DeployAsync();
         var tc = new TestCluster(cluster, store, shared, devices);

@@ -15,8 +15,11 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Stores a new job with its first event; false when the id is taken.</summary>
     Task<bool> Create(JobRecord record, EventDraft first);
 
-    /// <summary>The scheduler hands the job to a worker: appends from earlier attempts are refused from now on.</summary>
-    Task BeginAttempt(int attempt);
+    /// <summary>
+    /// The scheduler hands the job to a worker: appends from earlier attempts are refused from now on.
+    /// False when the job has finished (a scheduler that lost track of it must not run it again).
+    /// </summary>
+    Task<bool> BeginAttempt(int attempt);
 
     /// <summary>
     /// Numbers and stores the drafts (one store write), dropping those whose once key was seen.

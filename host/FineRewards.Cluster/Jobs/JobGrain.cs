@@ -43,10 +43,11 @@ public sealed class JobGrain(IClusterStore store) : Grain, IJobGrain
         return true;
     }
 
-    public Task BeginAttempt(int next)
+    public Task<bool> BeginAttempt(int next)
     {
+        if (state.IsFinished()) return Task.FromResult(false);
         attempt = Math.Max(attempt, next);
-        return Task.CompletedTask;
+        return Task.FromResult(true);
     }
 
     public async Task<AppendOutcome> Append(int? from, IReadOnlyList<EventDraft> drafts)

@@ -229,7 +229,12 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
             bool taken;
             try
             {
-                await GrainFactory.GetGrain<IJobGrain>(next.JobId).BeginAttempt(next.Attempt);
+                if (!await GrainFactory.GetGrain<IJobGrain>(next.JobId).BeginAttempt(next.Attempt))
+                {
+                    running.Remove(next.JobId);
+                    logger.LogInformation("job {Job} had already finished; not run again", next.JobId);
+                    continue;
+                }
                 taken = await GrainFactory.GetGrain<IWorkerGrain>(worker.WorkerId).Assign(next.ToAssignment());
             }
             catch (Exception e)
