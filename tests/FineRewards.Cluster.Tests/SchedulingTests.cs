@@ -95,7 +95,7 @@ public sealed class SchedulingTests
     [Fact]
     public void The_choice_prefers_pack_and_lora_loaded_then_pack_then_an_empty_worker()
     {
-        WorkerStatus W(string id, string? pack, string lora = "", long assigned = 0) => new(id, ["p", "q"], pack, lora, null, assigned, assigned, 0, 1);
+        WorkerStatus W(string id, string? pack, string lora = "", long assigned = 0) => new(id, ["p", "q"], pack, lora, null, assigned, assigned, 0, 1, 1);
         var workers = new[] { W("a", "q"), W("b", null), W("c", "p"), W("d", "p", "lora1:1") };
         Assert.Equal("d", WorkerChoice.Best(workers, "p", "lora1:1")!.WorkerId);
         Assert.Equal("c", WorkerChoice.Best(workers, "p", "")!.WorkerId);

@@ -95,17 +95,6 @@ public sealed class TestCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits until no job runs (a worker reports itself free just after its job's last event).</summary>
-    public async Task WaitIdleAsync()
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (await Host.StatusAsync() is var s && (s.Running > 0 || s.Workers.Any(w => w.BusyJob is not null)))
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("jobs still running");
-            await Task.Delay(20);
-        }
-    }
-
     /// <summary>The silo of the worker running <paramref name="jobId"/>, once the job runs.</summary>
     public async Task<InProcessSiloHandle> SiloRunningAsync(string jobId)
     {

@@ -21,15 +21,15 @@ public sealed class TrainingTests
         Assert.Equal(Path.Combine(cluster.SharedFolder, "loras", completed.Sha256 + ".safetensors"), completed.Path);
         Assert.Equal(completed.Sha256, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(completed.Path))));
         var trainer = devices.Single(d => d.Started.Any(s => s.JobId == training));
-        await cluster.WaitIdleAsync();
 
-        // Keep the trainer busy, so the job with the LoRA goes to the other worker.
-        string busy = Jobs.NewId(), withLora = Jobs.NewId();
-        trainer.Hold(busy);
-        await cluster.Host.SubmitGenerationAsync(busy, "a", Jobs.Spec());
-        await cluster.SiloRunningAsync(busy);
-        Assert.Contains(trainer.Started, s => s.JobId == busy);
+        // Both workers busy, the LoRA job waiting; then only the other worker is let go, so the LoRA job runs there.
+        string[] busy = [Jobs.NewId(), Jobs.NewId()];
+        string withLora = Jobs.NewId();
+        foreach (var d in devices) foreach (var id in busy) d.Hold(id);
+        foreach (var id in busy) await cluster.Host.SubmitGenerationAsync(id, "a", Jobs.Spec());
+        foreach (var id in busy) await cluster.SiloRunningAsync(id);
         await cluster.Host.SubmitGenerationAsync(withLora, "b", Jobs.Spec(seed: 9, loras: new LoraReference(training, 0.8)));
+        devices.Single(d => d != trainer).ReleaseAll();
         var generated = await cluster.Host.EventsAsync(withLora);
         Jobs.AssertWellFormed(generated, 4);
         var user = devices.Single(d => d.Started.Any(s => s.JobId == withLora));
@@ -38,7 +38,7 @@ public sealed class TrainingTests
         Assert.Equal(FakeDevice.ImageIdOf(9, [completed.Sha256]),
             generated.Select(e => e.Data).OfType<CandidateReadyEvent>().Single(r => r.CandidateIndex == 0).ImageId);
         trainer.ReleaseAll();
-        Jobs.AssertWellFormed(await cluster.Host.EventsAsync(busy), 4);
+        foreach (var id in busy) Jobs.AssertWellFormed(await cluster.Host.EventsAsync(id), 4);
     }
 
     [Fact]

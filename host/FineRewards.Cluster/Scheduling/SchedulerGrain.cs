@@ -25,6 +25,7 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
     readonly Dictionary<string, int> announced = new(StringComparer.Ordinal);           // job id -> last queue position sent
 
     int MaxQueued => options.Value.Limits.MaxQueuedJobs;
+    readonly DateTime activated = DateTime.UtcNow;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -127,7 +128,7 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
             if (!IsAlive(WorkerKey.Parse(status.WorkerId).Silo)) return;
             logger.LogInformation("worker {Worker} joined: packs {Packs}", status.WorkerId, string.Join(",", status.Packs));
         }
-        else if (status.Assigned < known.Assigned) return; // sent before its latest assignment
+        else if (IsOlder(status, known)) return;
         workers[status.WorkerId] = status;
         // Its end was not reported (the scheduler moved silos meanwhile): the worker's word is enough.
         if (status.BusyJob is null && running.Values.FirstOrDefault(r => r.WorkerId == status.WorkerId) is { } stale
@@ -139,8 +140,12 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
         await DispatchAsync();
     }
 
+    /// <summary>Sent before the status the scheduler has, or before the worker's latest assignment.</summary>
+    static bool IsOlder(WorkerStatus status, WorkerStatus known) => status.Version <= known.Version || status.Assigned < known.Assigned;
+
     public async Task WorkerFree(WorkerStatus status)
     {
+        if (workers.TryGetValue(status.WorkerId, out var known) && IsOlder(status, known)) return;
         var ended = running.Values.Where(r => r.WorkerId == status.WorkerId).ToList();
         foreach (var r in ended) running.Remove(r.Job.JobId);
         workers[status.WorkerId] = status;
@@ -164,14 +169,11 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
         var orphaned = running.Values.Where(r => !workers.ContainsKey(r.WorkerId) && !IsAlive(WorkerKey.Parse(r.WorkerId).Silo))
             .Select(r => r.WorkerId);
         var gone = lost.Concat(orphaned).Distinct().ToList();
-        if (gone.Count == 0)
-        {
-            await DispatchAsync();
-            return;
-        }
         foreach (string id in gone) await LoseWorkerAsync(id);
-        await FailUnservableAsync();
-        await SaveAsync();
+        // A scheduler activated again knows no worker until their next heartbeats: give them time before
+        // deciding that nobody can take a job.
+        bool failed = DateTime.UtcNow - activated > options.Value.HeartbeatInterval * 5 && await FailUnservableAsync();
+        if (gone.Count > 0 || failed) await SaveAsync();
         await DispatchAsync();
     }
 
@@ -189,8 +191,9 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
     }
 
     /// <summary>Jobs no live worker can load the pack of fail now rather than wait for a silo that may never come.</summary>
-    async Task FailUnservableAsync()
+    async Task<bool> FailUnservableAsync()
     {
+        bool any = false;
         foreach (var j in Waiting.ToList())
         {
             if (workers.Values.Any(w => w.Packs.Contains(j.Pack, StringComparer.Ordinal))) continue;
@@ -201,7 +204,9 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
                 ? OnceKeys.Draft(new JobFailedEvent(FailureCode.PackUnavailable, message, fix))
                 : OnceKeys.Draft(new TrainingFailedEvent(FailureCode.PackUnavailable, message, fix))]);
             logger.LogWarning("job {Job} failed: {Message}", j.JobId, message);
+            any = true;
         }
+        return any;
     }
 
     /// <summary>Hands waiting jobs to free workers: in fair order, each to the best free worker that can load its pack.</summary>

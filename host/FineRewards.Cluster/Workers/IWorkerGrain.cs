@@ -14,6 +14,7 @@ public sealed record Assignment(
 /// <summary>A worker as the scheduler and <c>GetCapabilities</c> see it.</summary>
 /// <param name="Assigned">Jobs handed to it so far: the scheduler ignores a status older than its last assignment.</param>
 /// <param name="BusySeconds">Time spent running jobs since the worker started; with <paramref name="UpSeconds"/>, its utilisation.</param>
+/// <param name="Version">Grows with every status the worker sends: one-way messages may arrive out of order, and an older status is ignored.</param>
 [GenerateSerializer, Immutable]
 public sealed record WorkerStatus(
     [property: Id(0)] string WorkerId,
@@ -24,7 +25,8 @@ public sealed record WorkerStatus(
     [property: Id(5)] long Assigned,
     [property: Id(6)] long Finished,
     [property: Id(7)] double BusySeconds,
-    [property: Id(8)] double UpSeconds);
+    [property: Id(8)] double UpSeconds,
+    [property: Id(9)] long Version);
 
 /// <summary>
 /// One device (a GPU, or a CPU on a machine without one), on the silo that owns it

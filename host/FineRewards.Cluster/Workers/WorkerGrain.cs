@@ -20,7 +20,7 @@ public sealed class WorkerGrain(IClusterStore store, IOptions<ClusterSiloOptions
     string loadedLoraKey = "";
     Assignment? running;
     CancellationTokenSource? cancel;
-    long assigned, finished;
+    long assigned, finished, version;
     readonly Stopwatch up = new(), busy = new();
 
     string Id => this.GetPrimaryKeyString();
@@ -38,7 +38,7 @@ public sealed class WorkerGrain(IClusterStore store, IOptions<ClusterSiloOptions
     Task Heartbeat(CancellationToken _) => GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrain.Key).Heartbeat(Snapshot());
 
     WorkerStatus Snapshot() => new(Id, executor.Packs, loadedPack, loadedLoraKey, running?.JobId, assigned, finished,
-        busy.Elapsed.TotalSeconds, up.Elapsed.TotalSeconds);
+        busy.Elapsed.TotalSeconds, up.Elapsed.TotalSeconds, ++version);
 
     public Task<WorkerStatus> Start() => Task.FromResult(Snapshot());
 
