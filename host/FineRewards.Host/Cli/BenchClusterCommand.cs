@@ -19,7 +19,7 @@ public static class BenchClusterCommand
         var workers = new Option<string>("--workers") { Description = "Worker silo counts to measure, comma-separated; the first is the baseline.", DefaultValueFactory = _ => "1,2,4,8" };
         var steps = new Option<int>("--steps") { Description = "Steps per job.", DefaultValueFactory = _ => 20 };
         var stepMs = new Option<int>("--step-ms") { Description = "Milliseconds each step takes on a device.", DefaultValueFactory = _ => 50 };
-        var jobs = new Option<int>("--jobs-per-worker") { Description = "Timed jobs per worker (after one warm-up job each).", DefaultValueFactory = _ => 6 };
+        var jobs = new Option<int>("--jobs-per-worker") { Description = "Timed jobs per worker (after an untimed warm-up run of the first count, and one warm-up job per worker).", DefaultValueFactory = _ => 6 };
         var k = new Option<int>("--k") { Description = "Candidates per job.", DefaultValueFactory = _ => 4 };
         var json = new Option<bool>("--json") { Description = "Print the results as JSON (the last line stays the efficiency)." };
         var command = new Command("cluster", "Jobs per minute of an in-process Orleans cluster against its number of worker silos, with devices taking a fixed time per step; scheduler and store overhead per job; efficiency at the largest count.")
