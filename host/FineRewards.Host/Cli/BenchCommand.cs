@@ -25,6 +25,7 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchHostCommand.Create());
         bench.Subcommands.Add(BenchOnnxCommand.Create());
         bench.Subcommands.Add(BenchLoadCommand.Create());
+        bench.Subcommands.Add(BenchClusterCommand.Create());
         return bench;
     }
 

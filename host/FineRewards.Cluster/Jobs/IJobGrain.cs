@@ -1,0 +1,34 @@
+using Orleans.Concurrency;
+
+namespace FineRewards.Cluster.Jobs;
+
+/// <summary>
+/// One job (generation or training), keyed by its id: its record and numbered events, as the single
+/// host's event log keeps them. Every event is stored (<see cref="Storage.IClusterStore"/>) before
+/// anyone sees it, so a job outlives the silo its grain was on.
+/// </summary>
+public interface IJobGrain : IGrainWithStringKey
+{
+    /// <summary>The job, or null when no job has this id.</summary>
+    Task<JobRecord?> GetRecord();
+
+    /// <summary>Stores a new job with its first event; false when the id is taken.</summary>
+    Task<bool> Create(JobRecord record, EventDraft first);
+
+    /// <summary>
+    /// The scheduler hands the job to a worker: appends from earlier attempts are refused from now on.
+    /// False when the job has finished (a scheduler that lost track of it must not run it again).
+    /// </summary>
+    Task<bool> BeginAttempt(int attempt);
+
+    /// <summary>
+    /// Numbers and stores the drafts (one store write), dropping those whose once key was seen.
+    /// <paramref name="attempt"/>: the worker's attempt, or null for the scheduler (queue positions,
+    /// a job no worker can take).
+    /// </summary>
+    Task<AppendOutcome> Append(int? attempt, IReadOnlyList<EventDraft> drafts);
+
+    /// <summary>Events after <paramref name="afterSequence"/>; waits up to <paramref name="wait"/> for one when there are none.</summary>
+    [AlwaysInterleave]
+    Task<EventPage> After(long afterSequence, TimeSpan wait);
+}

@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using FineRewards.Cluster.Jobs;
+using FineRewards.Cluster.Scheduling;
+
+namespace FineRewards.Cluster.Storage;
+
+/// <summary>
+/// The shared tables in this process's memory: for silos that share one process (the tests'
+/// in-process cluster, <c>bench cluster</c>), where it outlives any one silo as the database would.
+/// </summary>
+public sealed class MemoryClusterStore : IClusterStore
+{
+    readonly ConcurrentDictionary<string, (JobRecord Job, List<ClusterEvent> Events)> jobs = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, LoraRecord> loras = new(StringComparer.Ordinal);
+    SchedulerSnapshot? scheduler;
+
+    /// <summary>Store calls so far: the benchmark reports them per job.</summary>
+    public long Writes => Interlocked.Read(ref writes);
+    long writes;
+
+    public Task<bool> InsertJobAsync(JobRecord job, ClusterEvent first)
+    {
+        Interlocked.Increment(ref writes);
+        return Task.FromResult(jobs.TryAdd(job.Id, (job, [first])));
+    }
+
+    public Task<(JobRecord Job, IReadOnlyList<ClusterEvent> Events)?> LoadJobAsync(string jobId)
+    {
+        if (!jobs.TryGetValue(jobId, out var row)) return Task.FromResult<(JobRecord, IReadOnlyList<ClusterEvent>)?>(null);
+        lock (row.Events) return Task.FromResult<(JobRecord, IReadOnlyList<ClusterEvent>)?>((row.Job, row.Events.ToList()));
+    }
+
+    public Task AppendEventsAsync(string jobId, IReadOnlyList<ClusterEvent> events)
+    {
+        Interlocked.Increment(ref writes);
+        if (!jobs.TryGetValue(jobId, out var row)) throw new InvalidOperationException($"job {jobId} is not stored");
+        lock (row.Events)
+        {
+            long last = row.Events.Count == 0 ? 0 : row.Events[^1].Sequence;
+            // The database's primary key (job, sequence) refuses a gap or a repeat the same way.
+            if (events.Count > 0 && events[0].Sequence != last + 1)
+                throw new InvalidOperationException($"job {jobId}: event {events[0].Sequence} does not follow {last}");
+            row.Events.AddRange(events);
+        }
+        return Task.CompletedTask;
+    }
+
+    public Task RegisterLoraAsync(LoraRecord lora)
+    {
+        Interlocked.Increment(ref writes);
+        loras[lora.Id] = lora;
+        return Task.CompletedTask;
+    }
+
+    public Task<LoraRecord?> FindLoraAsync(string id) => Task.FromResult(loras.GetValueOrDefault(id));
+
+    public Task SaveSchedulerAsync(SchedulerSnapshot snapshot)
+    {
+        Interlocked.Increment(ref writes);
+        Volatile.Write(ref scheduler, snapshot);
+        return Task.CompletedTask;
+    }
+
+    public Task<SchedulerSnapshot?> LoadSchedulerAsync() => Task.FromResult(Volatile.Read(ref scheduler));
+}

@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using FineRewards.Cluster.Hosting;
+using FineRewards.Cluster.Jobs;
+using FineRewards.Cluster.Scheduling;
+using FineRewards.Cluster.Storage;
+using FineRewards.Server.Jobs;
+using FineRewards.Server.Training;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace FineRewards.Cluster.Workers;
+
+[DeviceSiloPlacement]
+public sealed class WorkerGrain(IClusterStore store, IOptions<ClusterSiloOptions> options, ILogger<WorkerGrain> logger) : Grain, IWorkerGrain
+{
+    IDeviceExecutor executor = null!;
+    string? loadedPack;
+    string loadedLoraKey = "";
+    Assignment? running;
+    CancellationTokenSource? cancel;
+    long assigned, finished, version;
+    readonly Stopwatch up = new(), busy = new();
+
+    string Id => this.GetPrimaryKeyString();
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        executor = ServiceProvider.GetRequiredKeyedService<IDeviceExecutor>(WorkerKey.Parse(Id).Device);
+        up.Start();
+        // The scheduler learns what the worker has loaded and that it is alive from these; it learns
+        // that it is dead from the cluster's membership (a silo declared dead by its peers).
+        this.RegisterGrainTimer(Heartbeat, new GrainTimerCreationOptions(TimeSpan.Zero, options.Value.HeartbeatInterval) { KeepAlive = true });
+        return Task.CompletedTask;
+    }
+
+    Task Heartbeat(CancellationToken _) => GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrain.Key).Heartbeat(Snapshot());
+
+    WorkerStatus Snapshot() => new(Id, executor.Packs, loadedPack, loadedLoraKey, running?.JobId, assigned, finished,
+        busy.Elapsed.TotalSeconds, up.Elapsed.TotalSeconds, ++version);
+
+    public Task<WorkerStatus> Start() => Task.FromResult(Snapshot());
+
+    public Task<WorkerStatus> Status() => Task.FromResult(Snapshot());
+
+    public Task<bool> Assign(Assignment assignment)
+    {
+        if (running is not null) return Task.FromResult(running.JobId == assignment.JobId && running.Attempt == assignment.Attempt);
+        running = assignment;
+        assigned++;
+        busy.Start();
+        cancel = new CancellationTokenSource();
+        var self = this.AsReference<IWorkerGrain>();
+        var job = GrainFactory.GetGrain<IJobGrain>(assignment.JobId);
+        var token = cancel.Token;
+        // The models run outside the grain's turn so status and cancel calls are answered meanwhile;
+        // grain references are taken here, where the grain's context is.
+        _ = Task.Run(() => RunAsync(assignment, self, job, token));
+        logger.LogInformation("worker {Worker}: job {Job} attempt {Attempt} started", Id, assignment.JobId, assignment.Attempt);
+        return Task.FromResult(true);
+    }
+
+    public Task<bool> Cancel(string jobId)
+    {
+        if (running?.JobId != jobId) return Task.FromResult(false);
+        cancel?.Cancel();
+        return Task.FromResult(true);
+    }
+
+    public Task RunEnded(string jobId, string pack, string loraKey)
+    {
+        if (running?.JobId != jobId) return Task.CompletedTask;
+        running = null;
+        finished++;
+        busy.Stop();
+        loadedPack = pack;
+        loadedLoraKey = loraKey;
+        cancel?.Dispose();
+        cancel = null;
+        return GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrain.Key).WorkerFree(Snapshot());
+    }
+
+    async Task RunAsync(Assignment a, IWorkerGrain self, IJobGrain job, CancellationToken token)
+    {
+        async Task<bool> Send(IReadOnlyList<EventDraft> drafts) => await job.Append(a.Attempt, drafts) == AppendOutcome.Appended;
+        string pack = "", loraKey = "";
+        try
+        {
+            if (a.Kind == WorkKind.Generation)
+            {
+                var spec = GenerationJobSpec.FromJson(a.SpecJson);
+                pack = spec.Pack;
+                loraKey = LoraKeys.Of(spec);
+                try
+                {
+                    var loras = await ResolveLorasAsync(spec);
+                    await executor.GenerateAsync(new GenerationWork(a.JobId, spec, a.BaseSeed, loras, a.Attempt),
+                        events => Send(events.Select(OnceKeys.Draft).ToList()), token);
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    await Send([OnceKeys.Draft(new JobCancelledEvent(JobCancelledEvent.Interrupted))]);
+                }
+                catch (Exception e)
+                {
+                    logger.LogError(e, "worker {Worker}: job {Job} failed", Id, a.JobId);
+                    await Send([OnceKeys.Draft(new JobFailedEvent(FailureCode.ModelError, $"{e.GetType().Name}: {e.Message}",
+                        $"see the log of the silo owning {Id}; try again, and report it if it repeats"))]);
+                }
+            }
+            else
+            {
+                var spec = TrainingJobSpec.FromJson(a.SpecJson);
+                pack = spec.Pack;
+                try
+                {
+                    byte[] lora = await executor.TrainAsync(new TrainingWork(a.JobId, spec, a.Attempt),
+                        events => Send(events.Select(OnceKeys.Draft).ToList()), token);
+                    var record = await PublishLoraAsync(a.JobId, spec.Pack, lora);
+                    await Send([OnceKeys.Draft(new TrainingCompletedEvent(record.Id, record.Path, record.Sha256))]);
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    await Send([OnceKeys.Draft(new TrainingCancelledEvent(JobCancelledEvent.Interrupted))]);
+                }
+                catch (Exception e)
+                {
+                    logger.LogError(e, "worker {Worker}: training {Job} failed", Id, a.JobId);
+                    await Send([OnceKeys.Draft(new TrainingFailedEvent(FailureCode.ModelError, $"{e.GetType().Name}: {e.Message}",
+                        $"see the log of the silo owning {Id}; try again, and report it if it repeats"))]);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            // The job grain or the store could not be reached: the scheduler re-queues or fails the job.
+            logger.LogError(e, "worker {Worker}: job {Job} could not report", Id, a.JobId);
+        }
+        finally
+        {
+            try { await self.RunEnded(a.JobId, pack, loraKey); }
+            catch (Exception e) { logger.LogError(e, "worker {Worker}: could not report the end of job {Job}", Id, a.JobId); }
+        }
+    }
+
+    async Task<IReadOnlyList<ResolvedLora>> ResolveLorasAsync(GenerationJobSpec spec)
+    {
+        var resolved = new List<ResolvedLora>();
+        for (int i = 0; i < spec.Loras.Count; i++)
+        {
+            var reference = spec.Loras[i];
+            var record = await store.FindLoraAsync(reference.Path)
+                ?? throw new FineRewards.Core.InputException($"loras[{i}].name", $"no LoRA '{reference.Path}' in the cluster's registry");
+            resolved.Add(new ResolvedLora(record.Id, record.Path, record.Sha256, reference.Scale));
+        }
+        return resolved;
+    }
+
+    /// <summary>Writes the LoRA to the shared folder under its SHA-256 (temporary name, then rename) and registers it for every worker.</summary>
+    async Task<LoraRecord> PublishLoraAsync(string trainingId, string pack, byte[] bytes)
+    {
+        string sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        string folder = Path.Combine(options.Value.SharedFolder, "loras");
+        Directory.CreateDirectory(folder);
+        string path = Path.Combine(folder, sha + ".safetensors");
+        if (!File.Exists(path))
+        {
+            string temporary = $"{path}.{Guid.NewGuid():N}.tmp";
+            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
+            {
+                await file.WriteAsync(bytes);
+                file.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, path, overwrite: true);
+        }
+        var record = new LoraRecord(trainingId, pack, path, sha, Id, DateTimeOffset.UtcNow);
+        await store.RegisterLoraAsync(record);
+        logger.LogInformation("worker {Worker}: LoRA {Lora} ({Sha}) published to {Path}", Id, trainingId, sha[..12], path);
+        return record;
+    }
+}

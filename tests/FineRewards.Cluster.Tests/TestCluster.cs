@@ -1,0 +1,122 @@
+using FineRewards.Cluster.Hosting;
+using FineRewards.Cluster.Storage;
+using FineRewards.Cluster.Workers;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using Orleans.Hosting;
+using Orleans.TestingHost;
+
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+namespace FineRewards.Cluster.Tests;
+
+/// <summary>
+/// Three in-process silos (Orleans' InProcessTestCluster) sharing one <see cref="MemoryClusterStore"/>
+/// (the database) and one shared folder; each silo gets the fake devices <c>devicesOf(silo index)</c> names.
+/// Membership is tuned to declare a killed silo dead within about two seconds.
+/// </summary>
+public sealed class TestCluster : IAsyncDisposable
+{
+    public InProcessTestCluster Cluster { get; }
+    public MemoryClusterStore Store { get; }
+    public string SharedFolder { get; }
+    public ClusterHost Host { get; }
+    /// <summary>Every fake device, by "silo index/device".</summary>
+    public IReadOnlyDictionary<string, FakeDevice> Devices => devices;
+    readonly Dictionary<string, FakeDevice> devices;
+
+    TestCluster(InProcessTestCluster cluster, MemoryClusterStore store, string shared, Dictionary<string, FakeDevice> devices)
+    {
+        Cluster = cluster;
+        Store = store;
+        SharedFolder = shared;
+        this.devices = devices;
+        Host = new ClusterHost(cluster.Client) { PollWait = TimeSpan.FromSeconds(2) };
+    }
+
+    public static async Task<TestCluster> StartAsync(Func<int, IReadOnlyList<(string Name, FakeDevice Device)>> devicesOf, int silos = 3)
+    {
+        var store = new MemoryClusterStore();
+        string shared = Directory.CreateTempSubdirectory("cluster-tests-").FullName;
+        var devices = new Dictionary<string, FakeDevice>();
+        var builder = new InProcessTestClusterBuilder((short)silos);
+        int next = 0;
+        var bySiloName = new Dictionary<string, int>();
+        builder.ConfigureSilo((options, silo) =>
+        {
+            // Silos are configured in the order they start; remember which index each name got.
+            int index;
+            lock (bySiloName)
+                if (!bySiloName.TryGetValue(options.SiloName, out index)) bySiloName[options.SiloName] = index = next++;
+            var mine = devicesOf(index);
+            silo.AddFineRewardsCluster(o =>
+            {
+                o.SharedFolder = shared;
+                o.HeartbeatInterval = TimeSpan.FromMilliseconds(200);
+                o.Devices.AddRange(mine.Select(d => d.Name));
+            });
+            foreach (var (name, device) in mine)
+            {
+                lock (devices) devices[$"{index}/{name}"] = device;
+                silo.Services.AddKeyedSingleton<IDeviceExecutor>(name, device);
+            }
+            silo.Services.AddSingleton<IClusterStore>(store);
+            silo.Configure<ClusterMembershipOptions>(m =>
+            {
+                m.ProbeTimeout = TimeSpan.FromMilliseconds(400);
+                m.NumMissedProbesLimit = 2;
+                m.NumVotesForDeathDeclaration = 1;
+                m.TableRefreshTimeout = TimeSpan.FromMilliseconds(500);
+                m.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(5);
+            });
+        });
+        if (Environment.GetEnvironmentVariable("CLUSTER_TEST_LOG") is { Length: > 0 } log)
+            builder.ConfigureSiloHost((options, host) =>
+            {
+                host.Logging.AddSimpleConsole(c => c.SingleLine = true);
+                host.Logging.AddFilter((category, level) => category?.StartsWith("FineRewards", StringComparison.Ordinal) == true && level >= LogLevel.Information);
+            });
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        var tc = new TestCluster(cluster, store, shared, devices);
+        await tc.WaitForWorkersAsync(devices.Count);
+        return tc;
+    }
+
+    /// <summary>Waits until the scheduler knows <paramref name="count"/> workers (they register with their first heartbeat).</summary>
+    public async Task WaitForWorkersAsync(int count)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while ((await Host.StatusAsync()).Workers.Count != count)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"the scheduler never saw {count} workers");
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>The silo of the worker running <paramref name="jobId"/>, once the job runs.</summary>
+    public async Task<InProcessSiloHandle> SiloRunningAsync(string jobId)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            var worker = (await Host.StatusAsync()).Workers.FirstOrDefault(w => w.BusyJob == jobId);
+            if (worker is not null)
+            {
+                var silo = WorkerKey.Parse(worker.WorkerId).Silo;
+                return Cluster.Silos.Single(s => s.SiloAddress.Equals(silo));
+            }
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"job {jobId} never ran");
+            await Task.Delay(20);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var d in devices.Values) d.ReleaseAll();
+        try { await Cluster.StopAllSilosAsync(); } catch (Exception) { /* killed silos */ }
+        await Cluster.DisposeAsync();
+        try { Directory.Delete(SharedFolder, recursive: true); } catch (IOException) { }
+    }
+}
