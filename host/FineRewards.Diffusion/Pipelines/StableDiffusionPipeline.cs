@@ -173,13 +173,13 @@ public sealed class StableDiffusionPipeline : IImageGenerator, IDisposable
                     LoraAdapter adapter;
                     try
                     {
-                        adapter = LoraAdapter.Load(lora.Path, Unet);
+                        adapter = LoraAdapter.Load(lora.Path, Unet, TextEncoder);
                     }
                     catch (Exception e) when (e is CheckpointMismatchException or InvalidDataException)
                     {
                         throw new InputException($"lora {lora.Path}", e.Message);
                     }
-                    loras.Add((lora, adapter, adapter.Attach(Unet, lora.Scale), StableDiffusionFolder.Sha256OfFile(lora.Path)));
+                    loras.Add((lora, adapter, adapter.Attach(Unet, TextEncoder, lora.Scale), StableDiffusionFolder.Sha256OfFile(lora.Path)));
                 }
                 var loraProvenance = JsonSerializer.Serialize(loras.Select(l => new { path = l.Ref.Path, scale = l.Ref.Scale, sha256 = l.Sha256 }));
                 return GenerateAll(request, progress, preview, loraProvenance, cancellationToken);

@@ -74,14 +74,14 @@ public sealed class ClipAttention : nn.Module<Tensor, Tensor, Tensor>
         using var scope = NewDisposeScope();
         long b = x.shape[0], l = x.shape[1];
         // Scaling q before Q·Kᵀ as transformers does (not after): keeps the rounding of the reference.
-        var q = SplitHeads(q_proj.forward(x) * _scale, b, l);            // [B, H, L, d]
-        var k = SplitHeads(k_proj.forward(x), b, l);                       // [B, H, L, d]
-        var v = SplitHeads(v_proj.forward(x), b, l);                       // [B, H, L, d]
+        var q = SplitHeads(q_proj.call(x) * _scale, b, l);            // [B, H, L, d]
+        var k = SplitHeads(k_proj.call(x), b, l);                       // [B, H, L, d]
+        var v = SplitHeads(v_proj.call(x), b, l);                       // [B, H, L, d]
         var weights = matmul(q, k.transpose(-1, -2)) + mask;              // [B, H, L, L]
         weights = weights.softmax(-1);
         var o = matmul(weights, v)                                         // [B, H, L, d]
             .transpose(1, 2).reshape(b, l, _heads * _headDim);             // [B, L, D]
-        return out_proj.forward(o).MoveToOuterDisposeScope();
+        return out_proj.call(o).MoveToOuterDisposeScope();
     }
 
     Tensor SplitHeads(Tensor t, long b, long l) => t.view(b, l, _heads, _headDim).transpose(1, 2);
@@ -103,10 +103,10 @@ public sealed class ClipMlp : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        var h = fc1.forward(x);                                            // [B, L, 4D]
+        var h = fc1.call(x);                                            // [B, L, 4D]
         // quick_gelu = x·σ(1.702x), the approximation OpenAI CLIP was trained with; gelu = exact erf form.
         h = _quickGelu ? h * sigmoid(h * 1.702) : nn.functional.gelu(h);
-        return fc2.forward(h).MoveToOuterDisposeScope();                          // [B, L, D]
+        return fc2.call(h).MoveToOuterDisposeScope();                          // [B, L, D]
     }
 }
 

@@ -27,6 +27,6 @@ public sealed class Downsample2D : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         if (padding == 0) x = F.pad(x, [0, 1, 0, 1], TorchSharp.PaddingModes.Constant, 0);   // [B, C, H+1, W+1]
-        return conv.forward(x).MoveToOuterDisposeScope();
+        return conv.call(x).MoveToOuterDisposeScope();
     }
 }

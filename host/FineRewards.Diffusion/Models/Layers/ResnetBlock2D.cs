@@ -40,15 +40,15 @@ public sealed class ResnetBlock2D : nn.Module<Tensor, Tensor?, Tensor>
     public override Tensor forward(Tensor x, Tensor? temb)
     {
         using var scope = NewDisposeScope();
-        var h = conv1.forward(F.silu(norm1.forward(x)));                   // [B, Cout, H, W]
+        var h = conv1.call(F.silu(norm1.forward(x)));                   // [B, Cout, H, W]
         if (time_emb_proj is not null)
         {
             if (temb is null) throw new ArgumentNullException(nameof(temb), "this resnet block needs a time embedding");
-            var t = time_emb_proj.forward(F.silu(temb));                    // [B, Cout]
+            var t = time_emb_proj.call(F.silu(temb));                    // [B, Cout]
             h = h + t[.., .., TensorIndex.None, TensorIndex.None];          // broadcast over H, W
         }
-        h = conv2.forward(F.silu(norm2.forward(h)));                        // [B, Cout, H, W]
-        var shortcut = conv_shortcut is null ? x : conv_shortcut.forward(x);
+        h = conv2.call(F.silu(norm2.forward(h)));                        // [B, Cout, H, W]
+        var shortcut = conv_shortcut is null ? x : conv_shortcut.call(x);
         var output = shortcut + h;
         if (outputScaleFactor != 1.0) output = output / outputScaleFactor;
         return output.MoveToOuterDisposeScope();

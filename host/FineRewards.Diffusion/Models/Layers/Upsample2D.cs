@@ -24,6 +24,6 @@ public sealed class Upsample2D : nn.Module<Tensor, long[]?, Tensor>
         var up = outputSize is null
             ? F.interpolate(x, scale_factor: [2.0, 2.0], mode: InterpolationMode.Nearest)
             : F.interpolate(x, size: outputSize, mode: InterpolationMode.Nearest);
-        return conv.forward(up).MoveToOuterDisposeScope();
+        return conv.call(up).MoveToOuterDisposeScope();
     }
 }
