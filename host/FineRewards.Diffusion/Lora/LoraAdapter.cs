@@ -337,11 +337,13 @@ public sealed class LoraAdapter : nn.Module
                     if (byFileName.TryGetValue(name, out var key) && pairs.TryGetValue(key, out var entry) && entry.Alpha is null) pairs[key] = entry with { Alpha = value };
             }
             int rank = (int)pairs.Values.GroupBy(e => e.A!.shape[0]).OrderByDescending(g => g.Count()).First().Key;
-            var adapter = new LoraAdapter(rank, pairs.Values.Select(e => e.Alpha).FirstOrDefault(x => x is not null) ?? fileAlpha ?? rank);
+            var adapter = new LoraAdapter(rank, pairs.Values.Select(e => e.Alpha).FirstOrDefault(x => x is > 0) ?? fileAlpha ?? rank);
             foreach (var (key, e) in pairs.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
-                // A layer without its own alpha takes the file's, else its rank (scaling 1), as kohya does.
-                adapter.Add(key, targetable[key], e.A!.shape[0], e.Alpha ?? fileAlpha ?? e.A.shape[0]);
+                // A layer without its own alpha takes the file's, else its rank; kohya reads alpha 0 as
+                // "no scaling" (alpha = rank) too, so 0 must not silence the layer.
+                double alpha = e.Alpha ?? fileAlpha ?? e.A!.shape[0];
+                adapter.Add(key, targetable[key], e.A!.shape[0], alpha == 0 ? e.A.shape[0] : alpha);
             }
             // 1x1 convolutions and Linear layers are the same map: a file written for SD 1.x (conv proj_in)
             // loads onto a linear one and back, so reshape A and B to the layer's kind before checking.

@@ -107,6 +107,35 @@ public class UNetLoraTests
     }
 
     [Fact]
+    public void The_pipeline_applies_a_kohya_text_encoder_lora_and_detaches_it()
+    {
+        using var folder = new TinyModelFolder();
+        using var pipeline = folder.Load();
+        string path = Path.Combine(folder.Root, "te.safetensors");
+        // Text-encoder layers only, as kohya names them; alpha 0 means "no scaling" (alpha = rank) to kohya.
+        var tensors = new Dictionary<string, Tensor>();
+        var g = new Generator(8);
+        foreach (var (name, linear) in LoraAdapter.LinearLayers(pipeline.TextEncoder).Where(l => l.Key.Contains(".self_attn.")))
+        {
+            string key = LoraAdapter.KohyaTextEncoderPrefix + name.Replace('.', '_');
+            tensors[key + ".lora_down.weight"] = randn([2, linear.weight!.shape[1]], generator: g);
+            tensors[key + ".lora_up.weight"] = randn([linear.weight.shape[0], 2], generator: g);
+            tensors[key + ".alpha"] = tensor(0f);
+        }
+        Assert.NotEmpty(tensors);
+        FineRewards.Diffusion.IO.SafetensorsFile.Write(path, tensors);
+        using (var adapter = LoraAdapter.Load(path, pipeline.Unet, pipeline.TextEncoder))
+            Assert.All(adapter.Parts.Values, p => Assert.Equal(1.0, p.Scaling));
+
+        var request = new GenerationRequest("a red circle", 1, 11, Steps: 3, Width: 16, Height: 16);
+        var plain = pipeline.Generate(request)[0];
+        var styled = pipeline.Generate(request with { Loras = [new LoraReference(path, 1.0)] })[0];
+        var after = pipeline.Generate(request)[0];
+        Assert.False(plain.Image.Pixels.AsSpan().SequenceEqual(styled.Image.Pixels), "the text-encoder LoRA changed nothing");
+        Assert.True(plain.Image.Pixels.AsSpan().SequenceEqual(after.Image.Pixels));
+    }
+
+    [Fact]
     public void Text_encoder_lora_tensors_are_refused_by_name()
     {
         using var unet = TinyUnet();
