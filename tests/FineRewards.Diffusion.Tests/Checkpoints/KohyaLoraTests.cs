@@ -144,11 +144,12 @@ public sealed class KohyaLoraTests : IDisposable
         Assert.Equal(kohyaNames.Count, kohyaNames.Distinct().Count());
 
         var tensors = new Dictionary<string, Tensor>();
+        var generator = new Generator(3);
         foreach (var ((_, conv), name) in convs.Zip(kohyaNames))
         {
             var w = conv.weight!;
-            tensors[name + ".lora_down.weight"] = zeros(4, w.shape[1], w.shape[2], w.shape[3]);
-            tensors[name + ".lora_up.weight"] = zeros(w.shape[0], 4, 1, 1);
+            tensors[name + ".lora_down.weight"] = randn([4, w.shape[1], w.shape[2], w.shape[3]], generator: generator) * 0.1;
+            tensors[name + ".lora_up.weight"] = randn([w.shape[0], 4, 1, 1], generator: generator) * 0.1;
             tensors[name + ".alpha"] = tensor(4f);
         }
         var path = Path.Combine(_folder, "all-convs.safetensors");
@@ -156,6 +157,29 @@ public sealed class KohyaLoraTests : IDisposable
         using var adapter = LoraAdapter.Load(path, models.Unet);
         Assert.Equal(convs.Select(c => c.name).Order(), adapter.Parts.Keys.Order());
         Assert.All(adapter.Parts.Values, p => Assert.IsType<Conv2d>(p.Down));
+
+        // Every one of them takes part when attached (its hook fires), exactly as when merged.
+        var reference = StateDictLoader.ReadSafetensors(SingleFileFixture.TinyOutputs);
+        try
+        {
+            using var _ = no_grad();
+            Tensor Run() => models.Unet.forward(reference["unet.sample"], reference["unet.timestep"], reference["unet.encoder_hidden_states"]);
+            using var plain = Run();
+            Tensor attached;
+            using (adapter.Attach(models.Unet)) attached = Run();
+            adapter.Merge(models.Unet);
+            using var merged = Run();
+            using (attached)
+            {
+                Assert.True(DiffusersFixtures.MaxAbsDiff(attached, plain, "lora effect") > 1e-3);
+                DiffusersFixtures.AssertClose(attached, merged, 1e-4, "attached vs merged, all convs");
+            }
+        }
+        finally
+        {
+            foreach (var t in reference.Values) t.Dispose();
+            foreach (var t in tensors.Values) t.Dispose();
+        }
     }
 
     [Fact]

@@ -56,6 +56,6 @@ public sealed class TimestepEmbedding : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        return linear_2.forward(F.silu(linear_1.forward(x))).MoveToOuterDisposeScope();
+        return linear_2.call(F.silu(linear_1.call(x))).MoveToOuterDisposeScope();
     }
 }

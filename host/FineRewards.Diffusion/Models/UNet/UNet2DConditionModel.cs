@@ -137,7 +137,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         Record("time_embedding", emb);
 
         // 2. encoder
-        var h = conv_in.forward(sample);                                             // [B, C0, H, W]
+        var h = conv_in.call(sample);                                             // [B, C0, H, W]
         var skips = new List<Tensor> { h };
         for (int i = 0; i < down_blocks.Count; i++)
         {
@@ -164,7 +164,7 @@ public sealed class UNet2DConditionModel : nn.Module<Tensor, Tensor, Tensor, Ten
         }
 
         // 5. out
-        h = conv_out.forward(F.silu(conv_norm_out.forward(h)));                     // [B, out_channels, H, W]
+        h = conv_out.call(F.silu(conv_norm_out.forward(h)));                     // [B, out_channels, H, W]
         return h.MoveToOuterDisposeScope();
     }
 }
