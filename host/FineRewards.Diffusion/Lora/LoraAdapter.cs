@@ -337,7 +337,8 @@ public sealed class LoraAdapter : nn.Module
                     if (byFileName.TryGetValue(name, out var key) && pairs.TryGetValue(key, out var entry) && entry.Alpha is null) pairs[key] = entry with { Alpha = value };
             }
             int rank = (int)pairs.Values.GroupBy(e => e.A!.shape[0]).OrderByDescending(g => g.Count()).First().Key;
-            var adapter = new LoraAdapter(rank, pairs.Values.Select(e => e.Alpha).FirstOrDefault(x => x is > 0) ?? fileAlpha ?? rank);
+            // The adapter's nominal rank and alpha are those of most layers (what kohya's ss_network_dim/alpha say).
+            var adapter = new LoraAdapter(rank, pairs.Values.Where(e => e.A!.shape[0] == rank).Select(e => e.Alpha).FirstOrDefault(x => x is > 0) ?? fileAlpha ?? rank);
             foreach (var (key, e) in pairs.OrderBy(p => p.Key, StringComparer.Ordinal))
             {
                 // A layer without its own alpha takes the file's, else its rank; kohya reads alpha 0 as
