@@ -96,7 +96,10 @@ public sealed class OnnxClip : IImageTextEmbedder, ITextEmbedder, IDisposable
             cancellationToken.ThrowIfCancellationRequested();
             int length = Processor.Length;
             var pixels = new float[count * length];   // [count,3,H,W]
-            for (int i = 0; i < count; i++) Processor.Preprocess(images[start + i], pixels.AsSpan(i * length, length));
+            // The K images are resized on all cores: done one by one, resampling is the part of the run
+            // outside ONNX Runtime that grows with K, and the graph already uses every core while it runs.
+            Parallel.For(0, count, new ParallelOptions { CancellationToken = cancellationToken },
+                i => Processor.Preprocess(images[start + i], pixels.AsSpan(i * length, length)));
             return RunVision(pixels, count);
         });
 
