@@ -8,20 +8,20 @@ namespace FineRewards.Rewards.Tests.Onnx;
 
 /// <summary>
 /// The detector on Fixtures/owlvit (make_tiny_owlvit.py): a graph with the OWL-ViT export's names whose hand-set
-/// weights give "cat" a 0.90 box at normalised (0.30, 0.30, 0.40, 0.40), a 0.60 box overlapping it, and "dog" a
+/// weights give "circle" a 0.90 box at normalised (0.30, 0.30, 0.40, 0.40), a 0.60 box overlapping it, and "square" a
 /// 0.88 box at (0.75, 0.70, 0.30, 0.40).
 /// </summary>
 public sealed class OnnxOwlDetectorTests
 {
     static string Owl => Path.Combine(AppContext.BaseDirectory, "Fixtures", "owlvit");
 
-    /// <summary>BOS, CLIP's real ids for "cat" and "dog" (others 320, CLIP's "a"), EOS, zeros: enough for the fixture graph.</summary>
+    /// <summary>BOS, CLIP's real ids for "circle" and "square" (others 320, CLIP's "a"), EOS, zeros: enough for the fixture graph.</summary>
     static int[] Tokens(string text, int length)
     {
         var ids = new int[length];
         ids[0] = 49406;
         var words = text.Split(' ', StringSplitOptions.RemoveEmptyEntries).Take(length - 2).ToArray();
-        for (int i = 0; i < words.Length; i++) ids[1 + i] = words[i] switch { "cat" => 2368, "dog" => 1929, _ => 320 };
+        for (int i = 0; i < words.Length; i++) ids[1 + i] = words[i] switch { "circle" => 7117, "square" => 3999, _ => 320 };
         ids[1 + words.Length] = 49407;
         return ids;
     }
@@ -45,17 +45,17 @@ public sealed class OnnxOwlDetectorTests
     public void Known_queries_give_their_known_boxes_and_nms_drops_the_overlapping_weaker_one()
     {
         using var detector = new OnnxOwlDetector(new OnnxOwlDetectorOptions(Owl), Tokens);
-        var found = detector.Detect(Grey(32, 32), ["cat", "dog"]);
+        var found = detector.Detect(Grey(32, 32), ["circle", "square"]);
         Assert.Equal(2, found.Count);
-        Assert.Equal("cat", found[0].Query);
+        Assert.Equal("circle", found[0].Query);
         Assert.Equal(1 / (1 + Math.Exp(-2.2)), found[0].Score, 5);
         Assert.Equal(new Box(3, 3, 13, 13), found[0].Box);
-        Assert.Equal("dog", found[1].Query);
+        Assert.Equal("square", found[1].Query);
         Assert.Equal(1 / (1 + Math.Exp(-2.0)), found[1].Score, 5);
         Assert.Equal(new Box(19, 16, 10, 13), found[1].Box);   // x 19.2 .. 28.8, y 16.0 .. 28.8
 
         // Boxes follow the image's size (OWL-ViT stretches the image to its square input).
-        Assert.Equal(new Box(6, 9, 26, 39), detector.Detect(Grey(64, 96), ["cat"]).Single().Box);   // x 6.4 .. 32.0, y 9.6 .. 48.0
+        Assert.Equal(new Box(6, 9, 26, 39), detector.Detect(Grey(64, 96), ["circle"]).Single().Box);   // x 6.4 .. 32.0, y 9.6 .. 48.0
 
         // A noun the graph does not know scores sigmoid(-5) everywhere: under the 0.1 threshold.
         Assert.Empty(detector.Detect(Grey(32, 32), ["bird"]));
@@ -65,12 +65,12 @@ public sealed class OnnxOwlDetectorTests
     [Fact]
     public void Threshold_and_nms_are_settings()
     {
-        // Without suppression the 0.60 box of "cat" survives too.
+        // Without suppression the 0.60 box of "circle" survives too.
         using (var loose = new OnnxOwlDetector(new OnnxOwlDetectorOptions(Owl, NmsThresh: 1.0), Tokens))
-            Assert.Equal([0.90, 0.60], loose.Detect(Grey(32, 32), ["cat"]).Select(d => Math.Round(d.Score, 2)));
-        // 0.89 keeps cat (0.90) and drops dog (0.88).
+            Assert.Equal([0.90, 0.60], loose.Detect(Grey(32, 32), ["circle"]).Select(d => Math.Round(d.Score, 2)));
+        // 0.89 keeps circle (0.90) and drops square (0.88).
         using (var strict = new OnnxOwlDetector(new OnnxOwlDetectorOptions(Owl, Threshold: 0.89), Tokens))
-            Assert.Equal(["cat"], strict.Detect(Grey(32, 32), ["cat", "dog"]).Select(d => d.Query));
+            Assert.Equal(["circle"], strict.Detect(Grey(32, 32), ["circle", "square"]).Select(d => d.Query));
 
         var e = Assert.Throws<InputException>(() => new OnnxOwlDetectorOptions(Owl, Threshold: 1.5).Validate("pack.json: components.detector.config."));
         Assert.Equal("pack.json: components.detector.config.threshold", e.Field);
@@ -113,36 +113,36 @@ public sealed class OnnxOwlDetectorTests
         using var detector = new OnnxOwlDetector(new OnnxOwlDetectorOptions(Owl), Tokens);
         var segmenter = new OnnxSegmenter(sam, clip, new SegmentVocabulary(["tree"]), new OnnxSegmenterOptions(Open), detector);
         var image = Reference.Image(3);   // 120 x 80
-        var segments = segmenter.Segment("a cat and a dog", [image])[0];
+        var segments = segmenter.Segment("a red circle above a blue square", [image])[0];
 
         var fromDetector = segments.Where(s => s.Source == OnnxSegmenter.DetectorSource).ToList();
-        // The detector found cat and dog; the random fixture SAM gives the dog's box an empty mask, which is dropped.
-        Assert.Equal(["cat"], fromDetector.Select(s => s.Label));
+        // The detector found circle and square; the random fixture SAM gives the square's box an empty mask, which is dropped.
+        Assert.Equal(["circle"], fromDetector.Select(s => s.Label));
         Assert.Equal(1 / (1 + Math.Exp(-2.2)), fromDetector[0].Confidence, 5);
         var embedding = sam.Encode(image);
-        var dogBox = OnnxOwlDetector.PixelBox([0.75f, 0.70f, 0.30f, 0.40f], 120, 80, 120, 80);
-        Assert.DoesNotContain(sam.Decode(embedding, BoxPrompt(dogBox)).Logits, v => v > 0);
+        var squareBox = OnnxOwlDetector.PixelBox([0.75f, 0.70f, 0.30f, 0.40f], 120, 80, 120, 80);
+        Assert.DoesNotContain(sam.Decode(embedding, BoxPrompt(squareBox)).Logits, v => v > 0);
         // The mask is what SAM gives for the detector's box as a box prompt (corners labelled 2 and 3).
-        var catBox = OnnxOwlDetector.PixelBox([0.30f, 0.30f, 0.40f, 0.40f], 120, 80, 120, 80);
-        Assert.Equal(new Box(12, 8, 48, 32), catBox);
-        var expected = sam.Decode(embedding, BoxPrompt(catBox));
+        var circleBox = OnnxOwlDetector.PixelBox([0.30f, 0.30f, 0.40f, 0.40f], 120, 80, 120, 80);
+        Assert.Equal(new Box(12, 8, 48, 32), circleBox);
+        var expected = sam.Decode(embedding, BoxPrompt(circleBox));
         Assert.Equal(expected.Logits.Select(v => v > 0).ToArray(), fromDetector[0].Mask.ToBits());
         Assert.True(fromDetector[0].Mask.Area > 0);
         // A point prompt in the box's centre gives another mask: the corners really went in as a box.
-        var point = sam.Decode(embedding, [new((float)(catBox.X + catBox.Width / 2), (float)(catBox.Y + catBox.Height / 2), 1)]);
+        var point = sam.Decode(embedding, [new((float)(circleBox.X + circleBox.Width / 2), (float)(circleBox.Y + circleBox.Height / 2), 1)]);
         Assert.NotEqual(point.Logits.Select(v => v > 0).ToArray(), fromDetector[0].Mask.ToBits());
 
         // The grid's segments are still there, CLIP-labelled, none repeating a detector mask.
         var grid = segments.Where(s => s.Source == OnnxSegmenter.GridSource).ToList();
         Assert.NotEmpty(grid);
-        Assert.All(grid, s => Assert.Contains(s.Label, new[] { "cat", "dog", "tree" }));
+        Assert.All(grid, s => Assert.Contains(s.Label, new[] { "circle", "square", "tree" }));
         foreach (var g in grid)
             foreach (var d in fromDetector)
                 Assert.True(Iou(g.Mask.ToBits(), d.Mask.ToBits()) < 0.7);
 
         // Then the judge gives the detector's labels their verdicts like any other.
-        var judge = new FakeJudge(new() { ["cat"] = Verdict.Certain, ["dog"] = Verdict.Certain, ["tree"] = Verdict.Unlikely });
-        var score = new SegmentReward(segmenter, judge).Score("a cat and a dog", [image])[0];
+        var judge = new FakeJudge(new() { ["circle"] = Verdict.Certain, ["square"] = Verdict.Certain, ["tree"] = Verdict.Unlikely });
+        var score = new SegmentReward(segmenter, judge).Score("a red circle above a blue square", [image])[0];
         Assert.All(score.Evidence.Segments!.Where(s => s.Segment.Source == OnnxSegmenter.DetectorSource), s => Assert.Equal(Verdict.Certain, s.Verdict));
     }
 

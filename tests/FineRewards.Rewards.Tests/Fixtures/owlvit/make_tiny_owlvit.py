@@ -4,23 +4,25 @@
 Inputs and outputs carry the real export's names and ranks (input_ids [B*Q,L] int64, pixel_values [B,3,H,W],
 attention_mask [B*Q,L] int64 -> logits [B,P,Q], pred_boxes [B,P,4] as normalised cx,cy,w,h). It ignores the
 pixels: each of its P = 3 "patches" has a fixed box, and a query's logit for a patch is
-    bias[p] + sum over unmasked tokens of (token == CAT) * w_cat[p] + (token == DOG) * w_dog[p]
-with CAT and DOG the real CLIP ids of "cat</w>" and "dog</w>", so "a photo of a cat" scores
+    bias[p] + sum over unmasked tokens of (token == CIRCLE) * w_circle[p] + (token == SQUARE) * w_square[p]
+with CIRCLE and SQUARE the real CLIP ids of "circle</w>" and "square</w>", so "a photo of a circle" scores
 sigmoid(2.2) = 0.90 on patch 0, sigmoid(0.4) = 0.60 on patch 1 (overlapping patch 0: NMS drops it) and
-sigmoid(-5) on patch 2, and "a photo of a dog" scores sigmoid(2) = 0.88 on patch 2 only.
+sigmoid(-5) on patch 2, and "a photo of a square" scores sigmoid(2) = 0.88 on patch 2 only.
 
 Run with Debian's python3-onnx: /usr/bin/python3 make_tiny_owlvit.py  (writes onnx/model.onnx and preprocessor_config.json here)
 """
-import json, os
+import json, os, sys
+# This folder's onnx/ output would shadow the onnx package on a second run.
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
 import onnx
 from onnx import TensorProto, helper
 
-CAT, DOG = 2368, 1929
-here = os.path.dirname(os.path.abspath(__file__))
+CIRCLE, SQUARE = 7117, 3999
 
-boxes = [0.30, 0.30, 0.40, 0.40,   # patch 0: cat, pixels 6.4..22.4 of a 32 image
-         0.32, 0.32, 0.40, 0.40,   # patch 1: the same cat, weaker
-         0.75, 0.70, 0.30, 0.40]   # patch 2: dog
+boxes = [0.30, 0.30, 0.40, 0.40,   # patch 0: circle, pixels 6.4..22.4 of a 32 image
+         0.32, 0.32, 0.40, 0.40,   # patch 1: the same circle, weaker
+         0.75, 0.70, 0.30, 0.40]   # patch 2: square
 
 def const(name, values, dims, dtype=TensorProto.FLOAT):
     return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, dtype, dims, values))
@@ -29,21 +31,21 @@ def ints(name, values, dims=None):
     return const(name, values, [len(values)] if dims is None else dims, TensorProto.INT64)
 
 nodes = [
-    ints("cat_id", [CAT], []), ints("dog_id", [DOG], []),
-    const("bias", [-5.0, -5.0, -5.0], [1, 3]), const("w_cat", [7.2, 5.4, 0.0], [1, 3]), const("w_dog", [0.0, 0.0, 7.0], [1, 3]),
+    ints("circle_id", [CIRCLE], []), ints("square_id", [SQUARE], []),
+    const("bias", [-5.0, -5.0, -5.0], [1, 3]), const("w_circle", [7.2, 5.4, 0.0], [1, 3]), const("w_square", [0.0, 0.0, 7.0], [1, 3]),
     const("boxes", boxes, [1, 3, 4]), ints("axis1", [1]),
     helper.make_node("Cast", ["attention_mask"], ["mask_f"], to=TensorProto.FLOAT),
-    helper.make_node("Equal", ["input_ids", "cat_id"], ["is_cat"]),
-    helper.make_node("Equal", ["input_ids", "dog_id"], ["is_dog"]),
-    helper.make_node("Cast", ["is_cat"], ["is_cat_f"], to=TensorProto.FLOAT),
-    helper.make_node("Cast", ["is_dog"], ["is_dog_f"], to=TensorProto.FLOAT),
-    helper.make_node("Mul", ["is_cat_f", "mask_f"], ["cat_m"]),
-    helper.make_node("Mul", ["is_dog_f", "mask_f"], ["dog_m"]),
-    helper.make_node("ReduceSum", ["cat_m", "axis1"], ["n_cat"], keepdims=1),     # [BQ,1]
-    helper.make_node("ReduceSum", ["dog_m", "axis1"], ["n_dog"], keepdims=1),
-    helper.make_node("Mul", ["n_cat", "w_cat"], ["s_cat"]),                        # [BQ,P]
-    helper.make_node("Mul", ["n_dog", "w_dog"], ["s_dog"]),
-    helper.make_node("Add", ["s_cat", "s_dog"], ["s"]),
+    helper.make_node("Equal", ["input_ids", "circle_id"], ["is_circle"]),
+    helper.make_node("Equal", ["input_ids", "square_id"], ["is_square"]),
+    helper.make_node("Cast", ["is_circle"], ["is_circle_f"], to=TensorProto.FLOAT),
+    helper.make_node("Cast", ["is_square"], ["is_square_f"], to=TensorProto.FLOAT),
+    helper.make_node("Mul", ["is_circle_f", "mask_f"], ["circle_m"]),
+    helper.make_node("Mul", ["is_square_f", "mask_f"], ["square_m"]),
+    helper.make_node("ReduceSum", ["circle_m", "axis1"], ["n_circle"], keepdims=1),     # [BQ,1]
+    helper.make_node("ReduceSum", ["square_m", "axis1"], ["n_square"], keepdims=1),
+    helper.make_node("Mul", ["n_circle", "w_circle"], ["s_circle"]),                        # [BQ,P]
+    helper.make_node("Mul", ["n_square", "w_square"], ["s_square"]),
+    helper.make_node("Add", ["s_circle", "s_square"], ["s"]),
     helper.make_node("Add", ["s", "bias"], ["bq_p"]),                              # [BQ,P]
     # [BQ,P] -> [B,Q,P] -> [B,P,Q]; B from pixel_values.
     helper.make_node("Shape", ["pixel_values"], ["pv_shape"]),
