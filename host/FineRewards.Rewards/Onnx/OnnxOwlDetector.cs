@@ -77,17 +77,14 @@ public sealed class OnnxOwlDetector : IDisposable
         if (queries.Count == 0) return [];
         int q = queries.Count, l = _contextLength;
         var ids = new long[q * l];    // [Q,L]
-        var mask = new long[q * l];   // [Q,L]: 1 over BOS..EOS
         for (int i = 0; i < q; i++)
         {
             string text = string.Format(System.Globalization.CultureInfo.InvariantCulture, _options.QueryTemplate, queries[i]);
             var row = _tokenize(text, l);
             if (row.Length != l) throw new InvalidOperationException($"tokenizer gave {row.Length} ids, the detector takes {l}");
-            // EOS has the highest id of CLIP's vocabulary, so the first maximum is the end of the text.
-            int end = Array.IndexOf(row, row.Max());
             for (int j = 0; j < l; j++) ids[i * l + j] = row[j];
-            mask.AsSpan(i * l, end + 1).Fill(1);
         }
+        var mask = OnnxClip.AttentionMask(ids, q, l);   // [Q,L]
         var framed = _padToSquare ? PadToSquare(image) : image;
         var pixels = new float[Processor.Length];   // [1,3,H,W]
         Processor.Preprocess(framed, pixels);
