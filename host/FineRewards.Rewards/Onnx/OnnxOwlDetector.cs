@@ -50,7 +50,7 @@ public sealed class OnnxOwlDetector : IDisposable
         _tokenize = tokenize;
         string config = Path.Combine(options.Folder, "preprocessor_config.json");
         // Without a config, OWL-ViT B/32's: stretched to 768 x 768, no crop, CLIP's mean and std.
-        Processor = File.Exists(config) ? ClipImageProcessor.Load(config) : new ClipImageProcessor(ShortestEdge: 0, CropWidth: 768, CropHeight: 768);
+        Processor = File.Exists(config) ? Square(ClipImageProcessor.Load(config), config) : new ClipImageProcessor(ShortestEdge: 0, CropWidth: 768, CropHeight: 768);
         _padToSquare = ReadProcessorType(config) == "Owlv2ImageProcessor";
         _graph = OnnxGraph.Load(OnnxClipOptions.GraphPath(options.Folder, "model"), "OWL-ViT detector",
             [
@@ -61,6 +61,18 @@ public sealed class OnnxOwlDetector : IDisposable
             [new("logits", [-1, -1, -1]), new("pred_boxes", [-1, -1, 4])], options.Runtime);   // [B,P,Q], [B,P,4]
         _contextLength = (int)(_graph.FixedDimension("input_ids", 1) ?? 16);
         Name = "owlvit:" + Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(options.Folder)));
+    }
+
+    /// <summary>
+    /// OWL-ViT's processor reads a plain number <c>size</c> (google/owlvit-*: 768) as a square, not as CLIP's shortest
+    /// edge: the image is stretched to it and the centre crop of the same size changes nothing.
+    /// </summary>
+    static ClipImageProcessor Square(ClipImageProcessor p, string path)
+    {
+        if (p.ShortestEdge <= 0) return p;
+        if (p.CropWidth != p.ShortestEdge || p.CropHeight != p.ShortestEdge)
+            throw new InputException(path, $"size {p.ShortestEdge} with crop_size {p.CropWidth}x{p.CropHeight}: a detector's crop must equal its size (boxes are fractions of the whole image)");
+        return p with { ShortestEdge = 0 };
     }
 
     static string? ReadProcessorType(string path)

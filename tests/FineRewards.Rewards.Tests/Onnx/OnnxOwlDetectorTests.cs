@@ -78,6 +78,32 @@ public sealed class OnnxOwlDetectorTests
     }
 
     [Fact]
+    public void A_plain_number_size_is_a_square_as_owlvits_processor_reads_it()
+    {
+        string folder = Directory.CreateTempSubdirectory("owl-size-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(folder, "onnx"));
+            File.Copy(Path.Combine(Owl, "onnx", "model.onnx"), Path.Combine(folder, "onnx", "model.onnx"));
+            // google/owlvit-base-patch32's form, at the fixture's 32 px.
+            File.WriteAllText(Path.Combine(folder, "preprocessor_config.json"), """{"size": 32, "crop_size": 32, "do_center_crop": true, "resample": 3}""");
+            using (var detector = new OnnxOwlDetector(new OnnxOwlDetectorOptions(folder), Tokens))
+            {
+                Assert.Equal((0, 32, 32), (detector.Processor.ShortestEdge, detector.Processor.CropWidth, detector.Processor.CropHeight));
+                // Stretched, not cropped: the box covers the same fractions of a wide image.
+                Assert.Equal(new Box(6, 3, 26, 13), detector.Detect(Grey(64, 32), ["circle"]).Single().Box);
+            }
+            File.WriteAllText(Path.Combine(folder, "preprocessor_config.json"), """{"size": 32, "crop_size": 24}""");
+            var e = Assert.Throws<InputException>(() => new OnnxOwlDetector(new OnnxOwlDetectorOptions(folder), Tokens));
+            Assert.Equal(Path.Combine(folder, "preprocessor_config.json"), e.Field);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void A_graph_of_another_role_is_refused_at_load_with_expected_and_found_names()
     {
         string folder = Directory.CreateTempSubdirectory("owl-wrong-").FullName;
