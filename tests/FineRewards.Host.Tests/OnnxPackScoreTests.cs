@@ -24,7 +24,7 @@ public sealed class OnnxPackScoreTests : IDisposable
     }
 
     /// <summary>clip inside the pack (relative path, with the tokenizer files), sam outside it (absolute path).</summary>
-    string WritePack(string name, bool withSam = true, bool withCaptioner = false)
+    string WritePack(string name, bool withSam = true, bool withCaptioner = false, JsonObject? detectorConfig = null)
     {
         string pack = Path.Combine(_root, name);
         CopyClipFixture(Path.Combine(pack, "models", "clip"));
@@ -41,6 +41,17 @@ public sealed class OnnxPackScoreTests : IDisposable
         };
         if (withCaptioner)
             components["captioner"] = new JsonObject { ["kind"] = "onnx-captioner", ["path"] = Path.Combine(AppContext.BaseDirectory, "Fixtures", "captioner") };
+        if (detectorConfig is not null)
+        {
+            // The Rewards tests' tiny OWL-ViT graph ("circle" and "square" have known boxes) with the CLIP tokenizer files.
+            string detector = Path.Combine(pack, "models", "detector");
+            Directory.CreateDirectory(Path.Combine(detector, "onnx"));
+            File.Copy(Path.Combine(AppContext.BaseDirectory, "Fixtures", "owlvit", "onnx", "model.onnx"), Path.Combine(detector, "onnx", "model.onnx"));
+            File.Copy(Path.Combine(AppContext.BaseDirectory, "Fixtures", "owlvit", "preprocessor_config.json"), Path.Combine(detector, "preprocessor_config.json"));
+            foreach (var f in new[] { "vocab.json", "merges.txt" })
+                File.Copy(Path.Combine(AppContext.BaseDirectory, "Fixtures", "clip-tokenizer", f), Path.Combine(detector, f));
+            components["detector"] = new JsonObject { ["kind"] = "onnx-owlvit", ["path"] = "models/detector", ["config"] = detectorConfig };
+        }
         var manifest = new JsonObject { ["name"] = name, ["version"] = "1", ["files"] = new JsonArray(), ["components"] = components };
         File.WriteAllText(Path.Combine(pack, PackManifest.FileName), manifest.ToJsonString());
         return pack;
@@ -115,5 +126,25 @@ public sealed class OnnxPackScoreTests : IDisposable
         var missing = CliRunner.Run("score", "--pack", WritePack("nocaption"), "--prompt", "a red circle", red, "--rewards", "caption");
         Assert.Equal(2, missing.ExitCode);
         Assert.Contains("captioner", missing.Stderr + missing.Stdout);
+    }
+
+    [Fact]
+    public void Score_with_a_detector_adds_segments_labelled_by_the_prompts_nouns_with_their_source()
+    {
+        string pack = WritePack("detect", detectorConfig: new JsonObject { ["threshold"] = 0.2 });
+        var r = CliRunner.Run("score", "--pack", pack, "--prompt", "a red circle above a blue square", Path.Combine(Fixture, "image3.png"), "--rewards", "sam", "--json");
+        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        var segments = JsonNode.Parse(r.Stdout)!["candidates"]![0]!["rewards"]!["sam"]!["segments"]!.AsArray();
+        // The real CLIP tokenizer finds "circle" in the fixture graph; SAM's mask of its box (12,8 48x32 on 120x80) is the segment.
+        var circle = segments.Single(s => s!["source"]!.GetValue<string>() == "detector");
+        Assert.Equal("circle", circle!["label"]!.GetValue<string>());
+        Assert.Equal(1 / (1 + Math.Exp(-2.2)), circle["confidence"]!.GetValue<double>(), 5);
+        Assert.Contains(circle["verdict"]!.GetValue<string>(), new[] { "certain", "may", "unlikely" });
+        Assert.Contains(segments, s => s!["source"]!.GetValue<string>() == "grid");
+
+        var bad = CliRunner.Run("score", "--pack", WritePack("badconfig", detectorConfig: new JsonObject { ["treshold"] = 0.2 }), "--prompt", "a red circle",
+            Path.Combine(Fixture, "image3.png"), "--rewards", "sam");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("components.detector.config.treshold", bad.Stderr + bad.Stdout);
     }
 }

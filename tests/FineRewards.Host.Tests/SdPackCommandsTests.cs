@@ -143,4 +143,34 @@ public class SdPackCommandsTests(FullVocabularySingleFile model) : IClassFixture
         Assert.Equal($"MISSING gguf-judge: looked at {judge}", facts.GetProperty("pack.mine.judge").GetString());
         Assert.StartsWith("not configured (onnx-clip", facts.GetProperty("pack.mine.clip").GetString());
     }
+
+    [Fact]
+    public void Pack_create_takes_a_detector_and_doctor_reports_it_with_the_path_looked_at()
+    {
+        string root = NewFolder("detector-packs");
+        string detector = Path.Combine(root, "owlvit");
+        Directory.CreateDirectory(detector);
+        var created = CliRunner.Run("pack", "create", "sd", "--checkpoint", model.Checkpoint, "--detector", detector, "--out", Path.Combine(root, "mine"));
+        Assert.True(created.ExitCode == 0, created.Stderr + created.Stdout);
+        var component = PackManifest.Load(Path.Combine(root, "mine", PackManifest.FileName)).Components!["detector"];
+        Assert.Equal("onnx-owlvit", component.Kind);
+
+        // The folder is there but holds no graph: the pack's problems name the file looked at.
+        var report = CliRunner.Run(new Dictionary<string, string> { [PackLocator.EnvironmentVariable] = root }, "doctor", "--json");
+        using (var doc = JsonDocument.Parse(report.Stdout))
+        {
+            var facts = doc.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "packs").GetProperty("facts");
+            Assert.Equal($"onnx-owlvit {detector}", facts.GetProperty("pack.mine.detector").GetString());
+            Assert.Contains($"detector (onnx-owlvit): missing {Path.Combine(detector, "onnx", "model.onnx")}", facts.GetProperty("pack.mine").GetString());
+        }
+
+        Directory.Delete(detector);
+        report = CliRunner.Run(new Dictionary<string, string> { [PackLocator.EnvironmentVariable] = root }, "doctor", "--json");
+        using (var doc = JsonDocument.Parse(report.Stdout))
+        {
+            var facts = doc.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("name").GetString() == "packs").GetProperty("facts");
+            Assert.Equal($"MISSING onnx-owlvit: looked at {detector}", facts.GetProperty("pack.mine.detector").GetString());
+        }
+        Assert.Contains("--detector", CliRunner.Run("pack", "create", "sd", "--help").Stdout);
+    }
 }

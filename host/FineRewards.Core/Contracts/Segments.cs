@@ -80,7 +80,8 @@ public sealed record RunLengthMask(int Width, int Height, IReadOnlyList<int> Run
 }
 
 /// <summary>One labelled region a segmenter found.</summary>
-public sealed record Segment(string Label, double Confidence, Box Box, RunLengthMask Mask);
+/// <param name="Source">How it was found where a segmenter has several ways (SAM's "grid" of points or a "detector" box), else null.</param>
+public sealed record Segment(string Label, double Confidence, Box Box, RunLengthMask Mask, string? Source = null);
 
 /// <summary>A segment with the judge's verdict on its label.</summary>
 public sealed record JudgedSegment(Segment Segment, Verdict Verdict);

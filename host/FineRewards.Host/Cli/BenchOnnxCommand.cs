@@ -66,12 +66,14 @@ public static class BenchOnnxCommand
                 {
                     using var sam = Load("sam (encoder + decoder)", memory, () => onnx.LoadSam(runtime));
                     var (everything, vocabulary) = onnx.SamSettings();
-                    var segmenter = new OnnxSegmenter(sam, clip, vocabulary, new OnnxSegmenterOptions(everything));
+                    // The pack's detector, when it has one, is part of the sam reward: its boxes are SAM prompts too.
+                    using var detector = onnx.LoadDetector(runtime);
+                    var segmenter = new OnnxSegmenter(sam, clip, vocabulary, new OnnxSegmenterOptions(everything), detector);
                     int segments = 0;
                     memory[^1] = memory[^1] with
                     {
-                        RunPeakMiB = RunPeak(() => rows.Add(Measure($"sam everything + clip labels ({everything.PointsPerSide}x{everything.PointsPerSide} points)", count, repeat,
-                            [sam.Encoder, sam.Decoder, clip.Vision, clip.Text], () => segments = segmenter.Segment(prompt, images).Sum(s => s.Count)))),
+                        RunPeakMiB = RunPeak(() => rows.Add(Measure($"sam everything + clip labels ({everything.PointsPerSide}x{everything.PointsPerSide} points){(detector is null ? "" : " + detector boxes")}", count, repeat,
+                            [sam.Encoder, sam.Decoder, clip.Vision, clip.Text, .. detector is null ? Array.Empty<OnnxGraph>() : [detector.Graph]], () => segments = segmenter.Segment(prompt, images).Sum(s => s.Count)))),
                     };
                     rows[^1] = rows[^1] with { Note = $"{segments} segments in {count} images" };
                 }

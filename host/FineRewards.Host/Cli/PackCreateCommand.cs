@@ -21,9 +21,14 @@ public static class PackCreateCommand
         var output = new Option<string>("--out") { Description = "The pack folder to create (pack.json is written there).", Required = true };
         var parts = SdPack.OptionalParts.Select(p => (p.Name, Option: new Option<string?>(p.Option)
         {
-            Description = p.Name == "judge" ? "A GGUF language model for the segment reward's judge." : $"The {p.Name} reward model folder ({p.Kind}).",
+            Description = p.Name switch
+            {
+                "judge" => "A GGUF language model for the segment reward's judge.",
+                "detector" => $"An OWL-ViT/OWLv2 detector folder ({p.Kind}); the sam reward then also prompts SAM with its boxes for the prompt's nouns.",
+                _ => $"The {p.Name} reward model folder ({p.Kind}).",
+            },
         })).ToList();
-        var command = new Command("sd", "Write PACK/pack.json for a Stable Diffusion checkpoint (component \"diffusion\") and optional clip, sam, captioner and judge models.")
+        var command = new Command("sd", "Write PACK/pack.json for a Stable Diffusion checkpoint (component \"diffusion\") and optional clip, sam, captioner, detector and judge models.")
         {
             checkpoint, prediction, output,
         };

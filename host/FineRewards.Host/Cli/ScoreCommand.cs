@@ -156,6 +156,7 @@ public static class ScoreCommand
                         ["box"] = BoxJson(j.Segment.Box),
                         ["area"] = j.Segment.Mask.Area,
                         ["mask_runs"] = new JsonArray(j.Segment.Mask.Runs.Select(r => (JsonNode)r).ToArray()),
+                        ["source"] = j.Segment.Source,
                     }).ToArray());
                 if (s.Evidence.Relations is not null)
                     node["relations"] = new JsonArray(s.Evidence.Relations.Select(j => (JsonNode)new JsonObject

@@ -9,7 +9,7 @@ namespace FineRewards.Host.Packs;
 /// <summary>
 /// A pack of real reward models as `pack create sd` writes it: components <c>clip</c> (kind onnx-clip), <c>sam</c>
 /// (onnx-sam), <c>captioner</c> (onnx-captioner), <c>judge</c> (gguf-judge), optionally <c>aesthetic</c>
-/// (aesthetic-head, a safetensors file); paths relative to the pack folder or absolute. See docs/models.md.
+/// (aesthetic-head, a safetensors file), optionally <c>detector</c> (onnx-owlvit: OWL-ViT/OWLv2 boxes as SAM box prompts); paths relative to the pack folder or absolute. See docs/models.md.
 /// </summary>
 public sealed class OnnxPack(string folder, PackManifest manifest) : PackComponents(folder, manifest)
 {
@@ -18,6 +18,7 @@ public sealed class OnnxPack(string folder, PackManifest manifest) : PackCompone
     public const string CaptionerKind = "onnx-captioner";
     public const string JudgeKind = "gguf-judge";
     public const string AestheticKind = "aesthetic-head";
+    public const string DetectorKind = "onnx-owlvit";
 
     public static new OnnxPack Load(string folder) => new(folder, PackManifest.Load(Path.Combine(folder, PackManifest.FileName)));
 
@@ -37,6 +38,7 @@ public sealed class OnnxPack(string folder, PackManifest manifest) : PackCompone
                 ClipKind => [OnnxClipOptions.GraphPath(path, "vision_model"), OnnxClipOptions.GraphPath(path, "text_model"), Path.Combine(TokenizerFolder(path), "vocab.json"), Path.Combine(TokenizerFolder(path), "merges.txt")],
                 SamKind => [OnnxClipOptions.GraphPath(path, "vision_encoder"), OnnxClipOptions.GraphPath(path, "prompt_decoder")],
                 CaptionerKind => [OnnxClipOptions.GraphPath(path, "encoder_model"), .. OnnxCaptioner.DecoderFiles(path), Path.Combine(path, "vocab.txt")],
+                DetectorKind => [OnnxClipOptions.GraphPath(path, "model"), Path.Combine(TokenizerFolder(path), "vocab.json"), Path.Combine(TokenizerFolder(path), "merges.txt")],
                 JudgeKind or AestheticKind => [path],
                 _ => [],
             };
@@ -61,6 +63,38 @@ public sealed class OnnxPack(string folder, PackManifest manifest) : PackCompone
         string folder = Require("clip", ClipKind, "the clip reward and segment labels");
         var tokenizer = ClipTokenizer.FromPretrained(TokenizerFolder(folder));
         return new OnnxClip(new OnnxClipOptions(folder, Runtime: runtime), (text, length) => tokenizer.EncodeForModel(text, length));
+    }
+
+    /// <summary>
+    /// The pack's OWL-ViT/OWLv2 detector with the project's CLIP tokenizer (from the detector's folder), or null when the
+    /// pack has none. Its config may set threshold, nms_thresh and query_template (<see cref="OnnxOwlDetectorOptions"/>).
+    /// </summary>
+    public OnnxOwlDetector? LoadDetector(OnnxRuntimeOptions? runtime = null)
+    {
+        if (ComponentPath("detector", DetectorKind) is not string folder) return null;
+        var options = new OnnxOwlDetectorOptions(folder, Runtime: runtime);
+        string field = $"{ManifestPath}: components.detector.config";
+        if (Config("detector") is JsonElement config && config.ValueKind == JsonValueKind.Object)
+        {
+            try
+            {
+                foreach (var p in config.EnumerateObject())
+                    options = p.Name switch
+                    {
+                        "threshold" => options with { Threshold = p.Value.GetDouble() },
+                        "nms_thresh" => options with { NmsThresh = p.Value.GetDouble() },
+                        "query_template" => options with { QueryTemplate = p.Value.GetString()! },
+                        _ => throw new InputException($"{field}.{p.Name}", "unknown setting; expected threshold, nms_thresh or query_template"),
+                    };
+            }
+            catch (Exception e) when (e is InvalidOperationException or FormatException)
+            {
+                throw new InputException(field, $"has a value of the wrong type ({e.Message})");
+            }
+        }
+        options.Validate(field + ".");
+        var tokenizer = ClipTokenizer.FromPretrained(TokenizerFolder(folder));
+        return new OnnxOwlDetector(options, (text, length) => tokenizer.EncodeForModel(text, length));
     }
 
     public OnnxSam LoadSam(OnnxRuntimeOptions? runtime = null) =>

@@ -72,7 +72,7 @@ public sealed class SdModelPack : IModelPack
         {
             Problems = problems,
             Fix = $"put the files back, or point {components.ManifestPath} at them (`finerewards pack create sd --checkpoint FILE|DIR " +
-                  "[--clip DIR] [--sam DIR] [--captioner DIR] [--judge FILE.gguf] --out NEW_FOLDER` writes a new pack); `finerewards doctor` lists each part",
+                  "[--clip DIR] [--sam DIR] [--captioner DIR] [--detector DIR] [--judge FILE.gguf] --out NEW_FOLDER` writes a new pack); `finerewards doctor` lists each part",
         };
     }
 

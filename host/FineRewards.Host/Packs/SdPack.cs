@@ -10,7 +10,7 @@ namespace FineRewards.Host.Packs;
 /// <summary>
 /// A pack folder for a user's Stable Diffusion model: pack.json names the checkpoint (a single file or a
 /// diffusers folder, never copied into the pack) as component "diffusion", and optionally the reward
-/// models ("clip", "sam", "captioner") and the judge ("judge"). Paths inside the pack folder are
+/// models ("clip", "sam", "captioner", "detector") and the judge ("judge"). Paths inside the pack folder are
 /// relative, others absolute.
 /// </summary>
 public static class SdPack
@@ -24,6 +24,7 @@ public static class SdPack
         ("clip", "onnx-clip", "--clip"),
         ("sam", "onnx-sam", "--sam"),
         ("captioner", "onnx-captioner", "--captioner"),
+        ("detector", "onnx-owlvit", "--detector"),
         ("judge", "gguf-judge", "--judge"),
     ];
 

@@ -11,7 +11,7 @@ namespace FineRewards.Host.Scoring;
 
 /// <summary>
 /// The rewards of a <see cref="ScoringSetup"/> on a pack of real reward models (<see cref="OnnxPack"/>): clip (the raw
-/// CLIP cosine), sam (SAM everything mode, CLIP zero-shot labels, the judge), caption (the ONNX captioner and the text
+/// CLIP cosine), sam (SAM everything mode, CLIP zero-shot labels, detector boxes where the pack has a detector, the judge), caption (the ONNX captioner and the text
 /// embedder), aesthetic (LAION head) and random.
 /// Each model is loaded once and shared (CLIP serves clip, sam's labels and aesthetic).
 /// </summary>
@@ -53,7 +53,8 @@ public sealed class OnnxPackScorer : CandidateScorer
     {
         var (everything, vocabulary) = Pack.SamSettings();
         var sam = Own(Pack.LoadSam(runtime));
-        return new SegmentReward(new OnnxSegmenter(sam, Clip(runtime), vocabulary, new OnnxSegmenterOptions(everything)), SharedJudge(),
+        var detector = Pack.LoadDetector(runtime) is OnnxOwlDetector d ? Own(d) : null;
+        return new SegmentReward(new OnnxSegmenter(sam, Clip(runtime), vocabulary, new OnnxSegmenterOptions(everything), detector), SharedJudge(),
             new SegmentRewardOptions(CoverageWeight: Setup.Coverage, CountAware: Setup.CountAware));
     }
 }

@@ -133,17 +133,7 @@ public sealed class OnnxClip : IImageTextEmbedder, ITextEmbedder, IDisposable
         {
             inputs["input_ids"] = OrtValue.CreateTensorValueFromMemory(ids, [count, _contextLength]);
             if (_text.Inputs.Contains("attention_mask"))
-            {
-                // EOS has the highest id of CLIP's vocabulary, so the first maximum is the end of the text.
-                var mask = new long[ids.Length];
-                for (int b = 0; b < count; b++)
-                {
-                    var row = ids.AsSpan(b * _contextLength, _contextLength);
-                    int end = row.IndexOf(row[..].ToArray().Max());
-                    mask.AsSpan(b * _contextLength, end + 1).Fill(1);
-                }
-                inputs["attention_mask"] = OrtValue.CreateTensorValueFromMemory(mask, [count, _contextLength]);
-            }
+                inputs["attention_mask"] = OrtValue.CreateTensorValueFromMemory(AttentionMask(ids, count, _contextLength), [count, _contextLength]);
             using var outputs = _text.Run(inputs, ["text_embeds"]);
             return Rows(outputs[0], count);
         }
@@ -151,6 +141,20 @@ public sealed class OnnxClip : IImageTextEmbedder, ITextEmbedder, IDisposable
         {
             foreach (var v in inputs.Values) v.Dispose();
         }
+    }
+
+    /// <summary>The attention mask [count,length] of CLIP token rows: 1 over BOS..EOS, 0 over the padding.</summary>
+    public static long[] AttentionMask(long[] ids, int count, int length)
+    {
+        // EOS has the highest id of CLIP's vocabulary, so the first maximum is the end of the text.
+        var mask = new long[ids.Length];
+        for (int b = 0; b < count; b++)
+        {
+            var row = ids.AsSpan(b * length, length);
+            int end = row.IndexOf(row.ToArray().Max());
+            mask.AsSpan(b * length, end + 1).Fill(1);
+        }
+        return mask;
     }
 
     IReadOnlyList<float[]> ITextEmbedder.Embed(IReadOnlyList<string> texts, CancellationToken cancellationToken) => EmbedTexts(texts, cancellationToken);
