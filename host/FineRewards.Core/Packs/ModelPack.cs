@@ -45,12 +45,14 @@ public static class ModelPackChecks
     public static IGroundTruth RequireGroundTruth(this IModelPack pack) =>
         pack.GroundTruth ?? throw new InputException("--pack", $"pack \"{pack.Name}\" has no ground-truth evaluator; accuracy needs a pack whose world can be checked (shapes)");
 
-    /// <summary>Refuses a pack whose files are missing, naming each problem (with the path looked at).</summary>
-    public static void RequireReady(this IModelPack pack, string field = "--pack")
+    /// <summary>Refuses a pack whose files are missing, naming each problem (with the path looked at) and the pack's fix.</summary>
+    public static PackStatus RequireReady(this IModelPack pack, string field = "--pack")
     {
         var status = pack.Check();
         if (!status.Ready)
-            throw new InputException(field, $"pack \"{pack.Name}\"{(status.Folder.Length > 0 ? $" ({status.Folder})" : "")} is not usable: {string.Join("; ", status.Problems)}");
+            throw new InputException(field, $"pack \"{pack.Name}\"{(status.Folder.Length > 0 ? $" ({status.Folder})" : "")} is not usable: " +
+                                            $"{string.Join("; ", status.Problems)}{(string.IsNullOrEmpty(status.Fix) ? "" : "; " + status.Fix)}");
+        return status;
     }
 
     /// <summary>Checks reward names against the pack: unknown and repeated names are refused, naming the pack and what it has.</summary>

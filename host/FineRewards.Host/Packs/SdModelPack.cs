@@ -33,7 +33,7 @@ public sealed class SdModelPack : IModelPack
         Capabilities = new PackCapabilities(OfferedRewards(components), Samplers: SchedulerFactory.Names);
         scorer = new(() =>
         {
-            Ready();
+            this.RequireReady();
             string judge = components.ComponentPath("judge", OnnxPack.JudgeKind) is string gguf ? "llm:" + gguf : "lexical";
             return new OnnxPackScorer(components, new ScoringSetup(Capabilities.Rewards!, judge));
         });
@@ -42,7 +42,7 @@ public sealed class SdModelPack : IModelPack
 
     /// <summary>A pack folder whose "diffusion" component is a Stable Diffusion checkpoint, or null.</summary>
     public static IModelPack? Open(string folder, PackManifest manifest) =>
-        manifest.Components?.GetValueOrDefault("diffusion")?.Kind is SdPack.SingleFileKind or SdPack.DiffusersKind ? new SdModelPack(folder, manifest) : null;
+        SdPack.IsSdManifest(manifest) ? new SdModelPack(folder, manifest) : null;
 
     /// <summary>The rewards whose models the pack declares: each needs its own component (and CLIP for sam and aesthetic).</summary>
     static IReadOnlyList<string> OfferedRewards(PackComponents pack)
@@ -74,12 +74,6 @@ public sealed class SdModelPack : IModelPack
             Fix = $"put the files back, or point {components.ManifestPath} at them (`finerewards pack create sd --checkpoint FILE|DIR " +
                   "[--clip DIR] [--sam DIR] [--captioner DIR] [--detector DIR] [--judge FILE.gguf] --out NEW_FOLDER` writes a new pack); `finerewards doctor` lists each part",
         };
-    }
-
-    void Ready()
-    {
-        var s = Check();
-        if (!s.Ready) throw new InputException("--pack", $"pack \"{Name}\" ({Folder}) is not usable: {string.Join("; ", s.Problems)}");
     }
 
     public PackCapabilities Capabilities { get; }

@@ -33,9 +33,12 @@ public static class SdPack
     {
         var path = Path.Combine(folder, PackManifest.FileName);
         if (!File.Exists(path)) return false;
-        var manifest = PackManifest.Load(path);
-        return manifest.Components?.GetValueOrDefault("diffusion")?.Kind is SingleFileKind or DiffusersKind;
+        return IsSdManifest(PackManifest.Load(path));
     }
+
+    /// <summary>A manifest whose diffusion component is a Stable Diffusion checkpoint (single file or diffusers folder).</summary>
+    public static bool IsSdManifest(PackManifest manifest) =>
+        manifest.Components?.GetValueOrDefault("diffusion")?.Kind is SingleFileKind or DiffusersKind;
 
     /// <summary>Writes PACK/pack.json for a checkpoint and optional parts; every given path must exist.</summary>
     public static PackManifest Create(string packFolder, string checkpoint, string? predictionType, IReadOnlyDictionary<string, string> optional)

@@ -30,9 +30,9 @@ public sealed class ShapesModelPack : IModelPack
     public ShapesModelPack(PackStatus status)
     {
         this.status = status;
-        pipeline = new(() => StableDiffusionPipeline.FromDiffusersFolder(Path.Combine(Ready().Folder, "diffusion")));
+        pipeline = new(() => StableDiffusionPipeline.FromDiffusersFolder(Path.Combine(this.RequireReady().Folder, "diffusion")));
         trainer = new(() => new LoraTrainer(pipeline.Value));
-        scorer = new(() => new ShapesScorer(Ready().Folder, new ScoringSetup(ScoringSetup.Known)));
+        scorer = new(() => new ShapesScorer(this.RequireReady().Folder, new ScoringSetup(ScoringSetup.Known)));
         rewards = new PackRewards(ShapesPackInfo.Name, ScoringSetup.Known, () => scorer.Value.Rewards);
     }
 
@@ -61,12 +61,6 @@ public sealed class ShapesModelPack : IModelPack
         Fix = $"put the built-in pack's folder (packs/{ShapesPackInfo.Name} of the source tree) next to the executable or under ${PackLocator.EnvironmentVariable}; " +
               $"`finerewards pack verify {ShapesPackInfo.Name}` checks its files",
     };
-
-    PackStatus Ready()
-    {
-        var s = Check();
-        return s.Ready ? s : throw new InputException("--pack", $"pack \"{Name}\" is not usable: {string.Join("; ", s.Problems)}; {s.Fix}");
-    }
 
     public PackCapabilities Capabilities { get; } = new(ScoringSetup.Known, ShapesPackInfo.DefaultRewards, SchedulerFactory.Names, ShapesPackInfo.ExamplePrompt);
     /// <summary>What the pack was evaluated with at training time (docs/shapes-pack.md), at the world's canvas size.</summary>
