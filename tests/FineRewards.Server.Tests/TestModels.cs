@@ -117,13 +117,14 @@ public sealed class RednessReward : IReward
 
 /// <summary>A pack that needs no files: a given generator, rewards, trainer and probes; <paramref name="checkPrompt"/> stands in for a grammar.</summary>
 public sealed class TestPack(string name, IImageGenerator generator, IReadOnlyList<IReward>? rewards = null, ILoraTrainer? trainer = null,
-    IReadOnlyList<string>? probes = null, PackCapabilities? capabilities = null, Action<string, string>? checkPrompt = null) : IModelPack
+    IReadOnlyList<string>? probes = null, PackCapabilities? capabilities = null, Action<string, string>? checkPrompt = null,
+    GenerationSettings? generation = null) : IModelPack
 {
     readonly IReadOnlyList<IReward> rewards = rewards ?? [new BrightnessReward(), new RednessReward()];
     public string Name => name;
     public PackStatus Check() => new(name, "(in memory)", new PackManifest(name, "1", null, []), []);
     public PackCapabilities Capabilities => (capabilities ?? PackCapabilities.Unrestricted).Resolve(rewards.Select(r => r.Name).ToList());
-    public GenerationSettings DefaultGeneration { get; } = new();
+    public GenerationSettings DefaultGeneration { get; } = generation ?? new();
     public IReadOnlyList<string> ProbePrompts => probes ?? [];
     public IImageGenerator? Generator => generator;
     public ILoraTrainer? Trainer => trainer;

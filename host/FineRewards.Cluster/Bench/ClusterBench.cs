@@ -86,7 +86,7 @@ public sealed class ClusterBench(int steps, TimeSpan stepTime, int jobsPerWorker
         var ids = Enumerable.Range(0, count).Select(_ => Guid.NewGuid().ToString()).ToList();
         for (int i = 0; i < ids.Count; i++)
         {
-            var spec = new GenerationJobSpec("bench", "", k, SeedPolicy.Fixed, i * k, "ddim", steps, 7.5, 64, 64, Pack, [], [],
+            var spec = new GenerationJobSpec("bench", "", k, SeedPolicy.Fixed, i * k, GenerationDefaults.Sampler, steps, GenerationDefaults.Guidance, GenerationDefaults.Size, GenerationDefaults.Size, Pack, [], [],
                 FineRewards.Core.Ranking.CombineMethod.Arl, new Dictionary<string, double>(), PreviewPolicy.None);
             await host.SubmitGenerationAsync(ids[i], $"{tag}-client{i % Clients}", spec);
         }

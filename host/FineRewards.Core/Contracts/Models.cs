@@ -85,17 +85,31 @@ public sealed record LoraReference(string Path, double Scale = 1.0);
 
 public enum SeedPolicy { Fixed, Random, Increment }
 
+/// <summary>
+/// The one set of generation defaults: what a request that leaves a setting out gets, in the engine,
+/// the host's job specs, the packs' settings and the plugin's panel alike. A pack may prefer others
+/// (its <c>GenerationSettings</c>), which the host and the CLI then apply.
+/// </summary>
+public static class GenerationDefaults
+{
+    public const string Sampler = "ddim";
+    public const int Steps = 25;
+    public const double Guidance = 7.5;
+    /// <summary>Width and height in pixels (the Shapes pack's canvas).</summary>
+    public const int Size = 64;
+}
+
 /// <summary>Best-of-K generation of one prompt. Candidate i uses seed BaseSeed + i.</summary>
 public sealed record GenerationRequest(
     string Prompt,
     int K,
     long BaseSeed,
     string NegativePrompt = "",
-    string Sampler = "ddim",
-    int Steps = 25,
-    double Guidance = 7.5,
-    int Width = 64,
-    int Height = 64,
+    string Sampler = GenerationDefaults.Sampler,
+    int Steps = GenerationDefaults.Steps,
+    double Guidance = GenerationDefaults.Guidance,
+    int Width = GenerationDefaults.Size,
+    int Height = GenerationDefaults.Size,
     IReadOnlyList<LoraReference>? Loras = null);
 
 /// <summary>

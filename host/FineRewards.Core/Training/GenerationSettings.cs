@@ -4,11 +4,11 @@ namespace FineRewards.Core.Training;
 
 /// <summary>Generation settings a pack works best with (its image size, sampler and steps).</summary>
 public sealed record GenerationSettings(
-    string Sampler = "ddim",
-    int Steps = 25,
-    double Guidance = 7.5,
-    int Width = 64,
-    int Height = 64,
+    string Sampler = GenerationDefaults.Sampler,
+    int Steps = GenerationDefaults.Steps,
+    double Guidance = GenerationDefaults.Guidance,
+    int Width = GenerationDefaults.Size,
+    int Height = GenerationDefaults.Size,
     string NegativePrompt = "");
 
 /// <summary>The ground-truth verdict on one image (the Shapes world can tell; real packs cannot).</summary>

@@ -30,11 +30,6 @@ public sealed record GenerationJobSpec(
     IReadOnlyDictionary<string, double> Weights,
     PreviewPolicy Preview)
 {
-    public const string DefaultSampler = "ddim";
-    public const int DefaultSteps = 25;
-    public const double DefaultGuidance = 7.5;
-    public const int DefaultSize = 64;
-
     public string ToJson() => JsonSerializer.Serialize(this);
 
     public static GenerationJobSpec FromJson(string json) =>

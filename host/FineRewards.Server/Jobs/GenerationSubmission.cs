@@ -52,6 +52,9 @@ public static class SubmissionValidator
         if (clientId.Length > MaxClientIdLength) throw new InputException("client_id", $"{clientId.Length} characters; at most {MaxClientIdLength}");
 
         var (pack, prompt, capabilities) = CheckPrompt(s.Pack, s.Prompt, limits, catalog);
+        // What the request leaves out is the pack's own choice (an SD 1.5 checkpoint draws 512 x 512, the
+        // Shapes pack 64 x 64), not one number for every model.
+        var defaults = catalog.Pack(pack).DefaultGeneration;
         if (s.NegativePrompt.Length > limits.MaxPromptLength)
             throw new InputException("negative_prompt", $"{s.NegativePrompt.Length} characters exceeds the host's limit of {limits.MaxPromptLength}");
 
@@ -62,22 +65,22 @@ public static class SubmissionValidator
         if (s.BaseSeed > long.MaxValue - (s.K - 1))
             throw new InputException("base_seed", $"{s.BaseSeed} + {s.K - 1} passes the largest seed, {long.MaxValue} (candidate i uses base_seed + i)");
 
-        string sampler = s.Sampler.Length == 0 ? GenerationJobSpec.DefaultSampler : s.Sampler;
+        string sampler = s.Sampler.Length == 0 ? defaults.Sampler : s.Sampler;
         if (sampler.Length > 64 || !sampler.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '+'))
             throw new InputException("sampler", $"\"{Clip(sampler)}\" is not a sampler name (letters, digits, _ - +)");
         if (capabilities.Samplers is { Count: > 0 } samplers && !samplers.Contains(sampler))
             throw new InputException("sampler", $"\"{Clip(sampler)}\" is not a sampler of pack \"{pack}\"; expected one of {string.Join(", ", samplers)}");
 
-        int steps = s.Steps == 0 ? GenerationJobSpec.DefaultSteps : s.Steps;
+        int steps = s.Steps == 0 ? defaults.Steps : s.Steps;
         if (steps < 1) throw new InputException("steps", $"{s.Steps}; at least 1");
         if (steps > limits.MaxSteps) throw new InputException("steps", $"{steps} exceeds the host's limit of {limits.MaxSteps}");
 
-        double guidance = s.Guidance == 0 ? GenerationJobSpec.DefaultGuidance : s.Guidance;
+        double guidance = s.Guidance == 0 ? defaults.Guidance : s.Guidance;
         if (!double.IsFinite(guidance) || guidance < 0 || guidance > MaxGuidance)
             throw new InputException("guidance", $"{s.Guidance} is not a number from 0 to {MaxGuidance}");
 
-        int width = Size(s.Width, limits.MaxWidth, "width");
-        int height = Size(s.Height, limits.MaxHeight, "height");
+        int width = Size(s.Width, defaults.Width, limits.MaxWidth, "width");
+        int height = Size(s.Height, defaults.Height, limits.MaxHeight, "height");
 
         for (int i = 0; i < s.Loras.Count; i++)
         {
@@ -142,9 +145,9 @@ public static class SubmissionValidator
         return (pack, prompt, capabilities);
     }
 
-    static int Size(int value, int max, string field)
+    static int Size(int value, int packDefault, int max, string field)
     {
-        int size = value == 0 ? GenerationJobSpec.DefaultSize : value;
+        int size = value == 0 ? packDefault : value;
         if (size < 8 || size % 8 != 0) throw new InputException(field, $"{value}; expected a multiple of 8, at least 8");
         if (size > max) throw new InputException(field, $"{size} pixels exceeds the host's limit of {max}");
         return size;

@@ -20,15 +20,15 @@ public sealed class PromptState
     /// <summary>The prompt the host was last asked about (CheckPrompt), and when the text last changed (the ask waits for a pause in typing).</summary>
     public string CheckedPrompt = "", CheckedPack = "";
     public TimeSpan? PromptChangedAt;
-    public double Steps = 25;
-    public double Guidance = 7.5;
+    public double Steps = GenerationDefaults.Steps;
+    public double Guidance = GenerationDefaults.Guidance;
     public readonly Dictionary<string, bool> Rewards = new(StringComparer.Ordinal);
     public int Combine;
     public int SingleReward;
     /// <summary>The LoRA picker, by LoRA id: whether it is on and its scale (LoRAs the host no longer lists are not sent).</summary>
     public readonly Dictionary<string, LoraPick> Loras = new(StringComparer.Ordinal);
-    /// <summary>Image size; the Shapes pack draws 64 x 64 (no size field in the panel yet).</summary>
-    public int Width = 64, Height = 64;
+    /// <summary>Image size; 0 asks for the pack's own (64 x 64 for Shapes, 512 x 512 for SD 1.5), which the host fills in (no size field in the panel yet).</summary>
+    public int Width, Height;
 
     public void Load(JobParameters p)
     {
