@@ -8,6 +8,7 @@ using DeviceInfo = FineRewards.Server.Models.DeviceInfo;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;
 using FineRewards.Shapes.World;
+using FineRewards.ShapesPack.Pack;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Xunit.Abstractions;
