@@ -7,7 +7,6 @@ using FineRewards.Core.Contracts;
 using FineRewards.Core.IO;
 using FineRewards.Core.Packs;
 using FineRewards.Core.Ranking;
-using FineRewards.Shapes.Rendering;
 using Spectre.Console;
 
 namespace FineRewards.Host.Cli;
@@ -85,7 +84,7 @@ public static class ScoreCommand
         {
             string id = Path.GetFileNameWithoutExtension(f);
             if (!seen.Add(id)) id = f;   // two files of one name from different folders keep their paths apart
-            return (id, (string?)Path.GetFullPath(f), ImageFiles.ReadImage(f));
+            return (id, (string?)Path.GetFullPath(f), PngCodec.Read(f));
         }).ToList();
     }
 

@@ -1,5 +1,9 @@
+using System.CommandLine;
+using FineRewards.Core.Contracts;
 using FineRewards.Core.Packs;
+using FineRewards.Host.Cli;
 using FineRewards.ShapesPack;
+using FineRewards.ShapesPack.Cli;
 using FineRewards.ShapesPack.Pack;
 
 namespace FineRewards.Host.Packs;
@@ -17,4 +21,16 @@ public static class BuiltInPacks
         .RegisterFolders("shapes", ShapesModelPack.Open)
         // A Stable Diffusion pack without a GGUF judge judges segment labels with the Shapes world's lexical judge.
         .RegisterFolders("stable-diffusion", (folder, manifest) => SdModelPack.Open(folder, manifest, ShapesModelPack.LexicalJudge));
+
+    /// <summary>The label judges the host lists in GetCapabilities (the Shapes world's lexical judge).</summary>
+    public static IReadOnlyList<ILabelJudge> Judges() => [ShapesModelPack.LexicalJudge()];
+
+    /// <summary>What the executable lends the packs' commands: its error guard and its --threads option.</summary>
+    static CommandServices Services => new(CliErrors.Guard, ThreadsOption.Create, ThreadsOption.Apply);
+
+    /// <summary>Commands the built-in packs add to the root (the Shapes world's shapes-prompts, render-shapes, eval-shapes).</summary>
+    public static IReadOnlyList<Command> RootCommands() => ShapesPackCommands.Root(Services);
+
+    /// <summary>Subcommands the built-in packs add under `pack` (`pack train shapes`, `pack eval shapes`).</summary>
+    public static IReadOnlyList<Command> PackSubcommands() => ShapesPackCommands.PackSubcommands(Services);
 }

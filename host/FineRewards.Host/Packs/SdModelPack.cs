@@ -106,10 +106,10 @@ public sealed class SdModelPack : IModelPack
 
     public IReward CreateReward(string name) => rewards.Get(name);
 
-    /// <summary>Models of their own for `score`'s judge, embedder, seed and coverage; a reward the pack lacks is refused with the component it needs.</summary>
+    /// <summary>Models of their own for `score`'s judge, embedder, seed and coverage; a reward the pack lacks is refused with the component it needs.
+    /// Only the reward models are needed (a missing checkpoint does not stop scoring); their missing files are named by the scorer.</summary>
     public RewardSet OpenRewards(IReadOnlyList<string> names, RewardOptions options)
     {
-        this.RequireReady();
         foreach (string name in names)
             if (!this.RewardNames().Contains(name) && Needs.TryGetValue(name, out var needed))
                 throw new InputException("--rewards", $"reward \"{name}\" needs the pack's {string.Join(" and ", needed.Where(n => components.Component(n) is null).Select(n => $"\"{n}\""))} " +
