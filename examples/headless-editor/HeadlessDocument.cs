@@ -61,7 +61,7 @@ public sealed class HeadlessDocument(string name, int width, int height, string?
     public void SaveLayers(string folder)
     {
         for (int i = 0; i < Layers.Count; i++)
-            AtomicFile.WriteAllBytes(Path.Combine(folder, $"layer_{i + 1}.png"), ImageCodec.EncodePng(Layers[i].Image));
+            AtomicFile.WriteAllBytes(Path.Combine(folder, $"layer_{i + 1}.png"), PngCodec.Encode(Layers[i].Image));
     }
 
     sealed class End(Action action) : IDisposable

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FineRewards.Core.IO;
 using FineRewards.Core;
 using FineRewards.Diffusion.Pipelines;
 using FineRewards.Host.Cli;
@@ -43,7 +44,7 @@ public class GenerateCommandTests(TinyModelFixture model) : IClassFixture<TinyMo
             Assert.Equal($"p0000_c{i}.png", c.GetProperty("file").GetString());
             byte[] png = File.ReadAllBytes(Path.Combine(output, c.GetProperty("file").GetString()!));
             Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(png)), c.GetProperty("png_sha256").GetString());
-            var image = ImageFiles.ReadImage(Path.Combine(output, c.GetProperty("file").GetString()!));
+            var image = PngCodec.Read(Path.Combine(output, c.GetProperty("file").GetString()!));
             Assert.Equal((16, 16), (image.Width, image.Height));
             Assert.Equal("euler_a", c.GetProperty("sampler").GetString());
             Assert.Equal(2, c.GetProperty("steps").GetInt32());

@@ -1,3 +1,4 @@
+using FineRewards.Core.IO;
 using FineRewards.Core.Packs;
 using FineRewards.Host.Cli;
 using FineRewards.Host.Packs;
@@ -8,6 +9,7 @@ using DeviceInfo = FineRewards.Server.Models.DeviceInfo;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;
 using FineRewards.Shapes.World;
+using FineRewards.ShapesPack.Pack;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Xunit.Abstractions;
@@ -35,7 +37,7 @@ public sealed class HostLoraCheckTests(ITestOutputHelper output)
             var training = new TrainingService.TrainingServiceClient(channel);
 
             const string prompt = "a red circle above a blue square";
-            var png = ImageFiles.EncodePng(SceneRenderer.Render(SceneSampler.Sample(PromptGrammar.Parse(prompt), 1)));
+            var png = PngCodec.Encode(SceneRenderer.Render(SceneSampler.Sample(PromptGrammar.Parse(prompt), 1)));
             using (var put = images.PutImage())
             {
                 await put.RequestStream.WriteAsync(new PutImageRequest { Data = Google.Protobuf.ByteString.CopyFrom(png) });

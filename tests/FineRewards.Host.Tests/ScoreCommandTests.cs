@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
+using FineRewards.Core.IO;
 using FineRewards.Host.Cli;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;
@@ -31,7 +32,7 @@ public sealed class ScoreCommandTests : IDisposable
     string Render(string prompt, string name, int seed)
     {
         string path = Path.Combine(_dir, name + ".png");
-        ImageFiles.WritePng(SceneRenderer.Render(SceneSampler.Sample(PromptGrammar.Parse(prompt), seed)), path);
+        PngCodec.Write(SceneRenderer.Render(SceneSampler.Sample(PromptGrammar.Parse(prompt), seed)), path);
         return path;
     }
 

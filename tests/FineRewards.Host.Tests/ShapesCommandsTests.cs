@@ -55,4 +55,18 @@ public sealed class ShapesCommandsTests : IDisposable
         Assert.Equal(2, bad.Code);
         Assert.Contains("hexagon", bad.Err);
     }
+
+    [Fact]
+    public void The_packs_own_pack_subcommands_are_in_the_tree_and_report_bad_input_with_2()
+    {
+        var minutes = Run("pack", "train", "shapes", "--minutes", "0", "--out", Path.Combine(_dir, "pack"));
+        Assert.Equal(CliErrors.BadInput, minutes.Code);
+        Assert.Contains("--minutes", minutes.Err);
+        var other = Run("pack", "eval", "sd15");
+        Assert.Equal(CliErrors.BadInput, other.Code);
+        Assert.Contains("\"sd15\" cannot be evaluated", other.Err);
+        var threads = Run("pack", "eval", "shapes", "--threads", "0");
+        Assert.Equal(CliErrors.BadInput, threads.Code);
+        Assert.Contains("--threads", threads.Err);
+    }
 }

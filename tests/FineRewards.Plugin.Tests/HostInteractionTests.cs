@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using FineRewards.Core.Contracts;
+using FineRewards.Core.IO;
 using FineRewards.Plugin.Client;
 using FineRewards.Plugin.Panels;
 using Grpc.Core;
@@ -115,7 +116,7 @@ public class HostInteractionTests
         Assert.Equal(other, stored.CandidateIndex);
         // The uploaded image is the editor's layer, byte for byte after decoding.
         var png = await host.GetImageAsync(stored.ImageId);
-        Assert.Equal(editor.Layers[0].Image.Pixels, ImageCodec.DecodePng(png).Pixels);
+        Assert.Equal(editor.Layers[0].Image.Pixels, PngCodec.Decode(png, overWhite: true).Image.Pixels);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using FineRewards.Core.IO;
 using FineRewards.Plugin.Client;
 using FineRewards.Plugin.Panels;
 
@@ -279,7 +280,7 @@ public class PanelInteractionTests
         h.Frame();
         var entry = Assert.Single(h.Plugin.History.Entries);
         Assert.NotNull(entry.Thumbnail);
-        var image = ImageCodec.DecodePng(Convert.FromBase64String(entry.Thumbnail));
+        var image = PngCodec.Decode(Convert.FromBase64String(entry.Thumbnail), overWhite: true).Image;
         Assert.Equal((HistoryStore.ThumbnailSize, HistoryStore.ThumbnailSize), (image.Width, image.Height));
         Assert.Equal(job.Candidates[job.Selected!.Value]!.Image!.Pixels, image.Pixels);
     }

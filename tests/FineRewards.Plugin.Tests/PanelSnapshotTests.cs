@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using FineRewards.Core.IO;
 using FineRewards.Plugin.Client;
 using FineRewards.Plugin.Panels;
 using FineRewards.Plugin.Ui;
@@ -184,7 +185,7 @@ public class PanelSnapshotTests
     {
         using var h = Harness(Scenarios.Snapshot(Scenarios.Ready), w, hgt);
         var t0 = new DateTimeOffset(2026, 11, 26, 20, 0, 0, TimeSpan.Zero);
-        string Thumb(string prompt, long seed) => Convert.ToBase64String(ImageCodec.EncodePng(ShapesSceneTestGenerator.Render(prompt, seed)));
+        string Thumb(string prompt, long seed) => Convert.ToBase64String(PngCodec.Encode(ShapesSceneTestGenerator.Render(prompt, seed)));
         h.Plugin.History.Add(new HistoryEntry("job-a", t0, new JobParameters("a red circle", K: 4, SeedPolicy: Core.Contracts.SeedPolicy.Fixed, BaseSeed: 7), Thumbnail: Thumb("a red circle", 7)));
         h.Plugin.History.Add(new HistoryEntry("job-b", t0.AddMinutes(5), new JobParameters("two blue squares", K: 8), BaseSeed: 123456, Favourite: true));
         h.Plugin.History.Add(new HistoryEntry("job-c", t0.AddMinutes(9), new JobParameters("a green triangle to the left of a yellow circle", K: 6, Combine: CombineChoice.Sum, Sampler: "euler"),

@@ -110,4 +110,54 @@ public class PngCodecTests
         System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(png.AsSpan(29), Crc(ihdr));
         Assert.Contains("bit depth 16", Assert.Throws<InputException>(() => PngCodec.Decode(png)).Message);
     }
+
+    [Fact]
+    public void Alpha_is_dropped_for_uploads_and_composited_over_white_for_files()
+    {
+        // One row: opaque red, half-transparent blue, fully transparent green (filter 0).
+        byte[] rgba = [255, 0, 0, 255, 0, 0, 255, 128, 0, 255, 0, 0];
+        byte[] png = PngBytes(3, 1, colourType: 6, [0, .. rgba]);
+        var dropped = PngCodec.Decode(png).Image;
+        Assert.Equal(((byte)0, (byte)0, (byte)255), dropped[1, 0]);
+        Assert.Equal(((byte)0, (byte)255, (byte)0), dropped[2, 0]);
+
+        string path = Path.Combine(Path.GetTempPath(), $"png-alpha-{Guid.NewGuid():N}.png");
+        try
+        {
+            File.WriteAllBytes(path, png);
+            var flat = PngCodec.Read(path);
+            Assert.Equal(((byte)255, (byte)0, (byte)0), flat[0, 0]);
+            Assert.Equal(((byte)127, (byte)127, (byte)255), flat[1, 0]);   // (0 * 128 + 255 * 127 + 127) / 255 = 127
+            Assert.Equal(((byte)255, (byte)255, (byte)255), flat[2, 0]);
+        }
+        finally { File.Delete(path); }
+        var missing = Assert.Throws<InputException>(() => PngCodec.Read(path));
+        Assert.Equal(path, missing.Field);
+    }
+
+    [Fact]
+    public void Grey_with_alpha_reads_as_grey()
+    {
+        byte[] png = PngBytes(2, 1, colourType: 4, [0, 200, 255, 50, 0]);
+        var image = PngCodec.Decode(png).Image;
+        Assert.Equal(((byte)200, (byte)200, (byte)200), image[0, 0]);
+        Assert.Equal(((byte)50, (byte)50, (byte)50), image[1, 0]);
+        Assert.Equal(((byte)255, (byte)255, (byte)255), PngCodec.Decode(png, overWhite: true).Image[1, 0]);
+    }
+
+    [Fact]
+    public void Write_goes_through_a_temporary_file_and_reads_back_every_byte()
+    {
+        var image = Gradient(17, 5);
+        string folder = Directory.CreateTempSubdirectory("png-write-").FullName;
+        try
+        {
+            string path = Path.Combine(folder, "a.png");
+            PngCodec.Write(image, path, [new("parameters", "a red circle")]);
+            Assert.Equal(["a.png"], Directory.GetFiles(folder).Select(Path.GetFileName));
+            Assert.Equal(image.Pixels, PngCodec.Read(path).Pixels);
+            Assert.Equal("a red circle", PngCodec.Decode(File.ReadAllBytes(path)).Text["parameters"]);
+        }
+        finally { Directory.Delete(folder, recursive: true); }
+    }
 }

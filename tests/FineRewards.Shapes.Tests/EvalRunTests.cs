@@ -27,7 +27,7 @@ public sealed class EvalRunTests : IDisposable
     }
 
     void Save(int prompt, int candidate, Scene scene) =>
-        ImageFiles.WritePng(SceneRenderer.Render(scene), Path.Combine(Images, CandidateFiles.ImageName(prompt, candidate)));
+        PngCodec.Write(SceneRenderer.Render(scene), Path.Combine(Images, CandidateFiles.ImageName(prompt, candidate)));
 
     [Fact]
     public void Report_counts_per_task_overall_and_any_of_k()
@@ -103,8 +103,8 @@ public sealed class EvalRunTests : IDisposable
     {
         var prompt = PromptGrammar.Parse("a green circle to the left of a purple triangle");
         string file = WritePrompts([prompt]);
-        var big = ImageFiles.Resize(SceneRenderer.Render(SceneSampler.Sample(prompt, 8)), 128, 128);
-        ImageFiles.WritePng(big, Path.Combine(Images, CandidateFiles.ImageName(0, 0)));
+        var big = ImageResize.Resize(SceneRenderer.Render(SceneSampler.Sample(prompt, 8)), 128, 128);
+        PngCodec.Write(big, Path.Combine(Images, CandidateFiles.ImageName(0, 0)));
         var report = ShapesEvalRun.Run(file, Images, k: 1);
         Assert.True(report.Prompts[0].Candidates[0].Result.Correct, string.Join("; ", report.Prompts[0].Candidates[0].Result.Reasons));
     }

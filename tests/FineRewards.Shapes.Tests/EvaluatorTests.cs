@@ -1,3 +1,4 @@
+using FineRewards.Core.IO;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Shapes.Evaluation;
@@ -60,7 +61,7 @@ public class EvaluatorTests
         var failures = new List<string>();
         foreach (var (prompt, scene) in Cases(task, 150, seed: 200 + (int)task))
         {
-            var image = ImageFiles.Resize(ImageFiles.Resize(SceneRenderer.Render(scene), 32, 32), 64, 64);
+            var image = ImageResize.Resize(ImageResize.Resize(SceneRenderer.Render(scene), 32, 32), 64, 64);
             var result = ShapesEvaluator.Evaluate(image, prompt);
             if (!result.Correct) failures.Add($"{prompt.Text} [{string.Join(", ", scene.Objects.Select(o => $"{o.Name} {o.X:0.00},{o.Y:0.00},{o.Size:0.00}"))}]: {string.Join("; ", result.Reasons)}");
         }

@@ -1,3 +1,4 @@
+using FineRewards.Core.IO;
 using FineRewards.Core;
 using FineRewards.Shapes.Evaluation;
 using FineRewards.Shapes.Grammar;
@@ -27,7 +28,7 @@ public class GroundTruthTests
         Assert.NotEmpty(wrong.Reasons);
 
         // Images of another size (a pack generating 32x32) are resized to the canvas first.
-        var small = ImageFiles.Resize(image, 32, 32);
+        var small = ImageResize.Resize(image, 32, 32);
         Assert.True(truth.Evaluate(prompt.Text, small).Correct);
     }
 

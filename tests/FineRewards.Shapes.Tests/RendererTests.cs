@@ -1,4 +1,5 @@
 using FineRewards.Core.Contracts;
+using FineRewards.Core.IO;
 using FineRewards.Shapes.Rendering;
 using FineRewards.Shapes.World;
 
@@ -61,8 +62,8 @@ public class RendererTests
         string path = Path.Combine(Path.GetTempPath(), $"shapes-{Guid.NewGuid():N}.png");
         try
         {
-            ImageFiles.WritePng(image, path);
-            var back = ImageFiles.ReadImage(path);
+            PngCodec.Write(image, path);
+            var back = PngCodec.Read(path);
             Assert.Equal(image.Pixels, back.Pixels);
         }
         finally { File.Delete(path); }
@@ -72,7 +73,7 @@ public class RendererTests
     public void Resize_changes_size_and_keeps_colours()
     {
         var image = SceneRenderer.Render(new Scene([new ShapeObject(ShapeColor.Purple, ShapeKind.Square, 32, 32, 16)]));
-        var small = ImageFiles.Resize(image, 32, 32);
+        var small = ImageResize.Resize(image, 32, 32);
         Assert.Equal(32, small.Width);
         Assert.Equal((150, 50, 190), At(small, 16, 16));
         Assert.Equal((255, 255, 255), At(small, 2, 2));

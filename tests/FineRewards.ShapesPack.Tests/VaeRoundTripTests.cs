@@ -73,7 +73,7 @@ public class VaeRoundTripTests
                 {
                     var image = SceneRenderer.Render(SceneSampler.Sample(p, 10 * i + c));
                     string file = CandidateFiles.ImageName(i, c);
-                    ImageFiles.WritePng(image, Path.Combine(folder, file));
+                    PngCodec.Write(image, Path.Combine(folder, file));
                     return new CandidateResult(c, file, ShapesEvaluator.Evaluate(image, p));
                 }).ToList();
                 return new PromptResult(i, p.Text, p, candidates);

@@ -7,9 +7,10 @@ using FineRewards.Core.Contracts;
 namespace FineRewards.Core.IO;
 
 /// <summary>
-/// Lossless PNG for the host's images: writes 8-bit RGB with tEXt chunks (the "parameters" chunk
-/// AUTOMATIC1111 writes, which editors read back), and reads 8-bit greyscale, RGB and RGBA
-/// uploads, checking every chunk's CRC so a damaged upload is refused instead of stored.
+/// The one PNG codec (host, CLI, packs, plugin): writes 8-bit RGB with tEXt chunks (the "parameters" chunk
+/// AUTOMATIC1111 writes, which editors read back), and reads 8-bit greyscale, grey+alpha, RGB and RGBA,
+/// checking every chunk's CRC so a damaged upload is refused instead of stored. Alpha is dropped by default
+/// (the host keeps an upload's colours as sent) or composited over white (<see cref="Read"/>: files, the editor's layers).
 /// </summary>
 public static class PngCodec
 {
@@ -75,11 +76,24 @@ public static class PngCodec
     /// <summary>Bytes <see cref="ReadSize"/> needs: the signature, IHDR's length and type, its 13 bytes of data.</summary>
     public const int SizeHeaderBytes = 8 + 8 + 13;
 
+    /// <summary>Writes <paramref name="image"/> to <paramref name="path"/> through a temporary file.</summary>
+    public static void Write(RgbImage image, string path, IEnumerable<KeyValuePair<string, string>>? text = null) =>
+        AtomicFile.WriteAllBytes(path, Encode(image, text));
+
+    /// <summary>A PNG file's pixels, transparent ones composited over white.</summary>
+    /// <exception cref="InputException">The file is missing or not a PNG this codec reads (named by its path).</exception>
+    public static RgbImage Read(string path)
+    {
+        if (!File.Exists(path)) throw new InputException(path, "image file does not exist");
+        return Decode(File.ReadAllBytes(path), path, overWhite: true).Image;
+    }
+
     /// <summary>The decoded pixels and the text chunks of a PNG.</summary>
     public sealed record Decoded(RgbImage Image, IReadOnlyDictionary<string, string> Text);
 
+    /// <param name="overWhite">Composite transparent pixels over white; false drops alpha and keeps the colour values.</param>
     /// <exception cref="InputException">The bytes are not a PNG this host can read; the message says why.</exception>
-    public static Decoded Decode(ReadOnlySpan<byte> png, string field = "image")
+    public static Decoded Decode(ReadOnlySpan<byte> png, string field = "image", bool overWhite = false)
     {
         if (png.Length < Signature.Length || !png[..Signature.Length].SequenceEqual(Signature))
             throw new InputException(field, "not a PNG file (bad signature)");
@@ -105,8 +119,8 @@ public static class PngCodec
                     height = BinaryPrimitives.ReadInt32BigEndian(data[4..]);
                     colourType = data[9];
                     if (width <= 0 || height <= 0) throw new InputException(field, $"PNG size {width}x{height} is not positive");
-                    if (data[8] != 8 || colourType is not (0 or 2 or 6))
-                        throw new InputException(field, $"PNG with bit depth {data[8]} and colour type {colourType}: expected 8-bit greyscale, RGB or RGBA");
+                    if (data[8] != 8 || colourType is not (0 or 2 or 4 or 6))
+                        throw new InputException(field, $"PNG with bit depth {data[8]} and colour type {colourType}: expected 8-bit greyscale, grey+alpha, RGB or RGBA");
                     if (data[12] != 0) throw new InputException(field, "interlaced PNG: save it without interlacing");
                     break;
                 case "IDAT": idat.Write(data); break;
@@ -135,11 +149,11 @@ public static class PngCodec
             at += 12 + length;
         }
         if (colourType < 0) throw new InputException(field, "PNG has no IHDR chunk");
-        int channels = colourType switch { 0 => 1, 2 => 3, _ => 4 };
-        return new Decoded(Unfilter(idat.ToArray(), width, height, channels, field), text);
+        int channels = colourType switch { 0 => 1, 4 => 2, 2 => 3, _ => 4 };
+        return new Decoded(Unfilter(idat.ToArray(), width, height, channels, field, overWhite), text);
     }
 
-    static RgbImage Unfilter(byte[] compressed, int width, int height, int channels, string field)
+    static RgbImage Unfilter(byte[] compressed, int width, int height, int channels, string field, bool overWhite)
     {
         int stride = width * channels;
         long expected = (long)(stride + 1) * height;
@@ -177,11 +191,16 @@ public static class PngCodec
                     _ => throw new InputException(field, $"PNG row {y} has unknown filter {filter}"),
                 };
             }
+            bool grey = channels <= 2, alpha = channels is 2 or 4;
             for (int x = 0; x < width; x++)
             {
-                int o = (y * width + x) * 3;
-                if (channels == 1) pixels[o] = pixels[o + 1] = pixels[o + 2] = current[x];
-                else for (int ch = 0; ch < 3; ch++) pixels[o + ch] = current[x * channels + ch]; // alpha is dropped
+                int o = (y * width + x) * 3, a = alpha && overWhite ? current[x * channels + channels - 1] : 255;
+                for (int ch = 0; ch < 3; ch++)
+                {
+                    int value = current[x * channels + (grey ? 0 : ch)];
+                    // Straight alpha over white, rounded: value * a / 255 + 255 * (1 - a / 255).
+                    pixels[o + ch] = a == 255 ? (byte)value : (byte)((value * a + 255 * (255 - a) + 127) / 255);
+                }
             }
             (prior, current) = (current, prior);
         }

@@ -28,6 +28,17 @@ public interface IModelPack : IDisposable
     /// <summary>One of <see cref="PackCapabilities.Rewards"/>; the same name gives the same reward object.</summary>
     /// <exception cref="InputException">The pack has no reward of that name.</exception>
     IReward CreateReward(string name);
+    /// <summary>
+    /// The named rewards built for one caller with <paramref name="options"/> (`score`'s judge, embedder, seed, coverage),
+    /// owned by the caller; a pack without such options hands out its shared rewards and refuses other options.
+    /// </summary>
+    /// <exception cref="InputException">An unknown or repeated reward name, or an option the pack does not take.</exception>
+    RewardSet OpenRewards(IReadOnlyList<string> names, RewardOptions options)
+    {
+        if (options != RewardOptions.PackDefault)
+            throw new InputException("--judge", $"pack \"{Name}\" builds its rewards one way only; leave out --judge, --embedder, --seed, --coverage and --count-aware");
+        return new RewardSet(this.CreateRewards(names).Select(r => (r.Name, r)).ToList(), options, "pack");
+    }
     /// <summary>Checks one prompt the pack's way (Shapes: its grammar); throws <see cref="InputException"/> naming <paramref name="field"/>.</summary>
     void ValidatePrompt(string prompt, string field);
 }
@@ -53,6 +64,13 @@ public static class ModelPackChecks
             throw new InputException(field, $"pack \"{pack.Name}\"{(status.Folder.Length > 0 ? $" ({status.Folder})" : "")} is not usable: " +
                                             $"{string.Join("; ", status.Problems)}{(string.IsNullOrEmpty(status.Fix) ? "" : "; " + status.Fix)}");
         return status;
+    }
+
+    /// <summary>A comma-separated reward list as given on a command line (names trimmed and lower-cased); checked against a pack by <see cref="CheckRewardNames"/>.</summary>
+    public static IReadOnlyList<string> ParseRewardNames(string text, string field = "--rewards")
+    {
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(n => n.ToLowerInvariant()).ToList();
+        return names.Count > 0 ? names : throw new InputException(field, "is empty; expected a comma-separated list of reward names");
     }
 
     /// <summary>Checks reward names against the pack: unknown and repeated names are refused, naming the pack and what it has.</summary>

@@ -141,6 +141,16 @@ public sealed class PackLocator
         return found.Values.ToList();
     }
 
+    /// <summary>The folder of <paramref name="nameOrPath"/>: a folder holding pack.json, else the pack of that name under the roots.</summary>
+    /// <exception cref="InputException">Neither (named <paramref name="field"/>, with the roots looked in).</exception>
+    public string Locate(string nameOrPath, string field = "--pack")
+    {
+        if (File.Exists(Path.Combine(nameOrPath, PackManifest.FileName))) return Path.GetFullPath(nameOrPath);
+        var status = Find(nameOrPath);
+        return status.Manifest is not null ? status.Folder
+            : throw new InputException(field, $"no pack \"{nameOrPath}\" found (looked in {string.Join(", ", SearchRoots)}); give a pack name or a folder with pack.json");
+    }
+
     /// <summary>The named pack, or a status that says where it was looked for.</summary>
     public PackStatus Find(string name, bool verifyHashes = false)
     {

@@ -101,7 +101,7 @@ public static class ModelInspector
 
     static JsonObject Configs(UNet2DConditionConfig unet, AutoencoderKLConfig vae, ClipTextConfig text, string prediction)
     {
-        JsonObject Node(object value) => StableDiffusionFolderWriter.ConfigNode(value, ConfigJson.Options);
+        JsonObject Node(object value) => StableDiffusionFolderWriter.ConfigNode(value);
         return new JsonObject { ["unet"] = Node(unet), ["vae"] = Node(vae), ["text_encoder"] = Node(text), ["prediction_type"] = prediction };
     }
 }

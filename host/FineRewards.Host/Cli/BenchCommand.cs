@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FineRewards.Core.Packs;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -17,11 +18,11 @@ namespace FineRewards.Host.Cli;
 /// </summary>
 public static class BenchCommand
 {
-    public static Command Create()
+    public static Command Create(PackRegistry packs)
     {
         var bench = new Command("bench", "Measure speed, memory and quality of an engine on this machine.");
         bench.Subcommands.Add(Diffusion());
-        bench.Subcommands.Add(BenchRewardsCommand.Create());
+        bench.Subcommands.Add(BenchRewardsCommand.Create(packs));
         bench.Subcommands.Add(BenchHostCommand.Create());
         bench.Subcommands.Add(BenchOnnxCommand.Create());
         bench.Subcommands.Add(BenchLoadCommand.Create());

@@ -66,11 +66,8 @@ public static class BenchHostCommand
     static async Task<int> RunAsync(Settings settings, bool json)
     {
         void Say(string line) { if (!json) Console.Out.WriteLine(line); }
-        var locator = PackLocator.Default();
-        var found = locator.Find(Diagnostics.DefaultPack);
-        if (!found.Ready)
-            throw new InputException("shapes pack", $"the built-in pack is not usable: {string.Join("; ", found.Problems)}");
-        using var shapes = new ShapesModelPack(found);
+        using var shapes = BuiltInPacks.Registry().Resolve(Diagnostics.DefaultPack);
+        shapes.RequireReady();
         shapes.ValidatePrompt(settings.Prompt, "--prompt");
         var defaults = shapes.DefaultGeneration;
         int stepCount = settings.Steps ?? defaults.Steps;

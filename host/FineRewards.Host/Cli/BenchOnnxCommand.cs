@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
+using FineRewards.Core.Packs;
 using FineRewards.Host.Packs;
 using FineRewards.Rewards.Onnx;
 
@@ -36,7 +37,7 @@ public static class BenchOnnxCommand
             if (count < 1) throw new InputException("--k", "must be at least 1");
             if (repeat < 1) throw new InputException("--repeats", "must be at least 1");
             if (side < 8) throw new InputException("--size", "must be at least 8");
-            var onnx = OnnxPack.Load(FineRewards.ShapesPack.Readers.ShapesPackReaders.Locate(parse.GetValue(pack)!));
+            var onnx = OnnxPack.Load(PackLocator.Default().Locate(parse.GetValue(pack)!));
             var runtime = new OnnxRuntimeOptions(parse.GetValue(threads));
             var wanted = parse.GetValue(models)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet();
             bool Want(string name, string kind) => wanted.Count == 0 ? onnx.ComponentPath(name, kind) is not null : wanted.Contains(name);

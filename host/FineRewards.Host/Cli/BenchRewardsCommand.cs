@@ -1,16 +1,14 @@
 using System.CommandLine;
 using FineRewards.Core;
 using FineRewards.Core.IO;
-using FineRewards.Host.Scoring;
-using FineRewards.ShapesPack.Readers;
+using FineRewards.Core.Packs;
 
 namespace FineRewards.Host.Cli;
 
-/// <summary>`finerewards bench rewards`: reader metrics, reward sanity and time per image on a Shapes pack.</summary>
-/// <summary>`finerewards bench rewards`: a subcommand of <see cref="BenchCommand"/>.</summary>
+/// <summary>`finerewards bench rewards` (a subcommand of <see cref="BenchCommand"/>): reader metrics, reward sanity and time per image, by a pack that can check its own rewards (<see cref="IRewardBench"/>: the Shapes pack).</summary>
 public static class BenchRewardsCommand
 {
-    public static Command Create()
+    public static Command Create(PackRegistry packs)
     {
         var pack = new Option<string>("--pack") { Description = "Model pack name or folder.", DefaultValueFactory = _ => "shapes" };
         var prompts = new Option<int>("--prompts") { Description = "Test-split prompts in the reward sanity check.", DefaultValueFactory = _ => 100 };
@@ -31,9 +29,11 @@ public static class BenchRewardsCommand
             if (parse.GetValue(k) < 1) throw new InputException("--k", "must be at least 1");
             if (parse.GetValue(prompts) < 1) throw new InputException("--prompts", "must be at least 1");
             ThreadsOption.Apply(parse, threads);
-            var setup = new ScoringSetup(ScoringSetup.ParseRewards(parse.GetValue(rewards)!), Embedder: parse.GetValue(embedder)!);
-            string report = RewardBench.Run(ShapesPackReaders.Locate(parse.GetValue(pack)!), parse.GetValue(prompts), parse.GetValue(evalImages),
-                parse.GetValue(k), parse.GetValue(repeats), parse.GetValue(seed), setup, line => Console.Error.WriteLine($"bench: {line}"));
+            var names = ModelPackChecks.ParseRewardNames(parse.GetValue(rewards)!);
+            using var benched = packs.Resolve(parse.GetValue(pack)!);
+            var bench = benched as IRewardBench ?? throw new InputException("--pack", $"pack \"{benched.Name}\" cannot check its own rewards (no renders of its world); `bench onnx` times an ONNX pack's models");
+            string report = bench.BenchRewards(new RewardBenchSettings(parse.GetValue(prompts), parse.GetValue(evalImages), parse.GetValue(k), parse.GetValue(repeats), parse.GetValue(seed)),
+                names, new RewardOptions(Embedder: parse.GetValue(embedder)!), line => Console.Error.WriteLine($"bench: {line}"));
             Console.Out.Write(report);
             if (parse.GetValue(output) is FileInfo file) AtomicFile.WriteAllText(file.FullName, report);
             return CliErrors.Ok;

@@ -8,7 +8,6 @@ using FineRewards.Core.Packs;
 using FineRewards.Host.Doctor;
 using FineRewards.Core.Training;
 using FineRewards.Host.Packs;
-using FineRewards.Shapes.Rendering;
 using FineRewards.Core.Ranking;
 using Spectre.Console;
 
@@ -89,8 +88,8 @@ public static class DemoCommand
                 var round = Round(generator, rewards, truth, g, prompt, baseSeed, (c, own) =>
                 {
                     string image = $"p{p}_c{c.Index}.png", overlay = $"p{p}_c{c.Index}_segments.png";
-                    ImageFiles.WritePng(c.Image, Path.Combine(outFolder, image));
-                    ImageFiles.WritePng(DemoPage.Overlay(c.Image, own["sam"].Evidence.Segments ?? []), Path.Combine(outFolder, overlay));
+                    PngCodec.Write(c.Image, Path.Combine(outFolder, image));
+                    PngCodec.Write(DemoPage.Overlay(c.Image, own["sam"].Evidence.Segments ?? []), Path.Combine(outFolder, overlay));
                     return (image, overlay);
                 });
                 var table = new Table().Title(Markup.Escape($"\"{prompt}\" (base seed {baseSeed})")).AddColumn("candidate").AddColumn("seed").AddColumn("caption (model's words)")

@@ -13,7 +13,6 @@ using FineRewards.Diffusion.IO;
 using FineRewards.Diffusion.Pipelines;
 using FineRewards.Diffusion.Schedulers;
 using FineRewards.Host.Packs;
-using FineRewards.Shapes.Rendering;
 
 namespace FineRewards.Host.Cli;
 
@@ -92,7 +91,7 @@ public static class GenerateCommand
                 foreach (var c in candidates)
                 {
                     string name = CandidateFiles.ImageName(i, c.Index);
-                    byte[] png = ImageFiles.EncodePng(c.Image);
+                    byte[] png = PngCodec.Encode(c.Image);
                     AtomicFile.WriteAllBytes(Path.Combine(outDir, name), png);
                     var line = new JsonObject
                     {

@@ -5,11 +5,8 @@ using System.Text.Json.Nodes;
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Core.Packs;
 using FineRewards.Core.Ranking;
-using FineRewards.Host.Packs;
-using FineRewards.Host.Scoring;
-using FineRewards.Shapes.Rendering;
-using FineRewards.ShapesPack.Readers;
 using Spectre.Console;
 
 namespace FineRewards.Host.Cli;
@@ -17,14 +14,14 @@ namespace FineRewards.Host.Cli;
 /// <summary>`finerewards score`: scores candidate images of one prompt with the fine-grained rewards and ranks them.</summary>
 public static class ScoreCommand
 {
-    public static Command Create()
+    public static Command Create(PackRegistry packs)
     {
-        var pack = new Option<string>("--pack") { Description = "Model pack name or folder: the Shapes pack (its captioner, segmenter and contrastive model are the readers) or a pack of ONNX reward models (CLIP, SAM; docs/models.md).", DefaultValueFactory = _ => "shapes" };
+        var pack = new Option<string>("--pack") { Description = "Model pack name or folder whose rewards score: the Shapes pack (its captioner, segmenter and contrastive model are the readers) or a pack of ONNX reward models (CLIP, SAM; docs/models.md).", DefaultValueFactory = _ => "shapes" };
         var prompt = new Option<string>("--prompt") { Description = "The prompt the images were generated for.", Required = true };
         var images = new Argument<string[]>("images") { Description = "Image files (PNG) or folders of them.", Arity = ArgumentArity.ZeroOrMore };
         var folder = new Option<DirectoryInfo?>("--images") { Description = "A folder of candidate images (*.png, sorted by name); same as giving the folder as an argument." };
-        var rewards = new Option<string>("--rewards") { Description = "Comma-separated rewards: caption, sam, sam_coverage, sam_count, sam_relation, clip, random on the Shapes pack (default caption,sam); clip, sam, caption, aesthetic, random on an ONNX pack (default clip,sam).", DefaultValueFactory = _ => "caption,sam" };
-        var judge = new Option<string>("--judge") { Description = "Label judge of the sam reward: lexical, or llm:PATH.gguf (or llm with --gguf PATH). Default: the pack's judge component where it has one, else lexical.", DefaultValueFactory = _ => "lexical" };
+        var rewards = new Option<string>("--rewards") { Description = "Comma-separated rewards of the pack (default: the pack's default rewards): caption, sam, sam_coverage, sam_count, sam_relation, clip, random on the Shapes pack (default caption,sam); clip, sam, caption, aesthetic, random on an ONNX pack, as far as it has their models." };
+        var judge = new Option<string>("--judge") { Description = "Label judge of the sam reward: lexical, or llm:PATH.gguf (or llm with --gguf PATH). Default: the pack's judge component where it has one, else lexical." };
         var gguf = new Option<FileInfo?>("--gguf") { Description = "The GGUF model of --judge llm." };
         var embedder = new Option<string>("--embedder") { Description = "Text embedder of the caption reward: minilm (all-MiniLM-L6-v2) or clip (the pack's contrastive text tower).", DefaultValueFactory = _ => "minilm" };
         var combine = new Option<string>("--combine") { Description = "How rewards combine into the order: arl (rank sum, the paper), sum, normalized, single:NAME.", DefaultValueFactory = _ => "arl" };
@@ -38,23 +35,18 @@ public static class ScoreCommand
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
-            string packFolder = ShapesPackReaders.Locate(parse.GetValue(pack)!);
-            // A pack of ONNX reward models (docs/models.md) judges with its own GGUF judge unless --judge says otherwise.
-            var onnxPack = OnnxPack.Load(packFolder) is var loaded && OnnxPack.Declares(loaded.Manifest) ? loaded : null;
-            string judgeSpec = parse.GetValue(judge)!;
-            if (onnxPack is not null && parse.GetResult(judge) is null && onnxPack.ComponentPath("judge", OnnxPack.JudgeKind) is string packJudge)
-                judgeSpec = "llm:" + packJudge;
+            using var scored = packs.Resolve(parse.GetValue(pack)!);
+            string? judgeSpec = parse.GetValue(judge);
             if (judgeSpec == "llm")
                 judgeSpec = "llm:" + (parse.GetValue(gguf)?.FullName ?? throw new InputException("--gguf", "--judge llm needs --gguf PATH (or write --judge llm:PATH)"));
-            string rewardList = onnxPack is not null && parse.GetResult(rewards) is null ? "clip,sam" : parse.GetValue(rewards)!;
-            var setup = new ScoringSetup(ScoringSetup.ParseRewards(rewardList, onnxPack is null ? null : OnnxPackScorer.Known), judgeSpec, parse.GetValue(embedder)!,
-                parse.GetValue(seed), parse.GetValue(coverage), parse.GetValue(countAware));
-            if (setup.Coverage < 0) throw new InputException("--coverage", $"must be 0 or more, got {setup.Coverage}");
+            var options = new RewardOptions(judgeSpec, parse.GetValue(embedder)!, parse.GetValue(seed), parse.GetValue(coverage), parse.GetValue(countAware));
+            if (options.Coverage < 0) throw new InputException("--coverage", $"must be 0 or more, got {options.Coverage}");
+            var names = parse.GetValue(rewards) is string list ? ModelPackChecks.ParseRewardNames(list) : scored.Capabilities.Resolve(scored.RewardNames()).DefaultRewards!;
             var method = CombineMethod.Parse(parse.GetValue(combine)!, "--combine");
             var paths = new List<string>(parse.GetValue(images) ?? []);
             if (parse.GetValue(folder) is DirectoryInfo dir) paths.Add(dir.FullName);
             var candidates = LoadImages(paths);
-            using CandidateScorer scorer = onnxPack is not null ? new OnnxPackScorer(onnxPack, setup) : new ShapesScorer(packFolder, setup);
+            using var scorer = scored.OpenRewards(names, options);
             var result = scorer.Score(parse.GetValue(prompt)!, candidates.Select(c => (c.Id, c.Image)).ToList(), method);
             var files = candidates.ToDictionary(c => c.Id, c => c.Path);
 
@@ -92,7 +84,7 @@ public static class ScoreCommand
         {
             string id = Path.GetFileNameWithoutExtension(f);
             if (!seen.Add(id)) id = f;   // two files of one name from different folders keep their paths apart
-            return (id, (string?)Path.GetFullPath(f), ImageFiles.ReadImage(f));
+            return (id, (string?)Path.GetFullPath(f), PngCodec.Read(f));
         }).ToList();
     }
 
@@ -135,7 +127,7 @@ public static class ScoreCommand
     static JsonArray? BoxJson(Box? b) => b is Box box ? new JsonArray(box.X, box.Y, box.Width, box.Height) : null;
 
     /// <param name="paths">Each candidate id's file.</param>
-    public static JsonObject ToJson(BestOfKResult result, IReadOnlyDictionary<string, string?> paths, CandidateScorer scorer)
+    public static JsonObject ToJson(BestOfKResult result, IReadOnlyDictionary<string, string?> paths, RewardSet scorer)
     {
         var ranking = result.Ranking!;
         var candidates = new JsonArray();
@@ -189,8 +181,8 @@ public static class ScoreCommand
             ["prompt"] = result.Prompt,
             ["method"] = ranking.Method.ToString(),
             ["rewards"] = new JsonArray(scorer.Rewards.Select(r => (JsonNode)new JsonObject { ["name"] = r.Name, ["version"] = r.Reward.Version }).ToArray()),
-            ["judge"] = scorer.Setup.Judge,
-            ["embedder"] = scorer.Setup.Embedder,
+            ["judge"] = scorer.Judge,
+            ["embedder"] = scorer.Options.Embedder,
             ["order"] = new JsonArray(ranking.Order.Select(o => (JsonNode)o!).ToArray()),
             ["selected"] = ranking.Selected,
             ["candidates"] = candidates,

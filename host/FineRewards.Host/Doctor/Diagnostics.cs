@@ -4,7 +4,6 @@ using FineRewards.Host.Packs;
 using FineRewards.Diffusion.Runtime;
 using FineRewards.Judge.Runtime;
 using FineRewards.Rewards.Runtime;
-using FineRewards.Shapes.Rendering;
 
 namespace FineRewards.Host.Doctor;
 

@@ -14,7 +14,8 @@ namespace FineRewards.Host.Packs;
 /// diffusers folder) through StableDiffusionPipeline and LoraTrainer, and the ONNX reward models of its other
 /// components (<see cref="OnnxPack"/>): clip (CLIP), sam (SAM + CLIP labels + the judge), aesthetic (LAION head on
 /// CLIP), caption (captioner + MiniLM), with the GGUF judge when the pack has one (else the lexical judge).
-/// A reward is offered only when the components it needs are declared. No ground truth, any prompt.
+/// A reward is offered only when the components it needs are declared. No ground truth, any prompt. A pack of
+/// reward models alone (no "diffusion" component) scores images but has no generator or trainer.
 /// </summary>
 public sealed class SdModelPack : IModelPack
 {
@@ -23,10 +24,15 @@ public sealed class SdModelPack : IModelPack
     readonly Lazy<LoraTrainer> trainer;
     readonly Lazy<OnnxPackScorer> scorer;
     readonly PackRewards rewards;
+    readonly Func<ILabelJudge>? lexical;
+    readonly bool generates;
 
-    public SdModelPack(string folder, PackManifest manifest)
+    /// <param name="lexical">The judge "lexical" names, for a pack without a GGUF judge (the composition root gives it); null: none.</param>
+    public SdModelPack(string folder, PackManifest manifest, Func<ILabelJudge>? lexical = null)
     {
         components = new OnnxPack(Path.GetFullPath(folder), manifest);
+        this.lexical = lexical;
+        generates = components.Component("diffusion") is not null;
         // Generating needs the checkpoint alone; a missing reward model stops only the rewards (and the host, which serves both).
         pipeline = new(() => SdPack.LoadPipeline(components.Folder, PipelineOptions.Default));
         trainer = new(() => new LoraTrainer(pipeline.Value));
@@ -34,15 +40,20 @@ public sealed class SdModelPack : IModelPack
         scorer = new(() =>
         {
             this.RequireReady();
-            string judge = components.ComponentPath("judge", OnnxPack.JudgeKind) is string gguf ? "llm:" + gguf : "lexical";
-            return new OnnxPackScorer(components, new ScoringSetup(Capabilities.Rewards!, judge));
+            return new OnnxPackScorer(components, Capabilities.Rewards!, RewardOptions.PackDefault, lexical);
         });
         rewards = new PackRewards(Name, Capabilities.Rewards!, () => scorer.Value.Rewards);
     }
 
-    /// <summary>A pack folder whose "diffusion" component is a Stable Diffusion checkpoint, or null.</summary>
-    public static IModelPack? Open(string folder, PackManifest manifest) =>
-        SdPack.IsSdManifest(manifest) ? new SdModelPack(folder, manifest) : null;
+    /// <summary>A pack folder whose "diffusion" component is a Stable Diffusion checkpoint, or that declares ONNX reward models; else null.</summary>
+    public static IModelPack? Open(string folder, PackManifest manifest, Func<ILabelJudge>? lexical = null) =>
+        SdPack.IsSdManifest(manifest) || OnnxPack.Declares(manifest) ? new SdModelPack(folder, manifest, lexical) : null;
+
+    /// <summary>The components each reward needs, for the message that refuses a reward the pack does not offer.</summary>
+    static readonly IReadOnlyDictionary<string, string[]> Needs = new Dictionary<string, string[]>
+    {
+        ["clip"] = ["clip"], ["sam"] = ["clip", "sam"], ["caption"] = ["captioner"], ["aesthetic"] = ["clip", "aesthetic"],
+    };
 
     /// <summary>The rewards whose models the pack declares: each needs its own component (and CLIP for sam and aesthetic).</summary>
     static IReadOnlyList<string> OfferedRewards(PackComponents pack)
@@ -65,8 +76,7 @@ public sealed class SdModelPack : IModelPack
     {
         var status = PackLocator.Check(components.Folder, verifyHashes: false);
         var problems = status.Problems.ToList();
-        var diffusion = components.All().First(c => c.Name == "diffusion");
-        if (!diffusion.Exists) problems.Add($"diffusion ({diffusion.Kind}): missing {diffusion.Path}");
+        if (components.All().FirstOrDefault(c => c.Name == "diffusion") is { Exists: false } diffusion) problems.Add($"diffusion ({diffusion.Kind}): missing {diffusion.Path}");
         problems.AddRange(components.Problems());
         return problems.Count == 0 ? status : status with
         {
@@ -83,17 +93,29 @@ public sealed class SdModelPack : IModelPack
     {
         get
         {
+            if (!generates) return new GenerationSettings();
             int side = (pipeline.Value.Unet.Config.SampleSize ?? 64) * pipeline.Value.SizeMultiple;
             return new GenerationSettings(Width: side, Height: side);
         }
     }
 
     public IReadOnlyList<string> ProbePrompts => [];
-    public IImageGenerator? Generator => pipeline.Value;
-    public ILoraTrainer? Trainer => trainer.Value;
+    public IImageGenerator? Generator => generates ? pipeline.Value : null;
+    public ILoraTrainer? Trainer => generates ? trainer.Value : null;
     public IGroundTruth? GroundTruth => null;
 
     public IReward CreateReward(string name) => rewards.Get(name);
+
+    /// <summary>Models of their own for `score`'s judge, embedder, seed and coverage; a reward the pack lacks is refused with the component it needs.
+    /// Only the reward models are needed (a missing checkpoint does not stop scoring); their missing files are named by the scorer.</summary>
+    public RewardSet OpenRewards(IReadOnlyList<string> names, RewardOptions options)
+    {
+        foreach (string name in names)
+            if (!this.RewardNames().Contains(name) && Needs.TryGetValue(name, out var needed))
+                throw new InputException("--rewards", $"reward \"{name}\" needs the pack's {string.Join(" and ", needed.Where(n => components.Component(n) is null).Select(n => $"\"{n}\""))} " +
+                                                      $"component in {components.ManifestPath}; it has: {string.Join(", ", this.RewardNames())}");
+        return new OnnxPackScorer(components, this.CheckRewardNames(names), options, lexical);
+    }
 
     /// <summary>Real checkpoints take any prompt; the CLIP tokenizer truncates what is too long.</summary>
     public void ValidatePrompt(string prompt, string field)

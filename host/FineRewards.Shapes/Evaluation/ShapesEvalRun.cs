@@ -47,8 +47,8 @@ public static class ShapesEvalRun
                     if (k is null && c > 0) break;
                     throw new InputException(path, $"missing candidate {c} of prompt {i} (\"{prompts[i].Text}\")");
                 }
-                var image = ImageFiles.ReadImage(path);
-                image = ImageFiles.Resize(image, Scene.Canvas, Scene.Canvas);
+                var image = PngCodec.Read(path);
+                image = ImageResize.Resize(image, Scene.Canvas, Scene.Canvas);
                 candidates.Add(new CandidateResult(c, Path.GetFileName(path), ShapesEvaluator.Evaluate(image, prompts[i].Spec, path)));
             }
             results.Add(new PromptResult(i, prompts[i].Text, prompts[i].Spec, candidates));

@@ -1,4 +1,5 @@
 using FineRewards.Core.Contracts;
+using FineRewards.Core.IO;
 using FineRewards.Core.Training;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;
@@ -17,7 +18,7 @@ public sealed class ShapesGroundTruth : IGroundTruth
     public GroundTruthVerdict Evaluate(string prompt, RgbImage image)
     {
         var spec = PromptGrammar.Parse(prompt);
-        var sized = image.Width == Scene.Canvas && image.Height == Scene.Canvas ? image : ImageFiles.Resize(image, Scene.Canvas, Scene.Canvas);
+        var sized = image.Width == Scene.Canvas && image.Height == Scene.Canvas ? image : ImageResize.Resize(image, Scene.Canvas, Scene.Canvas);
         var result = ShapesEvaluator.Evaluate(sized, spec);
         return new GroundTruthVerdict(spec.Task.Key(), result.Correct, result.Reasons);
     }

@@ -1,4 +1,5 @@
 using FineRewards.Core.Contracts;
+using FineRewards.Core.IO;
 using FineRewards.Shapes.Rendering;
 using FineRewards.Shapes.World;
 using FineRewards.ShapesPack.Nn;
@@ -17,7 +18,7 @@ public static class ImageTensors
         var data = new float[images.Count * 3 * Size * Size];
         for (int b = 0; b < images.Count; b++)
         {
-            var image = images[b].Width == Size && images[b].Height == Size ? images[b] : ImageFiles.Resize(images[b], Size, Size);
+            var image = images[b].Width == Size && images[b].Height == Size ? images[b] : ImageResize.Resize(images[b], Size, Size);
             var px = image.Pixels;
             int baseIndex = b * 3 * Size * Size;
             for (int i = 0; i < Size * Size; i++)

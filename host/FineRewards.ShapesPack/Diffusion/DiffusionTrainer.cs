@@ -174,9 +174,9 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
         foreach (var (k, v) in EvalMetrics(report)) metrics[k] = v;
         var config = new JsonObject
         {
-            ["unet"] = DiffusersExport.ConfigNode(unetConfig),
-            ["text_encoder"] = DiffusersExport.ConfigNode(textConfig),
-            ["scheduler"] = DiffusersExport.ConfigNode(schedulerConfig),
+            ["unet"] = StableDiffusionFolderWriter.ConfigNode(unetConfig),
+            ["text_encoder"] = StableDiffusionFolderWriter.ConfigNode(textConfig),
+            ["scheduler"] = StableDiffusionFolderWriter.ConfigNode(schedulerConfig),
             ["batch_size"] = o.BatchSize,
             ["learning_rate"] = o.LearningRate,
             ["ema_decay"] = o.EmaDecay,
@@ -310,49 +310,31 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
             ["pad_token"] = eot,
             ["unk_token"] = eot,
         };
-        DiffusersExport.WriteJson(Path.Combine(folder, "special_tokens_map.json"), special);
+        StableDiffusionFolderWriter.WriteJson(Path.Combine(folder, "special_tokens_map.json"), special);
         var config = (JsonObject)special.DeepClone();
         config["add_prefix_space"] = false;
         config["do_lower_case"] = true;
         config["errors"] = "replace";
         config["model_max_length"] = ShapesDiffusionConfig.MaxTokens;
         config["tokenizer_class"] = "CLIPTokenizer";
-        DiffusersExport.WriteJson(Path.Combine(folder, "tokenizer_config.json"), config);
+        StableDiffusionFolderWriter.WriteJson(Path.Combine(folder, "tokenizer_config.json"), config);
     }
 
-    /// <summary>The diffusers folder: model_index.json, unet/, text_encoder/, scheduler/ (tokenizer/ and vae/ are written by then).</summary>
+    /// <summary>The diffusers folder: model_index.json, unet/, text_encoder/, scheduler/ (tokenizer/ and vae/ are written by then), fp16 weights.</summary>
     public static void Export(string folder, UNet2DConditionModel unet, ClipTextModel text, UNet2DConditionConfig unetConfig, ClipTextConfig textConfig, SchedulerConfig schedulerConfig)
     {
-        var version = new Dictionary<string, JsonNode?> { ["_diffusers_version"] = DiffusersExport.DiffusersVersion };
-        DiffusersExport.WriteComponent(Path.Combine(folder, "unet"), DiffusersExport.ConfigNode(unetConfig, version), unet, "diffusion_pytorch_model.safetensors", half: true);
-        DiffusersExport.WriteComponent(Path.Combine(folder, "text_encoder"), DiffusersExport.ConfigNode(textConfig, new Dictionary<string, JsonNode?>
+        var version = new Dictionary<string, JsonNode?> { ["_diffusers_version"] = StableDiffusionFolderWriter.DiffusersVersion };
+        StableDiffusionFolderWriter.WriteComponent(Path.Combine(folder, "unet"), StableDiffusionFolderWriter.ConfigNode(unetConfig, version), unet, "diffusion_pytorch_model.safetensors", half: true);
+        StableDiffusionFolderWriter.WriteComponent(Path.Combine(folder, "text_encoder"), StableDiffusionFolderWriter.TextEncoderConfig(textConfig, new Dictionary<string, JsonNode?>
         {
-            ["architectures"] = new JsonArray("CLIPTextModel"),
-            ["model_type"] = "clip_text_model",
             ["torch_dtype"] = "float16",
             ["projection_dim"] = textConfig.HiddenSize,
             ["attention_dropout"] = 0.0,
             ["initializer_range"] = 0.02,
             ["initializer_factor"] = 1.0,
         }), text, "model.safetensors", half: true);
-        DiffusersExport.WriteJson(Path.Combine(folder, "scheduler", "scheduler_config.json"), DiffusersExport.ConfigNode(schedulerConfig, new Dictionary<string, JsonNode?>
-        {
-            ["_class_name"] = "DDIMScheduler",
-            ["_diffusers_version"] = DiffusersExport.DiffusersVersion,
-        }));
-        DiffusersExport.WriteJson(Path.Combine(folder, "model_index.json"), new JsonObject
-        {
-            ["_class_name"] = "StableDiffusionPipeline",
-            ["_diffusers_version"] = DiffusersExport.DiffusersVersion,
-            ["feature_extractor"] = new JsonArray(null, null),
-            ["requires_safety_checker"] = false,
-            ["safety_checker"] = new JsonArray(null, null),
-            ["scheduler"] = new JsonArray("diffusers", "DDIMScheduler"),
-            ["text_encoder"] = new JsonArray("transformers", "CLIPTextModel"),
-            ["tokenizer"] = new JsonArray("transformers", "CLIPTokenizer"),
-            ["unet"] = new JsonArray("diffusers", "UNet2DConditionModel"),
-            ["vae"] = new JsonArray("diffusers", "AutoencoderKL"),
-        });
+        StableDiffusionFolderWriter.WriteScheduler(folder, schedulerConfig);
+        StableDiffusionFolderWriter.WriteModelIndex(folder);
     }
 
     /// <summary>
@@ -384,7 +366,7 @@ public sealed class DiffusionTrainer(DiffusionTrainOptions? options = null) : IP
             for (int c = 0; c < images[i].Count; c++)
             {
                 string file = CandidateFiles.ImageName(i, c);
-                ImageFiles.WritePng(images[i][c], Path.Combine(evalFolder, file));
+                PngCodec.Write(images[i][c], Path.Combine(evalFolder, file));
                 candidates.Add(new CandidateResult(c, file, ShapesEvaluator.Evaluate(images[i][c], prompts[i])));
             }
             results.Add(new PromptResult(i, prompts[i].Text, prompts[i], candidates));

@@ -133,7 +133,7 @@ public sealed class VaeDecoderTrainer(VaeDecoderTrainOptions? options = null) : 
 
         // The config (scaling factor included) is written back unchanged: only decoder weights differ.
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "config.json")))!.AsObject();
-        DiffusersExport.WriteComponent(folder, config, vae, "diffusion_pytorch_model.safetensors", half: true);
+        StableDiffusionFolderWriter.WriteComponent(folder, config, vae, "diffusion_pytorch_model.safetensors", half: true);
         using var exported = AutoencoderKL.FromDiffusersFolder(folder);
         CheckFrozen(exported, frozen);
         foreach (var t in frozen.Values) t.Dispose();

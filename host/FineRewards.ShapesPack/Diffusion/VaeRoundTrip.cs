@@ -132,7 +132,7 @@ public static class VaeRoundTrip
         int correct = 0, kept = 0;
         foreach (var p in judged.Prompts)
         {
-            var images = p.Candidates.Select(c => ImageFiles.ReadImage(Path.Combine(imagesFolder, c.File))).ToList();
+            var images = p.Candidates.Select(c => PngCodec.Read(Path.Combine(imagesFolder, c.File))).ToList();
             IReadOnlyList<RgbImage> decoded;
             using (no_grad())
             using (var scope = NewDisposeScope())

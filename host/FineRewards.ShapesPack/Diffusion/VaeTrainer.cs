@@ -112,7 +112,7 @@ public sealed class VaeTrainer(VaeTrainOptions? options = null) : IPackComponent
         }
         var config = ShapesDiffusionConfig.Vae(Math.Round(1.0 / std, 5));
         string folder = Path.Combine(context.PackFolder, Folder);
-        DiffusersExport.WriteComponent(folder, DiffusersExport.ConfigNode(config, new Dictionary<string, JsonNode?> { ["_diffusers_version"] = DiffusersExport.DiffusersVersion }),
+        StableDiffusionFolderWriter.WriteComponent(folder, StableDiffusionFolderWriter.ConfigNode(config, new Dictionary<string, JsonNode?> { ["_diffusers_version"] = StableDiffusionFolderWriter.DiffusersVersion }),
             vae, "diffusion_pytorch_model.safetensors", half: true);
 
         using var exported = AutoencoderKL.FromDiffusersFolder(folder);
@@ -126,7 +126,7 @@ public sealed class VaeTrainer(VaeTrainOptions? options = null) : IPackComponent
         };
         foreach (var (k, v) in roundTrip.Metrics()) metrics[k] = v;
         var component = new PackComponent("diffusers-vae", Folder,
-            JsonSerializer.SerializeToElement(DiffusersExport.ConfigNode(config)),
+            JsonSerializer.SerializeToElement(StableDiffusionFolderWriter.ConfigNode(config)),
             new PackTraining(string.Join(" ; then ", commands), context.DataSeed, step, Math.Round(minutes, 2), DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ"), metrics));
         PackManifest.UpdateComponent(context.PackFolder, ShapesPackInfo.Name, Name, component, ShapesPackInfo.Description);
         return component;

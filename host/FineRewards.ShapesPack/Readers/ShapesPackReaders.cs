@@ -1,5 +1,4 @@
 using FineRewards.Core;
-using FineRewards.Core.Packs;
 using FineRewards.ShapesPack.Captioner;
 using FineRewards.ShapesPack.Contrastive;
 using FineRewards.ShapesPack.Segmenter;
@@ -30,21 +29,6 @@ public sealed class ShapesPackReaders : IDisposable
     public ShapesCaptioner Captioner => _captioner.Value;
     public ShapesSegmenter Segmenter => _segmenter.Value;
     public ShapesContrastive Contrastive => _contrastive.Value;
-
-    /// <summary>
-    /// The folder of the pack called <paramref name="nameOrPath"/>: a folder holding pack.json, else a pack of
-    /// that name found by <see cref="PackLocator.Default"/> (next to the executable, $FINEREWARDS_PACKS, user data),
-    /// else for "shapes" the checkout's packs/shapes.
-    /// </summary>
-    public static string Locate(string nameOrPath)
-    {
-        if (File.Exists(Path.Combine(nameOrPath, PackManifest.FileName))) return Path.GetFullPath(nameOrPath);
-        var status = PackLocator.Default().Find(nameOrPath);
-        if (status.Manifest is not null) return status.Folder;
-        if (nameOrPath == ShapesPackInfo.Name && ShapesPackInfo.SourceFolder() is string source && File.Exists(Path.Combine(source, PackManifest.FileName)))
-            return source;
-        throw new InputException("--pack", $"no pack \"{nameOrPath}\" found (looked in {string.Join(", ", PackLocator.Default().SearchRoots)}); give a pack name or a folder with pack.json");
-    }
 
     public void Dispose()
     {

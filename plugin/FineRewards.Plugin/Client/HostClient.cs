@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using FineRewards.Core.Contracts;
+using FineRewards.Core.IO;
 using FineRewards.Protocol.V1;
 using Google.Protobuf;
 using Grpc.Core;
@@ -397,7 +398,7 @@ public sealed class HostClient : IHostClient
         {
             var ready = e.CandidateReady;
             if (ready.ThumbnailPng.Length > 0) preview = ImageCodec.DecodeToSkImage(ready.ThumbnailPng.Span);
-            try { full = ImageCodec.DecodePng(await GetImageAsync(ready.ImageId), $"image {ready.ImageId}"); }
+            try { full = PngCodec.Decode(await GetImageAsync(ready.ImageId), $"image {ready.ImageId}", overWhite: true).Image; }
             catch (RpcException) { full = null; } // the preview still shows; accepting fetches again
             if (full is not null) preview = ImageCodec.ToSkImage(full);
         }
@@ -710,7 +711,7 @@ public sealed class HostClient : IHostClient
     public string SendEdited(string jobId, int candidateIndex, Dom.RgbImage edited, string profile)
     {
         var job = Snapshot.Jobs.GetValueOrDefault(jobId) ?? throw new ArgumentException($"unknown job {jobId}", nameof(jobId));
-        byte[] png = ImageCodec.EncodePng(edited);
+        byte[] png = PngCodec.Encode(edited);
         return StartFeedback(jobId, candidateIndex, FeedbackChoice.Edited, profile, job.Parameters.Prompt, () => PutImageAsync(png));
     }
 

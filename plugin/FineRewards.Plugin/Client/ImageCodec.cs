@@ -3,37 +3,13 @@ using SkiaSharp;
 
 namespace FineRewards.Plugin.Client;
 
-/// <summary>PNG and Skia conversions of the domain's <see cref="RgbImage"/>.</summary>
+/// <summary>
+/// Skia conversions of the domain's <see cref="RgbImage"/> for drawing. PNG bytes go through Core's one codec
+/// (<see cref="Core.IO.PngCodec"/>); only <see cref="DecodeToSkImage"/> decodes with Skia, because a thumbnail is
+/// only drawn: decoding straight into the platform's pixel order skips an RgbImage and a second copy per frame.
+/// </summary>
 public static class ImageCodec
 {
-    public static RgbImage DecodePng(ReadOnlySpan<byte> png, string what = "image")
-    {
-        using var data = SKData.CreateCopy(png);
-        using var bitmap = SKBitmap.Decode(data) ?? throw new InvalidDataException($"{what}: not a PNG SkiaSharp can decode");
-        using var rgba = bitmap.Copy(SKColorType.Rgba8888) ?? throw new InvalidDataException($"{what}: cannot convert to RGBA");
-        var src = rgba.GetPixelSpan();
-        int w = rgba.Width, h = rgba.Height, stride = rgba.RowBytes;
-        bool premultiplied = rgba.AlphaType == SKAlphaType.Premul;
-        var rgb = new byte[w * h * 3];
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++)
-            {
-                int s = y * stride + 4 * x, d = 3 * (y * w + x);
-                int a = src[s + 3];
-                // Flatten transparent pixels over white.
-                for (int c = 0; c < 3; c++)
-                    rgb[d + c] = premultiplied ? (byte)Math.Min(255, src[s + c] + 255 - a) : (byte)((src[s + c] * a + 255 * (255 - a) + 127) / 255);
-            }
-        return new RgbImage(w, h, rgb);
-    }
-
-    public static byte[] EncodePng(RgbImage image)
-    {
-        using var sk = ToSkImage(image);
-        using var data = sk.Encode(SKEncodedImageFormat.Png, 100);
-        return data.ToArray();
-    }
-
     /// <summary>
     /// An image in the platform's native pixel order (BGRA on x86 Linux and Windows): Skia blits those
     /// about 25 times faster than RGBA ones, which decides whether a full panel draws within a frame.

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using FineRewards.Core.IO;
 using FineRewards.Plugin.Client;
 using FineRewards.Plugin.Editor;
 
@@ -71,7 +72,7 @@ public sealed class HistoryStore(IEditorHost editor)
         if (!job.Ranked || job.Selected is not int s || s >= job.Candidates.Length || job.Candidates[s]?.Image is not { } image) return;
         if (Load().FirstOrDefault(e => e.JobId == job.JobId) is not { Thumbnail: null }) return;
         var (small, _) = Editor.LayerFit.ToDocument(image, ThumbnailSize, ThumbnailSize);
-        Update(job.JobId, e => e with { Thumbnail = Convert.ToBase64String(ImageCodec.EncodePng(small)) });
+        Update(job.JobId, e => e with { Thumbnail = Convert.ToBase64String(PngCodec.Encode(small)) });
     }
 
     readonly Dictionary<string, SkiaSharp.SKImage?> images = new();

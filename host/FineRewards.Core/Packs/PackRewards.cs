@@ -1,10 +1,9 @@
-using FineRewards.Core;
 using FineRewards.Core.Contracts;
 
-namespace FineRewards.Host.Packs;
+namespace FineRewards.Core.Packs;
 
 /// <summary>A reward under the name a pack offers it by ("sam" for the segment reward, "clip" for CLIPScore).</summary>
-sealed class NamedReward(string name, IReward inner) : IReward
+public sealed class NamedReward(string name, IReward inner) : IReward
 {
     public string Name => name;
     public string Version => inner.Version;
@@ -16,7 +15,7 @@ sealed class NamedReward(string name, IReward inner) : IReward
 /// A pack's rewards by the names it offers, built by its scorer on first use (the scorer loads every reader model once)
 /// and handed out as the same objects on every call, so the host, a job and a training round share them.
 /// </summary>
-sealed class PackRewards(string pack, IReadOnlyList<string> offered, Func<IReadOnlyList<(string Name, IReward Reward)>> build)
+public sealed class PackRewards(string pack, IReadOnlyList<string> offered, Func<IReadOnlyList<(string Name, IReward Reward)>> build)
 {
     readonly Lazy<IReadOnlyList<(string Name, IReward Reward)>> built = new(build);
     readonly Dictionary<string, IReward> named = new(StringComparer.Ordinal);

@@ -6,7 +6,7 @@ using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;
 using FineRewards.Shapes.World;
 
-namespace FineRewards.Host.Cli;
+namespace FineRewards.ShapesPack.Cli;
 
 /// <summary>
 /// `finerewards render-shapes`: spec renders of prompts, either one image (--prompt, --out FILE.png)
@@ -14,7 +14,7 @@ namespace FineRewards.Host.Cli;
 /// </summary>
 public static class RenderShapesCommand
 {
-    public static Command Create()
+    public static Command Create(CommandServices services)
     {
         var prompt = new Option<string?>("--prompt") { Description = "One prompt, e.g. \"a red circle above a blue square\"." };
         var prompts = new Option<FileInfo?>("--prompts") { Description = "A prompts file (one per line); renders K images per prompt." };
@@ -25,7 +25,7 @@ public static class RenderShapesCommand
         {
             prompt, prompts, output, seed, k,
         };
-        command.SetAction(parse => CliErrors.Guard(() =>
+        command.SetAction(parse => services.Guard(() =>
         {
             string? text = parse.GetValue(prompt);
             FileInfo? file = parse.GetValue(prompts);
@@ -35,9 +35,9 @@ public static class RenderShapesCommand
             if (text is not null)
             {
                 var scene = SceneSampler.Sample(PromptGrammar.Parse(text, "--prompt"), baseSeed);
-                ImageFiles.WritePng(SceneRenderer.Render(scene), outPath);
+                PngCodec.Write(SceneRenderer.Render(scene), outPath);
                 Console.Out.WriteLine($"{outPath}: {SceneCaption.Caption(scene)}");
-                return CliErrors.Ok;
+                return CommandServices.Ok;
             }
             int count = parse.GetValue(k);
             if (count < 1) throw new InputException("--k", $"must be at least 1, got {count}");
@@ -46,10 +46,10 @@ public static class RenderShapesCommand
                 for (int c = 0; c < count; c++)
                 {
                     var scene = SceneSampler.Sample(list[i].Spec, baseSeed + 1000 * i + c);
-                    ImageFiles.WritePng(SceneRenderer.Render(scene), Path.Combine(outPath, CandidateFiles.ImageName(i, c)));
+                    PngCodec.Write(SceneRenderer.Render(scene), Path.Combine(outPath, CandidateFiles.ImageName(i, c)));
                 }
             Console.Out.WriteLine($"rendered {list.Count * count} images of {list.Count} prompts into {outPath}");
-            return CliErrors.Ok;
+            return CommandServices.Ok;
         }));
         return command;
     }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using FineRewards.Core.Contracts;
+using FineRewards.Core.Packs;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;
 using FineRewards.Shapes.World;
@@ -11,7 +12,7 @@ using FineRewards.ShapesPack.Data;
 using FineRewards.ShapesPack.Readers;
 using FineRewards.ShapesPack.Segmenter;
 
-namespace FineRewards.Host.Scoring;
+namespace FineRewards.ShapesPack.Scoring;
 
 /// <summary>How often a reward scored the correct render above, equal to, or below the near-miss render.</summary>
 public sealed record PairTally(int Higher, int Ties, int Lower)
@@ -28,10 +29,12 @@ public sealed record PairTally(int Higher, int Ties, int Lower)
 /// </summary>
 public static class RewardBench
 {
-    public static string Run(string packFolder, int prompts, int evalImages, int k, int repeats, long seed, ScoringSetup setup, Action<string> progress)
+    /// <param name="rewards">Names among <see cref="ShapesScorer.Known"/>.</param>
+    public static string Run(string packFolder, int prompts, int evalImages, int k, int repeats, long seed, IReadOnlyList<string> rewards, RewardOptions options, Action<string> progress)
     {
         var report = new StringBuilder();
-        using var readers = new ShapesPackReaders(packFolder);
+        using var scorer = new ShapesScorer(packFolder, rewards, options);
+        var readers = scorer.Readers;
         report.AppendLine($"pack: {packFolder}; libtorch threads: {TorchSharp.torch.get_num_threads()}; seed {seed}");
 
         progress("reader metrics on held-out renders");
@@ -40,7 +43,6 @@ public static class RewardBench
         Append(report, "segmenter", SegmenterMetrics.Measure(readers.Segmenter, random, evalImages));
         Append(report, "contrastive", ContrastiveMetrics.Measure(readers.Contrastive, random, Math.Max(1, evalImages / 64)));
 
-        using var scorer = new ShapesScorer(packFolder, setup);
         progress($"reward sanity on {prompts} test-split prompts");
         var tallies = Sanity(scorer, prompts, seed);
         report.AppendLine();

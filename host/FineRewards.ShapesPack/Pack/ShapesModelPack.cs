@@ -5,20 +5,20 @@ using FineRewards.Core.Training;
 using FineRewards.Diffusion.Pipelines;
 using FineRewards.Diffusion.Schedulers;
 using FineRewards.Diffusion.Training;
-using FineRewards.Host.Scoring;
 using FineRewards.Shapes.Evaluation;
 using FineRewards.Shapes.Grammar;
-using FineRewards.ShapesPack;
+using FineRewards.Shapes.Judges;
+using FineRewards.ShapesPack.Scoring;
 
-namespace FineRewards.Host.Packs;
+namespace FineRewards.ShapesPack.Pack;
 
 /// <summary>
 /// The built-in Shapes pack: the diffusion model of packs/shapes/diffusion through the same
 /// StableDiffusionPipeline and LoraTrainer as real checkpoints, the rewards on the pack's reader models
-/// (as `score` builds them), the Shapes grammar as prompt check and the world's ground truth.
+/// (<see cref="ShapesScorer"/>), the Shapes grammar as prompt check and the world's ground truth.
 /// Models load on first use, so `train --help`, a bad prompts file or a missing pack cost nothing.
 /// </summary>
-public sealed class ShapesModelPack : IModelPack
+public sealed class ShapesModelPack : IModelPack, IRewardBench
 {
     readonly PackStatus status;
     readonly Lazy<StableDiffusionPipeline> pipeline;
@@ -32,8 +32,8 @@ public sealed class ShapesModelPack : IModelPack
         this.status = status;
         pipeline = new(() => StableDiffusionPipeline.FromDiffusersFolder(Path.Combine(this.RequireReady().Folder, "diffusion")));
         trainer = new(() => new LoraTrainer(pipeline.Value));
-        scorer = new(() => new ShapesScorer(this.RequireReady().Folder, new ScoringSetup(ScoringSetup.Known)));
-        rewards = new PackRewards(ShapesPackInfo.Name, ScoringSetup.Known, () => scorer.Value.Rewards);
+        scorer = new(() => new ShapesScorer(this.RequireReady().Folder, ShapesScorer.Known, RewardOptions.PackDefault));
+        rewards = new PackRewards(ShapesPackInfo.Name, ShapesScorer.Known, () => scorer.Value.Rewards);
     }
 
     public ShapesModelPack(string packFolder) : this(PackLocator.Check(packFolder, verifyHashes: false)) { }
@@ -54,6 +54,9 @@ public sealed class ShapesModelPack : IModelPack
     public static IModelPack? Open(string folder, PackManifest manifest) =>
         manifest.Name == ShapesPackInfo.Name ? new ShapesModelPack(folder) : null;
 
+    /// <summary>The Shapes world's word-matching label judge (`--judge lexical`), for packs that have no judge of their own.</summary>
+    public static ILabelJudge LexicalJudge() => new LexicalLabelJudge();
+
     public string Name => ShapesPackInfo.Name;
 
     public PackStatus Check() => status.Ready ? status : status with
@@ -62,7 +65,7 @@ public sealed class ShapesModelPack : IModelPack
               $"`finerewards pack verify {ShapesPackInfo.Name}` checks its files",
     };
 
-    public PackCapabilities Capabilities { get; } = new(ScoringSetup.Known, ShapesPackInfo.DefaultRewards, SchedulerFactory.Names, ShapesPackInfo.ExamplePrompt);
+    public PackCapabilities Capabilities { get; } = new(ShapesScorer.Known, ShapesPackInfo.DefaultRewards, SchedulerFactory.Names, ShapesPackInfo.ExamplePrompt);
     /// <summary>What the pack was evaluated with at training time (docs/shapes-pack.md), at the world's canvas size.</summary>
     public GenerationSettings DefaultGeneration { get; } = new(Sampler: "ddim", Steps: 20, Guidance: 4.0,
         Width: FineRewards.Shapes.World.Scene.Canvas, Height: FineRewards.Shapes.World.Scene.Canvas);
@@ -72,6 +75,14 @@ public sealed class ShapesModelPack : IModelPack
     public IGroundTruth? GroundTruth { get; } = new ShapesGroundTruth();
 
     public IReward CreateReward(string name) => rewards.Get(name);
+
+    /// <summary>A scorer of its own (the reader models loaded again), so `score`'s judge, embedder and coverage leave the shared rewards alone.</summary>
+    public RewardSet OpenRewards(IReadOnlyList<string> names, RewardOptions options) =>
+        new ShapesScorer(this.RequireReady().Folder, this.CheckRewardNames(names), options);
+
+    public string BenchRewards(RewardBenchSettings settings, IReadOnlyList<string> rewards, RewardOptions options, Action<string> progress) =>
+        RewardBench.Run(this.RequireReady().Folder, settings.Prompts, settings.EvalImages, settings.K, settings.Repeats, settings.Seed,
+            this.CheckRewardNames(rewards), options, progress);
 
     public void ValidatePrompt(string prompt, string field) => ShapesGroundTruth.ValidatePrompt(prompt, field);
 

@@ -1,7 +1,7 @@
 using FineRewards.Core.Fonts;
 using SkiaSharp;
 
-namespace FineRewards.Shapes.Rendering;
+namespace FineRewards.Host.Doctor;
 
 public sealed record FontInfo(bool Loaded, string? Family, float SampleWidth, string? Error);
 

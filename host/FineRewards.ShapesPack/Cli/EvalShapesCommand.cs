@@ -3,12 +3,12 @@ using FineRewards.Core;
 using FineRewards.Core.IO;
 using FineRewards.Shapes.Evaluation;
 
-namespace FineRewards.Host.Cli;
+namespace FineRewards.ShapesPack.Cli;
 
 /// <summary>`finerewards eval-shapes`: ground-truth accuracy of generated Shapes images (the world's GenEval).</summary>
 public static class EvalShapesCommand
 {
-    public static Command Create()
+    public static Command Create(CommandServices services)
     {
         var prompts = new Option<FileInfo>("--prompts") { Description = "Prompts file, one prompt per line (blank lines skipped).", Required = true };
         var images = new Option<DirectoryInfo>("--images") { Description = "Folder with p{i:0000}_c{c}.png for prompt i, candidate c.", Required = true };
@@ -18,7 +18,7 @@ public static class EvalShapesCommand
         {
             prompts, images, k, json,
         };
-        command.SetAction(parse => CliErrors.Guard(() =>
+        command.SetAction(parse => services.Guard(() =>
         {
             var report = ShapesEvalRun.Run(parse.GetValue(prompts)!.FullName, parse.GetValue(images)!.FullName, parse.GetValue(k));
             Console.Out.Write(report.FormatTable());
@@ -27,7 +27,7 @@ public static class EvalShapesCommand
                 AtomicFile.WriteAllText(output.FullName, report.ToJson());
                 Console.Out.WriteLine($"report written to {output.FullName}");
             }
-            return CliErrors.Ok;
+            return CommandServices.Ok;
         }));
         return command;
     }

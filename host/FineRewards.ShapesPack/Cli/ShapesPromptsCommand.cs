@@ -2,12 +2,12 @@ using System.CommandLine;
 using FineRewards.Core;
 using FineRewards.Shapes.Grammar;
 
-namespace FineRewards.Host.Cli;
+namespace FineRewards.ShapesPack.Cli;
 
 /// <summary>`finerewards shapes-prompts`: write the Shapes prompts of a split (and task) to a file, one per line.</summary>
 public static class ShapesPromptsCommand
 {
-    public static Command Create()
+    public static Command Create(CommandServices services)
     {
         var split = new Option<string>("--split") { Description = "train, validation, test or all.", DefaultValueFactory = _ => "test" };
         var task = new Option<string?>("--task") { Description = "Only one task: single, two_objects, counting or position (default all four)." };
@@ -16,7 +16,7 @@ public static class ShapesPromptsCommand
         {
             split, task, output,
         };
-        command.SetAction(parse => CliErrors.Guard(() =>
+        command.SetAction(parse => services.Guard(() =>
         {
             string splitName = parse.GetValue(split)!;
             string? taskName = parse.GetValue(task);
@@ -26,7 +26,7 @@ public static class ShapesPromptsCommand
                 : tasks.SelectMany(t => PromptCatalog.Split(t, ParseSplit(splitName))).ToList();
             PromptCatalog.WritePromptsFile(parse.GetValue(output)!.FullName, prompts);
             Console.Out.WriteLine($"wrote {prompts.Count} prompts to {parse.GetValue(output)!.FullName}");
-            return CliErrors.Ok;
+            return CommandServices.Ok;
         }));
         return command;
     }
