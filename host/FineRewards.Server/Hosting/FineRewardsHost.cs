@@ -4,6 +4,7 @@ using FineRewards.Server.Models;
 using FineRewards.Server.Services;
 using FineRewards.Server.Storage;
 using FineRewards.Server.Training;
+using FineRewards.Server.Work;
 using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -39,7 +40,10 @@ public sealed class FineRewardsHost : IAsyncDisposable
         this.logFactory = logFactory;
     }
 
-    public static async Task<FineRewardsHost> StartAsync(HostOptions options, HostModels models, CancellationToken cancellationToken = default)
+    /// <param name="configure">Runs after the host's own registrations: `serve --cluster` adds its silo there and
+    /// replaces <see cref="IGenerationJobs"/>, <see cref="ITrainingJobs"/> and the <see cref="ImageStore"/> (the last registration wins).</param>
+    public static async Task<FineRewardsHost> StartAsync(HostOptions options, HostModels models, CancellationToken cancellationToken = default,
+        Action<WebApplicationBuilder>? configure = null)
     {
         var ip = options.BindAddress();
         Directory.CreateDirectory(options.DataDirectory);
@@ -75,6 +79,8 @@ public sealed class FineRewardsHost : IAsyncDisposable
         builder.Services.AddSingleton(_ => new TrainingDatabase(options.DatabasePath));
         builder.Services.AddSingleton<TrainingRunner>();
         builder.Services.AddSingleton<TrainingManager>();
+        builder.Services.AddSingleton<IGenerationJobs, LocalGenerationJobs>();
+        builder.Services.AddSingleton<ITrainingJobs, LocalTrainingJobs>();
 
         builder.Services.AddGrpc(o =>
         {
@@ -88,6 +94,8 @@ public sealed class FineRewardsHost : IAsyncDisposable
         // After every AddGrpc*: each service is bound with checked request deserializers instead of grpc-dotnet's default binder.
         builder.Services.RemoveAll(typeof(IServiceMethodProvider<>));
         builder.Services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(CheckedRequestMethodProvider<>));
+
+        configure?.Invoke(builder);
 
         var app = builder.Build();
         app.MapGrpcService<HostGrpcService>();
