@@ -81,6 +81,8 @@ public sealed class FineRewardsHost : IAsyncDisposable
         builder.Services.AddSingleton<TrainingManager>();
         builder.Services.AddSingleton<IGenerationJobs, LocalGenerationJobs>();
         builder.Services.AddSingleton<ITrainingJobs, LocalTrainingJobs>();
+        builder.Services.AddSingleton<IHostWorkers, LocalHostWorkers>();
+        builder.Services.AddHostedService<WorkerStatusLogger>();
 
         builder.Services.AddGrpc(o =>
         {
