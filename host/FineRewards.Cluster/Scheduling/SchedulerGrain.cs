@@ -154,7 +154,8 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
     }
 
     public Task<ClusterStatus> Status() =>
-        Task.FromResult(new ClusterStatus([.. workers.Values.OrderBy(w => w.WorkerId, StringComparer.Ordinal)], requeued.Count + queue.Count, running.Count));
+        Task.FromResult(new ClusterStatus([.. workers.Values.OrderBy(w => w.WorkerId, StringComparer.Ordinal)], requeued.Count + queue.Count, running.Count,
+            Waiting.GroupBy(j => j.Pack).ToDictionary(g => g.Key, g => g.Count())));
 
     bool IsAlive(SiloAddress silo) =>
         membership.CurrentSnapshot.GetSiloStatus(silo) is not (SiloStatus.Dead or SiloStatus.ShuttingDown or SiloStatus.Stopping);

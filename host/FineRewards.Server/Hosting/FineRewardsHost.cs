@@ -41,9 +41,10 @@ public sealed class FineRewardsHost : IAsyncDisposable
     }
 
     /// <param name="configure">Runs after the host's own registrations: `serve --cluster` adds its silo there and
-    /// replaces <see cref="IGenerationJobs"/>, <see cref="ITrainingJobs"/> and the <see cref="ImageStore"/> (the last registration wins).</param>
+    /// replaces <see cref="IGenerationJobs"/>, <see cref="ITrainingJobs"/>, <see cref="IHostWorkers"/> and the <see cref="ImageStore"/> (the last registration wins).</param>
+    /// <param name="map">Runs after the host's services are mapped (e.g. the cluster's dashboard).</param>
     public static async Task<FineRewardsHost> StartAsync(HostOptions options, HostModels models, CancellationToken cancellationToken = default,
-        Action<WebApplicationBuilder>? configure = null)
+        Action<WebApplicationBuilder>? configure = null, Action<WebApplication>? map = null)
     {
         var ip = options.BindAddress();
         Directory.CreateDirectory(options.DataDirectory);
@@ -107,6 +108,7 @@ public sealed class FineRewardsHost : IAsyncDisposable
         app.MapGrpcService<TrainingGrpcService>();
         app.MapGrpcHealthChecksService();
         if (options.Reflection) app.MapGrpcReflectionService();
+        map?.Invoke(app);
 
         // Before the first call can arrive: jobs the last run left unfinished are marked failed here.
         app.Services.GetRequiredService<JobManager>();
