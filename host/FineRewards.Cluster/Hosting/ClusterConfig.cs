@@ -92,7 +92,8 @@ public sealed record ClusterConfig(
             default:
                 throw Bad("clustering.kind", $"\"{Clustering.Kind}\"; expected \"{LocalhostClustering}\" (one machine) or \"{PostgresClustering}\"");
         }
-        if (string.IsNullOrWhiteSpace(Database)) throw Bad("database", "empty; expected the Npgsql connection string of the cluster's PostgreSQL database, e.g. \"Host=db;Database=finerewards;Username=finerewards\"");
+        try { Storage.PostgresClusterStore.ConnectionString(Database); }
+        catch (ArgumentException e) { throw Bad("database", $"{e.Message.Split(" (Parameter")[0]} (the cluster's PostgreSQL database, shared by every silo)"); }
         if (string.IsNullOrWhiteSpace(SharedFolder) || !Path.IsPathFullyQualified(SharedFolder))
             throw Bad("shared_folder", $"\"{SharedFolder}\"; expected an absolute path every silo mounts");
         if (!Directory.Exists(SharedFolder)) throw Bad("shared_folder", $"{SharedFolder} does not exist on this machine; mount or create it first");
