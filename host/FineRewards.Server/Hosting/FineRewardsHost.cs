@@ -150,7 +150,8 @@ public sealed class FineRewardsHost : IAsyncDisposable
         // Info is the host's own story (packs, jobs, training, feedback). NLog decides alone: it
         // drops Microsoft.Extensions.Logging's filters.
         var debugOnly = new NullTarget("per-call");
-        foreach (string perCall in new[] { "Microsoft.*", "Grpc.*", "System.Net.*" })
+        // Orleans (serve --cluster) logs its configuration and every membership and placement step at Info.
+        foreach (string perCall in new[] { "Microsoft.*", "Grpc.*", "System.Net.*", "Orleans.*", "Polly" })
             config.AddRule(NLog.LogLevel.Trace, NLog.LogLevel.Info, debugOnly, perCall, final: true);
         config.AddRule(NLog.LogLevel.Info, NLog.LogLevel.Fatal, file);
         if (options.LogToConsole) config.AddRule(NLog.LogLevel.Info, NLog.LogLevel.Fatal, new ConsoleTarget("console") { Layout = layout });
