@@ -52,6 +52,8 @@ public static class ClusterServing
             {
                 o.SharedFolder = config.SharedFolder;
                 o.HeartbeatInterval = TimeSpan.FromMilliseconds(config.HeartbeatMs);
+                // A survivor notices a dead silo by its own missed probes; until then its workers' reports may go astray.
+                o.WorkerReportGraceOverride = TimeSpan.FromMilliseconds(2.0 * config.ProbeTimeoutMs * config.MissedProbesLimit + 5 * config.HeartbeatMs);
                 o.Limits = host.Limits;
                 o.Devices.AddRange(config.DeviceList.Select(d => d.Name));
             });
