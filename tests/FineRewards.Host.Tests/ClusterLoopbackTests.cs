@@ -132,6 +132,11 @@ public class ClusterLoopbackTests(ITestOutputHelper output)
             var (_, after) = (await WaitWorkersAsync(api, 1)).Single() is var w ? (0, w) : default;
             Assert.Contains($":{survivor.SiloPort}@", after.Id);
 
+            // What the cluster does not do yet says so, with the field.
+            var skip = await Assert.ThrowsAsync<RpcException>(async () => await api.Jobs.SkipCandidateAsync(new SkipCandidateRequest { JobId = victim.JobId, CandidateIndex = 0 }));
+            Assert.Equal(StatusCode.Unimplemented, skip.StatusCode);
+            Assert.Equal("candidate_index", skip.Trailers.GetValue("finerewards-field"));
+
             // Nothing acknowledged is lost: every earlier job still reads back whole, from a silo that outlived the kill.
             foreach (var (request, events) in finished)
                 Assert.Equal(events.Select(e => (e.Sequence, e.KindCase)), (await WatchAsync(survivor, request.JobId, 0)).Select(e => (e.Sequence, e.KindCase)));
