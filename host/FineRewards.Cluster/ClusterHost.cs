@@ -43,34 +43,57 @@ public sealed class ClusterHost(IGrainFactory grains)
 
     public Task<JobRecord?> FindAsync(string jobId) => grains.GetGrain<IJobGrain>(jobId).GetRecord();
 
+    /// <summary>The job's state and the sequence of its last event; null when there is no such job.</summary>
+    public async Task<(JobState State, long LastSequence)?> StateAsync(string jobId)
+    {
+        var job = grains.GetGrain<IJobGrain>(jobId);
+        if (await job.GetRecord() is null) return null;
+        var page = await job.After(0, TimeSpan.Zero);
+        return (page.State, page.Events.Count == 0 ? 0 : page.Events[^1].Sequence);
+    }
+
     /// <summary>The job's events after <paramref name="afterSequence"/>, then each new one, until its last.</summary>
     public async IAsyncEnumerable<JobEvent> WatchGenerationAsync(string jobId, long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await foreach (var e in WatchAsync(jobId, afterSequence, cancellationToken))
-            yield return new JobEvent(jobId, e.Sequence, e.Time, JobEventData.FromJson(e.Json));
+        await foreach (var e in FollowGenerationAsync(jobId, afterSequence, PollWait, cancellationToken))
+            if (e is not null) yield return e;
     }
 
     public async IAsyncEnumerable<TrainingEvent> WatchTrainingAsync(string trainingId, long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        await foreach (var e in WatchAsync(trainingId, afterSequence, cancellationToken))
-            yield return new TrainingEvent(trainingId, e.Sequence, e.Time, TrainingEventData.FromJson(e.Json));
+        await foreach (var e in FollowTrainingAsync(trainingId, afterSequence, PollWait, cancellationToken))
+            if (e is not null) yield return e;
     }
 
-    async IAsyncEnumerable<ClusterEvent> WatchAsync(string jobId, long afterSequence, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>As <see cref="WatchGenerationAsync"/>, with a null item after each <paramref name="wait"/> without an event (a stream's heartbeat).</summary>
+    public async IAsyncEnumerable<JobEvent?> FollowGenerationAsync(string jobId, long afterSequence, TimeSpan wait, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var e in FollowAsync(jobId, "job_id", afterSequence, wait, cancellationToken))
+            yield return e is null ? null : new JobEvent(jobId, e.Sequence, e.Time, JobEventData.FromJson(e.Json));
+    }
+
+    public async IAsyncEnumerable<TrainingEvent?> FollowTrainingAsync(string trainingId, long afterSequence, TimeSpan wait, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        await foreach (var e in FollowAsync(trainingId, "training_id", afterSequence, wait, cancellationToken))
+            yield return e is null ? null : new TrainingEvent(trainingId, e.Sequence, e.Time, TrainingEventData.FromJson(e.Json));
+    }
+
+    async IAsyncEnumerable<ClusterEvent?> FollowAsync(string jobId, string field, long afterSequence, TimeSpan wait, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var job = grains.GetGrain<IJobGrain>(jobId);
-        if (await job.GetRecord() is null) throw new HostException(RefusalKind.NotFound, "job_id", $"no job {jobId}");
+        if (await job.GetRecord() is null) throw new HostException(RefusalKind.NotFound, field, $"no job {jobId}");
         long last = afterSequence;
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var page = await job.After(last, PollWait).WaitAsync(cancellationToken);
+            var page = await job.After(last, wait).WaitAsync(cancellationToken);
             foreach (var e in page.Events)
             {
                 last = e.Sequence;
                 yield return e;
             }
             if (page.State.IsFinished() && page.Events.Count == 0) yield break;
+            if (page.Events.Count == 0) yield return null;
         }
     }
 }

@@ -5,12 +5,15 @@ namespace FineRewards.Cluster.Tests;
 
 public sealed class FailureTests
 {
-    [Fact]
-    public async Task A_job_whose_silo_dies_finishes_on_another_worker_with_the_same_candidates_and_no_repeated_events()
+    [Theory]
+    [InlineData(StoreKind.Memory)]
+    [InlineData(StoreKind.Postgres)]
+    public async Task A_job_whose_silo_dies_finishes_on_another_worker_with_the_same_candidates_and_no_repeated_events(StoreKind kind)
     {
         // Devices on the second and third silos; the first holds the test cluster's membership and stays.
         var devices = new[] { new FakeDevice("p"), new FakeDevice("p") };
-        await using var cluster = await TestCluster.StartAsync(i => i == 0 ? [] : [("gpu0", devices[i - 1])]);
+        await using var store = await TestStore.OpenAsync(kind);
+        await using var cluster = await TestCluster.StartAsync(i => i == 0 ? [] : [("gpu0", devices[i - 1])], store: store.Store);
         string id = Jobs.NewId();
         foreach (var d in devices) d.Hold(id);
         await cluster.Host.SubmitGenerationAsync(id, "a", Jobs.Spec(k: 4, seed: 500));
@@ -76,12 +79,15 @@ public sealed class FailureTests
         Assert.Equal(CancelOutcome.AlreadyFinished, await cluster.Host.CancelAsync(running));
     }
 
-    [Fact]
-    public async Task Losing_the_silo_of_the_scheduler_loses_no_queued_or_running_job()
+    [Theory]
+    [InlineData(StoreKind.Memory)]
+    [InlineData(StoreKind.Postgres)]
+    public async Task Losing_the_silo_of_the_scheduler_loses_no_queued_or_running_job(StoreKind kind)
     {
         // A device on every silo; the scheduler lives on one of them, and that silo is killed with a job running and two waiting.
         var devices = new[] { new FakeDevice("p"), new FakeDevice("p"), new FakeDevice("p") };
-        await using var cluster = await TestCluster.StartAsync(i => [("gpu0", devices[i])]);
+        await using var store = await TestStore.OpenAsync(kind);
+        await using var cluster = await TestCluster.StartAsync(i => [("gpu0", devices[i])], store: store.Store);
         var scheduler = cluster.Cluster.Client.GetGrain<ISchedulerGrain>(SchedulerGrain.Key);
         Assert.True(cluster.Cluster.TryGetGrainContext(scheduler.GetGrainId(), out var context));
         var schedulerSilo = cluster.Cluster.Silos.Single(s => s.SiloAddress.Equals(context!.Address.SiloAddress));

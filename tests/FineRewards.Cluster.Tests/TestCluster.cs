@@ -12,21 +12,21 @@ using Orleans.TestingHost;
 namespace FineRewards.Cluster.Tests;
 
 /// <summary>
-/// Three in-process silos (Orleans' InProcessTestCluster) sharing one <see cref="MemoryClusterStore"/>
-/// (the database) and one shared folder; each silo gets the fake devices <c>devicesOf(silo index)</c> names.
+/// Three in-process silos (Orleans' InProcessTestCluster) sharing one store (a <see cref="MemoryClusterStore"/>
+/// unless given one: the database) and one shared folder; each silo gets the fake devices <c>devicesOf(silo index)</c> names.
 /// Membership is tuned to declare a killed silo dead within about two seconds.
 /// </summary>
 public sealed class TestCluster : IAsyncDisposable
 {
     public InProcessTestCluster Cluster { get; }
-    public MemoryClusterStore Store { get; }
+    public IClusterStore Store { get; }
     public string SharedFolder { get; }
     public ClusterHost Host { get; }
     /// <summary>Every fake device, by "silo index/device".</summary>
     public IReadOnlyDictionary<string, FakeDevice> Devices => devices;
     readonly Dictionary<string, FakeDevice> devices;
 
-    TestCluster(InProcessTestCluster cluster, MemoryClusterStore store, string shared, Dictionary<string, FakeDevice> devices)
+    TestCluster(InProcessTestCluster cluster, IClusterStore store, string shared, Dictionary<string, FakeDevice> devices)
     {
         Cluster = cluster;
         Store = store;
@@ -35,9 +35,10 @@ public sealed class TestCluster : IAsyncDisposable
         Host = new ClusterHost(cluster.Client) { PollWait = TimeSpan.FromSeconds(2) };
     }
 
-    public static async Task<TestCluster> StartAsync(Func<int, IReadOnlyList<(string Name, FakeDevice Device)>> devicesOf, int silos = 3)
+    public static async Task<TestCluster> StartAsync(Func<int, IReadOnlyList<(string Name, FakeDevice Device)>> devicesOf, int silos = 3,
+        IClusterStore? store = null)
     {
-        var store = new MemoryClusterStore();
+        store ??= new MemoryClusterStore();
         string shared = Directory.CreateTempSubdirectory("cluster-tests-").FullName;
         var devices = new Dictionary<string, FakeDevice>();
         var builder = new InProcessTestClusterBuilder((short)silos);
@@ -118,5 +119,31 @@ public sealed class TestCluster : IAsyncDisposable
         try { await Cluster.StopAllSilosAsync(); } catch (Exception) { /* killed silos */ }
         await Cluster.DisposeAsync();
         try { Directory.Delete(SharedFolder, recursive: true); } catch (IOException) { }
+    }
+}
+
+public enum StoreKind { Memory, Postgres }
+
+/// <summary>The shared store of one test's cluster: the in-memory one, or a PostgreSQL store on a schema of its own.</summary>
+public sealed class TestStore : IAsyncDisposable
+{
+    public IClusterStore Store { get; }
+    readonly TestPostgres? db;
+
+    TestStore(IClusterStore store, TestPostgres? db) => (Store, this.db) = (store, db);
+
+    public static async Task<TestStore> OpenAsync(StoreKind kind)
+    {
+        if (kind == StoreKind.Memory) return new TestStore(new MemoryClusterStore(), null);
+        var db = await TestPostgres.NewSchemaAsync();
+        var store = new PostgresClusterStore(db.ConnectionString);
+        await store.EnsureSchemaAsync();
+        return new TestStore(store, db);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Store is PostgresClusterStore postgres) await postgres.DisposeAsync();
+        if (db is not null) await db.DisposeAsync();
     }
 }

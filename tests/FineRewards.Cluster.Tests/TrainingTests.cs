@@ -7,11 +7,14 @@ namespace FineRewards.Cluster.Tests;
 
 public sealed class TrainingTests
 {
-    [Fact]
-    public async Task A_LoRA_trained_on_one_worker_is_used_by_another()
+    [Theory]
+    [InlineData(StoreKind.Memory)]
+    [InlineData(StoreKind.Postgres)]
+    public async Task A_LoRA_trained_on_one_worker_is_used_by_another(StoreKind kind)
     {
         var devices = new[] { new FakeDevice("p"), new FakeDevice("p") };
-        await using var cluster = await TestCluster.StartAsync(i => i == 0 ? [] : [("gpu0", devices[i - 1])]);
+        await using var store = await TestStore.OpenAsync(kind);
+        await using var cluster = await TestCluster.StartAsync(i => i == 0 ? [] : [("gpu0", devices[i - 1])], store: store.Store);
         string training = Jobs.NewId();
         Assert.False(await cluster.Host.SubmitTrainingAsync(training, "a", Jobs.Training()));
         var events = await cluster.Host.TrainingEventsAsync(training);

@@ -21,4 +21,17 @@ public class ServeCommandTests
         }
         finally { Directory.Delete(data, recursive: true); }
     }
+
+    [Fact]
+    public void Serve_refuses_a_dashboard_without_a_cluster_and_a_cluster_file_that_is_not_there()
+    {
+        var dashboard = CliRunner.Run("serve", "--dashboard", "--port", "0");
+        Assert.Equal(2, dashboard.ExitCode);
+        Assert.Equal("error: --dashboard: shows a cluster; use it with --cluster CONFIG", dashboard.Stderr.Trim());
+
+        string missing = Path.Combine(Path.GetTempPath(), $"no-cluster-{Guid.NewGuid():N}.json");
+        var cluster = CliRunner.Run("serve", "--cluster", missing, "--port", "0");
+        Assert.Equal(2, cluster.ExitCode);
+        Assert.Equal($"error: --cluster: no file {missing}; give the cluster config (JSON, docs/cluster.md)", cluster.Stderr.Trim());
+    }
 }

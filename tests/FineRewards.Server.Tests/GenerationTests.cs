@@ -30,6 +30,34 @@ public class GenerationTests
     }
 
     [Fact]
+    public async Task Capabilities_report_the_one_device_as_a_worker_with_its_queue_and_jobs_done()
+    {
+        await using var host = await TestHost.StartAsync();
+        var before = (await host.HostClient.GetCapabilitiesAsync(new GetCapabilitiesRequest())).Workers.Single();
+        Assert.Equal("local", before.Id);
+        Assert.Contains(TestHost.Pack, before.Packs);
+        Assert.False(before.Busy);
+        Assert.Equal(0, before.JobsDone);
+        Assert.Equal("", before.LoadedPack);
+
+        var request = TestHost.Request(k: 2, seed: 3);
+        await host.Jobs.SubmitGenerationAsync(request);
+        await host.WatchToEndAsync(request.JobId);
+
+        // The worker's bookkeeping ends just after the job's last event.
+        WorkerInfo after;
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        do after = (await host.HostClient.GetCapabilitiesAsync(new GetCapabilitiesRequest())).Workers.Single();
+        while (after.JobsDone == 0 && DateTime.UtcNow < deadline);
+        Assert.Equal(1, after.JobsDone);
+        Assert.False(after.Busy);
+        Assert.Equal("", after.JobId);
+        Assert.Equal(0, after.QueueLength);
+        Assert.Equal(TestHost.Pack, after.LoadedPack);
+        Assert.InRange(after.Utilisation, double.Epsilon, 1);
+    }
+
+    [Fact]
     public async Task A_job_reports_numbered_events_and_ranks_candidates_by_their_rewards()
     {
         await using var host = await TestHost.StartAsync();

@@ -25,7 +25,8 @@ public static class ClusterSiloExtensions
 
 /// <summary>
 /// Starts this silo's workers once the silo is active, so they register with the scheduler; then
-/// calls the scheduler every heartbeat interval. A scheduler whose silo died is activated again by
+/// reports their status to the scheduler every heartbeat interval (a call, which finds a scheduler
+/// activated again elsewhere; the workers' own one-way heartbeats may not). A scheduler whose silo died is activated again by
 /// the next call, and its timer is what notices lost workers; with no worker left to send heartbeats,
 /// these calls are what bring it back.
 /// </summary>
@@ -55,7 +56,13 @@ sealed class WorkerStarter(IGrainFactory grains, ILocalSiloDetails local, IOptio
             try
             {
                 await Task.Delay(options.Value.HeartbeatInterval, stopping.Token);
-                await scheduler.Status();
+                if (options.Value.Devices.Count == 0) await scheduler.Status().WaitAsync(options.Value.WorkerReportGrace, stopping.Token);
+                foreach (string device in options.Value.Devices)
+                {
+                    var status = await grains.GetGrain<IWorkerGrain>(new WorkerKey(local.SiloAddress, device).ToString()).Status();
+                    // A call stuck on a silo that just died must not stop the reports of the live ones.
+                    await scheduler.Report(status).WaitAsync(options.Value.WorkerReportGrace, stopping.Token);
+                }
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested) { return; }
             catch (Exception e) { logger.LogDebug("scheduler not reachable yet: {Message}", e.Message); }

@@ -15,4 +15,14 @@ public sealed class ClusterSiloOptions
 
     /// <summary>How often workers report to the scheduler and the scheduler checks for lost silos.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// How long a scheduler waits, after it was activated or lost a worker, before failing jobs that no
+    /// known worker can take: live workers must have re-registered by then. Default five heartbeats; with
+    /// real processes a surviving silo learns of a death only after its own probes fail (serve --cluster
+    /// adds that time).
+    /// </summary>
+    public TimeSpan? WorkerReportGraceOverride { get; set; }
+
+    public TimeSpan WorkerReportGrace => WorkerReportGraceOverride ?? HeartbeatInterval * 5;
 }

@@ -23,6 +23,13 @@ public interface ISchedulerGrain : IGrainWithStringKey
     [OneWay]
     Task Heartbeat(WorkerStatus status);
 
+    /// <summary>
+    /// As <see cref="Heartbeat"/>, answered: each silo sends its workers' status this way every heartbeat
+    /// interval (not from a grain, so nothing waits in a circle). A one-way heartbeat sent to a scheduler
+    /// activation that is gone is lost; a call is re-addressed to the new one.
+    /// </summary>
+    Task Report(WorkerStatus status);
+
     /// <summary>A worker finished its job and is free.</summary>
     [OneWay]
     Task WorkerFree(WorkerStatus status);

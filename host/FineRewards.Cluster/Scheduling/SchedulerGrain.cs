@@ -26,6 +26,7 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
 
     int MaxQueued => options.Value.Limits.MaxQueuedJobs;
     readonly DateTime activated = DateTime.UtcNow;
+    DateTime lastLoss = DateTime.MinValue;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -121,7 +122,9 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
         return await GrainFactory.GetGrain<IJobGrain>(jobId).GetRecord() is null ? CancelOutcome.NotFound : CancelOutcome.AlreadyFinished;
     }
 
-    public async Task Heartbeat(WorkerStatus status)
+    public Task Heartbeat(WorkerStatus status) => Report(status);
+
+    public async Task Report(WorkerStatus status)
     {
         if (!workers.TryGetValue(status.WorkerId, out var known))
         {
@@ -154,7 +157,8 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
     }
 
     public Task<ClusterStatus> Status() =>
-        Task.FromResult(new ClusterStatus([.. workers.Values.OrderBy(w => w.WorkerId, StringComparer.Ordinal)], requeued.Count + queue.Count, running.Count));
+        Task.FromResult(new ClusterStatus([.. workers.Values.OrderBy(w => w.WorkerId, StringComparer.Ordinal)], requeued.Count + queue.Count, running.Count,
+            Waiting.GroupBy(j => j.Pack).ToDictionary(g => g.Key, g => g.Count())));
 
     bool IsAlive(SiloAddress silo) =>
         membership.CurrentSnapshot.GetSiloStatus(silo) is not (SiloStatus.Dead or SiloStatus.ShuttingDown or SiloStatus.Stopping);
@@ -170,9 +174,11 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
             .Select(r => r.WorkerId);
         var gone = lost.Concat(orphaned).Distinct().ToList();
         foreach (string id in gone) await LoseWorkerAsync(id);
-        // A scheduler activated again knows no worker until their next heartbeats: give them time before
+        // A scheduler activated again knows no worker until their next heartbeats, and after a silo's death the
+        // survivors' heartbeats may still go to the dead silo's scheduler for a while: give them time before
         // deciding that nobody can take a job.
-        bool failed = DateTime.UtcNow - activated > options.Value.HeartbeatInterval * 5 && await FailUnservableAsync();
+        var since = activated > lastLoss ? activated : lastLoss;
+        bool failed = DateTime.UtcNow - since > options.Value.WorkerReportGrace && await FailUnservableAsync();
         if (gone.Count > 0 || failed) await SaveAsync();
         await DispatchAsync();
     }
@@ -180,6 +186,7 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
     async Task LoseWorkerAsync(string workerId)
     {
         workers.Remove(workerId);
+        lastLoss = DateTime.UtcNow;
         logger.LogWarning("worker {Worker} lost: its silo left the cluster", workerId);
         foreach (var r in running.Values.Where(r => r.WorkerId == workerId).ToList())
         {

@@ -45,4 +45,9 @@ public sealed record SubmitOutcome(
 public sealed record ClusterStatus(
     [property: Id(0)] IReadOnlyList<WorkerStatus> Workers,
     [property: Id(1)] int Queued,
-    [property: Id(2)] int Running);
+    [property: Id(2)] int Running,
+    [property: Id(3)] IReadOnlyDictionary<string, int> QueuedByPack)
+{
+    /// <summary>Waiting jobs the worker could take: those of a pack it can load.</summary>
+    public int QueuedFor(WorkerStatus worker) => worker.Packs.Sum(p => QueuedByPack.GetValueOrDefault(p));
+}

@@ -24,4 +24,7 @@ public static class LoraKeys
 {
     public static string Of(GenerationJobSpec spec) =>
         string.Join(",", spec.Loras.Select(l => $"{l.Path}:{l.Scale:R}").Order(StringComparer.Ordinal));
+
+    /// <summary>The LoRA id of one entry of a key ("id:scale").</summary>
+    public static string IdOf(string entry) => entry[..entry.LastIndexOf(':')];
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FineRewards.Core;
+using FineRewards.Cluster.Hosting;
 using FineRewards.Host.Packs;
 using FineRewards.Shapes.Judges;
 using FineRewards.Core.Packs;
@@ -31,9 +32,11 @@ public static class ServeCommand
             Description = "Also serve this pack: a folder with pack.json (e.g. made by `pack create sd`); repeat for several. The built-in shapes pack is always served.",
             AllowMultipleArgumentsPerToken = false,
         };
+        var cluster = new Option<string?>("--cluster") { Description = "Join the cluster this JSON file describes (docs/cluster.md): jobs run on the cluster's workers, this silo's devices among them." };
+        var dashboard = new Option<bool>("--dashboard") { Description = "With --cluster: serve the Orleans dashboard on the config's dashboard_port (loopback only)." };
         var command = new Command("serve", "Run the gRPC host: generation jobs, training, images, feedback, for the shapes pack and every --pack. Binds to 127.0.0.1 unless told otherwise.")
         {
-            address, port, data, token, reflection, workers, packs,
+            address, port, data, token, reflection, workers, packs, cluster, dashboard,
         };
         command.SetAction((parse, ct) => Task.FromResult(CliErrors.Guard(() =>
         {
@@ -44,7 +47,8 @@ public static class ServeCommand
                 parse.GetValue(token) ?? Environment.GetEnvironmentVariable(HostOptions.TokenEnvironmentVariable),
                 parse.GetValue(reflection),
                 parse.GetValue(workers));
-            return Run(options, registry, parse.GetValue(packs) ?? [], ct).GetAwaiter().GetResult();
+            if (parse.GetValue(dashboard) && parse.GetValue(cluster) is null) throw new InputException("--dashboard", "shows a cluster; use it with --cluster CONFIG");
+            return Run(options, registry, parse.GetValue(packs) ?? [], parse.GetValue(cluster), parse.GetValue(dashboard), ct).GetAwaiter().GetResult();
         })));
         return command;
     }
@@ -52,14 +56,22 @@ public static class ServeCommand
     static string DefaultDataDirectory() =>
         Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData), "finerewards", "host");
 
-    static async Task<int> Run(HostOptions options, PackRegistry registry, IReadOnlyList<string> extra, CancellationToken cancellationToken)
+    static async Task<int> Run(HostOptions options, PackRegistry registry, IReadOnlyList<string> extra, string? clusterFile, bool dashboard,
+        CancellationToken cancellationToken)
     {
         options.BindAddress(); // refuse a bad address before anything starts
         var packs = Packs(registry, extra);
         try
         {
-            await using var host = await FineRewardsHost.StartAsync(options, Models(packs, Device()), cancellationToken);
-            Console.WriteLine($"listening on {host.Address} (packs: {string.Join(", ", packs.Select(p => p.Name))})");
+            var cluster = clusterFile is null ? null : ClusterConfig.Load(clusterFile, [.. packs.Select(p => p.Name)]);
+            await using var host = cluster is null
+                ? await FineRewardsHost.StartAsync(options, Models(packs, Device()), cancellationToken)
+                : await FineRewardsHost.StartAsync(options, Models(packs, Device()), cancellationToken,
+                    builder => builder.AddClusterSilo(cluster, options, dashboard), app => { if (dashboard) app.MapClusterDashboard(cluster); });
+            Console.WriteLine($"listening on {host.Address} (packs: {string.Join(", ", packs.Select(p => p.Name))})" + (cluster is null ? "" :
+                $"; silo of cluster {cluster.ClusterId} on port {cluster.SiloPort} (gateway {cluster.GatewayPort}), devices: " +
+                (cluster.DeviceList.Count == 0 ? "none (serves the API only)" : string.Join(", ", cluster.DeviceList.Select(d => $"{d.Name} [{string.Join(", ", d.Packs)}]"))) +
+                (dashboard ? $"; dashboard on http://127.0.0.1:{cluster.DashboardPort}/" : "")));
             // Ctrl+C or SIGTERM may reach the host's own console lifetime (which stops the app) rather than
             // the command's token: wait for either, or the process hangs after "Application is shutting down".
             await Task.WhenAny(Task.Delay(Timeout.Infinite, cancellationToken), host.WaitForShutdownAsync());

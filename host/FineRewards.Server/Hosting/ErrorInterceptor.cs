@@ -28,6 +28,7 @@ public sealed class ErrorInterceptor : Interceptor
         RefusalKind.NotFound => StatusCode.NotFound,
         RefusalKind.AlreadyExists => StatusCode.AlreadyExists,
         RefusalKind.ResourceExhausted => StatusCode.ResourceExhausted,
+        RefusalKind.NotSupported => StatusCode.Unimplemented,
         _ => StatusCode.FailedPrecondition,
     };
 

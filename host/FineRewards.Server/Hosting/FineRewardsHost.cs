@@ -4,6 +4,7 @@ using FineRewards.Server.Models;
 using FineRewards.Server.Services;
 using FineRewards.Server.Storage;
 using FineRewards.Server.Training;
+using FineRewards.Server.Work;
 using Grpc.AspNetCore.Server.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -39,7 +40,11 @@ public sealed class FineRewardsHost : IAsyncDisposable
         this.logFactory = logFactory;
     }
 
-    public static async Task<FineRewardsHost> StartAsync(HostOptions options, HostModels models, CancellationToken cancellationToken = default)
+    /// <param name="configure">Runs after the host's own registrations: `serve --cluster` adds its silo there and
+    /// replaces <see cref="IGenerationJobs"/>, <see cref="ITrainingJobs"/>, <see cref="IHostWorkers"/> and the <see cref="ImageStore"/> (the last registration wins).</param>
+    /// <param name="map">Runs after the host's services are mapped (e.g. the cluster's dashboard).</param>
+    public static async Task<FineRewardsHost> StartAsync(HostOptions options, HostModels models, CancellationToken cancellationToken = default,
+        Action<WebApplicationBuilder>? configure = null, Action<WebApplication>? map = null)
     {
         var ip = options.BindAddress();
         Directory.CreateDirectory(options.DataDirectory);
@@ -75,6 +80,10 @@ public sealed class FineRewardsHost : IAsyncDisposable
         builder.Services.AddSingleton(_ => new TrainingDatabase(options.DatabasePath));
         builder.Services.AddSingleton<TrainingRunner>();
         builder.Services.AddSingleton<TrainingManager>();
+        builder.Services.AddSingleton<IGenerationJobs, LocalGenerationJobs>();
+        builder.Services.AddSingleton<ITrainingJobs, LocalTrainingJobs>();
+        builder.Services.AddSingleton<IHostWorkers, LocalHostWorkers>();
+        builder.Services.AddHostedService<WorkerStatusLogger>();
 
         builder.Services.AddGrpc(o =>
         {
@@ -89,6 +98,8 @@ public sealed class FineRewardsHost : IAsyncDisposable
         builder.Services.RemoveAll(typeof(IServiceMethodProvider<>));
         builder.Services.AddSingleton(typeof(IServiceMethodProvider<>), typeof(CheckedRequestMethodProvider<>));
 
+        configure?.Invoke(builder);
+
         var app = builder.Build();
         app.MapGrpcService<HostGrpcService>();
         app.MapGrpcService<GenerationGrpcService>();
@@ -97,6 +108,7 @@ public sealed class FineRewardsHost : IAsyncDisposable
         app.MapGrpcService<TrainingGrpcService>();
         app.MapGrpcHealthChecksService();
         if (options.Reflection) app.MapGrpcReflectionService();
+        map?.Invoke(app);
 
         // Before the first call can arrive: jobs the last run left unfinished are marked failed here.
         app.Services.GetRequiredService<JobManager>();
@@ -138,7 +150,8 @@ public sealed class FineRewardsHost : IAsyncDisposable
         // Info is the host's own story (packs, jobs, training, feedback). NLog decides alone: it
         // drops Microsoft.Extensions.Logging's filters.
         var debugOnly = new NullTarget("per-call");
-        foreach (string perCall in new[] { "Microsoft.*", "Grpc.*", "System.Net.*" })
+        // Orleans (serve --cluster) logs its configuration and every membership and placement step at Info.
+        foreach (string perCall in new[] { "Microsoft.*", "Grpc.*", "System.Net.*", "Orleans.*", "Polly" })
             config.AddRule(NLog.LogLevel.Trace, NLog.LogLevel.Info, debugOnly, perCall, final: true);
         config.AddRule(NLog.LogLevel.Info, NLog.LogLevel.Fatal, file);
         if (options.LogToConsole) config.AddRule(NLog.LogLevel.Info, NLog.LogLevel.Fatal, new ConsoleTarget("console") { Layout = layout });

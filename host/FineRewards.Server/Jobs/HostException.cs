@@ -11,6 +11,8 @@ public enum RefusalKind
     ResourceExhausted,
     /// <summary>The request is valid but the host cannot serve it now (a pack is missing).</summary>
     FailedPrecondition,
+    /// <summary>This host does not offer the call in its set-up (e.g. a cluster): UNIMPLEMENTED.</summary>
+    NotSupported,
 }
 
 /// <summary>A refused request; <see cref="Field"/> names the field it is about.</summary>

@@ -183,6 +183,9 @@ public sealed class JobManager : BackgroundService
         }
     }
 
+    /// <summary>What the device does (GetCapabilities' worker).</summary>
+    public Work.DeviceUsage Usage { get; } = new();
+
     public int QueuedCount
     {
         get { lock (gate) return queue.Count; }
@@ -203,8 +206,14 @@ public sealed class JobManager : BackgroundService
                 if (!queue.TryDequeue(out work)) continue; // it was cancelled while waiting
                 AnnouncePositions();
             }
-            if (work is Job job) await runner.RunAsync(job, events => Append(job, events), stopping);
-            else await ((IExternalWork)work).RunAsync(stopping);
+            var job = work as Job;
+            Usage.Begin(work.Id, job?.Spec.Pack, job is null ? [] : [.. job.Spec.Loras.Select(l => Path.GetFileNameWithoutExtension(l.Path))]);
+            try
+            {
+                if (job is not null) await runner.RunAsync(job, events => Append(job, events), stopping);
+                else await ((IExternalWork)work).RunAsync(stopping);
+            }
+            finally { Usage.End(); }
         }
     }
 }

@@ -2,17 +2,18 @@ using FineRewards.Core;
 using FineRewards.Core.Packs;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Models;
+using FineRewards.Server.Work;
 using Grpc.Core;
 using Api = FineRewards.Protocol.V1;
 
 namespace FineRewards.Server.Services;
 
-public sealed class HostGrpcService(ModelCatalog catalog, HostOptions options) : Api.HostService.HostServiceBase
+public sealed class HostGrpcService(ModelCatalog catalog, HostOptions options, IHostWorkers workers) : Api.HostService.HostServiceBase
 {
     public static readonly string HostVersion =
         typeof(HostGrpcService).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
 
-    public override Task<Api.GetCapabilitiesResponse> GetCapabilities(Api.GetCapabilitiesRequest request, ServerCallContext context)
+    public override async Task<Api.GetCapabilitiesResponse> GetCapabilities(Api.GetCapabilitiesRequest request, ServerCallContext context)
     {
         var limits = options.Limits;
         var response = new Api.GetCapabilitiesResponse
@@ -60,7 +61,18 @@ public sealed class HostGrpcService(ModelCatalog catalog, HostOptions options) :
         response.Rewards.AddRange(response.Packs.SelectMany(p => p.Rewards).Distinct()
             .Select(name => new Api.RewardInfo { Name = name, Version = versions.GetValueOrDefault(name, "") }));
         response.Judges.AddRange(catalog.Judges.Select(j => new Api.JudgeInfo { Name = j.Name, Version = j.Version }));
-        return Task.FromResult(response);
+        foreach (var w in await workers.WorkersAsync(context.CancellationToken))
+        {
+            var info = new Api.WorkerInfo
+            {
+                Id = w.Id, LoadedPack = w.LoadedPack ?? "", Busy = w.Busy, JobId = w.JobId ?? "", QueueLength = w.Queued,
+                Utilisation = w.Utilisation, JobsDone = w.JobsDone,
+            };
+            info.Packs.AddRange(w.Packs);
+            info.LoadedLoras.AddRange(w.LoadedLoras);
+            response.Workers.Add(info);
+        }
+        return response;
     }
 
     /// <summary>Submit's own prompt check; a refusal is an answer here (ok = false), not an error status.</summary>
