@@ -2,7 +2,6 @@ using System.CommandLine;
 using FineRewards.Core;
 using FineRewards.Cluster.Hosting;
 using FineRewards.Host.Packs;
-using FineRewards.Shapes.Judges;
 using FineRewards.Core.Packs;
 using FineRewards.Diffusion.Runtime;
 using FineRewards.Host.Doctor;
@@ -119,5 +118,5 @@ public static class ServeCommand
 
     /// <summary>What `serve` gives the host: the packs, the lexical judge, the device. `bench host` starts its host from the same.</summary>
     public static HostModels Models(IReadOnlyList<IModelPack> packs, DeviceInfo device) =>
-        new(packs, [new LexicalLabelJudge()], device, Diagnostics.DefaultPack);
+        new(packs, BuiltInPacks.Judges(), device, Diagnostics.DefaultPack);
 }
