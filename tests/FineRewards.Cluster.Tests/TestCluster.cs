@@ -128,9 +128,9 @@ public enum StoreKind { Memory, Postgres }
 public sealed class TestStore : IAsyncDisposable
 {
     public IClusterStore Store { get; }
-    readonly TestPostgres? db;
+    readonly PostgresSchema? db;
 
-    TestStore(IClusterStore store, TestPostgres? db) => (Store, this.db) = (store, db);
+    TestStore(IClusterStore store, PostgresSchema? db) => (Store, this.db) = (store, db);
 
     public static async Task<TestStore> OpenAsync(StoreKind kind)
     {
