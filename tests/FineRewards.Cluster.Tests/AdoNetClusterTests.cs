@@ -93,15 +93,7 @@ public sealed class AdoNetClusterTests
                 if (device is not null) o.Devices.Add("gpu0");
             });
             if (device is not null) silo.Services.AddKeyedSingleton<IDeviceExecutor>("gpu0", device);
-            // As the in-process tests: a silo that stops answering is declared dead within a few seconds.
-            silo.Configure<ClusterMembershipOptions>(m =>
-            {
-                m.ProbeTimeout = TimeSpan.FromMilliseconds(400);
-                m.NumMissedProbesLimit = 2;
-                m.NumVotesForDeathDeclaration = 1;
-                m.TableRefreshTimeout = TimeSpan.FromMilliseconds(500);
-                m.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(5);
-            });
+            TestCluster.DeclareDeadQuickly(silo);
         });
         return builder.Build();
     }
