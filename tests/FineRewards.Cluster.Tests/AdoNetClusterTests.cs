@@ -48,6 +48,7 @@ public sealed class AdoNetClusterTests
 
             var after = await host.EventsAsync(id, before[^1].Sequence);
             var all = before.Concat(after).ToList();
+            Assert.True(all[^1].Data is JobCompletedEvent, $"the job ended with {all[^1].Data}");
             Jobs.AssertWellFormed(all, 4);
             Assert.Equal(all.Select(e => e.Sequence), (await host.EventsAsync(id)).Select(e => e.Sequence));
             foreach (var ready in all.Select(e => e.Data).OfType<CandidateReadyEvent>())
@@ -75,6 +76,11 @@ public sealed class AdoNetClusterTests
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
+        if (Environment.GetEnvironmentVariable("CLUSTER_TEST_LOG") is { Length: > 0 })
+        {
+            builder.Logging.AddSimpleConsole(c => c.SingleLine = true);
+            builder.Logging.AddFilter((category, level) => category?.StartsWith("FineRewards", StringComparison.Ordinal) == true && level >= LogLevel.Information);
+        }
         builder.UseOrleans(silo =>
         {
             silo.Configure<ClusterOptions>(o => (o.ClusterId, o.ServiceId) = (clusterId, clusterId));
@@ -87,15 +93,7 @@ public sealed class AdoNetClusterTests
                 if (device is not null) o.Devices.Add("gpu0");
             });
             if (device is not null) silo.Services.AddKeyedSingleton<IDeviceExecutor>("gpu0", device);
-            // As the in-process tests: a silo that stops answering is declared dead within a few seconds.
-            silo.Configure<ClusterMembershipOptions>(m =>
-            {
-                m.ProbeTimeout = TimeSpan.FromMilliseconds(400);
-                m.NumMissedProbesLimit = 2;
-                m.NumVotesForDeathDeclaration = 1;
-                m.TableRefreshTimeout = TimeSpan.FromMilliseconds(500);
-                m.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(5);
-            });
+            TestCluster.DeclareDeadQuickly(silo);
         });
         return builder.Build();
     }
@@ -125,7 +123,7 @@ public sealed class AdoNetClusterTests
         }
     }
 
-    static async Task<long> CountDeadSilosAsync(TestPostgres db, string clusterId)
+    static async Task<long> CountDeadSilosAsync(Storage.PostgresSchema db, string clusterId)
     {
         await using var connection = new Npgsql.NpgsqlConnection(db.ConnectionString);
         await connection.OpenAsync();
@@ -148,7 +146,7 @@ public static class OrleansScripts
 
     public static string? Folder => Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } f ? f : null;
 
-    public static async Task ApplyAsync(TestPostgres db)
+    public static async Task ApplyAsync(Storage.PostgresSchema db)
     {
         foreach (string file in Files)
         {

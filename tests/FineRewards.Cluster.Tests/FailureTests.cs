@@ -111,7 +111,12 @@ public sealed class FailureTests
         var doomed = devices.Single(d => d.Started.Any(s => s.JobId == onDoomed[0]));
         await cluster.Cluster.KillSiloAsync(schedulerSilo);
         foreach (var d in devices.Where(d => d != doomed)) d.ReleaseAll();
-        foreach (var id in ids) Jobs.AssertWellFormed(await cluster.Host.EventsAsync(id), 4);
+        foreach (var id in ids)
+        {
+            var events = await cluster.Host.EventsAsync(id);
+            Assert.True(events[^1].Data is JobCompletedEvent, $"job {id} ended with {events[^1].Data}");
+            Jobs.AssertWellFormed(events, 4);
+        }
         Assert.Contains(devices.Where(d => d != doomed).SelectMany(d => d.Started), s => s == (onDoomed[0], 1));
     }
 }

@@ -146,7 +146,7 @@ public sealed class MemoryStoreContractTests : StoreContract
 
 public sealed class PostgresStoreContractTests : StoreContract
 {
-    TestPostgres db = null!;
+    PostgresSchema db = null!;
     readonly List<PostgresClusterStore> opened = [];
 
     public override async Task InitializeAsync() => db = await TestPostgres.NewSchemaAsync();

@@ -63,14 +63,7 @@ public sealed class TestCluster : IAsyncDisposable
                 silo.Services.AddKeyedSingleton<IDeviceExecutor>(name, device);
             }
             silo.Services.AddSingleton<IClusterStore>(store);
-            silo.Configure<ClusterMembershipOptions>(m =>
-            {
-                m.ProbeTimeout = TimeSpan.FromMilliseconds(400);
-                m.NumMissedProbesLimit = 2;
-                m.NumVotesForDeathDeclaration = 1;
-                m.TableRefreshTimeout = TimeSpan.FromMilliseconds(500);
-                m.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(5);
-            });
+            TestCluster.DeclareDeadQuickly(silo);
         });
         if (Environment.GetEnvironmentVariable("CLUSTER_TEST_LOG") is { Length: > 0 } log)
             builder.ConfigureSiloHost((options, host) =>
@@ -84,6 +77,17 @@ public sealed class TestCluster : IAsyncDisposable
         await tc.WaitForWorkersAsync(devices.Count);
         return tc;
     }
+
+    /// <summary>Membership tuned so that a silo that stops answering is declared dead within about two seconds.</summary>
+    public static void DeclareDeadQuickly(ISiloBuilder silo) =>
+        silo.Configure<ClusterMembershipOptions>(m =>
+        {
+            m.ProbeTimeout = TimeSpan.FromMilliseconds(400);
+            m.NumMissedProbesLimit = 2;
+            m.NumVotesForDeathDeclaration = 1;
+            m.TableRefreshTimeout = TimeSpan.FromMilliseconds(500);
+            m.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(5);
+        });
 
     /// <summary>Waits until the scheduler knows <paramref name="count"/> workers (they register with their first heartbeat).</summary>
     public async Task WaitForWorkersAsync(int count)
@@ -128,9 +132,9 @@ public enum StoreKind { Memory, Postgres }
 public sealed class TestStore : IAsyncDisposable
 {
     public IClusterStore Store { get; }
-    readonly TestPostgres? db;
+    readonly PostgresSchema? db;
 
-    TestStore(IClusterStore store, TestPostgres? db) => (Store, this.db) = (store, db);
+    TestStore(IClusterStore store, PostgresSchema? db) => (Store, this.db) = (store, db);
 
     public static async Task<TestStore> OpenAsync(StoreKind kind)
     {

@@ -1,4 +1,4 @@
-using Npgsql;
+using FineRewards.Cluster.Storage;
 
 namespace FineRewards.Cluster.Tests;
 
@@ -7,20 +7,9 @@ namespace FineRewards.Cluster.Tests;
 /// starts one with tests/postgres/pg-start.sh). Each user gets a schema of its own, dropped at the end,
 /// so tests never see each other's rows and a developer's database is left as it was.
 /// </summary>
-public sealed class TestPostgres : IAsyncDisposable
+public static class TestPostgres
 {
     public const string Variable = "FINEREWARDS_TEST_PG";
-
-    /// <summary>The connection string with <c>Search Path</c> set to this schema: every table the tests create lands there.</summary>
-    public string ConnectionString { get; }
-    readonly string server, schema;
-
-    TestPostgres(string server, string schema)
-    {
-        this.server = server;
-        this.schema = schema;
-        ConnectionString = new NpgsqlConnectionStringBuilder(server) { SearchPath = schema }.ConnectionString;
-    }
 
     /// <summary>A PostgreSQL test fails, never skips, without a server: it says how to start one.</summary>
     public static string Server => Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } s ? s
@@ -29,27 +18,5 @@ public sealed class TestPostgres : IAsyncDisposable
             "or start one yourself: eval \"$(bash tests/postgres/pg-start.sh)\" (Debian's postgresql: bash build/install-deps.sh), " +
             "then dotnet test ..., then bash tests/postgres/pg-stop.sh \"$FINEREWARDS_TEST_PG_DIR\"");
 
-    public static async Task<TestPostgres> NewSchemaAsync()
-    {
-        string server = Server, schema = "test_" + Guid.NewGuid().ToString("N");
-        await ExecuteAsync(server, $"CREATE SCHEMA {schema}");
-        return new TestPostgres(server, schema);
-    }
-
-    /// <summary>Runs SQL (several statements allowed) in this schema.</summary>
-    public Task ExecuteAsync(string sql) => ExecuteAsync(ConnectionString, sql);
-
-    static async Task ExecuteAsync(string connectionString, string sql)
-    {
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        NpgsqlConnection.ClearAllPools();
-        await ExecuteAsync(server, $"DROP SCHEMA IF EXISTS {schema} CASCADE");
-    }
+    public static Task<PostgresSchema> NewSchemaAsync() => PostgresSchema.CreateAsync(Server, "test");
 }

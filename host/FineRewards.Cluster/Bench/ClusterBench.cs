@@ -27,19 +27,23 @@ public sealed record ClusterBenchRun(int Workers, int Jobs, double Seconds, doub
 }
 
 /// <summary>
-/// `bench cluster`: silos in this process on loopback ports (Orleans' localhost clustering, the
-/// shared store in memory), one <see cref="TimedDevice"/> per worker silo plus one silo without a
+/// `bench cluster`: silos in this process on loopback ports (Orleans' localhost clustering; the
+/// shared store in memory, or with <paramref name="postgres"/> a <see cref="PostgresClusterStore"/> in a
+/// schema of its own in that database, dropped after each run), one <see cref="TimedDevice"/> per worker silo plus one silo without a
 /// device that takes the submissions, as a silo serving editors would. Jobs go in all at once from
 /// <see cref="Clients"/> clients; the run ends when every job has its completed event.
 /// </summary>
-public sealed class ClusterBench(int steps, TimeSpan stepTime, int jobsPerWorker, int k, Action<string> progress)
+public sealed class ClusterBench(int steps, TimeSpan stepTime, int jobsPerWorker, int k, Action<string> progress, string? postgres = null)
 {
     const int Clients = 4;
     const string Pack = "timed";
 
     public async Task<ClusterBenchRun> RunAsync(int workers)
     {
-        var store = new MemoryClusterStore();
+        await using var schema = postgres is null ? null : await PostgresSchema.CreateAsync(postgres, "finerewards_bench");
+        await using var database = schema is null ? null : new PostgresClusterStore(schema.ConnectionString);
+        if (database is not null) await database.EnsureSchemaAsync();
+        var store = new CountingStore(database ?? (IClusterStore)new MemoryClusterStore());
         var devices = Enumerable.Range(0, workers).Select(_ => new TimedDevice([Pack], stepTime)).ToList();
         string shared = Directory.CreateTempSubdirectory("finerewards-bench-cluster-").FullName;
         int primaryPort = FreePort();

@@ -14,13 +14,8 @@ public sealed class MemoryClusterStore : IClusterStore
     readonly ConcurrentDictionary<string, LoraRecord> loras = new(StringComparer.Ordinal);
     SchedulerSnapshot? scheduler;
 
-    /// <summary>Store calls so far: the benchmark reports them per job.</summary>
-    public long Writes => Interlocked.Read(ref writes);
-    long writes;
-
     public Task<bool> InsertJobAsync(JobRecord job, ClusterEvent first)
     {
-        Interlocked.Increment(ref writes);
         return Task.FromResult(jobs.TryAdd(job.Id, (job, [first])));
     }
 
@@ -32,7 +27,6 @@ public sealed class MemoryClusterStore : IClusterStore
 
     public Task AppendEventsAsync(string jobId, IReadOnlyList<ClusterEvent> events)
     {
-        Interlocked.Increment(ref writes);
         if (!jobs.TryGetValue(jobId, out var row)) throw new InvalidOperationException($"job {jobId} is not stored");
         lock (row.Events)
         {
@@ -47,7 +41,6 @@ public sealed class MemoryClusterStore : IClusterStore
 
     public Task RegisterLoraAsync(LoraRecord lora)
     {
-        Interlocked.Increment(ref writes);
         loras[lora.Id] = lora;
         return Task.CompletedTask;
     }
@@ -56,7 +49,6 @@ public sealed class MemoryClusterStore : IClusterStore
 
     public Task SaveSchedulerAsync(SchedulerSnapshot snapshot)
     {
-        Interlocked.Increment(ref writes);
         Volatile.Write(ref scheduler, snapshot);
         return Task.CompletedTask;
     }

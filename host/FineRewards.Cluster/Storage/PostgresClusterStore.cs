@@ -35,6 +35,8 @@ public sealed class PostgresClusterStore : IClusterStore, IAsyncDisposable, IDis
         var builder = new NpgsqlDataSourceBuilder(ConnectionString(connectionString));
         // Acknowledged data must be durable even where the server's default says otherwise.
         builder.ConnectionStringBuilder.Options = $"{builder.ConnectionStringBuilder.Options} -c synchronous_commit=on".Trim();
+        // The same few statements run for every event: prepared once per connection, not parsed each time.
+        if (builder.ConnectionStringBuilder.MaxAutoPrepare == 0) builder.ConnectionStringBuilder.MaxAutoPrepare = 16;
         Where = $"{builder.ConnectionStringBuilder.Host}:{builder.ConnectionStringBuilder.Port}/{builder.ConnectionStringBuilder.Database}";
         db = builder.Build();
     }
@@ -96,27 +98,32 @@ public sealed class PostgresClusterStore : IClusterStore, IAsyncDisposable, IDis
     public async Task<bool> InsertJobAsync(JobRecord job, ClusterEvent first)
     {
         await using var connection = await db.OpenConnectionAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        await using (var insert = new NpgsqlCommand("""
-            INSERT INTO finerewards_jobs (job_id, kind, client_id, spec_json, spec_hash, base_seed, pack, lora_key, created)
-            VALUES (@id, @kind, @client, @spec, @hash, @seed, @pack, @loras, @created)
-            ON CONFLICT (job_id) DO NOTHING
-            """, connection, transaction))
-        {
-            insert.Parameters.AddWithValue("id", job.Id);
-            insert.Parameters.AddWithValue("kind", job.Kind.ToString());
-            insert.Parameters.AddWithValue("client", job.ClientId);
-            insert.Parameters.AddWithValue("spec", job.SpecJson);
-            insert.Parameters.AddWithValue("hash", job.SpecHash);
-            insert.Parameters.AddWithValue("seed", job.BaseSeed);
-            insert.Parameters.AddWithValue("pack", job.Pack);
-            insert.Parameters.AddWithValue("loras", job.LoraKey);
-            insert.Parameters.AddWithValue("created", job.Created.ToUniversalTime());
-            if (await insert.ExecuteNonQueryAsync() == 0) return false; // the id is taken: the transaction rolls back untouched
-        }
-        await InsertEventsAsync(connection, transaction, job.Id, [first]);
-        await transaction.CommitAsync();
-        return true;
+        // One statement, so one round trip and one commit: the event is inserted only with the job, and
+        // neither when the id is taken.
+        await using var insert = new NpgsqlCommand("""
+            WITH job AS (
+                INSERT INTO finerewards_jobs (job_id, kind, client_id, spec_json, spec_hash, base_seed, pack, lora_key, created)
+                VALUES (@id, @kind, @client, @spec, @hash, @seed, @pack, @loras, @created)
+                ON CONFLICT (job_id) DO NOTHING
+                RETURNING job_id)
+            INSERT INTO finerewards_job_events (job_id, sequence, time, event_json, once_key, new_state)
+            SELECT job.job_id, @sequence, @time, @json, @onceKey, @state FROM job
+            """, connection);
+        insert.Parameters.AddWithValue("id", job.Id);
+        insert.Parameters.AddWithValue("kind", job.Kind.ToString());
+        insert.Parameters.AddWithValue("client", job.ClientId);
+        insert.Parameters.AddWithValue("spec", job.SpecJson);
+        insert.Parameters.AddWithValue("hash", job.SpecHash);
+        insert.Parameters.AddWithValue("seed", job.BaseSeed);
+        insert.Parameters.AddWithValue("pack", job.Pack);
+        insert.Parameters.AddWithValue("loras", job.LoraKey);
+        insert.Parameters.AddWithValue("created", job.Created.ToUniversalTime());
+        insert.Parameters.AddWithValue("sequence", first.Sequence);
+        insert.Parameters.AddWithValue("time", first.Time.ToUniversalTime());
+        insert.Parameters.AddWithValue("json", first.Json);
+        insert.Parameters.AddWithValue("onceKey", first.OnceKey);
+        insert.Parameters.Add(new NpgsqlParameter("state", NpgsqlDbType.Text) { Value = (object?)first.NewState?.ToString() ?? DBNull.Value });
+        return await insert.ExecuteNonQueryAsync() == 1;
     }
 
     public async Task<(JobRecord Job, IReadOnlyList<ClusterEvent> Events)?> LoadJobAsync(string jobId)
@@ -153,40 +160,17 @@ public sealed class PostgresClusterStore : IClusterStore, IAsyncDisposable, IDis
     {
         if (events.Count == 0) return;
         await using var connection = await db.OpenConnectionAsync();
-        await using var transaction = await connection.BeginTransactionAsync();
-        long? last;
-        await using (var select = new NpgsqlCommand("""
-            SELECT coalesce(max(e.sequence), 0)
-            FROM finerewards_jobs j LEFT JOIN finerewards_job_events e ON e.job_id = j.job_id
-            WHERE j.job_id = @id GROUP BY j.job_id
-            """, connection, transaction))
-        {
-            select.Parameters.AddWithValue("id", jobId);
-            last = (long?)await select.ExecuteScalarAsync();
-        }
-        if (last is null) throw new InvalidOperationException($"job {jobId} is not stored");
-        if (events[0].Sequence != last + 1)
-            throw new InvalidOperationException($"job {jobId}: event {events[0].Sequence} does not follow {last}");
-        try
-        {
-            await InsertEventsAsync(connection, transaction, jobId, events);
-            await transaction.CommitAsync();
-        }
-        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
-        {
-            // Another writer stored the same sequence between our read and our insert: the primary key keeps the first.
-            throw new InvalidOperationException($"job {jobId}: event {events[0].Sequence} is already stored", e);
-        }
-    }
-
-    static async Task InsertEventsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string jobId, IReadOnlyList<ClusterEvent> events)
-    {
-        // One statement for the whole batch: the events are stored together or not at all.
+        // One statement (one round trip, one commit, the batch stored whole or not at all) that inserts only
+        // when the job exists and the batch follows its last event; the primary key refuses a repeat that
+        // another writer stored at the same moment.
         await using var insert = new NpgsqlCommand("""
             INSERT INTO finerewards_job_events (job_id, sequence, time, event_json, once_key, new_state)
             SELECT @id, e.* FROM unnest(@sequences, @times, @jsons, @onceKeys, @states) AS e
-            """, connection, transaction);
+            WHERE EXISTS (SELECT 1 FROM finerewards_jobs WHERE job_id = @id)
+              AND (SELECT coalesce(max(sequence), 0) FROM finerewards_job_events WHERE job_id = @id) = @after
+            """, connection);
         insert.Parameters.AddWithValue("id", jobId);
+        insert.Parameters.AddWithValue("after", events[0].Sequence - 1);
         insert.Parameters.AddWithValue("sequences", events.Select(e => e.Sequence).ToArray());
         insert.Parameters.AddWithValue("times", events.Select(e => e.Time.ToUniversalTime()).ToArray());
         insert.Parameters.AddWithValue("jsons", events.Select(e => e.Json).ToArray());
@@ -195,7 +179,25 @@ public sealed class PostgresClusterStore : IClusterStore, IAsyncDisposable, IDis
         {
             Value = events.Select(e => e.NewState?.ToString()).ToArray(),
         });
-        await insert.ExecuteNonQueryAsync();
+        int inserted;
+        try { inserted = await insert.ExecuteNonQueryAsync(); }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            throw new InvalidOperationException($"job {jobId}: event {events[0].Sequence} is already stored", e);
+        }
+        if (inserted == events.Count) return;
+
+        // Nothing was stored: say why.
+        await using var select = new NpgsqlCommand("""
+            SELECT coalesce(max(e.sequence), 0)
+            FROM finerewards_jobs j LEFT JOIN finerewards_job_events e ON e.job_id = j.job_id
+            WHERE j.job_id = @id GROUP BY j.job_id
+            """, connection);
+        select.Parameters.AddWithValue("id", jobId);
+        long? last = (long?)await select.ExecuteScalarAsync();
+        throw last is null
+            ? new InvalidOperationException($"job {jobId} is not stored")
+            : new InvalidOperationException($"job {jobId}: event {events[0].Sequence} does not follow {last}");
     }
 
     public async Task RegisterLoraAsync(LoraRecord lora)

@@ -22,9 +22,10 @@ public static class BenchClusterCommand
         var jobs = new Option<int>("--jobs-per-worker") { Description = "Timed jobs per worker (after an untimed warm-up run of the first count, and one warm-up job per worker).", DefaultValueFactory = _ => 6 };
         var k = new Option<int>("--k") { Description = "Candidates per job.", DefaultValueFactory = _ => 4 };
         var json = new Option<bool>("--json") { Description = "Print the results as JSON (the last line stays the efficiency)." };
+        var postgres = new Option<string?>("--postgres") { Description = "Keep the shared store in this PostgreSQL database (an Npgsql connection string), in a schema of its own dropped after each run; default: in memory." };
         var command = new Command("cluster", "Jobs per minute of an in-process Orleans cluster against its number of worker silos, with devices taking a fixed time per step; scheduler and store overhead per job; efficiency at the largest count.")
         {
-            workers, steps, stepMs, jobs, k, json,
+            workers, steps, stepMs, jobs, k, json, postgres,
         };
         command.SetAction(parse => CliErrors.Guard(() =>
         {
@@ -34,7 +35,11 @@ public static class BenchClusterCommand
             if (ms < 0) throw new InputException("--step-ms", "must be 0 or more");
             if (perWorker < 1) throw new InputException("--jobs-per-worker", "must be at least 1");
             if (candidates < 1) throw new InputException("--k", "must be at least 1");
-            var bench = new ClusterBench(stepCount, TimeSpan.FromMilliseconds(ms), perWorker, candidates, line => Console.Error.WriteLine($"bench cluster: {line}"));
+            string? database = parse.GetValue(postgres);
+            if (database is not null)
+                try { FineRewards.Cluster.Storage.PostgresClusterStore.ConnectionString(database); }
+                catch (ArgumentException e) { throw new InputException("--postgres", e.Message); }
+            var bench = new ClusterBench(stepCount, TimeSpan.FromMilliseconds(ms), perWorker, candidates, line => Console.Error.WriteLine($"bench cluster: {line}"), database);
             // The first cluster of the process pays for loading and compiling Orleans' code paths: untimed.
             Console.Error.WriteLine($"bench cluster: warm-up run with {counts[0]} workers (not counted)");
             bench.RunAsync(counts[0]).GetAwaiter().GetResult();
