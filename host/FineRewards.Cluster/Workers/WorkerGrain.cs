@@ -9,6 +9,7 @@ using FineRewards.Server.Training;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Runtime;
 
 namespace FineRewards.Cluster.Workers;
 
@@ -81,9 +82,30 @@ public sealed class WorkerGrain(IClusterStore store, IOptions<ClusterSiloOptions
         return GrainFactory.GetGrain<ISchedulerGrain>(SchedulerGrain.Key).WorkerFree(Snapshot());
     }
 
+    /// <summary>How often a batch of events is offered to an unreachable job grain, waiting 200 ms, 400 ms, ... between (about 9 s in all).</summary>
+    const int SendTries = 10;
+    static readonly TimeSpan SendRetryDelay = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>A grain call that did not reach its grain (its silo is gone or going): not a failure of the job.</summary>
+    static bool IsUnreachable(Exception e) => e is SiloUnavailableException or OrleansMessageRejectionException;
+
     async Task RunAsync(Assignment a, IWorkerGrain self, IJobGrain job, CancellationToken token)
     {
-        async Task<bool> Send(IReadOnlyList<EventDraft> drafts) => await job.Append(a.Attempt, drafts) == AppendOutcome.Appended;
+        // A job grain whose silo just died answers "unavailable" until membership has declared that silo dead
+        // and the grain's next call activates it elsewhere: the events wait for it (the grain drops a repeat by
+        // its once key) instead of failing a job that is running fine.
+        async Task<bool> Send(IReadOnlyList<EventDraft> drafts)
+        {
+            for (int tries = 1; ; tries++)
+            {
+                try { return await job.Append(a.Attempt, drafts) == AppendOutcome.Appended; }
+                catch (Exception e) when (IsUnreachable(e) && tries < SendTries)
+                {
+                    logger.LogWarning("worker {Worker}: job {Job}'s grain unreachable ({Error}); try {Try} of {Tries}", Id, a.JobId, e.GetType().Name, tries, SendTries);
+                    await Task.Delay(SendRetryDelay * tries);
+                }
+            }
+        }
         string pack = "", loraKey = "";
         try
         {
@@ -101,6 +123,10 @@ public sealed class WorkerGrain(IClusterStore store, IOptions<ClusterSiloOptions
                 catch (OperationCanceledException) when (token.IsCancellationRequested)
                 {
                     await Send([OnceKeys.Draft(new JobCancelledEvent(JobCancelledEvent.Interrupted))]);
+                }
+                catch (Exception e) when (IsUnreachable(e))
+                {
+                    throw;   // not the model's fault: the scheduler re-queues or fails the job
                 }
                 catch (Exception e)
                 {
@@ -123,6 +149,10 @@ public sealed class WorkerGrain(IClusterStore store, IOptions<ClusterSiloOptions
                 catch (OperationCanceledException) when (token.IsCancellationRequested)
                 {
                     await Send([OnceKeys.Draft(new TrainingCancelledEvent(JobCancelledEvent.Interrupted))]);
+                }
+                catch (Exception e) when (IsUnreachable(e))
+                {
+                    throw;
                 }
                 catch (Exception e)
                 {

@@ -121,6 +121,8 @@ public sealed class FineRewardsHost : IAsyncDisposable
         }
         catch (IOException e) when (e.InnerException is Microsoft.AspNetCore.Connections.AddressInUseException)
         {
+            // A pack still loading (native code) while the process ends aborted it (exit 134) instead of the one-line error.
+            await app.Services.GetRequiredService<ModelCatalog>().LoadingDone;
             await app.DisposeAsync();
             logFactory.Shutdown();
             throw new FineRewards.Core.InputException("--port", $"port {options.Port} is in use on {ip}; use --port to choose another (or stop what listens there)");

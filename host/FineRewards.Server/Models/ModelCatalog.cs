@@ -83,7 +83,11 @@ public sealed class ModelCatalog
             }, stopping);
             previous = entry.Loaded.ContinueWith(_ => { }, TaskScheduler.Default);
         }
+        LoadingDone = previous;
     }
+
+    /// <summary>Completes when every pack <see cref="StartLoading"/> began has loaded or failed.</summary>
+    public Task LoadingDone { get; private set; } = Task.CompletedTask;
 
     void Set(Entry entry, PackAvailability availability)
     {
