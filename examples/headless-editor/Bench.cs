@@ -1,7 +1,8 @@
 using System.Collections.Immutable;
 using System.Diagnostics;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core.Ranking;
 using FineRewards.Plugin;
 using FineRewards.Plugin.Client;

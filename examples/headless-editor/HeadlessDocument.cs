@@ -1,6 +1,7 @@
 using System.Text.Json;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Plugin.Client;
 using FineRewards.Plugin.Editor;
 
@@ -26,7 +27,7 @@ public sealed class HeadlessDocument(string name, int width, int height, string?
     {
         if (path is null || !File.Exists(path)) return new();
         try { return JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllText(path)) ?? new(); }
-        catch (JsonException e) { throw new FineRewards.Core.InputException(path, $"settings file is not a JSON object of strings: {e.Message}"); }
+        catch (JsonException e) { throw new FineRewards.Contracts.InputException(path, $"settings file is not a JSON object of strings: {e.Message}"); }
     }
 
     public RgbImage? ReadCurrentLayer() => Layers.Count == 0 ? null : Layers[^1].Image;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using FineRewards.Contracts;
 using FineRewards.Core;
 using FineRewards.Examples.HeadlessEditor;
 using FineRewards.Plugin;

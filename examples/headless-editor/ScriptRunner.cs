@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Plugin;
 using FineRewards.Plugin.Client;
 using FineRewards.Plugin.Ui;

@@ -31,7 +31,7 @@ public sealed class ClusterHost(IGrainFactory grains)
     {
         var record = new JobRecord(trainingId, WorkKind.Training, clientId, spec.ToJson(), spec.Hash(), spec.Seed, spec.Pack, "",
             DateTimeOffset.UtcNow);
-        return Accepted(await Scheduler.Submit(record, FineRewards.Core.Contracts.SeedPolicy.Fixed, 1)).Existing;
+        return Accepted(await Scheduler.Submit(record, FineRewards.Contracts.SeedPolicy.Fixed, 1)).Existing;
     }
 
     static (bool Existing, long BaseSeed) Accepted(SubmitOutcome outcome) =>

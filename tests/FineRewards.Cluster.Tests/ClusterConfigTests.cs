@@ -1,4 +1,5 @@
 using FineRewards.Cluster.Hosting;
+using FineRewards.Contracts;
 using FineRewards.Core;
 
 namespace FineRewards.Cluster.Tests;

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using FineRewards.Cluster.Workers;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.Ranking;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Training;

@@ -1,6 +1,6 @@
 using FineRewards.Cluster.Scheduling;
 using FineRewards.Cluster.Workers;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Server.Jobs;
 
 namespace FineRewards.Cluster.Tests;

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Training;
 

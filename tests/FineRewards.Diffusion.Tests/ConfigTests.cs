@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Contracts;
 using FineRewards.Diffusion.Models.UNet;
 using FineRewards.Diffusion.Models.Vae;
 using static FineRewards.Diffusion.Tests.DiffusersFixtures;

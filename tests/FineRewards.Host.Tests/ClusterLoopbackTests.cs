@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using FineRewards.Cluster.Tests;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Protocol.V1;
 using Grpc.Core;
 using Grpc.Net.Client;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core;
 using FineRewards.Diffusion.Pipelines;
 using FineRewards.Host.Cli;

@@ -1,4 +1,5 @@
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core.Packs;
 using FineRewards.Host.Cli;
 using FineRewards.Host.Packs;

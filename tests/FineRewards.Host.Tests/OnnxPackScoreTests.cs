@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FineRewards.Contracts.IO;
 using System.Text.Json.Nodes;
 using FineRewards.Core.Packs;
 using FineRewards.Host.Doctor;
@@ -115,7 +116,7 @@ public sealed class OnnxPackScoreTests : IDisposable
     {
         // The tiny captioner (Rewards tests' Fixtures/captioner) says "a red circle" for a red image.
         string red = Path.Combine(_root, "red.png");
-        File.WriteAllBytes(red, FineRewards.Core.IO.PngCodec.Encode(new FineRewards.Core.Contracts.RgbImage(16, 16,
+        File.WriteAllBytes(red, FineRewards.Contracts.IO.PngCodec.Encode(new FineRewards.Contracts.RgbImage(16, 16,
             Enumerable.Range(0, 256).SelectMany(_ => new byte[] { 240, 10, 10 }).ToArray())));
         var r = CliRunner.Run("score", "--pack", WritePack("captions", withCaptioner: true), "--prompt", "a red circle", red, "--rewards", "caption,clip", "--json");
         Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);

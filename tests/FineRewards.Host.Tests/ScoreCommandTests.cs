@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Host.Cli;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;

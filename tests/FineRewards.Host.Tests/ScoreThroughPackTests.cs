@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core.Packs;
 using FineRewards.Core.Tests.Training;
 using FineRewards.Host.Cli;

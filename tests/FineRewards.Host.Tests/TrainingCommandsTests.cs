@@ -1,6 +1,7 @@
 using FineRewards.Core.Packs;
 using System.Text.Json.Nodes;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core.Tests.Training;
 using FineRewards.Core.Training;
 using FineRewards.Host.Cli;

@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Plugin.Editor;
 
 namespace FineRewards.Plugin.Tests;

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using FineRewards.Contracts;
 using FineRewards.Examples.HeadlessEditor;
 using FineRewards.Plugin.Client;
 using FineRewards.Protocol.V1;
@@ -14,12 +15,12 @@ public class HeadlessEditorTests
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "..", "..", "examples", "headless-editor", "scripts", "demo.json"));
 
     /// <summary>A reward that scores every image alike: it fills the reward list as a real host's six do.</summary>
-    sealed class FlatReward(string name) : FineRewards.Core.Contracts.IReward
+    sealed class FlatReward(string name) : FineRewards.Contracts.IReward
     {
         public string Name => name;
         public string Version => "1";
-        public IReadOnlyList<FineRewards.Core.Contracts.RewardScore> Score(string prompt, IReadOnlyList<FineRewards.Core.Contracts.RgbImage> images, CancellationToken cancellationToken = default) =>
-            images.Select(_ => new FineRewards.Core.Contracts.RewardScore(Name, 0.5, new FineRewards.Core.Contracts.RewardEvidence())).ToList();
+        public IReadOnlyList<FineRewards.Contracts.RewardScore> Score(string prompt, IReadOnlyList<FineRewards.Contracts.RgbImage> images, CancellationToken cancellationToken = default) =>
+            images.Select(_ => new FineRewards.Contracts.RewardScore(Name, 0.5, new FineRewards.Contracts.RewardEvidence())).ToList();
     }
 
     /// <summary>At the size the docs give (1100x680), with as many rewards as `serve` lists for the Shapes pack (six checkboxes).</summary>
@@ -75,7 +76,7 @@ public class HeadlessEditorTests
             var runner = new ScriptRunner(plugin, document, outDir, 420, 900, 1, new StringWriter());
             await runner.RunAsync(Steps("""[{"wait_until": "ready"}, {"hover": [200, 300]}, {"move": "prompt.generate"}, {"hover": "prompt.text"}]"""));
             Assert.Equal(5, runner.Frames);
-            var e = await Assert.ThrowsAsync<FineRewards.Core.InputException>(() => runner.RunAsync(Steps("""[{"hover": [1]}]""")));
+            var e = await Assert.ThrowsAsync<FineRewards.Contracts.InputException>(() => runner.RunAsync(Steps("""[{"hover": [1]}]""")));
             Assert.Equal("script[0]: expected a widget id or [x, y] in logical pixels, found [1]", e.Message);
         }
         finally { TestHost.TryDelete(outDir); }

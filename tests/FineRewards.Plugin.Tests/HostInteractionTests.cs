@@ -1,7 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Plugin.Client;
 using FineRewards.Plugin.Panels;
 using Grpc.Core;
@@ -10,7 +11,7 @@ using FineRewards.Protocol.V1;
 using FineRewards.Server;
 using FineRewards.Server.Tests;
 using ConnectionState = FineRewards.Plugin.Client.ConnectionState;
-using Verdict = FineRewards.Core.Contracts.Verdict;
+using Verdict = FineRewards.Contracts.Verdict;
 
 namespace FineRewards.Plugin.Tests;
 
@@ -275,7 +276,7 @@ public class HostInteractionTests
         await using var host = await StartHost(new ShapesSceneTestGenerator { Gate = gate });
         using var client = new HostClient(host.Host.Address.ToString().TrimEnd('/'));
         await WaitAsync(() => client.Snapshot.Connection.State == ConnectionState.Ready, "ready");
-        string jobId = client.Generate(new JobParameters("a red circle", K: 3, SeedPolicy: Core.Contracts.SeedPolicy.Fixed, BaseSeed: 3, Steps: 3));
+        string jobId = client.Generate(new JobParameters("a red circle", K: 3, SeedPolicy: Contracts.SeedPolicy.Fixed, BaseSeed: 3, Steps: 3));
         await WaitAsync(() => client.Snapshot.Jobs[jobId].Phase == JobPhase.Running, "running");
         long atBreak = client.Snapshot.Jobs[jobId].LastSequence;
 

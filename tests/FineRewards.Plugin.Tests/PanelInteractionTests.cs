@@ -1,4 +1,5 @@
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Plugin.Client;
 using FineRewards.Plugin.Panels;
 
@@ -135,7 +136,7 @@ public class PanelInteractionTests
         h.Type("prompt.text", "a red circle");
         h.Click("prompt.generate");
         var lora = Assert.Single(Assert.Single(client.Generated).Loras!);
-        Assert.Equal(new Core.Contracts.LoraReference(older, 1.0), lora);
+        Assert.Equal(new Contracts.LoraReference(older, 1.0), lora);
 
         // Untick it in the picker: the next request carries none.
         h.Click($"prompt.lora.{older}");

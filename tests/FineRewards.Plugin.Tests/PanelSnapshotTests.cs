@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Plugin.Client;
 using FineRewards.Plugin.Panels;
 using FineRewards.Plugin.Ui;
@@ -141,7 +142,7 @@ public class PanelSnapshotTests
         h.Click($"candidates.tile.{c.Index}");
         ScrollTo(h, "breakdown.image");
         h.Click("breakdown.show.may");
-        var segment = c.Rewards.SelectMany(r => r.Segments).First(s => s.Verdict != Core.Contracts.Verdict.May);
+        var segment = c.Rewards.SelectMany(r => r.Segments).First(s => s.Verdict != Contracts.Verdict.May);
         var img = h.Rect("breakdown.image");
         var b = segment.Segment.Box;
         float x = img.Left + (float)((b.X + b.Width / 2) / 64 * img.Width), y = img.Top + (float)((b.Y + b.Height / 2) / 64 * img.Height);
@@ -186,7 +187,7 @@ public class PanelSnapshotTests
         using var h = Harness(Scenarios.Snapshot(Scenarios.Ready), w, hgt);
         var t0 = new DateTimeOffset(2026, 11, 26, 20, 0, 0, TimeSpan.Zero);
         string Thumb(string prompt, long seed) => Convert.ToBase64String(PngCodec.Encode(ShapesSceneTestGenerator.Render(prompt, seed)));
-        h.Plugin.History.Add(new HistoryEntry("job-a", t0, new JobParameters("a red circle", K: 4, SeedPolicy: Core.Contracts.SeedPolicy.Fixed, BaseSeed: 7), Thumbnail: Thumb("a red circle", 7)));
+        h.Plugin.History.Add(new HistoryEntry("job-a", t0, new JobParameters("a red circle", K: 4, SeedPolicy: Contracts.SeedPolicy.Fixed, BaseSeed: 7), Thumbnail: Thumb("a red circle", 7)));
         h.Plugin.History.Add(new HistoryEntry("job-b", t0.AddMinutes(5), new JobParameters("two blue squares", K: 8), BaseSeed: 123456, Favourite: true));
         h.Plugin.History.Add(new HistoryEntry("job-c", t0.AddMinutes(9), new JobParameters("a green triangle to the left of a yellow circle", K: 6, Combine: CombineChoice.Sum, Sampler: "euler"),
             BaseSeed: 99, Thumbnail: Thumb("a green triangle to the left of a yellow circle", 99)));

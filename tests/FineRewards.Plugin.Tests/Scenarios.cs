@@ -1,5 +1,5 @@
 using System.Collections.Immutable;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.Ranking;
 using FineRewards.Plugin.Client;
 

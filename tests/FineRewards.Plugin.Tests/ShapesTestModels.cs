@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Shapes.Evaluation;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;
@@ -28,7 +28,7 @@ public sealed class ShapesSceneTestGenerator : IImageGenerator
             var spec = PromptGrammar.Parse(prompt);
             scene = SceneSampler.Sample(spec, (int)(seed & 0x7fffffff));
         }
-        catch (FineRewards.Core.InputException)
+        catch (FineRewards.Contracts.InputException)
         {
             scene = SceneSampler.RandomScene(2, new Random((int)(seed & 0x7fffffff)));
         }
@@ -68,7 +68,7 @@ public sealed class ShapesSegmentTestReward : IReward
     public static IReadOnlyList<JudgedSegment> Segments(string prompt, RgbImage image)
     {
         PromptSpec? spec = null;
-        try { spec = PromptGrammar.Parse(prompt); } catch (FineRewards.Core.InputException) { }
+        try { spec = PromptGrammar.Parse(prompt); } catch (FineRewards.Contracts.InputException) { }
         var result = new List<JudgedSegment>();
         foreach (var o in ObjectDetector.Detect(image))
         {

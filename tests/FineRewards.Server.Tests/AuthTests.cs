@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Contracts;
 using FineRewards.Protocol.V1;
 using FineRewards.Server.Hosting;
 using FineRewards.Server.Models;
@@ -76,7 +77,7 @@ public class AuthTests
         public FineRewards.Core.Packs.PackCapabilities Capabilities => inner.Capabilities;
         public FineRewards.Core.Training.GenerationSettings DefaultGeneration => inner.DefaultGeneration;
         public IReadOnlyList<string> ProbePrompts => [];
-        public FineRewards.Core.Contracts.IImageGenerator? Generator
+        public FineRewards.Contracts.IImageGenerator? Generator
         {
             get
             {
@@ -84,9 +85,9 @@ public class AuthTests
                 return inner.Generator;
             }
         }
-        public FineRewards.Core.Contracts.ILoraTrainer? Trainer => null;
+        public FineRewards.Contracts.ILoraTrainer? Trainer => null;
         public FineRewards.Core.Training.IGroundTruth? GroundTruth => null;
-        public FineRewards.Core.Contracts.IReward CreateReward(string name) => inner.CreateReward(name);
+        public FineRewards.Contracts.IReward CreateReward(string name) => inner.CreateReward(name);
         public void ValidatePrompt(string prompt, string field) { }
         public void Dispose() { }
     }

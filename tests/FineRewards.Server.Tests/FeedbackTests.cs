@@ -1,6 +1,7 @@
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using System.Diagnostics;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Protocol.V1;
 using FineRewards.Server.Storage;
 using FeedbackKind = FineRewards.Protocol.V1.FeedbackKind;

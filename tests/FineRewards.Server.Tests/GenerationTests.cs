@@ -1,4 +1,5 @@
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core.Ranking;
 using FineRewards.Protocol.V1;
 using FineRewards.Server.Storage;

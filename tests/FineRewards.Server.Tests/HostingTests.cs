@@ -1,4 +1,5 @@
 using System.Net;
+using FineRewards.Contracts;
 using System.Net.Sockets;
 using FineRewards.Core;
 using FineRewards.Protocol.V1;

@@ -1,5 +1,6 @@
 using FineRewards.Core.IO;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts.IO;
+using FineRewards.Contracts;
 using FineRewards.Protocol.V1;
 using HostLimits = FineRewards.Server.Jobs.HostLimits;
 using FineRewards.Server.Storage;

@@ -1,4 +1,5 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
+using FineRewards.Contracts.IO;
 using FineRewards.Server.Storage;
 using FineRewards.Protocol.V1;
 using FeedbackKind = FineRewards.Protocol.V1.FeedbackKind;
@@ -84,7 +85,7 @@ public class LatentStorageTests
         try
         {
             var store = new ImageStore(dir);
-            var (id, _) = store.Put(Core.IO.PngCodec.Encode(new RgbImage(8, 8, new byte[192])));
+            var (id, _) = store.Put(Contracts.IO.PngCodec.Encode(new RgbImage(8, 8, new byte[192])));
             Assert.Null(store.LatentsOf(id));
         }
         finally

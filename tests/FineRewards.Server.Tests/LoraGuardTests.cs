@@ -1,4 +1,5 @@
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Protocol.V1;
 using Grpc.Core;
 using LoraGuard = FineRewards.Server.Training.LoraGuard;
@@ -14,7 +15,7 @@ public class LoraGuardTests
 {
     static async Task AcceptAsync(TestHost host, string prompt)
     {
-        var png = PngCodec.Encode(new FineRewards.Core.Contracts.RgbImage(8, 8, Enumerable.Repeat((byte)120, 8 * 8 * 3).ToArray()));
+        var png = PngCodec.Encode(new FineRewards.Contracts.RgbImage(8, 8, Enumerable.Repeat((byte)120, 8 * 8 * 3).ToArray()));
         string imageId = (await host.PutImageAsync(png)).ImageId;
         await host.Feedback.SubmitFeedbackAsync(new SubmitFeedbackRequest
         {

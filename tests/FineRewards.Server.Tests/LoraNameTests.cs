@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Protocol.V1;
 using FineRewards.Server.Storage;
 using Grpc.Core;

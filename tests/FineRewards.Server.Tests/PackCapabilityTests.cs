@@ -1,6 +1,6 @@
 using FineRewards.Core.Packs;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Protocol.V1;
 using FineRewards.Server.Models;
 using Grpc.Core;

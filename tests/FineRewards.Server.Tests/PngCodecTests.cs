@@ -1,6 +1,7 @@
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Server.Storage;
 
 namespace FineRewards.Server.Tests;

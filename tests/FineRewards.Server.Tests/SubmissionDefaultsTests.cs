@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.Training;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Models;
@@ -39,7 +39,7 @@ public sealed class SubmissionDefaultsTests
     public void A_pack_default_over_the_hosts_limit_is_refused_naming_the_field()
     {
         var catalog = Catalog(new GenerationSettings(Width: 2048, Height: 64));
-        var e = Assert.Throws<FineRewards.Core.InputException>(() => SubmissionValidator.Validate(Submission(), new HostLimits(), catalog));
+        var e = Assert.Throws<FineRewards.Contracts.InputException>(() => SubmissionValidator.Validate(Submission(), new HostLimits(), catalog));
         Assert.Equal("width", e.Field);
     }
 }

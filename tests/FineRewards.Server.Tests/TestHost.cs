@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using SeedPolicy = FineRewards.Protocol.V1.SeedPolicy;
 using PackState = FineRewards.Protocol.V1.PackState;
 using DeviceInfo = FineRewards.Server.Models.DeviceInfo;

@@ -1,5 +1,5 @@
 using System.Security.Cryptography;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core;
 using FineRewards.Core.Packs;
 using FineRewards.Core.Training;

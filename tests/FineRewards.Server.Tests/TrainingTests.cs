@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Protocol.V1;
 using Grpc.Core;
 using FeedbackKind = FineRewards.Protocol.V1.FeedbackKind;

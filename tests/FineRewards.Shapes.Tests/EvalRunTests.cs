@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
+using FineRewards.Contracts;
 using FineRewards.Core;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Shapes.Evaluation;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;

@@ -1,4 +1,5 @@
 using FineRewards.Core.IO;
+using FineRewards.Contracts;
 using FineRewards.Core;
 using FineRewards.Shapes.Evaluation;
 using FineRewards.Shapes.Grammar;

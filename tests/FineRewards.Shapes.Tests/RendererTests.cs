@@ -1,5 +1,6 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Shapes.Rendering;
 using FineRewards.Shapes.World;
 

@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Contracts;
 using FineRewards.Shapes.World;
 
 namespace FineRewards.Shapes.Tests;

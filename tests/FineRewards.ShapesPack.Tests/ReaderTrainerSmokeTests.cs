@@ -23,7 +23,7 @@ public sealed class ReaderTrainerSmokeTests : IDisposable
     PackTrainContext Context(string component) => new(Path.Combine(_root, "pack"), Path.Combine(_root, "work"), 7, 10, 3, false,
         $"test --component {component}", _progress.Add);
 
-    static readonly IReadOnlyList<FineRewards.Core.Contracts.RgbImage> Images =
+    static readonly IReadOnlyList<FineRewards.Contracts.RgbImage> Images =
         ReaderScenes.SampleMany(3, new Random(11)).Select(s => SceneRenderer.Render(s.Scene)).ToList();
 
     PackComponent TrainAndCheck(IPackComponentTrainer trainer)

@@ -1,4 +1,5 @@
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Shapes.Evaluation;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;

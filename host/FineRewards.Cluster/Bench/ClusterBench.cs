@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using FineRewards.Cluster.Hosting;
 using FineRewards.Cluster.Storage;
 using FineRewards.Cluster.Workers;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Server.Jobs;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

@@ -1,4 +1,5 @@
 using System.Net;
+using FineRewards.Contracts;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using FineRewards.Core;

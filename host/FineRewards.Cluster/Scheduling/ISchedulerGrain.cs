@@ -1,6 +1,6 @@
 using FineRewards.Cluster.Jobs;
 using FineRewards.Cluster.Workers;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Server.Jobs;
 using Orleans.Concurrency;
 

@@ -2,7 +2,7 @@ using FineRewards.Cluster.Hosting;
 using FineRewards.Cluster.Jobs;
 using FineRewards.Cluster.Storage;
 using FineRewards.Cluster.Workers;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Training;
 using Microsoft.Extensions.Logging;

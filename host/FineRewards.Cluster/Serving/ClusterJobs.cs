@@ -1,6 +1,6 @@
 using FineRewards.Cluster.Storage;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Server;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Models;

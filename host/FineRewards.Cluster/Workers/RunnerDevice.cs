@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using FineRewards.Contracts;
 using FineRewards.Core;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Training;
@@ -25,7 +26,7 @@ public sealed class RunnerDevice(JobRunner runner, IReadOnlyList<string> packs) 
             await using (var file = File.OpenRead(lora.Path)) sha = Convert.ToHexStringLower(await SHA256.HashDataAsync(file, cancellationToken));
             if (sha != lora.Sha256) throw new InputException($"loras[{i}].name", $"LoRA {lora.Id}: {lora.Path} has SHA-256 {sha}, the registry says {lora.Sha256}");
         }
-        var spec = work.Spec with { Loras = [.. work.Loras.Select(l => new FineRewards.Core.Contracts.LoraReference(l.Path, l.Scale))] };
+        var spec = work.Spec with { Loras = [.. work.Loras.Select(l => new FineRewards.Contracts.LoraReference(l.Path, l.Scale))] };
         // The same job id, spec and base seed on every attempt: the candidates, their PNGs and image ids come out identical.
         var job = new Job(work.JobId, "cluster", spec, spec.Hash(), work.BaseSeed, DateTimeOffset.UtcNow);
         using var cancel = cancellationToken.Register(job.Cancellation.Cancel);

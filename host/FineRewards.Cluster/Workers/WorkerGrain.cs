@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FineRewards.Contracts;
 using System.Security.Cryptography;
 using FineRewards.Cluster.Hosting;
 using FineRewards.Cluster.Jobs;
@@ -181,7 +182,7 @@ public sealed class WorkerGrain(IClusterStore store, IOptions<ClusterSiloOptions
         {
             var reference = spec.Loras[i];
             var record = await store.FindLoraAsync(reference.Path)
-                ?? throw new FineRewards.Core.InputException($"loras[{i}].name", $"no LoRA '{reference.Path}' in the cluster's registry");
+                ?? throw new FineRewards.Contracts.InputException($"loras[{i}].name", $"no LoRA '{reference.Path}' in the cluster's registry");
             resolved.Add(new ResolvedLora(record.Id, record.Path, record.Sha256, reference.Scale));
         }
         return resolved;

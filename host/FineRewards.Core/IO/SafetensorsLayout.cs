@@ -1,7 +1,10 @@
 using System.Buffers.Binary;
+using FineRewards.Contracts;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+
+using FineRewards.Contracts.IO;
 
 namespace FineRewards.Core.IO;
 

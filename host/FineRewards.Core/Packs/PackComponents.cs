@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FineRewards.Contracts;
 
 namespace FineRewards.Core.Packs;
 

@@ -1,4 +1,6 @@
 using System.Security.Cryptography;
+using FineRewards.Contracts;
+using FineRewards.Contracts.IO;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -60,7 +62,7 @@ public sealed record PackManifest(
             (existing.Components ?? new Dictionary<string, PackComponent>()).ToDictionary(), StringComparer.Ordinal)
         { [componentName] = component };
         var manifest = existing with { Description = description ?? existing.Description, Files = ListFiles(folder), Components = components };
-        IO.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(manifest, WriteOptions));
+        Contracts.IO.AtomicFile.WriteAllText(path, JsonSerializer.Serialize(manifest, WriteOptions));
         return manifest;
     }
 

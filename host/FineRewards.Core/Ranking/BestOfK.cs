@@ -1,5 +1,5 @@
 using System.Globalization;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.Training;
 
 namespace FineRewards.Core.Ranking;

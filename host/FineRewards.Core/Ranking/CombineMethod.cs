@@ -1,3 +1,5 @@
+using FineRewards.Contracts;
+
 namespace FineRewards.Core.Ranking;
 
 public enum CombineKind

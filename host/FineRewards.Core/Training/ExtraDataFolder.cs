@@ -1,7 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 
 namespace FineRewards.Core.Training;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using FineRewards.Contracts;
 
 namespace FineRewards.Core.Training;
 

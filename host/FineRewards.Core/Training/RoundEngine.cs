@@ -4,8 +4,9 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core.Packs;
 using FineRewards.Core.Ranking;
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using FineRewards.Contracts;
 using FineRewards.Core;
 using FineRewards.Diffusion.Checkpoints;
 using FineRewards.Diffusion.IO;

@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Contracts;
 using FineRewards.Diffusion.IO;
 using TorchSharp;
 using TorchSharp.Modules;

@@ -1,3 +1,5 @@
+using FineRewards.Contracts;
+
 namespace FineRewards.Diffusion.Lora;
 
 /// <summary>
@@ -15,7 +17,7 @@ public sealed record LoraConfig(int Rank = 4, double Alpha = 4, bool IncludeFeed
 
     public void Validate()
     {
-        if (Rank < 1) throw new Core.InputException("lora.rank", $"rank {Rank} must be at least 1");
-        if (!double.IsFinite(Alpha) || Alpha <= 0) throw new Core.InputException("lora.alpha", $"alpha {Alpha} must be a positive number");
+        if (Rank < 1) throw new Contracts.InputException("lora.rank", $"rank {Rank} must be at least 1");
+        if (!double.IsFinite(Alpha) || Alpha <= 0) throw new Contracts.InputException("lora.alpha", $"alpha {Alpha} must be a positive number");
     }
 }

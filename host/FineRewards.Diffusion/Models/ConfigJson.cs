@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FineRewards.Contracts;
 using System.Text.Json.Serialization;
 using FineRewards.Core;
 

@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using static TorchSharp.torch;
 
 namespace FineRewards.Diffusion.Pipelines;

@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using FineRewards.Contracts;
 using System.Text;
 using System.Text.Json;
 using FineRewards.Core;

@@ -1,7 +1,9 @@
 using System.Text.Json;
+using FineRewards.Contracts;
 using System.Text.Json.Nodes;
 using FineRewards.Core;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Diffusion.IO;
 using FineRewards.Diffusion.Models;
 using FineRewards.Diffusion.Models.UNet;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Diffusion.IO;
 using FineRewards.Diffusion.Lora;
 using FineRewards.Diffusion.Models.UNet;

@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Contracts;
 using static TorchSharp.torch;
 
 namespace FineRewards.Diffusion.Schedulers;

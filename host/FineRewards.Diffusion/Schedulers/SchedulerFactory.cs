@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Contracts;
 
 namespace FineRewards.Diffusion.Schedulers;
 

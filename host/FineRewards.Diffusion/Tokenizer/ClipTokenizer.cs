@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FineRewards.Contracts;
 using System.Text.RegularExpressions;
 using FineRewards.Core;
 using Microsoft.ML.Tokenizers;

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 
 namespace FineRewards.Diffusion.Tokenizer;
 

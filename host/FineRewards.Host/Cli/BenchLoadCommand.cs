@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FineRewards.Contracts;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;

@@ -1,10 +1,11 @@
 using System.CommandLine;
+using FineRewards.Contracts.IO;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.Packs;
 using FineRewards.Host.Packs;
 using FineRewards.Rewards.Onnx;
@@ -132,7 +133,7 @@ public static class BenchOnnxCommand
                         ["run_peak_mib"] = Math.Round(m.RunPeakMiB, 1),
                     }).ToArray()),
                 };
-                FineRewards.Core.IO.AtomicFile.WriteAllText(path, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+                FineRewards.Contracts.IO.AtomicFile.WriteAllText(path, doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             }
             return CliErrors.Ok;
         }));

@@ -1,6 +1,8 @@
 using System.CommandLine;
+using FineRewards.Contracts;
 using FineRewards.Core;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core.Packs;
 
 namespace FineRewards.Host.Cli;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core.Packs;
 using FineRewards.Core.Training;
 using FineRewards.Host.Training;

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 
 namespace FineRewards.Host.Cli;
 

@@ -1,4 +1,4 @@
-using FineRewards.Core.Fonts;
+using FineRewards.Contracts.Fonts;
 using SkiaSharp;
 
 namespace FineRewards.Host.Doctor;

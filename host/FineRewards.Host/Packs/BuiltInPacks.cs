@@ -1,5 +1,5 @@
 using System.CommandLine;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.Packs;
 using FineRewards.Host.Cli;
 using FineRewards.ShapesPack;

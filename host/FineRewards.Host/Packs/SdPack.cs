@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FineRewards.Contracts;
 using FineRewards.Core;
 using FineRewards.Core.Packs;
 using FineRewards.Diffusion.Checkpoints;

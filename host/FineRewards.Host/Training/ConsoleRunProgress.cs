@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.Training;
 using Spectre.Console;
 

@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Text;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
-using FineRewards.Core.Fonts;
+using FineRewards.Contracts;
+using FineRewards.Contracts.Fonts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core.Training;
 
 namespace FineRewards.Host.Training;

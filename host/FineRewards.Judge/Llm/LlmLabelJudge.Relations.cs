@@ -1,6 +1,6 @@
 using System.Text;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 
 namespace FineRewards.Judge.Llm;
 

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using LLama;
 using LLama.Common;
 using LLama.Native;

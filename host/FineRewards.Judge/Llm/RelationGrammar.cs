@@ -1,5 +1,5 @@
 using System.Text;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 
 namespace FineRewards.Judge.Llm;
 
@@ -57,7 +57,7 @@ public static class RelationGrammar
                 throw new FormatException($"line {i + 1} should read \"<object>{Separator}<relation>{Separator}<object>\": \"{lines[i]}\"");
             SpatialRelation relation;
             try { relation = SpatialRelations.Parse(parts[1]); }
-            catch (FineRewards.Core.InputException e) { throw new FormatException($"line {i + 1}: {e.Message}"); }
+            catch (FineRewards.Contracts.InputException e) { throw new FormatException($"line {i + 1}: {e.Message}"); }
             relations.Add(new PromptRelation(parts[0].Trim(), relation, parts[2].Trim()));
         }
         return relations;

@@ -1,5 +1,5 @@
 using System.Text;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 
 namespace FineRewards.Judge.Llm;
 

@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Rewards.Embedders;
 
 namespace FineRewards.Rewards.Baselines;

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 
 namespace FineRewards.Rewards.Baselines;
 

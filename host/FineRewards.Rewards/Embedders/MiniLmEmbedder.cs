@@ -1,6 +1,6 @@
 using System.Reflection;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Tokenizers;
 

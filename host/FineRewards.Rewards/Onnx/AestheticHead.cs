@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
 
 namespace FineRewards.Rewards.Onnx;

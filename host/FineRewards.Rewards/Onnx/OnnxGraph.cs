@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using FineRewards.Contracts;
 using FineRewards.Core;
 using Microsoft.ML.OnnxRuntime;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 
 namespace FineRewards.Rewards.Onnx;
 

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using FineRewards.Contracts;
 using FineRewards.Core;
 
 namespace FineRewards.Rewards.Onnx;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 
 namespace FineRewards.Rewards.Segments;
 

@@ -1,5 +1,7 @@
 using FineRewards.Core;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Storage;
 using Microsoft.Extensions.Logging;

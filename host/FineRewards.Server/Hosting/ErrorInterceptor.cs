@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Contracts;
 using FineRewards.Server.Jobs;
 using Grpc.Core;
 using Grpc.Core.Interceptors;

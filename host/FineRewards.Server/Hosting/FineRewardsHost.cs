@@ -1,4 +1,5 @@
 using FineRewards.Server.Feedback;
+using FineRewards.Contracts;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Models;
 using FineRewards.Server.Services;
@@ -125,7 +126,7 @@ public sealed class FineRewardsHost : IAsyncDisposable
             await app.Services.GetRequiredService<ModelCatalog>().LoadingDone;
             await app.DisposeAsync();
             logFactory.Shutdown();
-            throw new FineRewards.Core.InputException("--port", $"port {options.Port} is in use on {ip}; use --port to choose another (or stop what listens there)");
+            throw new FineRewards.Contracts.InputException("--port", $"port {options.Port} is in use on {ip}; use --port to choose another (or stop what listens there)");
         }
         string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var address = new Uri(bound.Replace("://[::]", "://127.0.0.1", StringComparison.Ordinal));

@@ -1,4 +1,5 @@
 using System.Net;
+using FineRewards.Contracts;
 using FineRewards.Core;
 using FineRewards.Server.Jobs;
 

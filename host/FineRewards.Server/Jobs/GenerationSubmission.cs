@@ -1,6 +1,6 @@
 using FineRewards.Core;
 using FineRewards.Core.Packs;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.Ranking;
 using FineRewards.Server.Models;
 

@@ -1,6 +1,8 @@
+using FineRewards.Contracts;
+
 namespace FineRewards.Server.Jobs;
 
-/// <summary>Why the host refuses a request, apart from invalid fields (those are <see cref="FineRewards.Core.InputException"/>).</summary>
+/// <summary>Why the host refuses a request, apart from invalid fields (those are <see cref="FineRewards.Contracts.InputException"/>).</summary>
 public enum RefusalKind
 {
     /// <summary>The job, image or feedback named does not exist.</summary>

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 
 namespace FineRewards.Server.Jobs;
 

@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Server.Models;
 using FineRewards.Server.Storage;
 using Microsoft.Extensions.Hosting;
@@ -123,12 +123,12 @@ public sealed class JobManager : BackgroundService
 
     /// <summary>Skips one candidate of a queued or running job (see <see cref="Job.Skip"/>).</summary>
     /// <exception cref="HostException">Unknown job (NOT_FOUND), finished or ranked job, or its last candidate (FAILED_PRECONDITION).</exception>
-    /// <exception cref="FineRewards.Core.InputException">The index is outside 0..K-1.</exception>
+    /// <exception cref="FineRewards.Contracts.InputException">The index is outside 0..K-1.</exception>
     public (SkipOutcome Outcome, long Sequence, Job Job) Skip(string jobId, int candidateIndex)
     {
         var job = Find(jobId) ?? throw new HostException(RefusalKind.NotFound, "job_id", $"no job {jobId}");
         if (candidateIndex < 0 || candidateIndex >= job.Spec.K)
-            throw new FineRewards.Core.InputException("candidate_index", $"{candidateIndex} is outside 0..{job.Spec.K - 1} (job {jobId} has k={job.Spec.K})");
+            throw new FineRewards.Contracts.InputException("candidate_index", $"{candidateIndex} is outside 0..{job.Spec.K - 1} (job {jobId} has k={job.Spec.K})");
         var (outcome, sequence) = job.Skip(candidateIndex, e => Append(job, e));
         if (outcome != SkipOutcome.AlreadySkipped)
             Log(job, $"candidate {candidateIndex} skipped ({(outcome == SkipOutcome.NotGenerated ? "not generated" : "result dropped")})");

@@ -1,6 +1,7 @@
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using System.Diagnostics;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.Ranking;
 using FineRewards.Server.Models;
 using FineRewards.Server.Storage;

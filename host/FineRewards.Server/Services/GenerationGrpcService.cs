@@ -1,4 +1,5 @@
 using FineRewards.Server.Jobs;
+using FineRewards.Contracts;
 using FineRewards.Server.Work;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -20,7 +21,7 @@ public sealed class GenerationGrpcService(IGenerationJobs jobs, HostOptions opti
     public override async Task WatchJob(Api.WatchJobRequest request, IServerStreamWriter<Api.WatchJobResponse> responseStream, ServerCallContext context)
     {
         string id = SubmissionValidator.NormalizeJobId(request.JobId);
-        if (request.AfterSequence < 0) throw new FineRewards.Core.InputException("after_sequence", $"{request.AfterSequence} is negative");
+        if (request.AfterSequence < 0) throw new FineRewards.Contracts.InputException("after_sequence", $"{request.AfterSequence} is negative");
         long last = request.AfterSequence;
         var ct = context.CancellationToken;
         await foreach (var e in jobs.WatchAsync(id, last, options.Heartbeat, ct))

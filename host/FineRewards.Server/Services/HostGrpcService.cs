@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Contracts;
 using FineRewards.Core.Packs;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Models;

@@ -1,4 +1,6 @@
 using FineRewards.Core.IO;
+using FineRewards.Contracts;
+using FineRewards.Contracts.IO;
 using FineRewards.Core;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Storage;

@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Storage;
 using Google.Protobuf;
@@ -27,7 +27,7 @@ public static class ProtoMapping
             Api.SeedPolicy.Unspecified or Api.SeedPolicy.Fixed => SeedPolicy.Fixed,
             Api.SeedPolicy.Random => SeedPolicy.Random,
             Api.SeedPolicy.Increment => SeedPolicy.Increment,
-            _ => throw new FineRewards.Core.InputException("seed_policy", $"unknown value {(int)r.SeedPolicy}"),
+            _ => throw new FineRewards.Contracts.InputException("seed_policy", $"unknown value {(int)r.SeedPolicy}"),
         },
         r.BaseSeed, r.Sampler, r.Steps, r.Guidance, r.Width, r.Height, r.Pack,
         r.Loras.Select(l => new LoraReference(l.Name, l.Scale)).ToList(),
@@ -39,7 +39,7 @@ public static class ProtoMapping
             Api.CombineMethod.Sum => FineRewards.Core.Ranking.CombineKind.Sum,
             Api.CombineMethod.Normalized => FineRewards.Core.Ranking.CombineKind.Normalized,
             Api.CombineMethod.Single => FineRewards.Core.Ranking.CombineKind.Single,
-            _ => throw new FineRewards.Core.InputException("combine_method", $"unknown value {(int)r.CombineMethod}"),
+            _ => throw new FineRewards.Contracts.InputException("combine_method", $"unknown value {(int)r.CombineMethod}"),
         },
         r.SingleReward,
         r.RewardWeights.ToDictionary(p => p.Key, p => p.Value),
@@ -47,7 +47,7 @@ public static class ProtoMapping
         {
             Api.PreviewPolicy.Unspecified or Api.PreviewPolicy.None => PreviewPolicy.None,
             Api.PreviewPolicy.Thumbnails => PreviewPolicy.Thumbnails,
-            _ => throw new FineRewards.Core.InputException("preview_policy", $"unknown value {(int)r.PreviewPolicy}"),
+            _ => throw new FineRewards.Contracts.InputException("preview_policy", $"unknown value {(int)r.PreviewPolicy}"),
         });
 
     public static Api.JobEvent ToProto(this JobEvent e)
@@ -150,7 +150,7 @@ public static class ProtoMapping
         Api.FeedbackKind.Accepted => FeedbackKind.Accepted,
         Api.FeedbackKind.Rejected => FeedbackKind.Rejected,
         Api.FeedbackKind.Edited => FeedbackKind.Edited,
-        _ => throw new FineRewards.Core.InputException("kind", $"unknown value {(int)kind}; accepted, rejected or edited"),
+        _ => throw new FineRewards.Contracts.InputException("kind", $"unknown value {(int)kind}; accepted, rejected or edited"),
     };
 
     public static Api.Feedback ToProto(this FeedbackRecord f) => new()

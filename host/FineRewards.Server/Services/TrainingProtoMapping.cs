@@ -1,4 +1,5 @@
 using FineRewards.Core.Ranking;
+using FineRewards.Contracts;
 using FineRewards.Core.Training;
 using FineRewards.Server.Storage;
 using FineRewards.Server.Training;
@@ -20,7 +21,7 @@ public static class TrainingProtoMapping
             Api.CombineMethod.Sum => CombineKind.Sum,
             Api.CombineMethod.Normalized => CombineKind.Normalized,
             Api.CombineMethod.Single => CombineKind.Single,
-            _ => throw new FineRewards.Core.InputException("options.combine_method", $"unknown value {(int)o.CombineMethod}"),
+            _ => throw new FineRewards.Contracts.InputException("options.combine_method", $"unknown value {(int)o.CombineMethod}"),
         };
         return new TrainingSubmission(r.TrainingId, r.ClientId, r.ProfileId, o.Pack, o.Rounds, o.K, o.Rewards.ToList(), combine, o.SingleReward,
             o.StepsPerRound, o.StepsPerImage, o.LearningRate, o.LoraRank, o.IncludeGenerated, o.Prompts.ToList(), o.FilterTop, o.Seed,

@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
+using FineRewards.Contracts;
 using FineRewards.Core;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 
 namespace FineRewards.Server.Storage;
 
@@ -48,7 +50,7 @@ public sealed class ImageStore
     public string LatentsPathOf(string id) => Path.Combine(Folder, id[..2], id + LatentFile.Extension);
 
     /// <summary>Keeps the latents image <paramref name="id"/> was decoded from (written atomically; the first stored wins).</summary>
-    public void PutLatents(string id, Core.Contracts.CandidateLatents latents)
+    public void PutLatents(string id, Contracts.CandidateLatents latents)
     {
         RequireValidId(id, "image_id");
         string path = LatentsPathOf(id);
@@ -56,7 +58,7 @@ public sealed class ImageStore
     }
 
     /// <summary>The latents image <paramref name="id"/> was decoded from, or null for an image that came from outside.</summary>
-    public Core.Contracts.CandidateLatents? LatentsOf(string id) =>
+    public Contracts.CandidateLatents? LatentsOf(string id) =>
         IsValidId(id) && File.Exists(LatentsPathOf(id)) ? LatentFile.Read(LatentsPathOf(id)) : null;
 
     /// <summary>Opens the image for reading, or null when the host does not have it.</summary>

@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.Packs;
 using FineRewards.Core.Training;
 

@@ -1,5 +1,5 @@
 using System.Text.Json.Serialization;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.Training;
 
 namespace FineRewards.Server.Training;

@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Server.Feedback;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Models;

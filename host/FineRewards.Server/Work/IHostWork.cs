@@ -1,4 +1,5 @@
 using FineRewards.Server.Jobs;
+using FineRewards.Contracts;
 using FineRewards.Server.Storage;
 using FineRewards.Server.Training;
 
@@ -13,7 +14,7 @@ public sealed record JobTicket(string Id, JobState State, bool Existing, long La
 /// </summary>
 public interface IGenerationJobs
 {
-    /// <exception cref="FineRewards.Core.InputException">A field is invalid.</exception>
+    /// <exception cref="FineRewards.Contracts.InputException">A field is invalid.</exception>
     /// <exception cref="HostException">Same id with other parameters, a full queue, no pack.</exception>
     Task<JobTicket> SubmitAsync(GenerationSubmission submission, CancellationToken cancellationToken);
 

@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
 using FineRewards.Core.Training;
 using FineRewards.Shapes.Grammar;

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Shapes.World;
 
 namespace FineRewards.Shapes.Grammar;

@@ -1,5 +1,5 @@
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Shapes.Grammar;
 
 namespace FineRewards.Shapes.Judges;

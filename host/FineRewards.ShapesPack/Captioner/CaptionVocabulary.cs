@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Contracts;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.World;
 

@@ -59,7 +59,7 @@ public static class CaptionerMetrics
         };
     }
 
-    public static double ExactMatch(ShapesCaptioner captioner, IReadOnlyList<FineRewards.Core.Contracts.RgbImage> images, IReadOnlyList<string> truth)
+    public static double ExactMatch(ShapesCaptioner captioner, IReadOnlyList<FineRewards.Contracts.RgbImage> images, IReadOnlyList<string> truth)
     {
         int hits = 0;
         for (int i = 0; i < images.Count; i += 64)

@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.ShapesPack.Data;
 using FineRewards.ShapesPack.Training;
 using static TorchSharp.torch;

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using FineRewards.Core;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Shapes.Evaluation;
 
 namespace FineRewards.ShapesPack.Cli;

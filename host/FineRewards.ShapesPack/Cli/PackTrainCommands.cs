@@ -1,4 +1,5 @@
 using System.CommandLine;
+using FineRewards.Contracts;
 using FineRewards.Core;
 using FineRewards.Core.Packs;
 using FineRewards.ShapesPack.Diffusion;

@@ -1,5 +1,5 @@
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Diffusion.Tokenizer;
 using FineRewards.ShapesPack.Data;
 using FineRewards.ShapesPack.Training;

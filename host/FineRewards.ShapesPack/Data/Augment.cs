@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.ShapesPack.Nn;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;

@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using FineRewards.Contracts;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FineRewards.Core;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core.Packs;
 using FineRewards.Diffusion.Models.Vae;
 using FineRewards.Diffusion.Pipelines;

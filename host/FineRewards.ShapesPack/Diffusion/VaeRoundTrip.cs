@@ -1,7 +1,8 @@
 using System.Globalization;
 using System.Text;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Diffusion.Models.Vae;
 using FineRewards.Diffusion.Pipelines;
 using FineRewards.Shapes.Evaluation;

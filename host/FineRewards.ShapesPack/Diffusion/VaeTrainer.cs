@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.Packs;
 using FineRewards.Diffusion.Models.Vae;
 using FineRewards.Diffusion.Pipelines;

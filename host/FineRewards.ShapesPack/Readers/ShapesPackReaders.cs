@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Contracts;
 using FineRewards.ShapesPack.Captioner;
 using FineRewards.ShapesPack.Contrastive;
 using FineRewards.ShapesPack.Segmenter;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.Packs;
 using FineRewards.Shapes.Grammar;
 using FineRewards.Shapes.Rendering;

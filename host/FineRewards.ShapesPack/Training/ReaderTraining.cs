@@ -1,8 +1,10 @@
 using System.Diagnostics;
+using FineRewards.Contracts;
 using System.Globalization;
 using System.Text.Json;
 using FineRewards.Core;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core.Packs;
 using FineRewards.Diffusion.IO;
 using TorchSharp;

@@ -1,3 +1,5 @@
+using FineRewards.Contracts;
+
 namespace FineRewards.ShapesPack.Training;
 
 /// <summary>Every component trainer of the Shapes pack, in the order `pack train shapes` runs them.</summary>
@@ -15,5 +17,5 @@ public static class ShapesPackTrainers
 
     public static IPackComponentTrainer Find(string component) =>
         All.FirstOrDefault(t => t.Component == component)
-        ?? throw new Core.InputException("--component", $"unknown component \"{component}\"; expected one of: {string.Join(", ", All.Select(t => t.Component))}");
+        ?? throw new Contracts.InputException("--component", $"unknown component \"{component}\"; expected one of: {string.Join(", ", All.Select(t => t.Component))}");
 }

@@ -1,7 +1,9 @@
 using System.Text.Json;
+using FineRewards.Contracts;
 using System.Text.Json.Serialization;
 using FineRewards.Core;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Diffusion.IO;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,11 +1,11 @@
 using System.Collections.Immutable;
-using FineRewards.Core.Contracts;
-using FineRewards.Core.IO;
+using FineRewards.Contracts;
+using FineRewards.Contracts.IO;
 using FineRewards.Protocol.V1;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
-using Dom = FineRewards.Core.Contracts;
+using Dom = FineRewards.Contracts;
 using V1SeedPolicy = FineRewards.Protocol.V1.SeedPolicy;
 using V1Verdict = FineRewards.Protocol.V1.Verdict;
 
@@ -56,7 +56,7 @@ public sealed class HostClient : IHostClient
     public HostClient(string address, string clientId = "editor", string? token = null)
     {
         if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https"))
-            throw new FineRewards.Core.InputException("address", $"\"{address}\" is not an http:// or https:// address of a FineRewards host (e.g. http://127.0.0.1:50151)");
+            throw new FineRewards.Contracts.InputException("address", $"\"{address}\" is not an http:// or https:// address of a FineRewards host (e.g. http://127.0.0.1:50151)");
         Address = address;
         ClientId = clientId;
         if (!string.IsNullOrEmpty(token)) headers.Add("authorization", $"Bearer {token}");

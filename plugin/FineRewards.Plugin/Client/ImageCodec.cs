@@ -1,11 +1,12 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
+using FineRewards.Contracts.IO;
 using SkiaSharp;
 
 namespace FineRewards.Plugin.Client;
 
 /// <summary>
 /// Skia conversions of the domain's <see cref="RgbImage"/> for drawing. PNG bytes go through Core's one codec
-/// (<see cref="Core.IO.PngCodec"/>); only <see cref="DecodeToSkImage"/> decodes with Skia, because a thumbnail is
+/// (<see cref="Contracts.IO.PngCodec"/>); only <see cref="DecodeToSkImage"/> decodes with Skia, because a thumbnail is
 /// only drawn: decoding straight into the platform's pixel order skips an RgbImage and a second copy per frame.
 /// </summary>
 public static class ImageCodec

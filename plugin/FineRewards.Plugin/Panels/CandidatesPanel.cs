@@ -97,7 +97,7 @@ public static class CandidatesPanel
         if (i.Clicked) state.Focused = index;
         bool focused = (state.Focused ?? picked) == index;
         // Everything a tile shows, so an unchanged tile is one cached blit.
-        int filter = !state.OverlayOnTiles ? 0 : 8 | (state.Shows(Core.Contracts.Verdict.Certain) ? 1 : 0) | (state.Shows(Core.Contracts.Verdict.May) ? 2 : 0) | (state.Shows(Core.Contracts.Verdict.Unlikely) ? 4 : 0);
+        int filter = !state.OverlayOnTiles ? 0 : 8 | (state.Shows(Contracts.Verdict.Certain) ? 1 : 0) | (state.Shows(Contracts.Verdict.May) ? 2 : 0) | (state.Shows(Contracts.Verdict.Unlikely) ? 4 : 0);
         var key = new TileKey(c, index, job.RankOf(index), job.Parameters.K, job.Finished, job.Selected == index, picked,
             state.Picks.ContainsKey(job.JobId), focused, i.Hovered, filter);
         tiles.Draw(ui, tile, key, () => DrawTileContent(ui, state, job, c, index, tile, picked, overlay, focused, i.Hovered));

@@ -22,7 +22,7 @@ public static class HistoryPanel
         {
             string id = $"history.{e.JobId}";
             var p = e.Parameters;
-            string seed = e.BaseSeed?.ToString(CultureInfo.InvariantCulture) ?? (p.SeedPolicy == Core.Contracts.SeedPolicy.Random ? "random" : p.BaseSeed.ToString(CultureInfo.InvariantCulture));
+            string seed = e.BaseSeed?.ToString(CultureInfo.InvariantCulture) ?? (p.SeedPolicy == Contracts.SeedPolicy.Random ? "random" : p.BaseSeed.ToString(CultureInfo.InvariantCulture));
             const float thumb = 56;
             float textW = ui.Remaining.Width - thumb - 3 * 5;
             // The whole prompt (up to three lines) and the settings: nothing cut to fit one line.
@@ -49,7 +49,7 @@ public static class HistoryPanel
             float w = (ui.Remaining.Width - 5 * ui.Theme.Spacing) / 6;
             if (ui.Button($"{id}.open", "Open", width: w, small: true)) { state.CurrentJob = e.JobId; state.Focused = null; client.Watch(e.JobId, p); }
             ui.Tooltip("Show this job's candidates again (the host keeps finished jobs).");
-            if (ui.Button($"{id}.reuse", "Reuse", width: w, small: true)) { state.Prompt.Load(e.BaseSeed is long b ? p with { BaseSeed = b, SeedPolicy = Core.Contracts.SeedPolicy.Fixed } : p); state.Tab = SideTab.Prompt; }
+            if (ui.Button($"{id}.reuse", "Reuse", width: w, small: true)) { state.Prompt.Load(e.BaseSeed is long b ? p with { BaseSeed = b, SeedPolicy = Contracts.SeedPolicy.Fixed } : p); state.Tab = SideTab.Prompt; }
             ui.Tooltip("Load these parameters into the prompt panel (with the seed fixed to this job's).");
             if (ui.Button($"{id}.seed", "Seed", width: w, small: true)) requests.Add(new CopyTextRequest(seed));
             ui.Tooltip("Copy the base seed");

@@ -1,6 +1,7 @@
 using System.Text.Json;
+using FineRewards.Contracts;
 using System.Text.Json.Serialization;
-using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Plugin.Client;
 using FineRewards.Plugin.Editor;
 
@@ -83,7 +84,7 @@ public sealed class HistoryStore(IEditorHost editor)
         if (entry.Thumbnail is null) return null;
         if (images.TryGetValue(entry.JobId, out var image)) return image;
         try { image = ImageCodec.DecodeToSkImage(Convert.FromBase64String(entry.Thumbnail)); }
-        catch (Exception e) when (e is FormatException or FineRewards.Core.InputException) { image = null; } // a damaged setting shows no picture
+        catch (Exception e) when (e is FormatException or FineRewards.Contracts.InputException) { image = null; } // a damaged setting shows no picture
         return images[entry.JobId] = image;
     }
 }

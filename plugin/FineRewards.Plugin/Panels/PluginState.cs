@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Plugin.Client;
 
 namespace FineRewards.Plugin.Panels;
@@ -35,7 +35,7 @@ public sealed class PromptState
         Prompt = p.Prompt;
         Negative = p.NegativePrompt;
         K = p.K;
-        SeedPolicy = p.SeedPolicy switch { Core.Contracts.SeedPolicy.Fixed => 0, Core.Contracts.SeedPolicy.Increment => 2, _ => 1 };
+        SeedPolicy = p.SeedPolicy switch { Contracts.SeedPolicy.Fixed => 0, Contracts.SeedPolicy.Increment => 2, _ => 1 };
         Seed = p.BaseSeed.ToString(System.Globalization.CultureInfo.InvariantCulture);
         Sampler = p.Sampler;
         Pack = p.Pack;

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using SkiaSharp;
 
 namespace FineRewards.Plugin.Panels;

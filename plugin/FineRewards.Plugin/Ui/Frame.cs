@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using SkiaSharp;
 
 namespace FineRewards.Plugin.Ui;

@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 
 namespace FineRewards.Core.Tests.Contracts;
 

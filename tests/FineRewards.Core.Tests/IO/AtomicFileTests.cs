@@ -1,4 +1,5 @@
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 
 namespace FineRewards.Core.Tests.IO;
 

@@ -1,4 +1,5 @@
 using FineRewards.Core.Ranking;
+using FineRewards.Contracts;
 
 namespace FineRewards.Core.Tests.Ranking;
 

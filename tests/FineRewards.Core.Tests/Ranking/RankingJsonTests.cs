@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using FineRewards.Contracts;
 using FineRewards.Core.Ranking;
 
 namespace FineRewards.Core.Tests.Ranking;

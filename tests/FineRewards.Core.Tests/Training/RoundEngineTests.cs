@@ -1,8 +1,9 @@
 using FineRewards.Core.Packs;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core.Ranking;
 using FineRewards.Core.Training;
 

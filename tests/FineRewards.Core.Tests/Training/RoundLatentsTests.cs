@@ -1,7 +1,8 @@
 using FineRewards.Core.Packs;
 using System.Text.Json.Nodes;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Core.Training;
 
 namespace FineRewards.Core.Tests.Training;

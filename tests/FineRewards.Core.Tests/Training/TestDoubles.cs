@@ -1,7 +1,7 @@
 using FineRewards.Core.Packs;
 using System.Security.Cryptography;
 using System.Text;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.Training;
 
 namespace FineRewards.Core.Tests.Training;

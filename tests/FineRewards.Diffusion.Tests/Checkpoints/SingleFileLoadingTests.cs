@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Diffusion.Checkpoints;
 using FineRewards.Diffusion.IO;
 using FineRewards.Diffusion.Pipelines;
@@ -66,7 +66,7 @@ public sealed class SingleFileLoadingTests
     public void A_config_that_contradicts_the_tensors_is_refused_naming_the_field()
     {
         var wrong = new SingleFileConfig(Unet: new JsonObject { ["block_out_channels"] = new JsonArray(8, 16, 32, 32) });
-        var e = Assert.Throws<FineRewards.Core.InputException>(() => SingleFileCheckpoint.ReadArchitecture(SingleFileFixture.TinyFile, wrong));
+        var e = Assert.Throws<FineRewards.Contracts.InputException>(() => SingleFileCheckpoint.ReadArchitecture(SingleFileFixture.TinyFile, wrong));
         Assert.Contains("unet.block_out_channels", e.Message);
         Assert.Contains("tiny_sd1_single_file.safetensors", e.Message);
     }
@@ -171,7 +171,7 @@ public sealed class SingleFileLoadingTests
             Assert.All(models.Unet.parameters(), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
             Assert.All(models.TextEncoder.parameters(), p => Assert.Equal(ScalarType.BFloat16, p.dtype));
         }
-        var e = Assert.Throws<FineRewards.Core.InputException>(() => SingleFileCheckpoint.Load(SingleFileFixture.TinyFile, dtype: ScalarType.Float16));
+        var e = Assert.Throws<FineRewards.Contracts.InputException>(() => SingleFileCheckpoint.Load(SingleFileFixture.TinyFile, dtype: ScalarType.Float16));
         Assert.Contains("GPU", e.Message);
     }
 

@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Diffusion.Lora;
 using FineRewards.Diffusion.Models.UNet;
 using FineRewards.Diffusion.Pipelines;

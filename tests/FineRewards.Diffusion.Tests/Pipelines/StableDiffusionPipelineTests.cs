@@ -1,5 +1,5 @@
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Diffusion.IO;
 using FineRewards.Diffusion.Pipelines;
 using FineRewards.Diffusion.Schedulers;

@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Contracts;
 using FineRewards.Diffusion.Schedulers;
 using static TorchSharp.torch;
 

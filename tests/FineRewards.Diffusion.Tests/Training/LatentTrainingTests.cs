@@ -1,5 +1,6 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Core.IO;
+using FineRewards.Contracts.IO;
 using FineRewards.Diffusion.Pipelines;
 using FineRewards.Diffusion.Tests.Pipelines;
 using FineRewards.Diffusion.Training;
@@ -70,7 +71,7 @@ public class LatentTrainingTests : IDisposable
     {
         var image = new RgbImage(16, 16, new byte[16 * 16 * 3]);
         var wrong = CandidateLatents.Create(new float[3 * 2 * 2], 3, 2, 2);
-        var e = Assert.Throws<FineRewards.Core.InputException>(() =>
+        var e = Assert.Throws<FineRewards.Contracts.InputException>(() =>
             new LoraTrainer(pipeline).Train([new TrainingPair("a", image, wrong)], new LoraTrainingOptions(Steps: 1), Path.Combine(folder.Root, "x.safetensors")));
         Assert.Equal("pairs[0].latents", e.Field);
     }

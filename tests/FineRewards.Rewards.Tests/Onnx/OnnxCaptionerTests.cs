@@ -1,5 +1,5 @@
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Rewards.Caption;
 using FineRewards.Rewards.Onnx;
 using FineRewards.Rewards.Tests.Rewards;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using FineRewards.Contracts;
 using FineRewards.Core;
 using FineRewards.Rewards.Embedders;
 using FineRewards.Core.IO;
@@ -117,7 +118,7 @@ public sealed class OnnxClipTests
     {
         using var clip = Load();
         var images = new[] { (1, 1), (3, 500), (501, 2), (224, 224) }
-            .Select(s => new FineRewards.Core.Contracts.RgbImage(s.Item1, s.Item2, Enumerable.Range(0, s.Item1 * s.Item2 * 3).Select(i => (byte)(i * 7)).ToArray()))
+            .Select(s => new FineRewards.Contracts.RgbImage(s.Item1, s.Item2, Enumerable.Range(0, s.Item1 * s.Item2 * 3).Select(i => (byte)(i * 7)).ToArray()))
             .ToList();
         var vectors = clip.EmbedImages(images);
         Assert.All(vectors, v => Assert.Equal(1.0, Math.Sqrt(v.Sum(x => (double)x * x)), 5));

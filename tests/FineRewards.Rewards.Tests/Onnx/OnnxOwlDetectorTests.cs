@@ -1,5 +1,5 @@
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Rewards.Onnx;
 using FineRewards.Rewards.Segments;
 using FineRewards.Rewards.Tests.Rewards;

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.Text;
 using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Rewards.Baselines;
 using FineRewards.Rewards.Embedders;
 using FineRewards.Rewards.Onnx;

@@ -33,9 +33,9 @@ public sealed class CaptionRewardTests
         Assert.Contains("1 captions for 2 images", e.Message);
     }
 
-    sealed class ShortCaptioner : Core.Contracts.ICaptioner
+    sealed class ShortCaptioner : Contracts.ICaptioner
     {
         public string Name => "short";
-        public IReadOnlyList<string> Caption(IReadOnlyList<Core.Contracts.RgbImage> images, CancellationToken cancellationToken = default) => ["x"];
+        public IReadOnlyList<string> Caption(IReadOnlyList<Contracts.RgbImage> images, CancellationToken cancellationToken = default) => ["x"];
     }
 }

@@ -1,4 +1,4 @@
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 using FineRewards.Shapes.Judges;
 using FineRewards.Rewards.Segments;
 using static FineRewards.Rewards.Tests.Rewards.Images;
@@ -124,7 +124,7 @@ public sealed class RelationRewardTests
         Assert.Equal([new PromptRelation("purple triangle", SpatialRelation.RightOf, "green circle")], judge.Relations("A purple triangle to the right of a green circle"));
         Assert.Empty(judge.Relations("a red circle and a blue square"));
         Assert.Empty(judge.Relations("three green triangles"));
-        var e = Assert.Throws<FineRewards.Core.InputException>(() => judge.Relations("a red circle near a blue square"));
+        var e = Assert.Throws<FineRewards.Contracts.InputException>(() => judge.Relations("a red circle near a blue square"));
         Assert.Equal("prompt", e.Field);
     }
 }

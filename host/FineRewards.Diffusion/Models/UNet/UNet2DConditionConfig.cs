@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using FineRewards.Contracts;
 using FineRewards.Core;
 
 namespace FineRewards.Diffusion.Models.UNet;

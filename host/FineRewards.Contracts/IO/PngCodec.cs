@@ -1,10 +1,9 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
-using FineRewards.Core;
-using FineRewards.Core.Contracts;
+using FineRewards.Contracts;
 
-namespace FineRewards.Core.IO;
+namespace FineRewards.Contracts.IO;
 
 /// <summary>
 /// The one PNG codec (host, CLI, packs, plugin): writes 8-bit RGB with tEXt chunks (the "parameters" chunk

@@ -1,4 +1,4 @@
-namespace FineRewards.Core.Contracts;
+namespace FineRewards.Contracts;
 
 /// <summary>How a label relates to the scene a prompt describes (paper, segment reward).</summary>
 public enum Verdict

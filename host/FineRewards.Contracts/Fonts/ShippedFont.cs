@@ -1,4 +1,4 @@
-namespace FineRewards.Core.Fonts;
+namespace FineRewards.Contracts.Fonts;
 
 /// <summary>
 /// The font the product draws text with (DejaVu Sans, Bitstream Vera licence, see

@@ -1,4 +1,4 @@
-namespace FineRewards.Core.Contracts;
+namespace FineRewards.Contracts;
 
 /// <summary>Where one object is said to be relative to another, read on the image's axes (x right, y down).</summary>
 public enum SpatialRelation { LeftOf, RightOf, Above, Below }

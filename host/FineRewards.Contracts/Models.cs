@@ -1,4 +1,4 @@
-namespace FineRewards.Core.Contracts;
+namespace FineRewards.Contracts;
 
 // The contracts between the domain and the model engines. The host composes them; each engine
 // (TorchSharp diffusion, ONNX reward models, LLamaSharp judge, the built-in Shapes pack)

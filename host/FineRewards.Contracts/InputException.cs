@@ -1,4 +1,4 @@
-namespace FineRewards.Core;
+namespace FineRewards.Contracts;
 
 /// <summary>
 /// Bad input from a user or a file. <see cref="Field"/> names what was wrong (a JSON path,

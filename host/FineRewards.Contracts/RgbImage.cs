@@ -1,4 +1,4 @@
-namespace FineRewards.Core.Contracts;
+namespace FineRewards.Contracts;
 
 /// <summary>
 /// An 8-bit RGB image, row-major, 3 bytes per pixel. The one image type the domain passes between

@@ -1,4 +1,4 @@
-namespace FineRewards.Core.IO;
+namespace FineRewards.Contracts.IO;
 
 /// <summary>
 /// Writes files through a temporary name in the same folder and renames them into place, so a
