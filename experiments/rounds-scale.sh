@@ -164,6 +164,9 @@ TARGETS=(
   "n64-big-oracle-unet|1|64|1|oracle|$BIG --lora-targets unet"
   "n64-big-arl-unet|1|64|1|arl|$BIG --lora-targets unet"
   "r886-b4-lr3e-4-r16-cos-unet_text|1|886|1|renders:1|$B4 --lora-targets unet+text"
+  "n64-big-renders-unet|1|64|1|renders:1|$BIG --lora-targets unet"
+  "n64-big-oracle-unet_text|1|64|1|oracle|$BIG --lora-targets unet+text"
+  "n64-recipe-arl-unet|1|64|1|arl|--lora-targets unet"
 )
 if [ "${1:-}" = targets ]; then set -- "${TARGETS[@]}"; fi
 [ $# -gt 0 ] || set -- "${GRID[@]}"
