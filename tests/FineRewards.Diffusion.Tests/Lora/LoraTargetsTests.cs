@@ -1,33 +1,23 @@
 using FineRewards.Core;
 using FineRewards.Core.Contracts;
 using FineRewards.Diffusion.Lora;
-using FineRewards.Diffusion.Models.UNet;
-using FineRewards.Diffusion.Pipelines;
 using FineRewards.Diffusion.Tests.Pipelines;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
-using static FineRewards.Diffusion.Tests.DiffusersFixtures;
 
 namespace FineRewards.Diffusion.Tests.Lora;
 
 /// <summary>Which layers each <see cref="LoraTargets"/> set reaches, and that conv adapters train.</summary>
 public class LoraTargetsTests
 {
-    static UNet2DConditionModel TinyUnet()
-    {
-        var unet = new UNet2DConditionModel(UNet2DConditionConfig.FromFile(PathOf("unet_tiny.json")));
-        SyntheticPipeline.Reinitialize(unet, new Generator(21));
-        return unet;
-    }
-
     static List<string> LayersOf(nn.Module model, Func<nn.Module, bool> kind) =>
         model.named_modules().Where(m => kind(m.module)).Select(m => m.name).Order(StringComparer.Ordinal).ToList();
 
     [Fact]
     public void Unet_targets_are_every_linear_and_conv_of_the_blocks_but_not_conv_in_conv_out_or_the_time_embedding()
     {
-        using var unet = TinyUnet();
+        using var unet = UNetLoraTests.TinyUnet();
         using var adapter = LoraAdapter.Create(unet, new LoraConfig(Targets: LoraTargets.UNet));
         var all = LayersOf(unet, m => m is Linear or Conv2d);
         var expected = all.Where(n => n.StartsWith("down_blocks.") || n.StartsWith("mid_block.") || n.StartsWith("up_blocks.")).ToList();
@@ -76,11 +66,11 @@ public class LoraTargetsTests
     [Fact]
     public void A_conv_adapter_passes_gradients_to_both_its_weights()
     {
-        using var unet = TinyUnet();
+        using var unet = UNetLoraTests.TinyUnet();
         using var adapter = LoraAdapter.Create(unet, new LoraConfig(Targets: LoraTargets.UNet));
         foreach (var p in unet.parameters()) p.requires_grad = false;
-        var g = new Generator(5);
-        var (x, t, ctx) = (randn(new long[] { 2, 4, 8, 8 }, generator: g), tensor(500f), randn(new long[] { 2, 7, 32 }, generator: g));
+        var (x, t, ctx) = UNetLoraTests.Inputs();
+        var g = new Generator(6);
         var conv = adapter.Parts.First(p => p.Key.EndsWith(".resnets.0.conv1") && p.Value.Down is Conv2d).Value;
 
         // Fresh: B = 0, so only B gets a gradient on the first step (as for Linear LoRA).
