@@ -167,6 +167,7 @@ TARGETS=(
   "n64-big-renders-unet|1|64|1|renders:1|$BIG --lora-targets unet"
   "n64-big-oracle-unet_text|1|64|1|oracle|$BIG --lora-targets unet+text"
   "n64-recipe-arl-unet|1|64|1|arl|--lora-targets unet"
+  "r886-spi2-lr5e-4-r16-unet|1|886|1|renders:1|--steps-per-image 2 --lr 5e-4 --lora-rank 16 --lora-targets unet"
 )
 if [ "${1:-}" = targets ]; then set -- "${TARGETS[@]}"; fi
 [ $# -gt 0 ] || set -- "${GRID[@]}"
