@@ -146,8 +146,9 @@ public sealed record TrainingPair(string Prompt, RgbImage Image, CandidateLatent
 /// <param name="PromptDropout">Fraction of training samples whose prompt is replaced by the empty prompt, as in the base
 /// model's own training: keeps the unconditional branch that classifier-free guidance subtracts in step with the conditional one.</param>
 /// <param name="LearningRateSchedule">"constant", or "cosine" (decays to 0 over the steps).</param>
+/// <param name="Targets">Which layers get adapters: one of <see cref="LoraTargets.All"/>.</param>
 public sealed record LoraTrainingOptions(int Rank = 4, double Alpha = 4, double LearningRate = 9e-6, int Steps = 100, int BatchSize = 1, long Seed = 1234,
-    double PromptDropout = 0, string LearningRateSchedule = "constant")
+    double PromptDropout = 0, string LearningRateSchedule = "constant", string Targets = LoraTargets.Attention)
 {
     public static readonly IReadOnlyList<string> Schedules = ["constant", "cosine"];
 
@@ -157,6 +158,26 @@ public sealed record LoraTrainingOptions(int Rank = 4, double Alpha = 4, double 
         "cosine" => LearningRate * 0.5 * (1 + Math.Cos(Math.PI * step / Steps)),
         _ => LearningRate,
     };
+}
+
+/// <summary>
+/// The layer sets a trained LoRA can reach (docs/training.md#which-layers-the-lora-reaches). The UNet
+/// sets never include conv_in, conv_out or the time embedding: those act on every prompt alike
+/// (the latent's first and last map, the noise level), and kohya's LoCon leaves them out too.
+/// </summary>
+public static class LoraTargets
+{
+    /// <summary>to_q, to_k, to_v, to_out.0 of every attention layer (the paper's reference).</summary>
+    public const string Attention = "attention";
+    /// <summary>The attention projections and the transformer feed-forward layers (ff.net.0.proj, ff.net.2).</summary>
+    public const string AttentionFeedForward = "attention+ff";
+    /// <summary>Every Linear and Conv2d of the UNet's down, mid and up blocks (LoCon): resnet convs, their time
+    /// projections and shortcuts, down/upsampler convs, transformer proj_in/proj_out, attention and feed-forward.</summary>
+    public const string UNet = "unet";
+    /// <summary><see cref="UNet"/> plus every Linear layer of the text encoder (trained through the encoder each step).</summary>
+    public const string UNetText = "unet+text";
+
+    public static readonly IReadOnlyList<string> All = [Attention, AttentionFeedForward, UNet, UNetText];
 }
 
 public sealed record TrainingProgress(int Step, int Steps, double Loss);

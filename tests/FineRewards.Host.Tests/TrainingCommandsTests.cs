@@ -109,6 +109,28 @@ public sealed class TrainingCommandsTests : IDisposable
         Assert.Contains("caption", File.ReadAllText(Directory.EnumerateFiles(run, "scores.json", SearchOption.AllDirectories).First()));
     }
 
+    /// <summary>`--lora-targets` reaches the Shapes pack's trainer: a unet+text LoRA adapts convolutions and the text encoder.</summary>
+    [Fact]
+    public void Train_passes_lora_targets_to_the_shapes_trainer_and_refuses_an_unknown_set()
+    {
+        string prompts = Path.Combine(dir, "targets-prompts.txt");
+        File.WriteAllText(prompts, "a red circle\n");
+        string run = Path.Combine(dir, "targets-run");
+        string[] args = ["train", "--pack", "shapes", "--prompts", prompts, "--rounds", "1", "--k", "1", "--rewards", "caption",
+            "--combine", "arl", "--out", run, "--steps-per-round", "1", "--previews", "0"];
+        var r = CliRunner.Run([.. args, "--lora-targets", "unet+text"]);
+        Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
+        var header = FineRewards.Diffusion.IO.SafetensorsFile.ReadHeader(Path.Combine(run, "loras", "round01.safetensors"));
+        Assert.Equal("unet+text", header.Metadata["finerewards.targets"]);
+        Assert.Contains(header.Tensors.Keys, k => k.StartsWith("text_encoder."));
+        Assert.Contains(header.Tensors.Keys, k => k.Contains(".resnets.0.conv1."));
+
+        var bad = CliRunner.Run("train", "--pack", "shapes", "--prompts", prompts, "--out", Path.Combine(dir, "bad-targets"), "--lora-targets", "conv");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("--lora-targets", bad.Stderr);
+        Assert.Contains("attention, attention+ff, unet, unet+text", bad.Stderr);
+    }
+
     [Fact]
     public void Train_without_resume_into_an_existing_run_is_refused()
     {

@@ -15,6 +15,7 @@ namespace FineRewards.Core.Training;
 /// <param name="LrSchedule">constant or cosine.</param>
 /// <param name="TrainOn">"latents": selected candidates are learned from the latents they were decoded from (images from
 /// outside are encoded); "images": every pair is re-encoded from its PNG (the old behaviour, kept to measure it).</param>
+/// <param name="LoraTargets">Which layers the LoRA reaches (<see cref="Contracts.LoraTargets"/>).</param>
 public sealed record TrainingRunOptions(
     string Pack,
     string PromptsFile,
@@ -36,7 +37,8 @@ public sealed record TrainingRunOptions(
     GenerationSettings? Generation = null,
     double PromptDropout = TrainingRunOptions.DefaultPromptDropout,
     string LrSchedule = TrainingRunOptions.DefaultLrSchedule,
-    string TrainOn = TrainingRunOptions.TrainOnLatents)
+    string TrainOn = TrainingRunOptions.TrainOnLatents,
+    string LoraTargets = TrainingRunOptions.DefaultLoraTargets)
 {
     public const string TrainOnLatents = "latents";
     public const string TrainOnImages = "images";
@@ -48,6 +50,7 @@ public sealed record TrainingRunOptions(
     public const int DefaultLoraRank = 4;
     public const double DefaultPromptDropout = 0.1;
     public const string DefaultLrSchedule = "constant";
+    public const string DefaultLoraTargets = Contracts.LoraTargets.Attention;
 
     [System.Text.Json.Serialization.JsonIgnore] public SelectionRule Selection => SelectionRule.Parse(Combine);
 
@@ -74,6 +77,8 @@ public sealed record TrainingRunOptions(
         if (!(PromptDropout >= 0 && PromptDropout < 1)) throw new InputException("--prompt-dropout", $"{PromptDropout}; expected a fraction in [0, 1)");
         if (!Contracts.LoraTrainingOptions.Schedules.Contains(LrSchedule))
             throw new InputException("--lr-schedule", $"\"{LrSchedule}\"; expected one of {string.Join(", ", Contracts.LoraTrainingOptions.Schedules)}");
+        if (!Contracts.LoraTargets.All.Contains(LoraTargets))
+            throw new InputException("--lora-targets", $"\"{LoraTargets}\"; expected one of {string.Join(", ", Contracts.LoraTargets.All)}");
         if (TrainOn is not (TrainOnLatents or TrainOnImages)) throw new InputException("--train-on", $"\"{TrainOn}\"; expected {TrainOnLatents} or {TrainOnImages}");
     }
 

@@ -29,6 +29,8 @@ public sealed class LoraAdapter : nn.Module
     public sealed record Part(nn.Module<Tensor, Tensor> Down, nn.Module<Tensor, Tensor> Up, double Alpha)
     {
         public long Rank => WeightOf(Down).shape[0];
+        public Tensor DownWeight => WeightOf(Down);
+        public Tensor UpWeight => WeightOf(Up);
         public double Scaling => Alpha / Rank;
     }
 
@@ -100,30 +102,37 @@ public sealed class LoraAdapter : nn.Module
         return result;
     }
 
-    /// <summary>A fresh adapter for every layer the config targets: A like nn.Linear's default init (seeded), B = 0.</summary>
-    public static LoraAdapter Create(nn.Module model, LoraConfig config, long seed = 1234)
+    /// <summary>
+    /// A fresh adapter for every layer the config targets (the text encoder's only when the config includes it
+    /// and <paramref name="textEncoder"/> is given): A like nn.Linear's / nn.Conv2d's default init (seeded), B = 0.
+    /// </summary>
+    public static LoraAdapter Create(nn.Module model, LoraConfig config, long seed = 1234, nn.Module? textEncoder = null)
     {
         config.Validate();
-        var targets = LinearLayers(model).Where(l => config.Targets(l.Key)).OrderBy(l => l.Key, StringComparer.Ordinal).ToList();
+        if (config.IncludesTextEncoder && textEncoder is null)
+            throw new InputException("lora.targets", $"\"{config.Targets}\" adapts the text encoder, but none was given");
+        var targets = Targetable(model, config.IncludesTextEncoder ? textEncoder : null)
+            .Where(l => l.Key.StartsWith(TextEncoderKey, StringComparison.Ordinal) || config.AdaptsUNetLayer(l.Key))
+            .OrderBy(l => l.Key, StringComparer.Ordinal).ToList();
         if (targets.Count == 0) throw new InputException("lora.targets", "the model has no layer the LoRA config targets");
         var adapter = new LoraAdapter(config.Rank, config.Alpha);
         using (var _ = no_grad())
         {
             var generator = new Generator((ulong)seed);
-            foreach (var (path, linear) in targets)
+            foreach (var (path, layer) in targets)
             {
-                long inFeatures = linear.weight!.shape[1];
-                adapter.Add(path, linear, config.Rank, config.Alpha);
+                var w = WeightOf(layer);
+                long fanIn = w.numel() / w.shape[0];   // in, or in·kh·kw for a convolution
+                adapter.Add(path, layer, config.Rank, config.Alpha);
                 var part = adapter._parts[path];
-                // kaiming_uniform(a = sqrt 5) as nn.Linear does: U(-1/sqrt(in), 1/sqrt(in)).
-                double bound = 1.0 / Math.Sqrt(inFeatures);
+                // kaiming_uniform(a = sqrt 5) as nn.Linear and nn.Conv2d do: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+                double bound = 1.0 / Math.Sqrt(fanIn);
                 var down = WeightOf(part.Down);
                 down.copy_(rand(down.shape, generator: generator).mul_(2 * bound).sub_(bound));
                 WeightOf(part.Up).zero_();
             }
         }
-        var device = targets[0].Value.weight!.device;
-        adapter.to(device);
+        adapter.to(WeightOf(targets[0].Value).device);
         return adapter;
     }
 

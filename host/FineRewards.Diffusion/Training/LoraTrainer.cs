@@ -15,7 +15,6 @@ using static TorchSharp.torch;
 namespace FineRewards.Diffusion.Training;
 
 /// <summary>Trainer settings beyond the contract's <see cref="LoraTrainingOptions"/>.</summary>
-/// <param name="IncludeFeedForward">Also adapt the transformer feed-forward layers (default: attention to_q/to_k/to_v/to_out.0 only).</param>
 /// <param name="WeightDecay">AdamW's decoupled weight decay.</param>
 /// <param name="MaxGradNorm">Gradients are clipped to this global L2 norm before each step.</param>
 /// <param name="CheckpointEvery">Write a resumable checkpoint every this many steps (0: none).</param>
@@ -23,7 +22,6 @@ namespace FineRewards.Diffusion.Training;
 /// <param name="ResumeFrom">A checkpoint folder (step-NNNNNN) to continue from; options and data must match it.</param>
 /// <param name="Layout">File layout of the saved adapter (checkpoints are always PEFT).</param>
 public sealed record LoraTrainerSettings(
-    bool IncludeFeedForward = false,
     double WeightDecay = 1e-2,
     double MaxGradNorm = 1.0,
     int CheckpointEvery = 0,
@@ -37,7 +35,8 @@ public sealed record LoraTrainerSettings(
 /// only the other pairs (images from outside) become latents through the VAE posterior MEAN times the
 /// scaling factor (no sampling: the target is deterministic and needs no extra seed). Re-encoding a
 /// generated image instead would teach the model the VAE round trip's colour errors. Prompts go
-/// through the frozen text encoder once. Each step draws noise and timesteps from a generator seeded by (seed, step), and
+/// through the frozen text encoder once, unless the options' targets adapt the text encoder: then each
+/// step encodes its batch's prompts with the adapter attached and backpropagates through the encoder. Each step draws noise and timesteps from a generator seeded by (seed, step), and
 /// batches from a per-epoch permutation seeded by (seed, epoch), so a run resumed from a checkpoint
 /// replays exactly the steps the uninterrupted run would have taken.
 /// </summary>
@@ -58,9 +57,11 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
             var unet = pipeline.Unet;
             var dataHashes = pairs.Select(HashPair).ToList();
             string dataHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join("\n", dataHashes))));
-            var frozen = unet.parameters().Select(p => (p, p.requires_grad)).ToList();
+            var config = new LoraConfig(options.Rank, options.Alpha, options.Targets);
+            var textEncoder = config.IncludesTextEncoder ? pipeline.TextEncoder : null;
+            var frozen = unet.parameters().Concat(textEncoder?.parameters() ?? []).Select(p => (p, p.requires_grad)).ToList();
             using var data = new TrainingData(pipeline, pairs, EncodeImage ?? DefaultEncode);
-            using var adapter = LoraAdapter.Create(unet, new LoraConfig(options.Rank, options.Alpha, Settings.IncludeFeedForward), options.Seed);
+            using var adapter = LoraAdapter.Create(unet, config, options.Seed, textEncoder);
             var trainable = adapter.parameters().ToList();
             using var optimizer = optim.AdamW(trainable, lr: options.LearningRate, weight_decay: Settings.WeightDecay);
             int startStep = 0;
@@ -69,13 +70,13 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
             foreach (var (p, _) in frozen) p.requires_grad = false;
             try
             {
-                using var attached = adapter.Attach(unet);
+                using var attached = adapter.Attach(unet, textEncoder);
                 var objective = new DiffusionObjective(pipeline.SchedulerConfig);
                 for (int step = startStep; step < options.Steps; step++)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     foreach (var group in optimizer.ParamGroups) group.LearningRate = options.LearningRateAt(step);
-                    double loss = Step(unet, objective, data, trainable, optimizer, options, step);
+                    double loss = Step(unet, objective, data, trainable, optimizer, options, step, textEncoder is not null);
                     progress?.Report(new TrainingProgress(step + 1, options.Steps, loss));
                     if (Settings.CheckpointEvery > 0 && (step + 1) % Settings.CheckpointEvery == 0 && step + 1 < options.Steps)
                         SaveCheckpoint(CheckpointRoot(outputPath), step + 1, adapter, optimizer, options, dataHash);
@@ -100,7 +101,7 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
                 ["finerewards.latents"] = $"{data.Exact} exact generated latents, {pairs.Count - data.Exact} vae posterior mean x scaling_factor",
                 ["finerewards.prompt_dropout"] = options.PromptDropout.ToString("R", CultureInfo.InvariantCulture),
                 ["finerewards.lr_schedule"] = options.LearningRateSchedule,
-                ["finerewards.targets"] = Settings.IncludeFeedForward ? "attention+feed-forward" : "attention",
+                ["finerewards.targets"] = options.Targets,
                 ["finerewards.data_count"] = pairs.Count.ToString(CultureInfo.InvariantCulture),
                 ["finerewards.data_sha256"] = dataHash,
                 ["finerewards.data_hashes"] = JsonSerializer.Serialize(dataHashes),
@@ -113,22 +114,31 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
     }
 
     /// <summary>One optimiser step on the step's batch; returns its loss.</summary>
+    /// <param name="encodeText">Encode the batch's prompts now, through the adapted text encoder, instead of using the cached states.</param>
     double Step(nn.Module unet, DiffusionObjective objective, TrainingData data, IList<Parameter> trainable,
-        optim.Optimizer optimizer, LoraTrainingOptions options, int step)
+        optim.Optimizer optimizer, LoraTrainingOptions options, int step, bool encodeText)
     {
         using var scope = NewDisposeScope();
         using var grad = enable_grad();
         var model = (Models.UNet.UNet2DConditionModel)unet;
         optimizer.zero_grad();
-        var index = tensor(BatchIndices(step, options.BatchSize, data.Count, options.Seed), dtype: ScalarType.Int64, device: pipeline.Device);
+        var indices = BatchIndices(step, options.BatchSize, data.Count, options.Seed);
+        var index = tensor(indices, dtype: ScalarType.Int64, device: pipeline.Device);
         var latents = data.Latents.index_select(0, index);                        // [B, C, h, w]
-        var text = data.Text.index_select(0, index);                              // [B, L, D]
+        var drop = zeros(new long[] { index.shape[0] }, ScalarType.Bool, device: pipeline.Device);   // [B]
         if (options.PromptDropout > 0)
         {
             using var dropGenerator = new Generator(Mix(options.Seed, 3, step), pipeline.Device);
-            var drop = rand(new long[] { index.shape[0] }, generator: dropGenerator, device: pipeline.Device).lt(options.PromptDropout).view(-1, 1, 1);  // [B, 1, 1]
-            text = where(drop, data.Empty.expand_as(text), text);                  // [B, L, D]
+            drop = rand(new long[] { index.shape[0] }, generator: dropGenerator, device: pipeline.Device).lt(options.PromptDropout);
         }
+        Tensor text;                                                              // [B, L, D]
+        if (encodeText)
+        {
+            var dropped = drop.cpu().data<bool>().ToArray();
+            text = pipeline.EncodeText(indices.Select((i, j) => dropped[j] ? "" : data.Prompts[(int)i]).ToList());
+        }
+        else
+            text = where(drop.view(-1, 1, 1), data.Empty.expand(index.shape[0], -1, -1), data.Text.index_select(0, index));
         using var generator = new Generator(Mix(options.Seed, 1, step), pipeline.Device);
         var loss = objective.Loss((x, t, c) => model.forward(x, t, c), latents, text, generator);
         loss.backward();
@@ -186,6 +196,8 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
         if (!(o.PromptDropout >= 0 && o.PromptDropout < 1)) throw new InputException("prompt_dropout", $"must be in [0, 1), got {o.PromptDropout}");
         if (!LoraTrainingOptions.Schedules.Contains(o.LearningRateSchedule))
             throw new InputException("lr_schedule", $"\"{o.LearningRateSchedule}\"; expected one of {string.Join(", ", LoraTrainingOptions.Schedules)}");
+        if (!LoraTargets.All.Contains(o.Targets))
+            throw new InputException("targets", $"\"{o.Targets}\"; expected one of {string.Join(", ", LoraTargets.All)}");
         if (Settings.CheckpointEvery < 0) throw new InputException("checkpoint_every", "must be 0 (off) or positive");
         if (!double.IsFinite(Settings.MaxGradNorm) || Settings.MaxGradNorm <= 0) throw new InputException("max_grad_norm", "must be positive");
         int f = pipeline.SizeMultiple;
@@ -215,10 +227,10 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
     string CheckpointRoot(string outputPath) => Settings.CheckpointFolder ?? Path.GetFullPath(outputPath) + ".checkpoints";
 
     sealed record CheckpointState(int Step, int Rank, double Alpha, double LearningRate, int Steps, int BatchSize, long Seed,
-        double WeightDecay, bool IncludeFeedForward, string DataSha256, string BaseModelHash, double PromptDropout = 0, string LearningRateSchedule = "constant");
+        double WeightDecay, string Targets, string DataSha256, string BaseModelHash, double PromptDropout = 0, string LearningRateSchedule = "constant");
 
     CheckpointState StateOf(int step, LoraTrainingOptions o, string dataHash) =>
-        new(step, o.Rank, o.Alpha, o.LearningRate, o.Steps, o.BatchSize, o.Seed, Settings.WeightDecay, Settings.IncludeFeedForward, dataHash, pipeline.ModelHash,
+        new(step, o.Rank, o.Alpha, o.LearningRate, o.Steps, o.BatchSize, o.Seed, Settings.WeightDecay, o.Targets, dataHash, pipeline.ModelHash,
             o.PromptDropout, o.LearningRateSchedule);
 
     /// <summary>Writes step-NNNNNN/ (adapter, AdamW moments, state) under a temporary name, then renames it.</summary>
@@ -259,15 +271,15 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
         var expected = StateOf(saved.Step, options, dataHash);
         if (saved != expected)
             throw new InputException("resume", $"{folder} was made by another run: saved {saved}, this run {expected}");
-        using var loaded = LoraAdapter.Load(Path.Combine(folder, AdapterFile), pipeline.Unet);
-        if (!loaded.Layers.Keys.ToHashSet().SetEquals(adapter.Layers.Keys))
+        using var loaded = LoraAdapter.Load(Path.Combine(folder, AdapterFile), pipeline.Unet, pipeline.TextEncoder);
+        if (!loaded.Parts.Keys.ToHashSet().SetEquals(adapter.Parts.Keys))
             throw new InputException("resume", $"{folder}: the checkpoint adapts other layers than this run");
         using (no_grad())
         {
-            foreach (var (path, (down, up)) in adapter.Layers)
+            foreach (var (path, part) in adapter.Parts)
             {
-                down.weight!.copy_(loaded.Layers[path].Down.weight!);
-                up.weight!.copy_(loaded.Layers[path].Up.weight!);
+                part.DownWeight.copy_(loaded.Parts[path].DownWeight);
+                part.UpWeight.copy_(loaded.Parts[path].UpWeight);
             }
         }
         optimizer.load_state_dict(Path.Combine(folder, OptimizerFile));
@@ -289,6 +301,7 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
         public Tensor Latents { get; }   // [N, C, h, w]
         public Tensor Text { get; }      // [N, L, D]
         public Tensor Empty { get; }     // [1, L, D]: the empty prompt, for prompt dropout
+        public IReadOnlyList<string> Prompts { get; }
         public int Count { get; }
         /// <summary>How many pairs brought their own latents.</summary>
         public int Exact { get; }
@@ -298,6 +311,7 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
             Count = pairs.Count;
+            Prompts = pairs.Select(p => p.Prompt).ToList();
             Exact = pairs.Count(p => p.Latents is not null);
             var latents = pairs.Select(p =>
             {

@@ -175,11 +175,29 @@ public sealed class RoundLatentsTests : IDisposable
         Assert.Equal("--prompt-dropout", Assert.Throws<InputException>(() => (Options() with { PromptDropout = 1 }).Validate()).Field);
         Assert.Equal("--lr-schedule", Assert.Throws<InputException>(() => (Options() with { LrSchedule = "step" }).Validate()).Field);
         Assert.Equal("--train-on", Assert.Throws<InputException>(() => (Options() with { TrainOn = "pngs" }).Validate()).Field);
+        Assert.Equal("--lora-targets", Assert.Throws<InputException>(() => (Options() with { LoraTargets = "conv" }).Validate()).Field);
         var cosine = new LoraTrainingOptions(LearningRate: 1e-3, Steps: 10, LearningRateSchedule: "cosine");
         Assert.Equal(1e-3, cosine.LearningRateAt(0), 12);
         Assert.Equal(5e-4, cosine.LearningRateAt(5), 12);
         Assert.True(cosine.LearningRateAt(9) < 3e-5);
         Assert.Equal(1e-3, (cosine with { LearningRateSchedule = "constant" }).LearningRateAt(9), 12);
+    }
+
+    [Fact]
+    public void The_lora_targets_reach_the_trainer_and_run_json_and_a_resume_must_keep_them()
+    {
+        var runtime = new TestDoubleRuntime();
+        string run = Path.Combine(dir, "targets");
+        new RoundEngine(runtime).Run(Options(rounds: 2) with { LoraTargets = LoraTargets.UNet }, run, false);
+        Assert.All(runtime.TestTrainer.Calls, c => Assert.Equal(LoraTargets.UNet, c.Options.Targets));
+        Assert.Equal("unet", ReadJson(Path.Combine(run, RunManifest.FileName))["options"]!["lora_targets"]!.GetValue<string>());
+        var e = Assert.Throws<InputException>(() => new RoundEngine(new TestDoubleRuntime()).Run(Options(rounds: 2), run, resume: true));
+        Assert.Contains("lora_targets", e.Message);
+
+        // Without the option a run trains the attention projections, as before.
+        var defaults = new TestDoubleRuntime();
+        new RoundEngine(defaults).Run(Options(), Path.Combine(dir, "default-targets"), false);
+        Assert.Equal(LoraTargets.Attention, defaults.TestTrainer.Calls.Single().Options.Targets);
     }
 
     static void CopyFolder(string from, string to)

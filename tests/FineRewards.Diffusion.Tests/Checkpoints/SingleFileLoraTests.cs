@@ -39,7 +39,7 @@ public sealed class SingleFileLoraTests : IDisposable
     public void Our_lora_on_a_single_file_model_saves_names_the_checkpoints_layers_answer_to()
     {
         using var models = SingleFileCheckpoint.Load(SingleFileFixture.TinyFile, SingleFileFixture.TinyOverride);
-        using var adapter = LoraAdapter.Create(models.Unet, new LoraConfig(Rank: 2, Alpha: 2, IncludeFeedForward: true));
+        using var adapter = LoraAdapter.Create(models.Unet, new LoraConfig(Rank: 2, Alpha: 2, Targets: FineRewards.Contracts.LoraTargets.AttentionFeedForward));
         var path = Path.Combine(_folder, "ours.safetensors");
         adapter.Save(path, LoraAdapter.FileLayout.Kohya);
 

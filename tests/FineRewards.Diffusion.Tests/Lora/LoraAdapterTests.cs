@@ -29,7 +29,7 @@ public class LoraAdapterTests
             "blocks.0.attn1.to_k", "blocks.0.attn1.to_out.0", "blocks.0.attn1.to_q", "blocks.0.attn1.to_v",
             "blocks.1.attn1.to_k", "blocks.1.attn1.to_out.0", "blocks.1.attn1.to_q", "blocks.1.attn1.to_v",
         }, adapter.Layers.Keys.Order(StringComparer.Ordinal));
-        using var withFf = LoraAdapter.Create(model, new LoraConfig(IncludeFeedForward: true));
+        using var withFf = LoraAdapter.Create(model, new LoraConfig(Targets: FineRewards.Contracts.LoraTargets.AttentionFeedForward));
         Assert.Contains("blocks.1.ff.net.0.proj", withFf.Layers.Keys);
         Assert.Contains("blocks.1.ff.net.2", withFf.Layers.Keys);
         Assert.Equal(12, withFf.Layers.Count);
@@ -66,7 +66,7 @@ public class LoraAdapterTests
     {
         using var model = new TinyAttentionNet();
         using var x = Input();
-        using var adapter = LoraAdapter.Create(model, new LoraConfig(IncludeFeedForward: true));
+        using var adapter = LoraAdapter.Create(model, new LoraConfig(Targets: FineRewards.Contracts.LoraTargets.AttentionFeedForward));
         Randomise(adapter, 5);
         Tensor attached;
         using (adapter.Attach(model, 0.8)) attached = model.call(x);

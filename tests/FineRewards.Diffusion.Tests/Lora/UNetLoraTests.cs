@@ -12,7 +12,7 @@ namespace FineRewards.Diffusion.Tests.Lora;
 /// <summary>LoRA on the real UNet: the adapters' forward hooks must fire inside Attention.</summary>
 public class UNetLoraTests
 {
-    static UNet2DConditionModel TinyUnet()
+    internal static UNet2DConditionModel TinyUnet()
     {
         var unet = new UNet2DConditionModel(UNet2DConditionConfig.FromFile(PathOf("unet_tiny.json")));
         SyntheticPipeline.Reinitialize(unet, new Generator(21));
@@ -20,7 +20,7 @@ public class UNetLoraTests
         return unet;
     }
 
-    static (Tensor Sample, Tensor T, Tensor Context) Inputs()
+    internal static (Tensor Sample, Tensor T, Tensor Context) Inputs()
     {
         var g = new Generator(5);
         return (randn(new long[] { 2, 4, 8, 8 }, generator: g), tensor(500f), randn(new long[] { 2, 7, 32 }, generator: g));

@@ -49,6 +49,8 @@ public class LoraTrainerTests : IDisposable
         return objective.Loss((x, t, c) => pipeline.Unet.forward(x, t, c), latents, text, new Generator(99)).item<float>();
     }
 
+    static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
+
     string Out(string name) => Path.Combine(folder.Root, name);
 
     [Fact]
@@ -124,6 +126,79 @@ public class LoraTrainerTests : IDisposable
         Assert.Equal("resume", e.Field);
     }
 
+    /// <summary>
+    /// The wider targets train and save: a trained `unet` LoRA moves its conv adapters (A and B), loads back from
+    /// its PEFT file and again after a kohya re-save, and every copy generates the same image; `unet+text` also
+    /// trains the text encoder's layers through the encoder and needs the encoder to load.
+    /// </summary>
+    [Theory]
+    [InlineData(LoraTargets.UNet)]
+    [InlineData(LoraTargets.UNetText)]
+    public void Wider_targets_train_their_conv_and_text_layers_and_round_trip_with_identical_outputs(string targets)
+    {
+        var pairs = new[] { new TrainingPair("a red square", Square()), new TrainingPair("a red square left", Square(3)) };
+        var options = new LoraTrainingOptions(LearningRate: 1e-2, Steps: 4, BatchSize: 2, Seed: 5, PromptDropout: 0.3, Targets: targets);
+        bool text = targets == LoraTargets.UNetText;
+        var encoderWeights = pipeline.TextEncoder.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        var path = new LoraTrainer(pipeline).Train(pairs, options, Out($"{targets}.safetensors"));
+        Assert.Equal(targets, SafetensorsFile.ReadHeader(path).Metadata["finerewards.targets"]);
+        foreach (var (name, value) in pipeline.TextEncoder.state_dict())
+            Assert.True(value.eq(encoderWeights[name]).all().item<bool>(), $"text encoder weight {name} changed");
+        Assert.All(pipeline.TextEncoder.parameters(), p => Assert.True(p.requires_grad));   // restored after training
+
+        using var fresh = LoraAdapter.Create(pipeline.Unet, new LoraConfig(options.Rank, options.Alpha, targets), options.Seed, pipeline.TextEncoder);
+        using var trained = LoraAdapter.Load(path, pipeline.Unet, pipeline.TextEncoder);
+        Assert.Equal(fresh.Parts.Keys.Order(StringComparer.Ordinal), trained.Parts.Keys.Order(StringComparer.Ordinal));
+        bool Moved(string key) => !Same(trained.Parts[key].DownWeight, fresh.Parts[key].DownWeight) && trained.Parts[key].UpWeight.abs().sum().item<float>() > 0;
+        Assert.Contains(trained.Parts, p => p.Value.Down is TorchSharp.Modules.Conv2d && p.Key.EndsWith(".conv1") && Moved(p.Key));
+        Assert.Equal(text, trained.Parts.Keys.Any(k => k.StartsWith(LoraAdapter.TextEncoderKey) && Moved(k)));
+        if (text)
+            Assert.Throws<CheckpointMismatchException>(() => LoraAdapter.Load(path, pipeline.Unet));   // half a LoRA is refused
+
+        var kohya = Out($"{targets}-kohya.safetensors");
+        trained.Save(kohya, LoraAdapter.FileLayout.Kohya);
+        Assert.Equal(text, SafetensorsFile.ReadHeader(kohya).Tensors.Keys.Any(k => k.StartsWith(LoraAdapter.KohyaTextEncoderPrefix)));
+        var request = new GenerationRequest("a red square", 1, 11, Steps: 3, Width: 16, Height: 16);
+        var plain = pipeline.Generate(request)[0];
+        var peft = pipeline.Generate(request with { Loras = [new LoraReference(path, 1.0)] })[0];
+        var resaved = pipeline.Generate(request with { Loras = [new LoraReference(kohya, 1.0)] })[0];
+        Assert.False(plain.Latents!.Data.AsSpan().SequenceEqual(peft.Latents!.Data), "the trained LoRA changed nothing");
+        Assert.True(peft.Latents.Data.AsSpan().SequenceEqual(resaved.Latents!.Data), "the kohya copy generates other latents");
+        Assert.True(peft.Image.Pixels.AsSpan().SequenceEqual(resaved.Image.Pixels));
+
+        // Training the text encoder changes what the prompt encodes to while attached, and only then.
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var before = pipeline.EncodeText(["a red square"]);
+        using (trained.Attach(pipeline.Unet, pipeline.TextEncoder))
+            Assert.Equal(text, !Same(pipeline.EncodeText(["a red square"]), before));
+        Assert.True(Same(pipeline.EncodeText(["a red square"]), before));
+    }
+
+    [Fact]
+    public void A_resumed_unet_plus_text_run_ends_with_the_same_weights_as_an_uninterrupted_one()
+    {
+        var pairs = new[] { new TrainingPair("a red square", Square()), new TrainingPair("two", Square(5)) };
+        var options = new LoraTrainingOptions(LearningRate: 1e-3, Steps: 4, BatchSize: 2, Seed: 7, PromptDropout: 0.5, Targets: LoraTargets.UNetText);
+        var whole = new LoraTrainer(pipeline).Train(pairs, options, Out("whole-text.safetensors"));
+        var settings = new LoraTrainerSettings(CheckpointEvery: 2, CheckpointFolder: Out("ckpt-text"));
+        using var cts = new CancellationTokenSource();
+        Assert.ThrowsAny<OperationCanceledException>(() => new LoraTrainer(pipeline, settings).Train(pairs, options, Out("cut-text.safetensors"),
+            new ProgressLog<TrainingProgress>(p => { if (p.Step == 3) cts.Cancel(); }), cts.Token));
+        var resumed = new LoraTrainer(pipeline, settings with { ResumeFrom = Out(Path.Combine("ckpt-text", "step-000002")) })
+            .Train(pairs, options, Out("resumed-text.safetensors"));
+        var a = StateDictLoader.ReadSafetensors(whole);
+        var b = StateDictLoader.ReadSafetensors(resumed);
+        Assert.Equal(a.Keys.Order(), b.Keys.Order());
+        Assert.Contains(a.Keys, k => k.StartsWith(LoraAdapter.TextEncoderKey));
+        foreach (var key in a.Keys) Assert.True(a[key].eq(b[key]).all().item<bool>(), $"{key} differs after resuming");
+
+        // Another target set is another run.
+        var e = Assert.Throws<InputException>(() => new LoraTrainer(pipeline, settings with { ResumeFrom = Out(Path.Combine("ckpt-text", "step-000002")) })
+            .Train(pairs, options with { Targets = LoraTargets.UNet }, Out("other-text.safetensors")));
+        Assert.Equal("resume", e.Field);
+    }
+
     [Fact]
     public void Bad_training_input_names_the_field()
     {
@@ -134,6 +209,8 @@ public class LoraTrainerTests : IDisposable
             trainer.Train([new TrainingPair("a", Square()), new TrainingPair("b", odd)], new LoraTrainingOptions(), Out("x"))).Field);
         Assert.Equal("batch_size", Assert.Throws<InputException>(() =>
             trainer.Train([new TrainingPair("a", Square())], new LoraTrainingOptions(BatchSize: 0), Out("x"))).Field);
+        Assert.Equal("targets", Assert.Throws<InputException>(() =>
+            trainer.Train([new TrainingPair("a", Square())], new LoraTrainingOptions(Targets: "all"), Out("x"))).Field);
     }
 
     [Fact]
