@@ -7,7 +7,7 @@ set -euo pipefail
 OUT=${1:?usage: relation-ranking.sh OUT [SEED...]}
 shift
 [ $# -gt 0 ] && SEEDS=("$@") || SEEDS=(1235 2028)
-FR=${FR:-"dotnet run -c Release --project $(dirname "$0")/../host/FineRewards.Host --"}
+FR=${FR:-"dotnet run -c Release --project $(dirname "$0")/../host/FineRewards.Cli --"}
 mkdir -p "$OUT"
 $FR shapes-prompts --split test --out "$OUT/test-prompts.txt" >/dev/null
 for seed in "${SEEDS[@]}"; do

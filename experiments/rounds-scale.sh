@@ -24,8 +24,8 @@ OUT=${1:?usage: rounds-scale.sh OUT [ROW...]}; shift
 export OMP_WAIT_POLICY=PASSIVE
 mkdir -p "$OUT"
 if [ -z "${FR:-}" ]; then
-  dotnet build -c Release host/FineRewards.Host -v q -nologo >/dev/null
-  FR="host/FineRewards.Host/bin/Release/net10.0/finerewards"
+  dotnet build -c Release host/FineRewards.Cli -v q -nologo >/dev/null
+  FR="host/FineRewards.Cli/bin/Release/net10.0/finerewards"
 fi
 THREADS=${THREADS:-2}
 log() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$OUT/progress.log"; }

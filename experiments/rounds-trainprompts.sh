@@ -13,8 +13,8 @@ OUT=${1:?usage: rounds-trainprompts.sh OUT SEED ROW...}; SEED=${2:?seed}; shift 
 EVAL_SEED=${EVAL_SEED:-101}; K=${K:-4}; THREADS=${THREADS:-1}
 export OMP_WAIT_POLICY=PASSIVE
 if [ -z "${FR:-}" ]; then
-  dotnet build -c Release host/FineRewards.Host -v q -nologo >/dev/null
-  FR="host/FineRewards.Host/bin/Release/net10.0/finerewards"
+  dotnet build -c Release host/FineRewards.Cli -v q -nologo >/dev/null
+  FR="host/FineRewards.Cli/bin/Release/net10.0/finerewards"
 fi
 dir="$OUT/trainprompts-s$SEED"; mkdir -p "$dir"
 for row in base "$@"; do

@@ -19,8 +19,8 @@ THREE_ROUNDS_SEEDS=${THREE_ROUNDS_SEEDS:-"1"}
 export OMP_WAIT_POLICY=PASSIVE   # spinning OpenMP threads cost far more than they save on a shared 2-core machine
 mkdir -p "$OUT"
 if [ -z "${FR:-}" ]; then
-  dotnet build -c Release host/FineRewards.Host -v q -nologo >/dev/null
-  FR="host/FineRewards.Host/bin/Release/net10.0/finerewards"
+  dotnet build -c Release host/FineRewards.Cli -v q -nologo >/dev/null
+  FR="host/FineRewards.Cli/bin/Release/net10.0/finerewards"
 fi
 log() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$OUT/progress.log"; }
 

@@ -23,8 +23,8 @@ export OMP_WAIT_POLICY=PASSIVE
 mkdir -p "$OUT"
 
 if [ -z "${FR:-}" ]; then
-  dotnet build -c Release host/FineRewards.Host -v q -nologo >/dev/null
-  FR="host/FineRewards.Host/bin/Release/net10.0/finerewards"
+  dotnet build -c Release host/FineRewards.Cli -v q -nologo >/dev/null
+  FR="host/FineRewards.Cli/bin/Release/net10.0/finerewards"
 fi
 
 # Training prompts: TRAIN_PER_TASK evenly spaced prompts of each task's train split. Held-out: the test split.
