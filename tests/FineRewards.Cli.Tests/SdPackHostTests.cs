@@ -58,6 +58,16 @@ public sealed class SdPackHostTests(FullVocabularySingleFile model) : IClassFixt
     }
 
     [Fact]
+    public void The_default_size_is_read_from_the_headers_and_equals_the_loaded_pipelines()
+    {
+        string folder = WritePack("tiny-sd-size");
+        int side = SdPack.NativeSide(folder);   // no weights loaded
+        using var pipeline = SdPack.LoadPipeline(folder, FineRewards.Diffusion.Pipelines.PipelineOptions.Default);
+        Assert.Equal((pipeline.Unet.Config.SampleSize ?? 64) * pipeline.SizeMultiple, side);
+        Assert.Equal(4 * pipeline.SizeMultiple, side);   // the pack's config override, not the tensors' guess
+    }
+
+    [Fact]
     public async Task Serve_pack_runs_a_best_of_k_job_with_the_packs_rewards_and_trains_a_lora_for_it()
     {
         string folder = WritePack("tiny-sd");

@@ -22,6 +22,7 @@ public sealed class SdModelPack : IModelPack
     readonly OnnxPack components;
     readonly Lazy<StableDiffusionPipeline> pipeline;
     readonly Lazy<LoraTrainer> trainer;
+    readonly Lazy<GenerationSettings> nativeGeneration;
     readonly Lazy<OnnxPackScorer> scorer;
     readonly PackRewards rewards;
     readonly Func<ILabelJudge>? lexical;
@@ -36,6 +37,7 @@ public sealed class SdModelPack : IModelPack
         // Generating needs the checkpoint alone; a missing reward model stops only the rewards (and the host, which serves both).
         pipeline = new(() => SdPack.LoadPipeline(components.Folder, PipelineOptions.Default));
         trainer = new(() => new LoraTrainer(pipeline.Value));
+        nativeGeneration = new(() => { int side = SdPack.NativeSide(components.Folder); return new GenerationSettings(Width: side, Height: side); });
         Capabilities = new PackCapabilities(OfferedRewards(components), Samplers: SchedulerFactory.Names);
         scorer = new(() =>
         {
@@ -88,16 +90,8 @@ public sealed class SdModelPack : IModelPack
 
     public PackCapabilities Capabilities { get; }
 
-    /// <summary>The checkpoint's native size (loads it); the pipeline's usual sampler, steps and guidance.</summary>
-    public GenerationSettings DefaultGeneration
-    {
-        get
-        {
-            if (!generates) return new GenerationSettings();
-            int side = (pipeline.Value.Unet.Config.SampleSize ?? 64) * pipeline.Value.SizeMultiple;
-            return new GenerationSettings(Width: side, Height: side);
-        }
-    }
+    /// <summary>The checkpoint's native size, read from its headers (a submit does not wait for the weights); the usual sampler, steps and guidance.</summary>
+    public GenerationSettings DefaultGeneration => generates ? nativeGeneration.Value : new GenerationSettings();
 
     public IReadOnlyList<string> ProbePrompts => [];
     public IImageGenerator? Generator => generates ? pipeline.Value : null;

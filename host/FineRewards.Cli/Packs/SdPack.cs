@@ -4,6 +4,7 @@ using FineRewards.Core;
 using FineRewards.Core.Packs;
 using FineRewards.Diffusion.Checkpoints;
 using FineRewards.Diffusion.IO;
+using FineRewards.Diffusion.Inspect;
 using FineRewards.Diffusion.Pipelines;
 
 namespace FineRewards.Cli.Packs;
@@ -83,8 +84,8 @@ public static class SdPack
         return manifest;
     }
 
-    /// <summary>Loads the pack's diffusion model as a pipeline (a single file with the pack's config).</summary>
-    public static StableDiffusionPipeline LoadPipeline(string packFolder, PipelineOptions options)
+    /// <summary>The pack's diffusion checkpoint: its path, kind and config override (pack.json), checked to exist.</summary>
+    static (string Path, string Kind, SingleFileConfig Config) Checkpoint(string packFolder)
     {
         var manifest = PackManifest.Load(Path.Combine(packFolder, PackManifest.FileName));
         var diffusion = manifest.Components?.GetValueOrDefault("diffusion")
@@ -93,9 +94,27 @@ public static class SdPack
         if (!File.Exists(path) && !Directory.Exists(path))
             throw new InputException(packFolder, $"the diffusion checkpoint {path} named in {PackManifest.FileName} does not exist");
         var config = SingleFileConfig.FromJsonElement(diffusion.Config, $"{Path.Combine(packFolder, PackManifest.FileName)}: components.diffusion.config");
+        return (path, diffusion.Kind, config);
+    }
+
+    /// <summary>The checkpoint's native image side from its headers and configs, without loading its weights.</summary>
+    public static int NativeSide(string packFolder)
+    {
+        var (path, _, config) = Checkpoint(packFolder);
+        try { return ModelInspector.NativeSide(path, config); }
+        catch (Exception e) when (e is CheckpointMismatchException or InvalidDataException or FileNotFoundException)
+        {
+            throw new InputException(path, e.Message);
+        }
+    }
+
+    /// <summary>Loads the pack's diffusion model as a pipeline (a single file with the pack's config).</summary>
+    public static StableDiffusionPipeline LoadPipeline(string packFolder, PipelineOptions options)
+    {
+        var (path, kind, config) = Checkpoint(packFolder);
         try
         {
-            return diffusion.Kind == SingleFileKind
+            return kind == SingleFileKind
                 ? SingleFilePipeline.Load(path, config, options)
                 : StableDiffusionPipeline.FromDiffusersFolder(path, options);
         }

@@ -40,6 +40,29 @@ public static class ModelInspector
         : File.Exists(path) ? InspectFile(path, config)
         : throw new InputException(path, "does not exist (expected a .safetensors single-file checkpoint or a diffusers folder)");
 
+    /// <summary>
+    /// The image side the checkpoint was trained at (UNet sample_size x the VAE's downsampling), from the
+    /// headers and configs alone: what a host needs at submit time without loading the weights.
+    /// </summary>
+    public static int NativeSide(string path, SingleFileConfig? config = null)
+    {
+        UNet2DConditionConfig unet;
+        AutoencoderKLConfig vae;
+        if (Directory.Exists(path))
+        {
+            var layout = StableDiffusionFolder.Resolve(path);
+            unet = UNet2DConditionConfig.FromFile(DiffusersFolder.Resolve(layout.UnetFolder).ConfigPath);
+            vae = AutoencoderKLConfig.FromFile(DiffusersFolder.Resolve(layout.VaeFolder).ConfigPath);
+        }
+        else
+        {
+            using var reader = new SafetensorsReader(path);
+            var arch = SingleFileArchitecture.Infer(reader.Entries.ToDictionary(e => e.Name, e => e.Shape), path, config);
+            (unet, vae) = (arch.Unet, arch.Vae);
+        }
+        return (unet.SampleSize ?? 64) * vae.DownsampleFactor;
+    }
+
     static ModelInspection InspectFile(string path, SingleFileConfig? config)
     {
         using var reader = new SafetensorsReader(path);
