@@ -147,8 +147,11 @@ public sealed record TrainingPair(string Prompt, RgbImage Image, CandidateLatent
 /// model's own training: keeps the unconditional branch that classifier-free guidance subtracts in step with the conditional one.</param>
 /// <param name="LearningRateSchedule">"constant", or "cosine" (decays to 0 over the steps).</param>
 /// <param name="Targets">Which layers get adapters: one of <see cref="LoraTargets.All"/>.</param>
+/// <param name="MinTimestep">Train only at noise levels t >= this fraction of the schedule's T (0: every timestep). The
+/// model's own images carry its colour and edge errors in the fine detail that the low-noise timesteps learn, while
+/// what a reward corrects (which objects, how many, where) is decided at high noise.</param>
 public sealed record LoraTrainingOptions(int Rank = 4, double Alpha = 4, double LearningRate = 9e-6, int Steps = 100, int BatchSize = 1, long Seed = 1234,
-    double PromptDropout = 0, string LearningRateSchedule = "constant", string Targets = LoraTargets.Attention)
+    double PromptDropout = 0, string LearningRateSchedule = "constant", string Targets = LoraTargets.Attention, double MinTimestep = 0)
 {
     public static readonly IReadOnlyList<string> Schedules = ["constant", "cosine"];
 

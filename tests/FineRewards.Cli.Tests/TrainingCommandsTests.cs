@@ -109,7 +109,7 @@ public sealed class TrainingCommandsTests : IDisposable
         Assert.Contains("caption", File.ReadAllText(Directory.EnumerateFiles(run, "scores.json", SearchOption.AllDirectories).First()));
     }
 
-    /// <summary>`--lora-targets` reaches the Shapes pack's trainer: a unet+text LoRA adapts convolutions and the text encoder.</summary>
+    /// <summary>`--lora-targets` and `--min-timestep` reach the Shapes pack's trainer: a unet+text LoRA adapts convolutions and the text encoder.</summary>
     [Fact]
     public void Train_passes_lora_targets_to_the_shapes_trainer_and_refuses_an_unknown_set()
     {
@@ -118,10 +118,11 @@ public sealed class TrainingCommandsTests : IDisposable
         string run = Path.Combine(dir, "targets-run");
         string[] args = ["train", "--pack", "shapes", "--prompts", prompts, "--rounds", "1", "--k", "1", "--rewards", "caption",
             "--combine", "arl", "--out", run, "--steps-per-round", "1", "--previews", "0"];
-        var r = CliRunner.Run([.. args, "--lora-targets", "unet+text"]);
+        var r = CliRunner.Run([.. args, "--lora-targets", "unet+text", "--min-timestep", "0.5"]);
         Assert.True(r.ExitCode == 0, r.Stderr + r.Stdout);
         var header = FineRewards.Diffusion.IO.SafetensorsFile.ReadHeader(Path.Combine(run, "loras", "round01.safetensors"));
         Assert.Equal("unet+text", header.Metadata["finerewards.targets"]);
+        Assert.Equal("0.5", header.Metadata["finerewards.min_timestep"]);
         Assert.Contains(header.Tensors.Keys, k => k.StartsWith("text_encoder."));
         Assert.Contains(header.Tensors.Keys, k => k.Contains(".resnets.0.conv1."));
 

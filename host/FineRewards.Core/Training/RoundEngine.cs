@@ -168,7 +168,7 @@ public sealed class RoundEngine(IModelPack runtime, IRunProgress? progress = nul
                 advance(s.Step);
             });
             var trainOptions = new LoraTrainingOptions(options.LoraRank, options.LoraAlpha, options.LearningRate, steps, options.BatchSize, trainingSeed,
-                options.PromptDropout, options.LrSchedule, options.LoraTargets);
+                options.PromptDropout, options.LrSchedule, options.LoraTargets, options.MinTimestep);
             string target = layout.Full(RunLayout.Checkpoint(round));
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             checkpointPath = inputs.Trainer.Train(pairs, trainOptions, target, trainingProgress, ct);

@@ -16,6 +16,7 @@ namespace FineRewards.Core.Training;
 /// <param name="TrainOn">"latents": selected candidates are learned from the latents they were decoded from (images from
 /// outside are encoded); "images": every pair is re-encoded from its PNG (the old behaviour, kept to measure it).</param>
 /// <param name="LoraTargets">Which layers the LoRA reaches (<see cref="Contracts.LoraTargets"/>).</param>
+/// <param name="MinTimestep">Train only at timesteps t >= this fraction of T (see <see cref="Contracts.LoraTrainingOptions"/>).</param>
 public sealed record TrainingRunOptions(
     string Pack,
     string PromptsFile,
@@ -38,7 +39,8 @@ public sealed record TrainingRunOptions(
     double PromptDropout = TrainingRunOptions.DefaultPromptDropout,
     string LrSchedule = TrainingRunOptions.DefaultLrSchedule,
     string TrainOn = TrainingRunOptions.TrainOnLatents,
-    string LoraTargets = TrainingRunOptions.DefaultLoraTargets)
+    string LoraTargets = TrainingRunOptions.DefaultLoraTargets,
+    double MinTimestep = TrainingRunOptions.DefaultMinTimestep)
 {
     public const string TrainOnLatents = "latents";
     public const string TrainOnImages = "images";
@@ -51,6 +53,7 @@ public sealed record TrainingRunOptions(
     public const double DefaultPromptDropout = 0.1;
     public const string DefaultLrSchedule = "constant";
     public const string DefaultLoraTargets = Contracts.LoraTargets.Attention;
+    public const double DefaultMinTimestep = 0;
 
     [System.Text.Json.Serialization.JsonIgnore] public SelectionRule Selection => SelectionRule.Parse(Combine);
 
@@ -79,6 +82,7 @@ public sealed record TrainingRunOptions(
             throw new InputException("--lr-schedule", $"\"{LrSchedule}\"; expected one of {string.Join(", ", Contracts.LoraTrainingOptions.Schedules)}");
         if (!Contracts.LoraTargets.All.Contains(LoraTargets))
             throw new InputException("--lora-targets", $"\"{LoraTargets}\"; expected one of {string.Join(", ", Contracts.LoraTargets.All)}");
+        if (!(MinTimestep >= 0 && MinTimestep < 1)) throw new InputException("--min-timestep", $"{MinTimestep}; expected a fraction in [0, 1)");
         if (TrainOn is not (TrainOnLatents or TrainOnImages)) throw new InputException("--train-on", $"\"{TrainOn}\"; expected {TrainOnLatents} or {TrainOnImages}");
     }
 

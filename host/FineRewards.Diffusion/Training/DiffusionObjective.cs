@@ -19,9 +19,12 @@ public sealed class DiffusionObjective
         alphasCumprod = tensor(NoiseSchedule.AlphasCumprod(config)).DetachFromDisposeScope();
     }
 
-    /// <summary>Uniform integer timesteps in [0, T), one per sample, drawn from <paramref name="generator"/>.</summary>
-    public Tensor SampleTimesteps(long batch, Generator? generator = null, Device? device = null) =>
-        randint(0, Config.NumTrainTimesteps, [batch], dtype: ScalarType.Int64, device: device, generator: generator);
+    /// <summary>Uniform integer timesteps in [low, T), one per sample, drawn from <paramref name="generator"/>.</summary>
+    public Tensor SampleTimesteps(long batch, Generator? generator = null, Device? device = null, int low = 0) =>
+        randint(low, Config.NumTrainTimesteps, [batch], dtype: ScalarType.Int64, device: device, generator: generator);
+
+    /// <summary>The first timestep at or above <paramref name="fraction"/> of T (a LoRA's <c>MinTimestep</c>).</summary>
+    public int TimestepAt(double fraction) => Math.Min(Config.NumTrainTimesteps - 1, (int)Math.Ceiling(fraction * Config.NumTrainTimesteps));
 
     /// <summary>x_t = √ᾱ_t · x₀ + √(1-ᾱ_t) · ε (the forward process; diffusers' add_noise).</summary>
     /// <param name="latents">x₀ [B, C, H, W]</param>
@@ -49,10 +52,11 @@ public sealed class DiffusionObjective
     /// <param name="denoiser">(x_t [B,C,H,W], t [B], text [B,L,D]) → prediction [B,C,H,W]</param>
     /// <param name="latents">x₀ [B, C, H, W], already scaled by the VAE's scaling factor</param>
     /// <param name="textEmbeddings">encoder hidden states [B, L, D]</param>
-    public Tensor Loss(Func<Tensor, Tensor, Tensor, Tensor> denoiser, Tensor latents, Tensor textEmbeddings, Generator? generator = null)
+    /// <param name="minTimestep">timesteps are drawn from [minTimestep, T)</param>
+    public Tensor Loss(Func<Tensor, Tensor, Tensor, Tensor> denoiser, Tensor latents, Tensor textEmbeddings, Generator? generator = null, int minTimestep = 0)
     {
         var noise = randn(latents.shape, dtype: latents.dtype, device: latents.device, generator: generator);   // ε [B,C,H,W]
-        var t = SampleTimesteps(latents.shape[0], generator, latents.device);                                      // [B]
+        var t = SampleTimesteps(latents.shape[0], generator, latents.device, minTimestep);                         // [B]
         var noisy = AddNoise(latents, noise, t);                                                                  // x_t [B,C,H,W]
         var prediction = denoiser(noisy, t, textEmbeddings);                                                      // [B,C,H,W]
         return nn.functional.mse_loss(prediction.to_type(ScalarType.Float32), Target(latents, noise, t).to_type(ScalarType.Float32));

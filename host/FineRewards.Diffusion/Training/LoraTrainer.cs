@@ -102,6 +102,7 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
                 ["finerewards.prompt_dropout"] = options.PromptDropout.ToString("R", CultureInfo.InvariantCulture),
                 ["finerewards.lr_schedule"] = options.LearningRateSchedule,
                 ["finerewards.targets"] = options.Targets,
+                ["finerewards.min_timestep"] = options.MinTimestep.ToString("R", CultureInfo.InvariantCulture),
                 ["finerewards.data_count"] = pairs.Count.ToString(CultureInfo.InvariantCulture),
                 ["finerewards.data_sha256"] = dataHash,
                 ["finerewards.data_hashes"] = JsonSerializer.Serialize(dataHashes),
@@ -140,7 +141,7 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
         else
             text = where(drop.view(-1, 1, 1), data.Empty.expand(index.shape[0], -1, -1), data.Text.index_select(0, index));
         using var generator = new Generator(Mix(options.Seed, 1, step), pipeline.Device);
-        var loss = objective.Loss((x, t, c) => model.forward(x, t, c), latents, text, generator);
+        var loss = objective.Loss((x, t, c) => model.forward(x, t, c), latents, text, generator, objective.TimestepAt(options.MinTimestep));
         loss.backward();
         nn.utils.clip_grad_norm_(trainable, Settings.MaxGradNorm);
         optimizer.step();
@@ -196,6 +197,7 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
         if (!(o.PromptDropout >= 0 && o.PromptDropout < 1)) throw new InputException("prompt_dropout", $"must be in [0, 1), got {o.PromptDropout}");
         if (!LoraTrainingOptions.Schedules.Contains(o.LearningRateSchedule))
             throw new InputException("lr_schedule", $"\"{o.LearningRateSchedule}\"; expected one of {string.Join(", ", LoraTrainingOptions.Schedules)}");
+        if (!(o.MinTimestep >= 0 && o.MinTimestep < 1)) throw new InputException("min_timestep", $"must be in [0, 1), got {o.MinTimestep}");
         if (!LoraTargets.All.Contains(o.Targets))
             throw new InputException("targets", $"\"{o.Targets}\"; expected one of {string.Join(", ", LoraTargets.All)}");
         if (Settings.CheckpointEvery < 0) throw new InputException("checkpoint_every", "must be 0 (off) or positive");
@@ -227,11 +229,11 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
     string CheckpointRoot(string outputPath) => Settings.CheckpointFolder ?? Path.GetFullPath(outputPath) + ".checkpoints";
 
     sealed record CheckpointState(int Step, int Rank, double Alpha, double LearningRate, int Steps, int BatchSize, long Seed,
-        double WeightDecay, string Targets, string DataSha256, string BaseModelHash, double PromptDropout = 0, string LearningRateSchedule = "constant");
+        double WeightDecay, string Targets, string DataSha256, string BaseModelHash, double PromptDropout = 0, string LearningRateSchedule = "constant", double MinTimestep = 0);
 
     CheckpointState StateOf(int step, LoraTrainingOptions o, string dataHash) =>
         new(step, o.Rank, o.Alpha, o.LearningRate, o.Steps, o.BatchSize, o.Seed, Settings.WeightDecay, o.Targets, dataHash, pipeline.ModelHash,
-            o.PromptDropout, o.LearningRateSchedule);
+            o.PromptDropout, o.LearningRateSchedule, o.MinTimestep);
 
     /// <summary>Writes step-NNNNNN/ (adapter, AdamW moments, state) under a temporary name, then renames it.</summary>
     void SaveCheckpoint(string root, int step, LoraAdapter adapter, AdamW optimizer, LoraTrainingOptions options, string dataHash)

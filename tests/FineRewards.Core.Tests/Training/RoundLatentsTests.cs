@@ -176,6 +176,7 @@ public sealed class RoundLatentsTests : IDisposable
         Assert.Equal("--lr-schedule", Assert.Throws<InputException>(() => (Options() with { LrSchedule = "step" }).Validate()).Field);
         Assert.Equal("--train-on", Assert.Throws<InputException>(() => (Options() with { TrainOn = "pngs" }).Validate()).Field);
         Assert.Equal("--lora-targets", Assert.Throws<InputException>(() => (Options() with { LoraTargets = "conv" }).Validate()).Field);
+        Assert.Equal("--min-timestep", Assert.Throws<InputException>(() => (Options() with { MinTimestep = 1 }).Validate()).Field);
         var cosine = new LoraTrainingOptions(LearningRate: 1e-3, Steps: 10, LearningRateSchedule: "cosine");
         Assert.Equal(1e-3, cosine.LearningRateAt(0), 12);
         Assert.Equal(5e-4, cosine.LearningRateAt(5), 12);

@@ -76,4 +76,25 @@ public class DiffusionObjectiveTests
         Assert.Equal(first, again);
         Assert.NotEqual(first, other);
     }
+
+    [Fact]
+    public void A_timestep_floor_draws_only_timesteps_at_or_above_it()
+    {
+        using var scope = NewDisposeScope();
+        var objective = new DiffusionObjective(Epsilon);
+        Assert.Equal(500, objective.TimestepAt(0.5));
+        Assert.Equal(0, objective.TimestepAt(0));
+        var t = objective.SampleTimesteps(4000, new Generator(3), low: 500);
+        Assert.True(t.min().item<long>() >= 500);
+        Assert.Equal(999, t.max().item<long>());
+
+        // The loss sees the same floor: a denoiser that fails below t = 500 costs nothing above it.
+        var x0 = randn(64, 1, 2, 2, generator: new Generator(9));
+        var seen = new List<long>();
+        objective.Loss((xt, ts, c) => { seen.AddRange(ts.data<long>().ToArray()); return zeros_like(xt); }, x0, zeros(64, 1, 4), new Generator(2), minTimestep: 500);
+        Assert.All(seen, s => Assert.InRange(s, 500, 999));
+        seen.Clear();
+        objective.Loss((xt, ts, c) => { seen.AddRange(ts.data<long>().ToArray()); return zeros_like(xt); }, x0, zeros(64, 1, 4), new Generator(2));
+        Assert.Contains(seen, s => s < 500);
+    }
 }

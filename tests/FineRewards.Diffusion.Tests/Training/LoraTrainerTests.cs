@@ -209,6 +209,8 @@ public class LoraTrainerTests : IDisposable
             trainer.Train([new TrainingPair("a", Square()), new TrainingPair("b", odd)], new LoraTrainingOptions(), Out("x"))).Field);
         Assert.Equal("batch_size", Assert.Throws<InputException>(() =>
             trainer.Train([new TrainingPair("a", Square())], new LoraTrainingOptions(BatchSize: 0), Out("x"))).Field);
+        Assert.Equal("min_timestep", Assert.Throws<InputException>(() =>
+            trainer.Train([new TrainingPair("a", Square())], new LoraTrainingOptions(MinTimestep: 1), Out("x"))).Field);
         Assert.Equal("targets", Assert.Throws<InputException>(() =>
             trainer.Train([new TrainingPair("a", Square())], new LoraTrainingOptions(Targets: "all"), Out("x"))).Field);
     }
