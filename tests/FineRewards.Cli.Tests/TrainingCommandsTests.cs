@@ -1,3 +1,4 @@
+using FineRewards.Contracts;
 using FineRewards.Core.Packs;
 using System.Text.Json.Nodes;
 using FineRewards.Core.IO;
@@ -50,6 +51,15 @@ public sealed class TrainingCommandsTests : IDisposable
         Assert.Equal(3, eval["prompts"]!.AsArray().Count);
         Assert.NotNull(eval["summary"]!["top1_accuracy"]!["bright"]);
         Assert.True(File.Exists(Path.Combine(evalDir, CandidateFiles.ImageName(2, 1))));
+        Assert.Equal(GenerationDefaults.Guidance, eval["options"]!["generation"]!["guidance"]!.GetValue<double>());   // the pack's default
+
+        // eval draws with other sampling settings when told, and records them.
+        string guidedDir = Path.Combine(dir, "eval-guided");
+        rc = EvalCommand.Create(packs, new StringWriter()).Parse(["--pack", "test-pack", "--prompts", prompts, "--k", "1", "--seed", "5",
+            "--guidance", "2.5", "--gen-steps", "3", "--out", guidedDir]).Invoke();
+        Assert.Equal(0, rc);
+        var guided = JsonNode.Parse(File.ReadAllText(Path.Combine(guidedDir, "eval.json")))!["options"]!["generation"]!;
+        Assert.Equal((2.5, 3), (guided["guidance"]!.GetValue<double>(), guided["steps"]!.GetValue<int>()));
 
         string reportDir = Path.Combine(dir, "report");
         rc = ReportCommand.Create().Parse([run, "--out", reportDir]).Invoke();

@@ -20,12 +20,14 @@ public static class EvalCommand
         var loraScale = new Option<double>("--lora-scale") { Description = "LoRA scale.", DefaultValueFactory = _ => 1.0 };
         var rewards = new Option<string?>("--rewards") { Description = "Comma-separated rewards to score with (default: all of the pack's)." };
         var combineSets = new Option<string?>("--combine-sets") { Description = "Reward sets whose arl, sum and normalized top-1 are reported, e.g. caption+sam,caption+sam+clip (default: caption+sam when both are scored, else all the rewards)." };
+        var sampling = new SamplingOptions();
         var threads = ThreadsOption.Create();
         var outDir = new Option<DirectoryInfo>("--out") { Description = "Folder for p{i:0000}_c{c}.png, eval.json (every score, evidence, verdict) and eval.md.", Required = true };
         var command = new Command("eval", "Generate K images per prompt, report mean rewards, ground-truth accuracy per task and overall, and the fraction of prompts with at least one correct of K.")
         {
             pack, prompts, k, seed, lora, loraScale, rewards, combineSets, threads, outDir,
         };
+        foreach (var option in sampling.All) command.Options.Add(option);
         command.SetAction(parse => CliErrors.Guard(() =>
         {
             ThreadsOption.Apply(parse, threads);
@@ -33,7 +35,7 @@ public static class EvalCommand
             using var runtime = packs.Resolve(parse.GetValue(pack)!);
             var names = parse.GetValue(rewards) is string r ? TrainCommand.SplitList(r) : runtime.RewardNames();
             var options = new EvalOptions(runtime.Name, parse.GetValue(prompts)!.FullName, parse.GetValue(k), parse.GetValue(seed), names,
-                parse.GetValue(lora)?.FullName, parse.GetValue(loraScale),
+                parse.GetValue(lora)?.FullName, parse.GetValue(loraScale), sampling.Apply(parse, runtime.DefaultGeneration),
                 CombineSets: parse.GetValue(combineSets) is string sets ? TrainCommand.SplitList(sets).Select(set => (IReadOnlyList<string>)set.Split('+', StringSplitOptions.TrimEntries)).ToList() : null);
             string dir = parse.GetValue(outDir)!.FullName;
             var summary = ConsoleRunProgress.Run(writer, progress => new EvalRun(runtime, progress).Run(options, dir));

@@ -31,9 +31,7 @@ public static class TrainCommand
         var loraScale = new Option<double>("--lora-scale") { Description = "Scale of the round's LoRA while generating.", DefaultValueFactory = _ => 1.0 };
         var extra = new Option<DirectoryInfo?>("--extra-data") { Description = "Folder of accepted pairs (NAME.png + NAME.json {\"prompt\":...}) added to every round's training set." };
         var previews = new Option<int>("--previews") { Description = "First N prompts get a fixed-seed preview after every round (before/after grids).", DefaultValueFactory = _ => 4 };
-        var sampler = new Option<string?>("--sampler") { Description = "Sampler (default: the pack's)." };
-        var genSteps = new Option<int?>("--gen-steps") { Description = "Denoising steps per image (default: the pack's)." };
-        var guidance = new Option<double?>("--guidance") { Description = "Classifier-free guidance scale (default: the pack's)." };
+        var sampling = new SamplingOptions();
         var dropout = new Option<double>("--prompt-dropout") { Description = "Fraction of training samples trained with the empty prompt (keeps guidance's unconditional branch in step).", DefaultValueFactory = _ => TrainingRunOptions.DefaultPromptDropout };
         var schedule = new Option<string>("--lr-schedule") { Description = "Learning-rate schedule: constant or cosine.", DefaultValueFactory = _ => TrainingRunOptions.DefaultLrSchedule };
         var trainOn = new Option<string>("--train-on") { Description = "latents: learn selected candidates from the latents they were decoded from; images: re-encode their PNGs (lossy; kept to measure it).", DefaultValueFactory = _ => TrainingRunOptions.TrainOnLatents };
@@ -45,17 +43,15 @@ public static class TrainCommand
         var command = new Command("train", "Run reward-ranked LoRA training rounds: generate K per prompt, score, rank, keep the best, train, repeat.")
         {
             pack, prompts, rounds, k, rewards, combine, outDir, rank, alpha, stepsPerRound, stepsPerImage, lr, batch, filter, seed, loraScale,
-            extra, previews, sampler, genSteps, guidance, dropout, schedule, trainOn, targets, minTimestep, threads, resume,
+            extra, previews, dropout, schedule, trainOn, targets, minTimestep, threads, resume,
         };
+        foreach (var option in sampling.All) command.Options.Add(option);
         command.SetAction(parse => CliErrors.Guard(() =>
         {
             ThreadsOption.Apply(parse, threads);
             var writer = output ?? Console.Out;
             using var runtime = packs.Resolve(parse.GetValue(pack)!);
-            var generation = runtime.DefaultGeneration;
-            if (parse.GetValue(sampler) is string s) generation = generation with { Sampler = s };
-            if (parse.GetValue(genSteps) is int gs) generation = generation with { Steps = gs };
-            if (parse.GetValue(guidance) is double g) generation = generation with { Guidance = g };
+            var generation = sampling.Apply(parse, runtime.DefaultGeneration);
             int? perRound = parse.GetValue(stepsPerRound);
             int? perImage = parse.GetValue(stepsPerImage) ?? (perRound is null ? TrainingRunOptions.DefaultStepsPerImage : null);
             int r = parse.GetValue(rank);
