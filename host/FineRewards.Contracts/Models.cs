@@ -141,7 +141,23 @@ public interface IImageGenerator
 
 /// <summary>An image and the prompt it should be learned for.</summary>
 /// <param name="Latents">The image's exact latents when the model generated it; the trainer encodes only pairs without them.</param>
-public sealed record TrainingPair(string Prompt, RgbImage Image, CandidateLatents? Latents = null);
+/// <param name="Rejected">For the preference objective: an image of the same prompt the ranking put last, to be made less likely than <paramref name="Image"/>.</param>
+public sealed record TrainingPair(string Prompt, RgbImage Image, CandidateLatents? Latents = null, TrainingImage? Rejected = null);
+
+/// <summary>An image, with its exact latents when the model generated it.</summary>
+public sealed record TrainingImage(RgbImage Image, CandidateLatents? Latents = null);
+
+/// <summary>What a LoRA round optimises.</summary>
+public static class LoraObjectives
+{
+    /// <summary>RAFT: the denoising loss on the kept images (supervised fine-tuning on the best of K).</summary>
+    public const string Raft = "raft";
+    /// <summary>Diffusion-DPO: the kept image's denoising error falls relative to the rejected one's, both measured against the
+    /// frozen base model. What the model's own images share (its colours, edges, habits) cancels between the two; what is left is
+    /// what the ranking told them apart by.</summary>
+    public const string Dpo = "dpo";
+    public static readonly IReadOnlyList<string> All = [Raft, Dpo];
+}
 
 /// <param name="PromptDropout">Fraction of training samples whose prompt is replaced by the empty prompt, as in the base
 /// model's own training: keeps the unconditional branch that classifier-free guidance subtracts in step with the conditional one.</param>
@@ -150,8 +166,11 @@ public sealed record TrainingPair(string Prompt, RgbImage Image, CandidateLatent
 /// <param name="MinTimestep">Train only at noise levels t >= this fraction of the schedule's T (0: every timestep). The
 /// model's own images carry its colour and edge errors in the fine detail that the low-noise timesteps learn, while
 /// what a reward corrects (which objects, how many, where) is decided at high noise.</param>
+/// <param name="Objective">One of <see cref="LoraObjectives.All"/>; "dpo" needs every pair's <see cref="TrainingPair.Rejected"/>.</param>
+/// <param name="DpoBeta">How sharply the preference objective saturates: the larger, the smaller the departure from the base model it settles for.</param>
 public sealed record LoraTrainingOptions(int Rank = 4, double Alpha = 4, double LearningRate = 9e-6, int Steps = 100, int BatchSize = 1, long Seed = 1234,
-    double PromptDropout = 0, string LearningRateSchedule = "constant", string Targets = LoraTargets.Attention, double MinTimestep = 0)
+    double PromptDropout = 0, string LearningRateSchedule = "constant", string Targets = LoraTargets.Attention, double MinTimestep = 0,
+    string Objective = LoraObjectives.Raft, double DpoBeta = 2000)
 {
     public static readonly IReadOnlyList<string> Schedules = ["constant", "cosine"];
 

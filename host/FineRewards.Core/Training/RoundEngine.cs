@@ -168,7 +168,7 @@ public sealed class RoundEngine(IModelPack runtime, IRunProgress? progress = nul
                 advance(s.Step);
             });
             var trainOptions = new LoraTrainingOptions(options.LoraRank, options.LoraAlpha, options.LearningRate, steps, options.BatchSize, trainingSeed,
-                options.PromptDropout, options.LrSchedule, options.LoraTargets, options.MinTimestep);
+                options.PromptDropout, options.LrSchedule, options.LoraTargets, options.MinTimestep, options.Objective, options.DpoBeta);
             string target = layout.Full(RunLayout.Checkpoint(round));
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             checkpointPath = inputs.Trainer.Train(pairs, trainOptions, target, trainingProgress, ct);
@@ -401,18 +401,40 @@ public sealed class RoundEngine(IModelPack runtime, IRunProgress? progress = nul
             {
                 if (!e!["kept"]!.GetValue<bool>()) continue;
                 int p = e["prompt_index"]!.GetValue<int>(), c = e["selected"]!.GetValue<int>();
-                CandidateLatents? latents = null;
-                if (options.TrainOn == TrainingRunOptions.TrainOnLatents)
+                TrainingImage? rejected = null;
+                if (options.Objective == LoraObjectives.Dpo)
                 {
-                    var candidate = JsonNode.Parse(File.ReadAllText(layout.Full(RunLayout.CandidatesFile(r, p))))!["candidates"]![c]!;
-                    if (candidate["latents"] is not null)
-                        latents = LatentFile.Read(layout.Full(RunLayout.CandidateLatents(r, p, c)), candidate["latents_sha256"]!.GetValue<string>());
+                    if (Rejected(layout, options, r, p, c) is not int loser) continue;   // nothing ranked below it: no preference to learn
+                    rejected = new TrainingImage(LoadImage(layout, RunLayout.CandidateImage(r, p, loser)), Latents(r, p, loser));
                 }
-                pairs.Add(new TrainingPair(e["prompt"]!.GetValue<string>(), LoadImage(layout, e["image"]!.GetValue<string>()), latents));
+                pairs.Add(new TrainingPair(e["prompt"]!.GetValue<string>(), LoadImage(layout, e["image"]!.GetValue<string>()), Latents(r, p, c), rejected));
             }
         }
         pairs.AddRange(inputs.Extra.Select(e => options.TrainOn == TrainingRunOptions.TrainOnLatents ? e.ToTrainingPair() : new TrainingPair(e.Prompt, e.Image)));
         return pairs;
+
+        CandidateLatents? Latents(int r, int p, int c)
+        {
+            if (options.TrainOn != TrainingRunOptions.TrainOnLatents) return null;
+            var candidate = JsonNode.Parse(File.ReadAllText(layout.Full(RunLayout.CandidatesFile(r, p))))!["candidates"]![c]!;
+            return candidate["latents"] is null ? null
+                : LatentFile.Read(layout.Full(RunLayout.CandidateLatents(r, p, c)), candidate["latents_sha256"]!.GetValue<string>());
+        }
+    }
+
+    /// <summary>
+    /// The candidate the preference objective rejects for prompt p: the last of the ranking's order; under the oracle rule
+    /// the last one the ground truth finds wrong. Null when no candidate qualifies.
+    /// </summary>
+    static int? Rejected(RunLayout layout, TrainingRunOptions options, int round, int p, int selected)
+    {
+        var scores = JsonNode.Parse(File.ReadAllText(layout.Full(RunLayout.ScoresFile(round, p))))!;
+        var order = scores["ranking"]!["order"]!.AsArray().Select(id => int.Parse(id!.GetValue<string>(), CultureInfo.InvariantCulture)).ToList();
+        var candidates = scores["candidates"]!.AsArray();
+        bool Wrong(int i) => candidates[i]!["ground_truth"]?["correct"]?.GetValue<bool>() == false;
+        for (int i = order.Count - 1; i >= 0; i--)
+            if (order[i] != selected && (!options.Selection.IsOracle || Wrong(order[i]))) return order[i];
+        return null;
     }
 
     void Previews(RunLayout layout, TrainingRunOptions options, Inputs inputs, int round, LoraReference[]? loras, CancellationToken ct,

@@ -16,6 +16,9 @@ namespace FineRewards.Core.Training;
 /// <param name="TrainOn">"latents": selected candidates are learned from the latents they were decoded from (images from
 /// outside are encoded); "images": every pair is re-encoded from its PNG (the old behaviour, kept to measure it).</param>
 /// <param name="LoraTargets">Which layers the LoRA reaches (<see cref="Contracts.LoraTargets"/>).</param>
+/// <param name="Objective">raft (the denoising loss on the kept images) or dpo (the kept image preferred to the prompt's
+/// last-ranked one, against the base model; see <see cref="Contracts.LoraObjectives"/>).</param>
+/// <param name="DpoBeta">The preference objective's β.</param>
 /// <param name="MinTimestep">Train only at timesteps t >= this fraction of T (see <see cref="Contracts.LoraTrainingOptions"/>).</param>
 public sealed record TrainingRunOptions(
     string Pack,
@@ -40,7 +43,9 @@ public sealed record TrainingRunOptions(
     string LrSchedule = TrainingRunOptions.DefaultLrSchedule,
     string TrainOn = TrainingRunOptions.TrainOnLatents,
     string LoraTargets = TrainingRunOptions.DefaultLoraTargets,
-    double MinTimestep = TrainingRunOptions.DefaultMinTimestep)
+    double MinTimestep = TrainingRunOptions.DefaultMinTimestep,
+    string Objective = Contracts.LoraObjectives.Raft,
+    double DpoBeta = TrainingRunOptions.DefaultDpoBeta)
 {
     public const string TrainOnLatents = "latents";
     public const string TrainOnImages = "images";
@@ -54,6 +59,7 @@ public sealed record TrainingRunOptions(
     public const string DefaultLrSchedule = "constant";
     public const string DefaultLoraTargets = Contracts.LoraTargets.Attention;
     public const double DefaultMinTimestep = 0;
+    public const double DefaultDpoBeta = 2000;
 
     [System.Text.Json.Serialization.JsonIgnore] public SelectionRule Selection => SelectionRule.Parse(Combine);
 
@@ -83,6 +89,15 @@ public sealed record TrainingRunOptions(
         if (!Contracts.LoraTargets.All.Contains(LoraTargets))
             throw new InputException("--lora-targets", $"\"{LoraTargets}\"; expected one of {string.Join(", ", Contracts.LoraTargets.All)}");
         if (!(MinTimestep >= 0 && MinTimestep < 1)) throw new InputException("--min-timestep", $"{MinTimestep}; expected a fraction in [0, 1)");
+        if (!Contracts.LoraObjectives.All.Contains(Objective))
+            throw new InputException("--objective", $"\"{Objective}\"; expected one of {string.Join(", ", Contracts.LoraObjectives.All)}");
+        if (Objective == Contracts.LoraObjectives.Dpo)
+        {
+            if (!(double.IsFinite(DpoBeta) && DpoBeta > 0)) throw new InputException("--dpo-beta", $"{DpoBeta}; expected a positive number");
+            if (selection.IsRandom) throw new InputException("--objective", "dpo needs a ranking to reject the last candidate; --combine random has none");
+            if (ExtraData is not null) throw new InputException("--objective", "dpo learns from ranked candidates; --extra-data pairs have no rejected image");
+            if (LoraTargets == Contracts.LoraTargets.UNetText) throw new InputException("--objective", "dpo adapts the UNet only; use --lora-targets attention, attention+ff or unet");
+        }
         if (TrainOn is not (TrainOnLatents or TrainOnImages)) throw new InputException("--train-on", $"\"{TrainOn}\"; expected {TrainOnLatents} or {TrainOnImages}");
     }
 

@@ -136,6 +136,9 @@ public sealed class LoraAdapter : nn.Module
         return adapter;
     }
 
+    /// <summary>While set, attached hooks add nothing: the model answers as its base (the preference objective's reference).</summary>
+    public bool Bypassed { get; set; }
+
     /// <summary>The adapter's added output for one layer: scaling * B (A x).</summary>
     public Tensor Delta(string path, Tensor input)
     {
@@ -157,7 +160,7 @@ public sealed class LoraAdapter : nn.Module
         foreach (var (path, layer) in layers)
         {
             string p = path;
-            var hook = ((nn.Module<Tensor, Tensor>)layer).register_forward_hook((_, input, output) => output.add(Delta(p, input).mul(scale)));
+            var hook = ((nn.Module<Tensor, Tensor>)layer).register_forward_hook((_, input, output) => Bypassed ? output : output.add(Delta(p, input).mul(scale)));
             removers.Add(() => hook.remove());
         }
         return new Detacher(removers);

@@ -62,6 +62,35 @@ public sealed class DiffusionObjective
         return nn.functional.mse_loss(prediction.to_type(ScalarType.Float32), Target(latents, noise, t).to_type(ScalarType.Float32));
     }
 
+    /// <summary>
+    /// Diffusion-DPO's loss (Wallace et al., 2023) on B preference pairs: both images of a pair are noised with the same ε and
+    /// t; each one's squared error (mean over its elements) is taken for the trained model and for the frozen
+    /// <paramref name="reference"/>, and -log σ(-β/2 · [(err_w - ref_w) - (err_l - ref_l)]) is minimised. Equal to log 2
+    /// while the model is the reference.
+    /// </summary>
+    /// <param name="reference">the base model's denoiser, called without gradients</param>
+    /// <param name="winners">x₀ of the kept images [B, C, H, W]</param>
+    /// <param name="losers">x₀ of the rejected images [B, C, H, W]</param>
+    public Tensor PreferenceLoss(Func<Tensor, Tensor, Tensor, Tensor> denoiser, Func<Tensor, Tensor, Tensor, Tensor> reference,
+        Tensor winners, Tensor losers, Tensor textEmbeddings, double beta, Generator? generator = null, int minTimestep = 0)
+    {
+        var noise = randn(winners.shape, dtype: winners.dtype, device: winners.device, generator: generator);     // ε [B,C,H,W]
+        var t = SampleTimesteps(winners.shape[0], generator, winners.device, minTimestep);                         // [B]
+        var x0 = cat([winners, losers], 0);                                                                         // [2B,C,H,W]
+        var noise2 = cat([noise, noise], 0);
+        var t2 = cat([t, t], 0);                                                                                    // [2B]
+        var noisy = AddNoise(x0, noise2, t2);
+        var target = Target(x0, noise2, t2).to_type(ScalarType.Float32);
+        var text2 = cat([textEmbeddings, textEmbeddings], 0);                                                       // [2B,L,D]
+        var model = (denoiser(noisy, t2, text2).to_type(ScalarType.Float32) - target).pow(2).mean([1, 2, 3]);       // [2B]
+        Tensor baseline;
+        using (no_grad())
+            baseline = (reference(noisy, t2, text2).to_type(ScalarType.Float32) - target).pow(2).mean([1, 2, 3]);   // [2B]
+        long b = winners.shape[0];
+        var gain = (model[..(int)b] - baseline[..(int)b]) - (model[(int)b..] - baseline[(int)b..]);                // [B]
+        return -nn.functional.logsigmoid(gain * (-0.5 * beta)).mean();
+    }
+
     /// <returns>√ᾱ_t and √(1-ᾱ_t), each [B, 1, 1, 1] in the latents' dtype and device.</returns>
     (Tensor SqrtAlpha, Tensor SqrtOneMinusAlpha) Coefficients(Tensor timesteps, Tensor like)
     {

@@ -76,7 +76,7 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
                 {
                     cancellationToken.ThrowIfCancellationRequested();
                     foreach (var group in optimizer.ParamGroups) group.LearningRate = options.LearningRateAt(step);
-                    double loss = Step(unet, objective, data, trainable, optimizer, options, step, textEncoder is not null);
+                    double loss = Step(unet, objective, data, trainable, optimizer, options, step, textEncoder is not null, adapter);
                     progress?.Report(new TrainingProgress(step + 1, options.Steps, loss));
                     if (Settings.CheckpointEvery > 0 && (step + 1) % Settings.CheckpointEvery == 0 && step + 1 < options.Steps)
                         SaveCheckpoint(CheckpointRoot(outputPath), step + 1, adapter, optimizer, options, dataHash);
@@ -103,6 +103,8 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
                 ["finerewards.lr_schedule"] = options.LearningRateSchedule,
                 ["finerewards.targets"] = options.Targets,
                 ["finerewards.min_timestep"] = options.MinTimestep.ToString("R", CultureInfo.InvariantCulture),
+                ["finerewards.objective"] = options.Objective,
+                ["finerewards.dpo_beta"] = options.DpoBeta.ToString("R", CultureInfo.InvariantCulture),
                 ["finerewards.data_count"] = pairs.Count.ToString(CultureInfo.InvariantCulture),
                 ["finerewards.data_sha256"] = dataHash,
                 ["finerewards.data_hashes"] = JsonSerializer.Serialize(dataHashes),
@@ -117,7 +119,7 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
     /// <summary>One optimiser step on the step's batch; returns its loss.</summary>
     /// <param name="encodeText">Encode the batch's prompts now, through the adapted text encoder, instead of using the cached states.</param>
     double Step(nn.Module unet, DiffusionObjective objective, TrainingData data, IList<Parameter> trainable,
-        optim.Optimizer optimizer, LoraTrainingOptions options, int step, bool encodeText)
+        optim.Optimizer optimizer, LoraTrainingOptions options, int step, bool encodeText, LoraAdapter adapter)
     {
         using var scope = NewDisposeScope();
         using var grad = enable_grad();
@@ -141,7 +143,21 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
         else
             text = where(drop.view(-1, 1, 1), data.Empty.expand(index.shape[0], -1, -1), data.Text.index_select(0, index));
         using var generator = new Generator(Mix(options.Seed, 1, step), pipeline.Device);
-        var loss = objective.Loss((x, t, c) => model.forward(x, t, c), latents, text, generator, objective.TimestepAt(options.MinTimestep));
+        int minTimestep = objective.TimestepAt(options.MinTimestep);
+        Tensor loss;
+        if (options.Objective == LoraObjectives.Dpo)
+        {
+            var rejected = data.Rejected!.index_select(0, index);                  // [B, C, h, w]
+            Tensor Reference(Tensor x, Tensor t, Tensor c)
+            {
+                adapter.Bypassed = true;
+                try { return model.forward(x, t, c); }
+                finally { adapter.Bypassed = false; }
+            }
+            loss = objective.PreferenceLoss((x, t, c) => model.forward(x, t, c), Reference, latents, rejected, text, options.DpoBeta, generator, minTimestep);
+        }
+        else
+            loss = objective.Loss((x, t, c) => model.forward(x, t, c), latents, text, generator, minTimestep);
         loss.backward();
         nn.utils.clip_grad_norm_(trainable, Settings.MaxGradNorm);
         optimizer.step();
@@ -198,6 +214,15 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
         if (!LoraTrainingOptions.Schedules.Contains(o.LearningRateSchedule))
             throw new InputException("lr_schedule", $"\"{o.LearningRateSchedule}\"; expected one of {string.Join(", ", LoraTrainingOptions.Schedules)}");
         if (!(o.MinTimestep >= 0 && o.MinTimestep < 1)) throw new InputException("min_timestep", $"must be in [0, 1), got {o.MinTimestep}");
+        if (!LoraObjectives.All.Contains(o.Objective))
+            throw new InputException("objective", $"\"{o.Objective}\"; expected one of {string.Join(", ", LoraObjectives.All)}");
+        if (o.Objective == LoraObjectives.Dpo)
+        {
+            if (!(double.IsFinite(o.DpoBeta) && o.DpoBeta > 0)) throw new InputException("dpo_beta", $"must be positive, got {o.DpoBeta}");
+            if (o.Targets == LoraTargets.UNetText) throw new InputException("targets", "the preference objective adapts the UNet only; its reference is the frozen text encoder's prompt states");
+            int missing = pairs.ToList().FindIndex(p => p.Rejected is null);
+            if (missing >= 0) throw new InputException($"pairs[{missing}].rejected", "the preference objective needs a rejected image for every pair");
+        }
         if (!LoraTargets.All.Contains(o.Targets))
             throw new InputException("targets", $"\"{o.Targets}\"; expected one of {string.Join(", ", LoraTargets.All)}");
         if (Settings.CheckpointEvery < 0) throw new InputException("checkpoint_every", "must be 0 (off) or positive");
@@ -223,17 +248,24 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
         sha.AppendData(Encoding.UTF8.GetBytes($"{pair.Prompt}\n{pair.Image.Width}x{pair.Image.Height}\n"));
         sha.AppendData(pair.Image.Pixels);
         if (pair.Latents is { } latents) sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(latents.Data.AsSpan()));
+        if (pair.Rejected is { } rejected)
+        {
+            sha.AppendData(Encoding.UTF8.GetBytes("\nrejected\n"));
+            sha.AppendData(rejected.Image.Pixels);
+            if (rejected.Latents is { } l) sha.AppendData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(l.Data.AsSpan()));
+        }
         return Convert.ToHexStringLower(sha.GetHashAndReset());
     }
 
     string CheckpointRoot(string outputPath) => Settings.CheckpointFolder ?? Path.GetFullPath(outputPath) + ".checkpoints";
 
     sealed record CheckpointState(int Step, int Rank, double Alpha, double LearningRate, int Steps, int BatchSize, long Seed,
-        double WeightDecay, string Targets, string DataSha256, string BaseModelHash, double PromptDropout = 0, string LearningRateSchedule = "constant", double MinTimestep = 0);
+        double WeightDecay, string Targets, string DataSha256, string BaseModelHash, double PromptDropout = 0, string LearningRateSchedule = "constant", double MinTimestep = 0,
+        string Objective = LoraObjectives.Raft, double DpoBeta = 2000);
 
     CheckpointState StateOf(int step, LoraTrainingOptions o, string dataHash) =>
         new(step, o.Rank, o.Alpha, o.LearningRate, o.Steps, o.BatchSize, o.Seed, Settings.WeightDecay, o.Targets, dataHash, pipeline.ModelHash,
-            o.PromptDropout, o.LearningRateSchedule, o.MinTimestep);
+            o.PromptDropout, o.LearningRateSchedule, o.MinTimestep, o.Objective, o.DpoBeta);
 
     /// <summary>Writes step-NNNNNN/ (adapter, AdamW moments, state) under a temporary name, then renames it.</summary>
     void SaveCheckpoint(string root, int step, LoraAdapter adapter, AdamW optimizer, LoraTrainingOptions options, string dataHash)
@@ -301,6 +333,7 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
     sealed class TrainingData : IDisposable
     {
         public Tensor Latents { get; }   // [N, C, h, w]
+        public Tensor? Rejected { get; } // [N, C, h, w]: each pair's rejected image, when every pair has one
         public Tensor Text { get; }      // [N, L, D]
         public Tensor Empty { get; }     // [1, L, D]: the empty prompt, for prompt dropout
         public IReadOnlyList<string> Prompts { get; }
@@ -315,13 +348,15 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
             Count = pairs.Count;
             Prompts = pairs.Select(p => p.Prompt).ToList();
             Exact = pairs.Count(p => p.Latents is not null);
-            var latents = pairs.Select(p =>
+            Tensor Latent(RgbImage image, CandidateLatents? exact)
             {
                 using var inner = NewDisposeScope();
-                var x = p.Latents is { } exact ? ImageTensors.FromLatents(exact, pipeline.Device) : encode(p.Image);   // [1, C, h, w]
+                var x = exact is not null ? ImageTensors.FromLatents(exact, pipeline.Device) : encode(image);   // [1, C, h, w]
                 return x.MoveToOuterDisposeScope();
-            }).ToList();
-            Latents = cat(latents, 0).DetachFromDisposeScope();
+            }
+            Latents = cat(pairs.Select(p => Latent(p.Image, p.Latents)).ToList(), 0).DetachFromDisposeScope();
+            if (pairs.All(p => p.Rejected is not null))
+                Rejected = cat(pairs.Select(p => Latent(p.Rejected!.Image, p.Rejected.Latents)).ToList(), 0).DetachFromDisposeScope();
             var prompts = pairs.Select(p => p.Prompt).Distinct().ToList();
             var encoded = pipeline.EncodeText([.. prompts, ""]);                                           // [P + 1, L, D]
             var row = prompts.Select((p, i) => (p, i)).ToDictionary(x => x.p, x => (long)x.i);
@@ -332,6 +367,7 @@ public sealed class LoraTrainer(StableDiffusionPipeline pipeline, LoraTrainerSet
         public void Dispose()
         {
             Latents.Dispose();
+            Rejected?.Dispose();
             Text.Dispose();
             Empty.Dispose();
         }

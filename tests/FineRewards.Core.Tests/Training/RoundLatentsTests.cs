@@ -169,6 +169,33 @@ public sealed class RoundLatentsTests : IDisposable
         }
     }
 
+    /// <summary>dpo pairs each kept candidate with its prompt's last-ranked one (under the oracle, the last wrong one).</summary>
+    [Fact]
+    public void Dpo_pairs_each_kept_candidate_with_the_last_ranked_one_of_its_prompt()
+    {
+        var runtime = new TestDoubleRuntime();
+        string run = Path.Combine(dir, "dpo");
+        new RoundEngine(runtime).Run(Options() with { Objective = LoraObjectives.Dpo }, run, false);
+        var call = runtime.TestTrainer.Calls.Single();
+        Assert.Equal(LoraObjectives.Dpo, call.Options.Objective);
+        Assert.Equal(TrainingRunOptions.DefaultDpoBeta, call.Options.DpoBeta);
+        Assert.Equal(4, call.Rejected.Count);
+        for (int p = 0; p < 4; p++)
+        {
+            var scores = ReadJson(Path.Combine(run, RunLayout.ScoresFile(1, p)));
+            var order = scores["ranking"]!["order"]!.AsArray().Select(x => int.Parse(x!.GetValue<string>())).ToList();
+            Assert.Equal(order[0], scores["selected"]!.GetValue<int>());
+            int last = order[^1];
+            long seed = ReadJson(Path.Combine(run, RunLayout.CandidatesFile(1, p)))["candidates"]![last]!["seed"]!.GetValue<long>();
+            Assert.Equal(seed % 1000, (long)call.Rejected[p]!.Latents!.Data[0]);
+            var image = PngCodec.Read(Path.Combine(run, RunLayout.CandidateImage(1, p, last)));
+            Assert.Equal(image.Pixels, call.Rejected[p]!.Image.Pixels);
+        }
+        Assert.Equal("--objective", Assert.Throws<InputException>(() => (Options("random") with { Objective = LoraObjectives.Dpo }).Validate()).Field);
+        Assert.Equal("--objective", Assert.Throws<InputException>(() => (Options() with { Objective = "ppo" }).Validate()).Field);
+        Assert.Equal("--dpo-beta", Assert.Throws<InputException>(() => (Options() with { Objective = LoraObjectives.Dpo, DpoBeta = 0 }).Validate()).Field);
+    }
+
     [Fact]
     public void New_trainer_options_are_checked_by_name_and_the_cosine_schedule_decays_to_zero()
     {

@@ -54,14 +54,15 @@ public sealed class TestDoubleReward(string name, Func<RgbImage, double> score) 
 public sealed class TestDoubleTrainer : ILoraTrainer
 {
     public sealed record Call(IReadOnlyList<string> Prompts, IReadOnlyList<string> ImageHashes, LoraTrainingOptions Options, string Output,
-        IReadOnlyList<CandidateLatents?> Latents);
+        IReadOnlyList<CandidateLatents?> Latents, IReadOnlyList<TrainingImage?> Rejected);
     public List<Call> Calls { get; } = [];
 
     public string Train(IReadOnlyList<TrainingPair> pairs, LoraTrainingOptions options, string outputPath,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var hashes = pairs.Select(p => Convert.ToHexStringLower(SHA256.HashData(p.Image.Pixels))).ToList();
-        Calls.Add(new Call(pairs.Select(p => p.Prompt).ToList(), hashes, options, outputPath, pairs.Select(p => p.Latents).ToList()));
+        Calls.Add(new Call(pairs.Select(p => p.Prompt).ToList(), hashes, options, outputPath, pairs.Select(p => p.Latents).ToList(),
+            pairs.Select(p => p.Rejected).ToList()));
         for (int s = 1; s <= options.Steps; s++)
         {
             cancellationToken.ThrowIfCancellationRequested();

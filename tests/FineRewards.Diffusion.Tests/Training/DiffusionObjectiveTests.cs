@@ -97,4 +97,29 @@ public class DiffusionObjectiveTests
         objective.Loss((xt, ts, c) => { seen.AddRange(ts.data<long>().ToArray()); return zeros_like(xt); }, x0, zeros(64, 1, 4), new Generator(2));
         Assert.Contains(seen, s => s < 500);
     }
+
+    [Fact]
+    public void The_preference_loss_is_log_two_at_the_reference_and_falls_when_the_winner_is_denoised_better()
+    {
+        using var scope = NewDisposeScope();
+        var objective = new DiffusionObjective(Epsilon);
+        var ab = tensor(NoiseSchedule.AlphasCumprod(Epsilon));
+        var winners = randn(3, 2, 4, 4, generator: new Generator(1));
+        var losers = randn(3, 2, 4, 4, generator: new Generator(2));
+        var text = zeros(3, 2, 8);
+        Func<Tensor, Tensor, Tensor, Tensor> reference = (xt, t, c) => xt * 0.5f;
+        // Knows the winners' x₀ (first half of the batch), so it recovers their ε exactly; the losers it answers as the reference.
+        Tensor Better(Tensor xt, Tensor t, Tensor c)
+        {
+            var a = ab.index_select(0, t[..3]).view(-1, 1, 1, 1);
+            var eps = (xt[..3] - a.sqrt() * winners) / (1 - a).sqrt();
+            return cat([eps, reference(xt[3..], t[3..], c[3..])], 0);
+        }
+        float same = objective.PreferenceLoss(reference, reference, winners, losers, text, 100, new Generator(4)).item<float>();
+        float better = objective.PreferenceLoss(Better, reference, winners, losers, text, 100, new Generator(4)).item<float>();
+        float reversed = objective.PreferenceLoss(Better, reference, losers, winners, text, 100, new Generator(4)).item<float>();
+        Assert.Equal(MathF.Log(2), same, 5);
+        Assert.True(better < same, $"{better} >= log 2");
+        Assert.True(reversed > same, $"{reversed} <= log 2");
+    }
 }

@@ -213,6 +213,27 @@ public class LoraTrainerTests : IDisposable
             trainer.Train([new TrainingPair("a", Square())], new LoraTrainingOptions(MinTimestep: 1), Out("x"))).Field);
         Assert.Equal("targets", Assert.Throws<InputException>(() =>
             trainer.Train([new TrainingPair("a", Square())], new LoraTrainingOptions(Targets: "all"), Out("x"))).Field);
+        Assert.Equal("pairs[0].rejected", Assert.Throws<InputException>(() =>
+            trainer.Train([new TrainingPair("a", Square())], new LoraTrainingOptions(Objective: LoraObjectives.Dpo), Out("x"))).Field);
+    }
+
+    /// <summary>The preference objective trains: the LoRA moves, says so in its metadata, and the base model is untouched after.</summary>
+    [Fact]
+    public void Dpo_trains_the_adapter_against_the_frozen_base()
+    {
+        var pairs = new[]
+        {
+            new TrainingPair("a red square", Square(), Rejected: new TrainingImage(Square(3))),
+            new TrainingPair("a red square left", Square(3), Rejected: new TrainingImage(Square())),
+        };
+        var options = new LoraTrainingOptions(LearningRate: 1e-2, Steps: 4, BatchSize: 2, Seed: 5, Objective: LoraObjectives.Dpo, DpoBeta: 50);
+        var unetBefore = pipeline.Unet.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.clone());
+        var path = new LoraTrainer(pipeline).Train(pairs, options, Out("dpo.safetensors"));
+        Assert.Equal("dpo", SafetensorsFile.ReadHeader(path).Metadata["finerewards.objective"]);
+        foreach (var (name, value) in pipeline.Unet.state_dict())
+            Assert.True(value.eq(unetBefore[name]).all().item<bool>(), $"UNet weight {name} changed");
+        using var trained = LoraAdapter.Load(path, pipeline.Unet);
+        Assert.Contains(trained.Parts.Values, part => part.UpWeight.abs().sum().item<float>() > 0);   // B starts at zero
     }
 
     [Fact]
