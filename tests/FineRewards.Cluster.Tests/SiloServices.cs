@@ -27,20 +27,20 @@ public sealed class SiloServices
     public required ClusterFeedback Feedback { get; init; }
     public required ImageStore Images { get; init; }
 
-    /// <summary>A catalog serving <paramref name="pack"/> (by default a solid-colour pack named <see cref="Pack"/> with one reward and a trainer), loaded.</summary>
-    public static async Task<ModelCatalog> CatalogAsync(IModelPack? pack = null)
+    /// <summary>A catalog serving <paramref name="packs"/> (by default a solid-colour pack named <see cref="Pack"/> with one reward and a trainer), loading.</summary>
+    public static ModelCatalog Catalog(params IModelPack[] packs)
     {
-        var catalog = new ModelCatalog(new HostModels([pack ?? new TestPack(Pack, new SolidColourGenerator(), [new BrightnessReward()], new RecordingTrainer())],
+        var catalog = new ModelCatalog(new HostModels(packs.Length > 0 ? packs : [new TestPack(Pack, new SolidColourGenerator(), [new BrightnessReward()], new RecordingTrainer())],
             [], DeviceInfo.Cpu(), Pack), NullLogger<ModelCatalog>.Instance);
         catalog.StartLoading(CancellationToken.None);
-        await catalog.LoadingDone;
         return catalog;
     }
 
-    public static async Task<SiloServices> OpenAsync(TestCluster cluster, int silo)
+    public static async Task<SiloServices> OpenAsync(TestCluster cluster, int silo, params IModelPack[] packs)
     {
         var host = cluster.HostOn(silo);
-        var catalog = await CatalogAsync();
+        var catalog = Catalog(packs);
+        await catalog.LoadingDone;
         var options = new HostOptions(cluster.SharedFolder, LogToConsole: false);
         var images = new ImageStore(Path.Combine(cluster.SharedFolder, "images"));
         return new SiloServices
