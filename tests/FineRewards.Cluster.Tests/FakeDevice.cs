@@ -19,7 +19,7 @@ public sealed class FakeDevice(params string[] packs) : IDeviceExecutor
     public IReadOnlyList<string> Packs { get; } = packs;
     public TimeSpan StepTime { get; init; } = TimeSpan.FromMilliseconds(5);
 
-    /// <summary>Jobs that wait, after their first two candidates are reported, until the test releases them (attempt 0 only).</summary>
+    /// <summary>Jobs that wait, after their first two candidates (a training: its first loss) are reported, until the test releases them (attempt 0 only).</summary>
     public ConcurrentDictionary<string, TaskCompletionSource> Holds { get; } = new();
     /// <summary>(job id, attempt) in the order runs started.</summary>
     public ConcurrentQueue<(string JobId, int Attempt)> Started { get; } = new();
@@ -78,6 +78,7 @@ public sealed class FakeDevice(params string[] packs) : IDeviceExecutor
         LorasSeen[work.JobId] = shas;
         var spec = work.Spec;
         var run = runs[work.JobId] = new Run(append, work.BaseSeed, spec.K);
+        run.Skipped.UnionWith(work.SkippedBefore);
         try
         {
             if (!await append([new JobStartedEvent(spec.Pack, work.BaseSeed)])) return;
@@ -153,6 +154,7 @@ public sealed class FakeDevice(params string[] packs) : IDeviceExecutor
         {
             await Task.Delay(StepTime, ct);
             await append([new TrainingLossEvent(1, step, 3, 1.0 / step)]);
+            if (step == 1 && work.Attempt == 0 && Holds.TryGetValue(work.TrainingId, out var hold)) await hold.Task.WaitAsync(ct);
         }
         var evaluation = new LoraEvaluation([new RewardChange("caption", 0.5, Verdict == LoraVerdict.Raised ? 0.6 : 0.4)], Verdict, 8, 8, 16,
             Activated: Verdict == LoraVerdict.Raised);

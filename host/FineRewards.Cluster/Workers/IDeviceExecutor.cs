@@ -8,7 +8,12 @@ namespace FineRewards.Cluster.Workers;
 public sealed record ResolvedLora(string Id, string Path, string Sha256, double Scale);
 
 /// <summary>A best-of-K job as a worker runs it: candidate i uses BaseSeed + i, on every attempt.</summary>
-public sealed record GenerationWork(string JobId, GenerationJobSpec Spec, long BaseSeed, IReadOnlyList<ResolvedLora> Loras, int Attempt);
+/// <param name="Skipped">Candidates a client skipped during an earlier attempt (a re-run after a lost worker): never generated again.</param>
+public sealed record GenerationWork(string JobId, GenerationJobSpec Spec, long BaseSeed, IReadOnlyList<ResolvedLora> Loras, int Attempt,
+    IReadOnlyList<int>? Skipped = null)
+{
+    public IReadOnlyList<int> SkippedBefore => Skipped ?? [];
+}
 
 /// <summary>A training job as a worker runs it, with its profile's feedback from the cluster's shared store.</summary>
 public sealed record TrainingWork(string TrainingId, TrainingJobSpec Spec, int Attempt, IReadOnlyList<FeedbackRecord> Feedback);

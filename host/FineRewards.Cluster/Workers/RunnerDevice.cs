@@ -34,6 +34,8 @@ public sealed class RunnerDevice(JobRunner runner, TrainingRunner training, IRea
         var spec = work.Spec with { Loras = [.. work.Loras.Select(l => new FineRewards.Contracts.LoraReference(l.Path, l.Scale))] };
         // The same job id, spec and base seed on every attempt: the candidates, their PNGs and image ids come out identical.
         var job = new Job(work.JobId, "cluster", spec, spec.Hash(), work.BaseSeed, DateTimeOffset.UtcNow);
+        // Candidates skipped during a lost attempt stay skipped; their events are in the grain already.
+        foreach (int index in work.SkippedBefore) job.Skip(index, e => new JobEvent(work.JobId, 0, DateTimeOffset.UtcNow, e));
         using var cancel = cancellationToken.Register(job.Cancellation.Cancel);
         // A superseded attempt or a finished job: stop the models; the cancelled event that follows is dropped.
         var report = new Reporter<JobEventData>(append, job.Cancellation.Cancel);

@@ -133,7 +133,10 @@ public sealed class WorkerGrain(IClusterStore store, IOptions<ClusterSiloOptions
                     // Skips reach this run through the job's grain.
                     await job.Attach(a.Attempt, Id);
                     var loras = await ResolveLorasAsync(spec);
-                    await executor.GenerateAsync(new GenerationWork(a.JobId, spec, a.BaseSeed, loras, a.Attempt),
+                    // Only a job that ran before can have skipped candidates (a queued job's skip is refused).
+                    IReadOnlyList<int> skipped = a.Attempt == 0 ? [] : [.. (await job.After(0, TimeSpan.Zero)).Events
+                        .Select(e => JobEventData.FromJson(e.Json)).OfType<CandidateSkippedEvent>().Select(e => e.CandidateIndex)];
+                    await executor.GenerateAsync(new GenerationWork(a.JobId, spec, a.BaseSeed, loras, a.Attempt, skipped),
                         events => Send(events.Select(OnceKeys.Draft).ToList()), token);
                 }
                 catch (OperationCanceledException) when (token.IsCancellationRequested)
