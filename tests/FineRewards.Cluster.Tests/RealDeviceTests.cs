@@ -30,10 +30,12 @@ public sealed class RealDeviceTests
     ];
 
     /// <summary>A silo's device as `serve --cluster` builds it: the runners over the silo's own catalog and data folder, images in the shared folder.</summary>
-    static RunnerDevice Device(string shared, ManualResetEventSlim gate)
+    static RunnerDevice Device(string shared, List<SolidColourGenerator> slow)
     {
         string data = Directory.CreateTempSubdirectory("cluster-real-device-").FullName;
-        var catalog = SiloServices.Catalog(Packs(gate));
+        var packs = Packs(new ManualResetEventSlim());
+        lock (slow) slow.Add((SolidColourGenerator)packs[1].Generator!);
+        var catalog = SiloServices.Catalog(packs);
         var options = new HostOptions(data, LogToConsole: false);
         var images = new ImageStore(Path.Combine(shared, "images"));
         var feedback = new FeedbackStore(new HostDatabase(options.DatabasePath), images, options.Limits, NullLogger<FeedbackStore>.Instance);
@@ -68,6 +70,18 @@ public sealed class RealDeviceTests
         }
     }
 
+    /// <summary>The one slow generator a job has reached (it waits at its gate).</summary>
+    static async Task<SolidColourGenerator> HeldAsync(List<SolidColourGenerator> slow)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            if (slow.SingleOrDefault(g => g.Calls > 0) is { } held) return held;
+            Assert.True(DateTime.UtcNow < deadline, "no slow job reached its generator");
+            await Task.Delay(20);
+        }
+    }
+
     static byte RedOf(SiloServices silo, string imageId)
     {
         using var png = silo.Images.Open(imageId)!;
@@ -79,9 +93,8 @@ public sealed class RealDeviceTests
     [Fact]
     public async Task A_round_on_one_real_worker_publishes_a_LoRA_that_a_job_on_the_other_worker_draws_with_and_skips_reach_the_runner()
     {
-        var gates = new Dictionary<int, ManualResetEventSlim> { [1] = new(), [2] = new() };
-        await using var cluster = await TestCluster.StartAsync((i, shared) => i == 0 ? [] : [("cpu", Device(shared, gates[i]))]);
-        ManualResetEventSlim GateOf(string workerId) => gates[cluster.Cluster.Silos.ToList().FindIndex(s => s.SiloAddress.Equals(WorkerKey.Parse(workerId).Silo))];
+        var slow = new List<SolidColourGenerator>();   // each device's generator of the slow pack, held at its own gate
+        await using var cluster = await TestCluster.StartAsync((i, shared) => i == 0 ? [] : [("cpu", Device(shared, slow))]);
         var silo = await SiloServices.OpenAsync(cluster, 0, Packs());
         string profile = "studio-" + Guid.NewGuid().ToString("N");
 
@@ -113,11 +126,12 @@ public sealed class RealDeviceTests
         string first = await WorkerRunningAsync(cluster, held);
         if (first != trainer)
         {
+            var firstGenerator = await HeldAsync(slow);
             string second = Jobs.NewId();
             await silo.Jobs.SubmitAsync(SiloServices.Generation(second) with { Pack = Slow }, default);
             Assert.Equal(trainer, await WorkerRunningAsync(cluster, second));
             var was = await FinishedAsync(cluster);
-            GateOf(first).Set();
+            firstGenerator.Gate!.Set();
             Jobs.AssertWellFormed(await cluster.Host.EventsAsync(held), 2);
             Assert.Equal(first, await WorkerThatRanAsync(cluster, was));
         }
@@ -130,15 +144,15 @@ public sealed class RealDeviceTests
         // The same seed as the accepted candidate, drawn with the LoRA from the shared folder: 40 redder.
         string image = drawn.Select(e => e.Data).OfType<CandidateReadyEvent>().Single(r => r.CandidateIndex == 0).ImageId;
         Assert.Equal(Math.Min(255, RedOf(silo, accepted) + 40), RedOf(silo, image));
-        foreach (var gate in gates.Values) gate.Set();
+        foreach (var generator in slow) generator.Gate!.Set();
 
         // A skip through the device-less silo reaches the runner on the worker: the candidate is left out of the ranking.
-        string slow = Jobs.NewId();
-        await silo.Jobs.SubmitAsync(SiloServices.Generation(slow) with { Pack = Slow, K = 3, Steps = 25 }, default);
-        await cluster.Host.FirstEventsAsync(slow, 3);   // queued, started, the first progress
-        var (outcome, sequence, _) = await cluster.HostOn(0).SkipAsync(slow, 1);
+        string slowJob = Jobs.NewId();
+        await silo.Jobs.SubmitAsync(SiloServices.Generation(slowJob) with { Pack = Slow, K = 3, Steps = 25 }, default);
+        await cluster.Host.FirstEventsAsync(slowJob, 3);   // queued, started, the first progress
+        var (outcome, sequence, _) = await cluster.HostOn(0).SkipAsync(slowJob, 1);
         Assert.Equal(SkipOutcome.ResultDropped, outcome);
-        var slowEvents = await cluster.Host.EventsAsync(slow);
+        var slowEvents = await cluster.Host.EventsAsync(slowJob);
         var skipped = Assert.Single(slowEvents, e => e.Data is CandidateSkippedEvent);
         Assert.Equal(sequence, skipped.Sequence);
         Assert.DoesNotContain(slowEvents, e => e.Data is CandidateReadyEvent { CandidateIndex: 1 } or CandidateScoredEvent { CandidateIndex: 1 });
