@@ -46,41 +46,29 @@ public sealed class RealDeviceTests
     static async Task<Dictionary<string, long>> FinishedAsync(TestCluster cluster) =>
         (await cluster.Host.StatusAsync()).Workers.ToDictionary(w => w.WorkerId, w => w.Finished);
 
-    /// <summary>The worker that finished a job since <paramref name="before"/> (it reports its end just after the job's last event).</summary>
-    static async Task<string> WorkerThatRanAsync(TestCluster cluster, Dictionary<string, long> before)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            var ran = (await FinishedAsync(cluster)).Where(w => w.Value > before.GetValueOrDefault(w.Key)).Select(w => w.Key).ToList();
-            if (ran.Count > 0) return Assert.Single(ran);
-            Assert.True(DateTime.UtcNow < deadline, "no worker reported the job's end");
-            await Task.Delay(20);
-        }
-    }
-
-    static async Task<string> WorkerRunningAsync(TestCluster cluster, string jobId)
+    /// <summary>Asks <paramref name="probe"/> every 20 ms until it answers (not null), failing with <paramref name="failure"/> after 20 s.</summary>
+    static async Task<T> UntilAsync<T>(Func<Task<T?>> probe, string failure) where T : class
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (true)
         {
-            if ((await cluster.Host.StatusAsync()).Workers.FirstOrDefault(w => w.BusyJob == jobId) is { } worker) return worker.WorkerId;
-            Assert.True(DateTime.UtcNow < deadline, $"job {jobId} never ran");
+            if (await probe() is { } answer) return answer;
+            Assert.True(DateTime.UtcNow < deadline, failure);
             await Task.Delay(20);
         }
     }
+
+    /// <summary>The worker that finished a job since <paramref name="before"/> (it reports its end just after the job's last event).</summary>
+    static Task<string> WorkerThatRanAsync(TestCluster cluster, Dictionary<string, long> before) => UntilAsync(async () =>
+        (await FinishedAsync(cluster)).Where(w => w.Value > before.GetValueOrDefault(w.Key)).Select(w => w.Key).ToList() is { Count: > 0 } ran ? Assert.Single(ran) : null,
+        "no worker reported the job's end");
+
+    static Task<string> WorkerRunningAsync(TestCluster cluster, string jobId) => UntilAsync(async () =>
+        (await cluster.Host.StatusAsync()).Workers.FirstOrDefault(w => w.BusyJob == jobId)?.WorkerId, $"job {jobId} never ran");
 
     /// <summary>The one slow generator a job has reached (it waits at its gate).</summary>
-    static async Task<SolidColourGenerator> HeldAsync(List<SolidColourGenerator> slow)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (true)
-        {
-            if (slow.SingleOrDefault(g => g.Calls > 0) is { } held) return held;
-            Assert.True(DateTime.UtcNow < deadline, "no slow job reached its generator");
-            await Task.Delay(20);
-        }
-    }
+    static Task<SolidColourGenerator> HeldAsync(List<SolidColourGenerator> slow) =>
+        UntilAsync(() => Task.FromResult(slow.SingleOrDefault(g => g.Calls > 0)), "no slow job reached its generator");
 
     static byte RedOf(SiloServices silo, string imageId)
     {
