@@ -32,7 +32,8 @@ public sealed class RealDeviceTests
     /// <summary>A silo's device as `serve --cluster` builds it: the runners over the silo's own catalog and data folder, images in the shared folder.</summary>
     static RunnerDevice Device(string shared, List<SolidColourGenerator> slow)
     {
-        string data = Directory.CreateTempSubdirectory("cluster-real-device-").FullName;
+        // The silo's own data folder (SQLite, the training run folder), inside the shared one so the cluster's disposal removes it.
+        string data = Directory.CreateDirectory(Path.Combine(shared, "silo-data", Guid.NewGuid().ToString("N"))).FullName;
         var packs = Packs(new ManualResetEventSlim());
         lock (slow) slow.Add((SolidColourGenerator)packs[1].Generator!);
         var catalog = SiloServices.Catalog(packs);
