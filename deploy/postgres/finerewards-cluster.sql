@@ -46,3 +46,27 @@ CREATE TABLE IF NOT EXISTS finerewards_scheduler (
     snapshot     jsonb       NOT NULL,
     saved        timestamptz NOT NULL
 );
+
+-- The registry's evidence and activation (added with training through the cluster; ALTER, so a database
+-- made by an earlier version gains them): the profile the LoRA learned, whether it is the profile's active
+-- one (at most one is), the run's metrics and the check against the base model (the host's own JSON).
+ALTER TABLE finerewards_loras ADD COLUMN IF NOT EXISTS profile_id      text    NOT NULL DEFAULT '';
+ALTER TABLE finerewards_loras ADD COLUMN IF NOT EXISTS active          boolean NOT NULL DEFAULT false;
+ALTER TABLE finerewards_loras ADD COLUMN IF NOT EXISTS metrics_json    text    NOT NULL DEFAULT '{}';
+ALTER TABLE finerewards_loras ADD COLUMN IF NOT EXISTS evaluation_json text    NULL;
+CREATE INDEX IF NOT EXISTS finerewards_loras_profile ON finerewards_loras (profile_id, created);
+
+-- Users' feedback (accepted, rejected, edited images; training data for a profile), as one host keeps it in
+-- SQLite: the image is in the shared folder's images/, the job and candidate it answers when it names one.
+CREATE TABLE IF NOT EXISTS finerewards_feedback (
+    feedback_id     text        PRIMARY KEY,
+    user_id         text        NOT NULL,
+    profile_id      text        NOT NULL,
+    kind            text        NOT NULL CHECK (kind IN ('Accepted', 'Rejected', 'Edited')),
+    prompt          text        NOT NULL,
+    image_id        text        NOT NULL,
+    job_id          text        NULL,
+    candidate_index integer     NULL,
+    time            timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS finerewards_feedback_profile ON finerewards_feedback (profile_id, time);

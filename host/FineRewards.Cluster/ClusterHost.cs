@@ -39,6 +39,18 @@ public sealed class ClusterHost(IGrainFactory grains)
 
     public Task<CancelOutcome> CancelAsync(string jobId) => Scheduler.Cancel(jobId);
 
+    /// <summary>Skips a candidate of a running generation job: its grain tells the worker running it (see <see cref="IJobGrain.Skip"/>).</summary>
+    /// <exception cref="HostException">No such job (NOT_FOUND); queued, finished or ranked, or its last candidate (FAILED_PRECONDITION).</exception>
+    /// <exception cref="FineRewards.Contracts.InputException">The index is outside 0..K-1.</exception>
+    public async Task<(SkipOutcome Outcome, long Sequence, JobState State)> SkipAsync(string jobId, int candidateIndex)
+    {
+        var job = grains.GetGrain<IJobGrain>(jobId);
+        if (await job.GetRecord() is not { Kind: WorkKind.Generation } record) throw new HostException(RefusalKind.NotFound, "job_id", $"no job {jobId}");
+        GenerationJobSpec.FromJson(record.SpecJson).RequireCandidate(candidateIndex, jobId);
+        var answer = await job.Skip(candidateIndex);
+        return answer.Refusal is RefusalKind kind ? throw new HostException(kind, answer.Field, answer.Message) : (answer.Outcome!.Value, answer.Sequence, answer.State);
+    }
+
     public Task<ClusterStatus> StatusAsync() => Scheduler.Status();
 
     public Task<JobRecord?> FindAsync(string jobId) => grains.GetGrain<IJobGrain>(jobId).GetRecord();

@@ -19,7 +19,7 @@ public sealed class FakeDevice(params string[] packs) : IDeviceExecutor
     public IReadOnlyList<string> Packs { get; } = packs;
     public TimeSpan StepTime { get; init; } = TimeSpan.FromMilliseconds(5);
 
-    /// <summary>Jobs that wait, after their first two candidates are reported, until the test releases them (attempt 0 only).</summary>
+    /// <summary>Jobs that wait, after their first two candidates (a training: its first loss) are reported, until the test releases them (attempt 0 only).</summary>
     public ConcurrentDictionary<string, TaskCompletionSource> Holds { get; } = new();
     /// <summary>(job id, attempt) in the order runs started.</summary>
     public ConcurrentQueue<(string JobId, int Attempt)> Started { get; } = new();
@@ -51,9 +51,22 @@ public sealed class FakeDevice(params string[] packs) : IDeviceExecutor
         public void Dispose() => leave();
     }
 
+    /// <summary>A running job's candidates as skips see them: the lock orders a skip against the device's own events.</summary>
+    sealed class Run(Func<IReadOnlyList<JobEventData>, Task<bool>> append, long baseSeed, int k)
+    {
+        public readonly SemaphoreSlim Lock = new(1, 1);
+        public readonly HashSet<int> Skipped = [], Ready = [];
+        public bool Ranked;
+        public Func<IReadOnlyList<JobEventData>, Task<bool>> Append => append;
+        public long BaseSeed => baseSeed;
+        public int K => k;
+    }
+
+    readonly ConcurrentDictionary<string, Run> runs = new();
+
     public async Task GenerateAsync(GenerationWork work, Func<IReadOnlyList<JobEventData>, Task<bool>> append, CancellationToken ct)
     {
-        using var _ = Enter();
+        using var entered = Enter();
         Started.Enqueue((work.JobId, work.Attempt));
         // The LoRA comes from the shared folder the worker resolved it to; its bytes must match the registry's hash.
         var shas = work.Loras.Select(l =>
@@ -64,40 +77,88 @@ public sealed class FakeDevice(params string[] packs) : IDeviceExecutor
         }).ToArray();
         LorasSeen[work.JobId] = shas;
         var spec = work.Spec;
-        if (!await append([new JobStartedEvent(spec.Pack, work.BaseSeed)])) return;
-        for (int step = 1; step <= spec.Steps; step++)
+        var run = runs[work.JobId] = new Run(append, work.BaseSeed, spec.K);
+        run.Skipped.UnionWith(work.SkippedBefore);
+        try
         {
-            await Task.Delay(StepTime, ct);
-            if (!await append([new StepProgressEvent(step, spec.Steps, 0, spec.K)])) return;
-        }
-        var ready = new List<JobEventData>();
-        for (int i = 0; i < spec.K; i++)
-        {
-            ready.Add(new CandidateReadyEvent(i, work.BaseSeed + i, ImageIdOf(work.BaseSeed + i, shas), null));
-            if (i == 1 && work.Attempt == 0 && Holds.TryGetValue(work.JobId, out var hold))
+            if (!await append([new JobStartedEvent(spec.Pack, work.BaseSeed)])) return;
+            for (int step = 1; step <= spec.Steps; step++)
             {
-                if (!await append(ready)) return;
-                ready.Clear();
-                await hold.Task.WaitAsync(ct);
+                await Task.Delay(StepTime, ct);
+                if (!await append([new StepProgressEvent(step, spec.Steps, 0, spec.K)])) return;
             }
+            // Candidates not skipped are reported ready, under the lock, so no event about a skipped one follows its skip.
+            async Task<bool> ReadyAsync(IEnumerable<int> indices)
+            {
+                await run.Lock.WaitAsync(ct);
+                try
+                {
+                    var ready = indices.Where(i => !run.Skipped.Contains(i)).ToList();
+                    run.Ready.UnionWith(ready);
+                    return ready.Count == 0 || await append([.. ready.Select(i => new CandidateReadyEvent(i, work.BaseSeed + i, ImageIdOf(work.BaseSeed + i, shas), null))]);
+                }
+                finally { run.Lock.Release(); }
+            }
+            if (work.Attempt == 0 && Holds.TryGetValue(work.JobId, out var hold))
+            {
+                if (!await ReadyAsync(Enumerable.Range(0, Math.Min(2, spec.K)))) return;
+                await hold.Task.WaitAsync(ct);
+                if (!await ReadyAsync(Enumerable.Range(2, Math.Max(0, spec.K - 2)))) return;
+            }
+            else if (!await ReadyAsync(Enumerable.Range(0, spec.K))) return;
+            await run.Lock.WaitAsync(ct);
+            try
+            {
+                run.Ranked = true;
+                var kept = Enumerable.Range(0, spec.K).Where(i => !run.Skipped.Contains(i)).ToList();
+                var scored = kept.Select(i => (JobEventData)new CandidateScoredEvent(i, [], (work.BaseSeed + i) % 7, ImageIdOf(work.BaseSeed + i, shas))).ToList();
+                var order = kept.OrderByDescending(i => (work.BaseSeed + i) % 7).ThenBy(i => i).ToList();
+                await append([.. scored, new JobRankedEvent(order, order[0], CombineMethod.Arl.ToString()), new JobCompletedEvent()]);
+            }
+            finally { run.Lock.Release(); }
         }
-        if (!await append(ready)) return;
-        var scored = Enumerable.Range(0, spec.K)
-            .Select(i => (JobEventData)new CandidateScoredEvent(i, [], (work.BaseSeed + i) % 7, ImageIdOf(work.BaseSeed + i, shas))).ToList();
-        var order = Enumerable.Range(0, spec.K).OrderByDescending(i => (work.BaseSeed + i) % 7).ThenBy(i => i).ToList();
-        await append([.. scored, new JobRankedEvent(order, order[0], CombineMethod.Arl.ToString()), new JobCompletedEvent()]);
+        finally { runs.TryRemove(work.JobId, out _); }
     }
 
-    public async Task<byte[]> TrainAsync(TrainingWork work, Func<IReadOnlyList<TrainingEventData>, Task<bool>> append, CancellationToken ct)
+    /// <summary>As the host's runner: a candidate not generated yet is never made, one already reported loses its scores and place.</summary>
+    public async Task<SkipOutcome> SkipAsync(string jobId, int candidateIndex)
+    {
+        if (!runs.TryGetValue(jobId, out var run)) throw new HostException(RefusalKind.FailedPrecondition, "job_id", $"job {jobId} is not generating on this device");
+        await run.Lock.WaitAsync();
+        try
+        {
+            if (run.Skipped.Contains(candidateIndex)) return SkipOutcome.AlreadySkipped;
+            if (run.Ranked) throw new HostException(RefusalKind.FailedPrecondition, "job_id", $"job {jobId} has already ranked its candidates");
+            if (run.Skipped.Count == run.K - 1) throw new HostException(RefusalKind.FailedPrecondition, "candidate_index", $"candidate {candidateIndex} is the last one left");
+            var outcome = run.Ready.Contains(candidateIndex) ? SkipOutcome.ResultDropped : SkipOutcome.NotGenerated;
+            run.Skipped.Add(candidateIndex);
+            await run.Append([new CandidateSkippedEvent(candidateIndex, run.BaseSeed + candidateIndex, outcome)]);
+            return outcome;
+        }
+        finally { run.Lock.Release(); }
+    }
+
+    /// <summary>The feedback each training job was given, by training id.</summary>
+    public ConcurrentDictionary<string, IReadOnlyList<FineRewards.Server.Storage.FeedbackRecord>> FeedbackSeen { get; } = new();
+    /// <summary>The verdict a trained LoRA gets (Raised: it becomes its profile's active one).</summary>
+    public LoraVerdict Verdict { get; init; } = LoraVerdict.Raised;
+
+    public async Task<TrainedLora> TrainAsync(TrainingWork work, Func<IReadOnlyList<TrainingEventData>, Task<bool>> append, CancellationToken ct)
     {
         using var _ = Enter();
         Started.Enqueue((work.TrainingId, work.Attempt));
-        await append([new TrainingStartedEvent(work.Spec.Pack, 1, 1, 1)]);
+        var pairs = work.Spec.FeedbackIds is { } ids ? work.Feedback.Where(f => ids.Contains(f.Id)).ToList() : [.. work.Feedback];
+        FeedbackSeen[work.TrainingId] = pairs;
+        await append([new TrainingStartedEvent(work.Spec.Pack, pairs.Count, 1, 1)]);
         for (int step = 1; step <= 3; step++)
         {
             await Task.Delay(StepTime, ct);
             await append([new TrainingLossEvent(1, step, 3, 1.0 / step)]);
+            if (step == 1 && work.Attempt == 0 && Holds.TryGetValue(work.TrainingId, out var hold)) await hold.Task.WaitAsync(ct);
         }
-        return Encoding.UTF8.GetBytes($"fake safetensors of {work.TrainingId} seed {work.Spec.Seed}");
+        var evaluation = new LoraEvaluation([new RewardChange("caption", 0.5, Verdict == LoraVerdict.Raised ? 0.6 : 0.4)], Verdict, 8, 8, 16,
+            Activated: Verdict == LoraVerdict.Raised);
+        return new TrainedLora(Encoding.UTF8.GetBytes($"fake safetensors of {work.TrainingId} seed {work.Spec.Seed} pairs {string.Join(",", pairs.Select(p => p.ImageId))}"),
+            new Dictionary<string, double> { ["pairs"] = pairs.Count }, evaluation);
     }
 }

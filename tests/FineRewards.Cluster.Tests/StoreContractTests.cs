@@ -1,6 +1,9 @@
 using FineRewards.Cluster.Jobs;
 using FineRewards.Cluster.Scheduling;
 using FineRewards.Cluster.Storage;
+using FineRewards.Server.Storage;
+using FineRewards.Server.Training;
+using LoraRecord = FineRewards.Cluster.Storage.LoraRecord;
 using FineRewards.Server.Jobs;
 
 namespace FineRewards.Cluster.Tests;
@@ -105,6 +108,60 @@ public abstract class StoreContract : IAsyncLifetime
         await (await OpenAsync()).RegisterLoraAsync(again);
         Assert.Equal(again, await store.FindLoraAsync(id));
         Assert.Null(await store.FindLoraAsync(id + "-other"));
+    }
+
+    [Fact]
+    public async Task A_profiles_loras_are_listed_newest_first_with_one_active_and_their_evidence_and_can_be_deleted()
+    {
+        string profile = "studio-" + Guid.NewGuid().ToString("N"), other = profile + "-other";
+        var evaluation = new LoraEvaluation([new RewardChange("caption", 0.25, 0.5)], LoraVerdict.Raised, 8, 2, 16, Activated: true);
+        LoraRecord Lora(string name, DateTimeOffset created, string owner, bool active) =>
+            new($"{name}-{Guid.NewGuid():N}", "shapes", $"/shared/loras/{name}.safetensors", name, "silo1/gpu0", created, owner, active,
+                new Dictionary<string, double> { ["steps"] = 3 }, evaluation);
+        var store = await OpenAsync();
+        var first = Lora("a1", T0, profile, active: true);
+        var second = Lora("b2", T0.AddMinutes(1), profile, active: true);
+        var elsewhere = Lora("c3", T0.AddMinutes(2), other, active: true);
+        foreach (var l in new[] { first, second, elsewhere }) await store.RegisterLoraAsync(l);
+
+        // An active LoRA replaces its profile's active one, and only its profile's.
+        var listed = await (await OpenAsync()).ListLorasAsync(profile);
+        Assert.Equal([(second.Id, true), (first.Id, false)], listed.Select(l => (l.Id, l.Active)));
+        Assert.Equal(3, listed[0].Metrics!["steps"]);
+        Assert.Equal(LoraVerdict.Raised, listed[0].Evaluation!.Verdict);
+        Assert.Equal(0.5, listed[0].Evaluation!.Rewards.Single().NewMean);
+        Assert.True((await store.FindLoraAsync(elsewhere.Id))!.Active);
+        Assert.Superset(new[] { first.Id, second.Id, elsewhere.Id }.ToHashSet(), (await store.ListLorasAsync(null)).Select(l => l.Id).ToHashSet());
+
+        var activated = await (await OpenAsync()).ActivateLoraAsync(first.Id);
+        Assert.True(activated!.Active);
+        Assert.Equal([(second.Id, false), (first.Id, true)], (await store.ListLorasAsync(profile)).Select(l => (l.Id, l.Active)));
+        Assert.True((await store.FindLoraAsync(elsewhere.Id))!.Active);
+
+        Assert.Equal(first.Id, (await (await OpenAsync()).DeleteLoraAsync(first.Id))!.Id);
+        Assert.Null(await store.FindLoraAsync(first.Id));
+        Assert.Equal([second.Id], (await store.ListLorasAsync(profile)).Select(l => l.Id));
+        Assert.Null(await store.DeleteLoraAsync(first.Id));
+        Assert.Null(await store.ActivateLoraAsync(first.Id));
+    }
+
+    [Fact]
+    public async Task Feedback_is_stored_once_by_id_and_listed_per_profile_oldest_first()
+    {
+        string profile = "p-" + Guid.NewGuid().ToString("N");
+        FeedbackRecord Feedback(DateTimeOffset time, string owner, string? job = null) =>
+            new(Guid.NewGuid().ToString(), "u1", owner, FeedbackKind.Accepted, "two red circles", new string('a', 64), job, job is null ? null : 1, time);
+        var store = await OpenAsync();
+        var later = Feedback(T0.AddMinutes(1), profile, job: NewId());
+        var earlier = Feedback(T0, profile);
+        var elsewhere = Feedback(T0, profile + "-other");
+        foreach (var f in new[] { later, earlier, elsewhere }) Assert.Equal((f, false), await store.InsertFeedbackAsync(f));
+
+        var (stored, existing) = await (await OpenAsync()).InsertFeedbackAsync(later with { Prompt = "something else", Time = T0.AddHours(1) });
+        Assert.True(existing);
+        Assert.Equal(later, stored);
+        Assert.Equal([earlier, later], await (await OpenAsync()).FeedbackOfAsync(profile));
+        Assert.Empty(await store.FeedbackOfAsync(profile + "-none"));
     }
 
     [Fact]

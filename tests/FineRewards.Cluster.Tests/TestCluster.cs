@@ -23,10 +23,10 @@ public sealed class TestCluster : IAsyncDisposable
     public string SharedFolder { get; }
     public ClusterHost Host { get; }
     /// <summary>Every fake device, by "silo index/device".</summary>
-    public IReadOnlyDictionary<string, FakeDevice> Devices => devices;
-    readonly Dictionary<string, FakeDevice> devices;
+    public IReadOnlyDictionary<string, FakeDevice> Devices => devices.Where(d => d.Value is FakeDevice).ToDictionary(d => d.Key, d => (FakeDevice)d.Value);
+    readonly Dictionary<string, IDeviceExecutor> devices;
 
-    TestCluster(InProcessTestCluster cluster, IClusterStore store, string shared, Dictionary<string, FakeDevice> devices)
+    TestCluster(InProcessTestCluster cluster, IClusterStore store, string shared, Dictionary<string, IDeviceExecutor> devices)
     {
         Cluster = cluster;
         Store = store;
@@ -35,12 +35,17 @@ public sealed class TestCluster : IAsyncDisposable
         Host = new ClusterHost(cluster.Client) { PollWait = TimeSpan.FromSeconds(2) };
     }
 
-    public static async Task<TestCluster> StartAsync(Func<int, IReadOnlyList<(string Name, FakeDevice Device)>> devicesOf, int silos = 3,
+    public static Task<TestCluster> StartAsync(Func<int, IReadOnlyList<(string Name, FakeDevice Device)>> devicesOf, int silos = 3,
+        IClusterStore? store = null) =>
+        StartAsync((index, _) => [.. devicesOf(index).Select(d => (d.Name, (IDeviceExecutor)d.Device))], silos, store);
+
+    /// <param name="devicesOf">The devices of silo i, given the shared folder (a real device keeps its images there).</param>
+    public static async Task<TestCluster> StartAsync(Func<int, string, IReadOnlyList<(string Name, IDeviceExecutor Device)>> devicesOf, int silos = 3,
         IClusterStore? store = null)
     {
         store ??= new MemoryClusterStore();
         string shared = Directory.CreateTempSubdirectory("cluster-tests-").FullName;
-        var devices = new Dictionary<string, FakeDevice>();
+        var devices = new Dictionary<string, IDeviceExecutor>();
         var builder = new InProcessTestClusterBuilder((short)silos);
         int next = 0;
         var bySiloName = new Dictionary<string, int>();
@@ -50,7 +55,7 @@ public sealed class TestCluster : IAsyncDisposable
             int index;
             lock (bySiloName)
                 if (!bySiloName.TryGetValue(options.SiloName, out index)) bySiloName[options.SiloName] = index = next++;
-            var mine = devicesOf(index);
+            var mine = devicesOf(index, shared);
             silo.AddFineRewardsCluster(o =>
             {
                 o.SharedFolder = shared;
@@ -117,9 +122,13 @@ public sealed class TestCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>The cluster as silo <paramref name="index"/>'s own services call it (the gRPC services of a `serve --cluster` there).</summary>
+    public ClusterHost HostOn(int index) =>
+        new(Cluster.Silos[index].SiloHost.Services.GetRequiredService<IGrainFactory>()) { PollWait = TimeSpan.FromSeconds(2) };
+
     public async ValueTask DisposeAsync()
     {
-        foreach (var d in devices.Values) d.ReleaseAll();
+        foreach (var d in devices.Values.OfType<FakeDevice>()) d.ReleaseAll();
         try { await Cluster.StopAllSilosAsync(); } catch (Exception) { /* killed silos */ }
         await Cluster.DisposeAsync();
         try { Directory.Delete(SharedFolder, recursive: true); } catch (IOException) { }

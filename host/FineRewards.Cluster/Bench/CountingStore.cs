@@ -1,6 +1,7 @@
 using FineRewards.Cluster.Jobs;
 using FineRewards.Cluster.Scheduling;
 using FineRewards.Cluster.Storage;
+using FeedbackRecord = FineRewards.Server.Storage.FeedbackRecord;
 
 namespace FineRewards.Cluster.Bench;
 
@@ -29,4 +30,14 @@ sealed class CountingStore(IClusterStore store) : IClusterStore
     public Task SaveSchedulerAsync(SchedulerSnapshot snapshot) => Count(store.SaveSchedulerAsync(snapshot));
 
     public Task<SchedulerSnapshot?> LoadSchedulerAsync() => store.LoadSchedulerAsync();
+
+    public Task<IReadOnlyList<LoraRecord>> ListLorasAsync(string? profileId) => store.ListLorasAsync(profileId);
+
+    public Task<LoraRecord?> ActivateLoraAsync(string id) => Count(store.ActivateLoraAsync(id));
+
+    public Task<LoraRecord?> DeleteLoraAsync(string id) => Count(store.DeleteLoraAsync(id));
+
+    public Task<(FeedbackRecord Stored, bool Existing)> InsertFeedbackAsync(FeedbackRecord feedback) => Count(store.InsertFeedbackAsync(feedback));
+
+    public Task<IReadOnlyList<FeedbackRecord>> FeedbackOfAsync(string profileId) => store.FeedbackOfAsync(profileId);
 }

@@ -4,6 +4,7 @@ using FineRewards.Cluster.Workers;
 using FineRewards.Server;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Storage;
+using FineRewards.Server.Training;
 using FineRewards.Server.Work;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -58,7 +59,7 @@ public static class ClusterServing
                 o.Devices.AddRange(config.DeviceList.Select(d => d.Name));
             });
             foreach (var device in config.DeviceList)
-                silo.Services.AddKeyedSingleton<IDeviceExecutor>(device.Name, (services, _) => new RunnerDevice(services.GetRequiredService<JobRunner>(), device.Packs));
+                silo.Services.AddKeyedSingleton<IDeviceExecutor>(device.Name, (services, _) => new RunnerDevice(services.GetRequiredService<JobRunner>(), services.GetRequiredService<TrainingRunner>(), device.Packs));
             if (dashboard) silo.AddDashboard();
         });
 
@@ -68,6 +69,7 @@ public static class ClusterServing
         builder.Services.AddSingleton<IGenerationJobs, ClusterGenerationJobs>();
         builder.Services.AddSingleton<ITrainingJobs, ClusterTrainingJobs>();
         builder.Services.AddSingleton<IHostWorkers, ClusterWorkers>();
+        builder.Services.AddSingleton<IHostFeedback, ClusterFeedback>();
         // Browsers speak HTTP/1.1 and the host's port is HTTP/2 only: the dashboard has its own port, on loopback (it has no authentication).
         if (dashboard)
             builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, config.DashboardPort, l => l.Protocols = HttpProtocols.Http1));

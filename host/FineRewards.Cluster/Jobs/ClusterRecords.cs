@@ -47,3 +47,16 @@ public sealed record EventPage(
 
 /// <summary>What an append did: a worker whose attempt was superseded (it was presumed lost) stops.</summary>
 public enum AppendOutcome { Appended, StaleAttempt, JobFinished }
+
+/// <summary>What a skip did (<see cref="Outcome"/> and the sequence of the candidate's skipped event), or why it was refused.</summary>
+[GenerateSerializer, Immutable]
+public sealed record SkipAnswer(
+    [property: Id(0)] SkipOutcome? Outcome,
+    [property: Id(1)] long Sequence,
+    [property: Id(2)] JobState State,
+    [property: Id(3)] RefusalKind? Refusal,
+    [property: Id(4)] string Field,
+    [property: Id(5)] string Message)
+{
+    public static SkipAnswer Refused(RefusalKind kind, string field, string message, JobState state) => new(null, 0, state, kind, field, message);
+}

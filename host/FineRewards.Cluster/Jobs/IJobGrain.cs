@@ -31,4 +31,15 @@ public interface IJobGrain : IGrainWithStringKey
     /// <summary>Events after <paramref name="afterSequence"/>; waits up to <paramref name="wait"/> for one when there are none.</summary>
     [AlwaysInterleave]
     Task<EventPage> After(long afterSequence, TimeSpan wait);
+
+    /// <summary>The worker running <paramref name="attempt"/> says so when its run starts: skips go to it.</summary>
+    Task Attach(int attempt, string workerId);
+
+    /// <summary>
+    /// Skips a candidate (its index already checked against K) of the running job: the worker running it is told, and
+    /// its device reports the skipped event through <see cref="Append"/> meanwhile (hence interleaved). A job that
+    /// is queued or finished is refused; a candidate skipped before answers as it did then.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<SkipAnswer> Skip(int candidateIndex);
 }

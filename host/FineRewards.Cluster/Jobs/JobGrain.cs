@@ -10,6 +10,7 @@ public sealed class JobGrain(IClusterStore store) : Grain, IJobGrain
     readonly HashSet<string> onceKeys = new(StringComparer.Ordinal);
     JobState state = JobState.Queued;
     int attempt;
+    string? worker;       // running the current attempt, as it told (Attach); not stored: a grain activated again learns it from the next run
     TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     string Id => this.GetPrimaryKeyString();
@@ -87,5 +88,29 @@ public sealed class JobGrain(IClusterStore store) : Grain, IJobGrain
         }
         int first = (int)Math.Clamp(afterSequence, 0, events.Count);
         return new EventPage(events.GetRange(first, events.Count - first), state);
+    }
+
+    public Task Attach(int from, string workerId)
+    {
+        if (from >= attempt) worker = workerId;
+        return Task.CompletedTask;
+    }
+
+    public async Task<SkipAnswer> Skip(int candidateIndex)
+    {
+        // Reads only: appends may run while the worker is asked.
+        string onceKey = OnceKeys.Of(new CandidateSkippedEvent(candidateIndex, 0, SkipOutcome.NotGenerated));
+        ClusterEvent? SkippedEvent() => events.FirstOrDefault(e => e.OnceKey == onceKey);
+        if (SkippedEvent() is { } earlier) return new SkipAnswer(SkipOutcome.AlreadySkipped, earlier.Sequence, state, null, "", "");
+        if (state.IsFinished())
+            return SkipAnswer.Refused(RefusalKind.FailedPrecondition, "job_id", $"job {Id} is {state.ToString().ToLowerInvariant()}; there is nothing left to skip", state);
+        if (state == JobState.Queued || worker is null)
+            return SkipAnswer.Refused(RefusalKind.FailedPrecondition, "job_id",
+                $"job {Id} is waiting for a worker; in a cluster a candidate is skipped once its job runs (its started event), so try again then, or cancel the job (CancelJob)", state);
+        var answer = await GrainFactory.GetGrain<Workers.IWorkerGrain>(worker).Skip(Id, candidateIndex);
+        if (answer.Refusal is not null) return answer with { State = state };
+        return SkippedEvent() is { } skipped
+            ? answer with { Sequence = skipped.Sequence, State = state }
+            : SkipAnswer.Refused(RefusalKind.FailedPrecondition, "job_id", $"job {Id} ended before candidate {candidateIndex} could be skipped", state);
     }
 }

@@ -4,7 +4,12 @@ using FineRewards.Contracts;
 using FineRewards.Server;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Models;
+using FineRewards.Cluster.Jobs;
+using FineRewards.Server.Feedback;
+using FineRewards.Server.Storage;
+using Microsoft.Extensions.Logging;
 using HostLora = FineRewards.Server.Storage.LoraRecord;
+using LoraRecord = FineRewards.Cluster.Storage.LoraRecord;
 using FineRewards.Server.Training;
 using FineRewards.Server.Work;
 
@@ -46,20 +51,25 @@ public sealed class ClusterGenerationJobs(ClusterHost cluster, IClusterStore sto
         ClusterTickets.CancelAsync(cluster, jobId);
 
     public Task<(SkipOutcome Outcome, long Sequence, JobState State)> SkipAsync(string jobId, int candidateIndex, CancellationToken cancellationToken) =>
-        throw new HostException(RefusalKind.NotSupported, "candidate_index",
-            "SkipCandidate is not in the cluster yet (the job runs on another machine's worker); let the job finish, or cancel it (CancelJob)");
+        cluster.SkipAsync(jobId, candidateIndex);
 }
 
 /// <summary>
-/// Training in the cluster: not yet on real packs (the host's training runner keeps its LoRAs in the
-/// silo's own database); watch and cancel answer for training jobs the cluster holds.
+/// Training in the cluster: a start is checked on the silo that received it (its packs and limits, the profile's
+/// feedback in the shared store) and queued in the cluster's scheduler like a generation job; a worker trains and
+/// publishes the LoRA to the shared folder and the cluster's registry, which every silo lists, activates and deletes.
 /// </summary>
-public sealed class ClusterTrainingJobs(ClusterHost cluster) : ITrainingJobs
+public sealed class ClusterTrainingJobs(ClusterHost cluster, IClusterStore store, ModelCatalog catalog, HostOptions options,
+    ILogger<ClusterTrainingJobs> logger) : ITrainingJobs
 {
-    static HostException NotYet(string field, string what) =>
-        new(RefusalKind.NotSupported, field, $"{what} is not in the cluster yet (docs/cluster.md, What is not done yet); use a single host (`finerewards serve` without --cluster) for training");
-
-    public Task<JobTicket> StartAsync(TrainingSubmission submission, CancellationToken cancellationToken) => throw NotYet("training_id", "training");
+    public async Task<JobTicket> StartAsync(TrainingSubmission submission, CancellationToken cancellationToken)
+    {
+        var (id, client, spec) = TrainingJobSpec.Validate(submission, options.Limits, catalog);
+        spec = spec.WithFeedback(await store.FeedbackOfAsync(spec.ProfileId));
+        bool existing = await cluster.SubmitTrainingAsync(id, client, spec);
+        var (state, last) = await cluster.StateAsync(id) ?? (JobState.Queued, 0);
+        return new JobTicket(id, state, existing, last);
+    }
 
     public Task<JobTicket?> FindAsync(string trainingId, CancellationToken cancellationToken) => ClusterTickets.FindAsync(cluster, trainingId);
 
@@ -69,11 +79,55 @@ public sealed class ClusterTrainingJobs(ClusterHost cluster) : ITrainingJobs
     public Task<(CancelOutcome Outcome, JobState? State)> CancelAsync(string trainingId, CancellationToken cancellationToken) =>
         ClusterTickets.CancelAsync(cluster, trainingId);
 
-    public Task<IReadOnlyList<HostLora>> ListLorasAsync(string profileId, CancellationToken cancellationToken) => throw NotYet("profile_id", "the LoRA list");
+    public async Task<IReadOnlyList<HostLora>> ListLorasAsync(string profileId, CancellationToken cancellationToken) =>
+        [.. (await store.ListLorasAsync(string.IsNullOrWhiteSpace(profileId) ? null : profileId.Trim())).Select(ToHost)];
 
-    public Task<HostLora> ActivateLoraAsync(string loraId, CancellationToken cancellationToken) => throw NotYet("lora_id", "activating a LoRA");
+    public async Task<HostLora> ActivateLoraAsync(string loraId, CancellationToken cancellationToken)
+    {
+        string id = SubmissionValidator.NormalizeJobId(loraId, "lora_id");
+        var lora = await store.ActivateLoraAsync(id) ?? throw NoLora(id);
+        logger.LogInformation("LoRA {Lora} active for profile {Profile}", id, lora.ProfileId);
+        return ToHost(lora);
+    }
 
-    public Task<HostLora> DeleteLoraAsync(string loraId, CancellationToken cancellationToken) => throw NotYet("lora_id", "deleting a LoRA");
+    public async Task<HostLora> DeleteLoraAsync(string loraId, CancellationToken cancellationToken)
+    {
+        string id = SubmissionValidator.NormalizeJobId(loraId, "lora_id");
+        var lora = await store.DeleteLoraAsync(id) ?? throw NoLora(id);
+        // The row goes first: a crash between leaves an orphan file, never a registered LoRA without its file. The file is
+        // content-addressed, so another LoRA with the same bytes keeps it.
+        if (!(await store.ListLorasAsync(null)).Any(l => l.Sha256 == lora.Sha256))
+            try { File.Delete(lora.Path); } catch (IOException e) { logger.LogWarning("LoRA {Lora}: could not delete {Path}: {Message}", id, lora.Path, e.Message); }
+        logger.LogInformation("LoRA {Lora} of profile {Profile} deleted", id, lora.ProfileId);
+        return ToHost(lora);
+    }
+
+    static HostException NoLora(string id) => new(RefusalKind.NotFound, "lora_id", $"no LoRA {id} in the cluster's registry (ListLoras lists them)");
+
+    /// <summary>As one host's registry shows it: the id is the training job's.</summary>
+    static HostLora ToHost(LoraRecord l) =>
+        new(l.Id, l.ProfileId, l.Id, l.Path, l.Sha256, l.Created, l.Active, l.Metrics ?? new Dictionary<string, double>(), l.Evaluation);
+}
+
+/// <summary>
+/// Feedback in the cluster's shared store, so a training round on any worker sees every silo's: checked as on one
+/// host (the image in the shared folder, the job and candidate it answers among the cluster's jobs).
+/// </summary>
+public sealed class ClusterFeedback(ClusterHost cluster, IClusterStore store, ImageStore images, HostOptions options, ILogger<ClusterFeedback> logger)
+    : IHostFeedback
+{
+    public async Task<(FeedbackRecord Record, bool Existing)> SubmitAsync(FeedbackSubmission submission, CancellationToken cancellationToken)
+    {
+        var record = FeedbackStore.Check(submission, images, options.Limits);
+        if (record.JobId is { } jobId)
+            FeedbackStore.CheckCandidate(jobId, record.CandidateIndex!.Value,
+                await cluster.FindAsync(jobId) is { Kind: WorkKind.Generation } job ? GenerationJobSpec.FromJson(job.SpecJson).K : null);
+        var (stored, existing) = await store.InsertFeedbackAsync(record);
+        return FeedbackStore.Accepted(record, stored, existing, logger);
+    }
+
+    public Task<IReadOnlyList<FeedbackRecord>> ListAsync(string profileId, CancellationToken cancellationToken) =>
+        store.FeedbackOfAsync(FeedbackStore.ProfileId(profileId));
 }
 
 static class ClusterTickets

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using FineRewards.Cluster.Jobs;
 using FineRewards.Cluster.Scheduling;
+using FineRewards.Server.Storage;
 
 namespace FineRewards.Cluster.Storage;
 
@@ -12,6 +13,7 @@ public sealed class MemoryClusterStore : IClusterStore
 {
     readonly ConcurrentDictionary<string, (JobRecord Job, List<ClusterEvent> Events)> jobs = new(StringComparer.Ordinal);
     readonly ConcurrentDictionary<string, LoraRecord> loras = new(StringComparer.Ordinal);
+    readonly ConcurrentDictionary<string, FeedbackRecord> feedback = new(StringComparer.Ordinal);
     SchedulerSnapshot? scheduler;
 
     public Task<bool> InsertJobAsync(JobRecord job, ClusterEvent first)
@@ -41,11 +43,52 @@ public sealed class MemoryClusterStore : IClusterStore
 
     public Task RegisterLoraAsync(LoraRecord lora)
     {
-        loras[lora.Id] = lora;
+        lock (loras)
+        {
+            if (lora.Active) DeactivateProfile(lora.ProfileId);
+            loras[lora.Id] = lora;
+        }
         return Task.CompletedTask;
     }
 
+    void DeactivateProfile(string profileId)
+    {
+        foreach (var other in loras.Values.Where(l => l.ProfileId == profileId && l.Active).ToList()) loras[other.Id] = other with { Active = false };
+    }
+
     public Task<LoraRecord?> FindLoraAsync(string id) => Task.FromResult(loras.GetValueOrDefault(id));
+
+    public Task<IReadOnlyList<LoraRecord>> ListLorasAsync(string? profileId)
+    {
+        lock (loras)
+            return Task.FromResult<IReadOnlyList<LoraRecord>>([.. loras.Values.Where(l => profileId is null || l.ProfileId == profileId)
+                .OrderByDescending(l => l.Created).ThenBy(l => l.Id, StringComparer.Ordinal)]);
+    }
+
+    public Task<LoraRecord?> ActivateLoraAsync(string id)
+    {
+        lock (loras)
+        {
+            if (!loras.TryGetValue(id, out var lora)) return Task.FromResult<LoraRecord?>(null);
+            DeactivateProfile(lora.ProfileId);
+            return Task.FromResult<LoraRecord?>(loras[id] = lora with { Active = true });
+        }
+    }
+
+    public Task<LoraRecord?> DeleteLoraAsync(string id)
+    {
+        lock (loras) return Task.FromResult(loras.TryRemove(id, out var lora) ? lora : null);
+    }
+
+    public Task<(FeedbackRecord Stored, bool Existing)> InsertFeedbackAsync(FeedbackRecord record)
+    {
+        var stored = feedback.GetOrAdd(record.Id, record);
+        return Task.FromResult((stored, !ReferenceEquals(stored, record)));
+    }
+
+    public Task<IReadOnlyList<FeedbackRecord>> FeedbackOfAsync(string profileId) =>
+        Task.FromResult<IReadOnlyList<FeedbackRecord>>([.. feedback.Values.Where(f => f.ProfileId == profileId)
+            .OrderBy(f => f.Time).ThenBy(f => f.Id, StringComparer.Ordinal)]);
 
     public Task SaveSchedulerAsync(SchedulerSnapshot snapshot)
     {

@@ -14,7 +14,7 @@ namespace FineRewards.Cluster.Storage;
 /// <c>synchronous_commit=on</c> forced on every connection, so an acknowledged job or event survives
 /// the loss of any silo and of the database server's process. Times keep PostgreSQL's microseconds.
 /// </summary>
-public sealed class PostgresClusterStore : IClusterStore, IAsyncDisposable, IDisposable
+public sealed partial class PostgresClusterStore : IClusterStore, IAsyncDisposable, IDisposable
 {
     const string SchedulerId = "cluster";
     // pg_advisory_xact_lock key: silos starting together apply the schema one at a time
@@ -198,36 +198,6 @@ public sealed class PostgresClusterStore : IClusterStore, IAsyncDisposable, IDis
         throw last is null
             ? new InvalidOperationException($"job {jobId} is not stored")
             : new InvalidOperationException($"job {jobId}: event {events[0].Sequence} does not follow {last}");
-    }
-
-    public async Task RegisterLoraAsync(LoraRecord lora)
-    {
-        await using var connection = await db.OpenConnectionAsync();
-        // A LoRA registered again under its id replaces the row, as the in-memory store does.
-        await using var upsert = new NpgsqlCommand("""
-            INSERT INTO finerewards_loras (lora_id, pack, path, sha256, trained_by, created)
-            VALUES (@id, @pack, @path, @sha, @by, @created)
-            ON CONFLICT (lora_id) DO UPDATE SET pack = excluded.pack, path = excluded.path, sha256 = excluded.sha256,
-                trained_by = excluded.trained_by, created = excluded.created
-            """, connection);
-        upsert.Parameters.AddWithValue("id", lora.Id);
-        upsert.Parameters.AddWithValue("pack", lora.Pack);
-        upsert.Parameters.AddWithValue("path", lora.Path);
-        upsert.Parameters.AddWithValue("sha", lora.Sha256);
-        upsert.Parameters.AddWithValue("by", lora.TrainedBy);
-        upsert.Parameters.AddWithValue("created", lora.Created.ToUniversalTime());
-        await upsert.ExecuteNonQueryAsync();
-    }
-
-    public async Task<LoraRecord?> FindLoraAsync(string id)
-    {
-        await using var connection = await db.OpenConnectionAsync();
-        await using var select = new NpgsqlCommand(
-            "SELECT pack, path, sha256, trained_by, created FROM finerewards_loras WHERE lora_id = @id", connection);
-        select.Parameters.AddWithValue("id", id);
-        await using var row = await select.ExecuteReaderAsync();
-        if (!await row.ReadAsync()) return null;
-        return new LoraRecord(id, row.GetString(0), row.GetString(1), row.GetString(2), row.GetString(3), row.GetFieldValue<DateTimeOffset>(4));
     }
 
     public async Task SaveSchedulerAsync(SchedulerSnapshot snapshot)

@@ -1,4 +1,5 @@
 using FineRewards.Server.Jobs;
+using FineRewards.Server.Storage;
 using FineRewards.Server.Training;
 
 namespace FineRewards.Cluster.Workers;
@@ -7,9 +8,15 @@ namespace FineRewards.Cluster.Workers;
 public sealed record ResolvedLora(string Id, string Path, string Sha256, double Scale);
 
 /// <summary>A best-of-K job as a worker runs it: candidate i uses BaseSeed + i, on every attempt.</summary>
-public sealed record GenerationWork(string JobId, GenerationJobSpec Spec, long BaseSeed, IReadOnlyList<ResolvedLora> Loras, int Attempt);
+/// <param name="Skipped">Candidates a client skipped during an earlier attempt (a re-run after a lost worker): never generated again.</param>
+public sealed record GenerationWork(string JobId, GenerationJobSpec Spec, long BaseSeed, IReadOnlyList<ResolvedLora> Loras, int Attempt,
+    IReadOnlyList<int>? Skipped = null)
+{
+    public IReadOnlyList<int> SkippedBefore => Skipped ?? [];
+}
 
-public sealed record TrainingWork(string TrainingId, TrainingJobSpec Spec, int Attempt);
+/// <summary>A training job as a worker runs it, with its profile's feedback from the cluster's shared store.</summary>
+public sealed record TrainingWork(string TrainingId, TrainingJobSpec Spec, int Attempt, IReadOnlyList<FeedbackRecord> Feedback);
 
 /// <summary>
 /// One device's models, as a worker grain drives them. The host's runners (generation, training)
@@ -25,6 +32,17 @@ public interface IDeviceExecutor
     /// <summary>Runs the job and reports every event up to and including its last (completed, failed or cancelled).</summary>
     Task GenerateAsync(GenerationWork work, Func<IReadOnlyList<JobEventData>, Task<bool>> append, CancellationToken cancellationToken);
 
-    /// <summary>Trains the LoRA, reporting started/progress/loss/round events; returns the LoRA file's bytes (safetensors).</summary>
-    Task<byte[]> TrainAsync(TrainingWork work, Func<IReadOnlyList<TrainingEventData>, Task<bool>> append, CancellationToken cancellationToken);
+    /// <summary>
+    /// Trains the LoRA, reporting started/progress/loss/round events (never the end); returns the LoRA's bytes
+    /// (safetensors) and evidence, which the worker publishes to the shared folder and registry.
+    /// </summary>
+    Task<TrainedLora> TrainAsync(TrainingWork work, Func<IReadOnlyList<TrainingEventData>, Task<bool>> append, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Skips a candidate of the generation job this device runs, reporting its skipped event through the run's
+    /// <c>append</c> before it returns; no event about the candidate follows.
+    /// </summary>
+    /// <exception cref="HostException">The job does not run here, has ranked, or this is its last candidate.</exception>
+    Task<SkipOutcome> SkipAsync(string jobId, int candidateIndex) =>
+        throw new HostException(RefusalKind.NotSupported, "candidate_index", "this worker's device does not skip candidates; let the job finish, or cancel it");
 }

@@ -46,6 +46,9 @@ public interface IWorkerGrain : IGrainWithStringKey
 
     Task<WorkerStatus> Status();
 
+    /// <summary>Skips a candidate of the generation job this worker runs (its device reports the skipped event); refused when it runs another.</summary>
+    Task<SkipAnswer> Skip(string jobId, int candidateIndex);
+
     /// <summary>The worker's own run reports its end (called from the run, not by others).</summary>
     Task RunEnded(string jobId, string loadedPack, string loadedLoraKey);
 }

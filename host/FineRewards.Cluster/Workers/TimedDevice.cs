@@ -36,10 +36,11 @@ public sealed class TimedDevice(IReadOnlyList<string> packs, TimeSpan stepTime) 
         await append([.. scored, new JobRankedEvent([.. Enumerable.Range(0, spec.K)], 0, "timed"), new JobCompletedEvent()]);
     }
 
-    public async Task<byte[]> TrainAsync(TrainingWork work, Func<IReadOnlyList<TrainingEventData>, Task<bool>> append, CancellationToken cancellationToken)
+    public async Task<TrainedLora> TrainAsync(TrainingWork work, Func<IReadOnlyList<TrainingEventData>, Task<bool>> append, CancellationToken cancellationToken)
     {
         await append([new TrainingStartedEvent(work.Spec.Pack, 0, 0, 1)]);
         await Task.Delay(StepTime, cancellationToken);
-        return Encoding.UTF8.GetBytes($"timed LoRA {work.TrainingId}");
+        return new TrainedLora(Encoding.UTF8.GetBytes($"timed LoRA {work.TrainingId}"), new Dictionary<string, double>(),
+            new LoraEvaluation([], LoraVerdict.Unchanged, 0, 0, 0));
     }
 }

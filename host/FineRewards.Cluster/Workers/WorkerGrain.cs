@@ -70,6 +70,19 @@ public sealed class WorkerGrain(IClusterStore store, IOptions<ClusterSiloOptions
         return Task.FromResult(true);
     }
 
+    public async Task<SkipAnswer> Skip(string jobId, int candidateIndex)
+    {
+        if (running?.JobId != jobId || running.Kind != WorkKind.Generation)
+            return SkipAnswer.Refused(RefusalKind.FailedPrecondition, "job_id", $"job {jobId} is not running on worker {Id} any more; try again, or cancel it", JobState.Running);
+        try
+        {
+            var outcome = await executor.SkipAsync(jobId, candidateIndex);
+            logger.LogInformation("worker {Worker}: job {Job} candidate {Candidate} skipped ({Outcome})", Id, jobId, candidateIndex, outcome);
+            return new SkipAnswer(outcome, 0, JobState.Running, null, "", "");
+        }
+        catch (HostException e) { return SkipAnswer.Refused(e.Kind, e.Field, e.Reason, JobState.Running); }
+    }
+
     public Task RunEnded(string jobId, string pack, string loraKey)
     {
         if (running?.JobId != jobId) return Task.CompletedTask;
@@ -117,8 +130,13 @@ public sealed class WorkerGrain(IClusterStore store, IOptions<ClusterSiloOptions
                 loraKey = LoraKeys.Of(spec);
                 try
                 {
+                    // Skips reach this run through the job's grain.
+                    await job.Attach(a.Attempt, Id);
                     var loras = await ResolveLorasAsync(spec);
-                    await executor.GenerateAsync(new GenerationWork(a.JobId, spec, a.BaseSeed, loras, a.Attempt),
+                    // Only a job that ran before can have skipped candidates (a queued job's skip is refused).
+                    IReadOnlyList<int> skipped = a.Attempt == 0 ? [] : [.. (await job.After(0, TimeSpan.Zero)).Events
+                        .Select(e => JobEventData.FromJson(e.Json)).OfType<CandidateSkippedEvent>().Select(e => e.CandidateIndex)];
+                    await executor.GenerateAsync(new GenerationWork(a.JobId, spec, a.BaseSeed, loras, a.Attempt, skipped),
                         events => Send(events.Select(OnceKeys.Draft).ToList()), token);
                 }
                 catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -142,10 +160,13 @@ public sealed class WorkerGrain(IClusterStore store, IOptions<ClusterSiloOptions
                 pack = spec.Pack;
                 try
                 {
-                    byte[] lora = await executor.TrainAsync(new TrainingWork(a.JobId, spec, a.Attempt),
+                    // Every silo's feedback is in the shared store; the spec names which of it the job trains on.
+                    var feedback = await store.FeedbackOfAsync(spec.ProfileId);
+                    var lora = await executor.TrainAsync(new TrainingWork(a.JobId, spec, a.Attempt, feedback),
                         events => Send(events.Select(OnceKeys.Draft).ToList()), token);
-                    var record = await PublishLoraAsync(a.JobId, spec.Pack, lora);
-                    await Send([OnceKeys.Draft(new TrainingCompletedEvent(record.Id, record.Path, record.Sha256))]);
+                    // Published and registered before the completed event: a watcher that sees it can use the LoRA on any worker.
+                    var record = await PublishLoraAsync(a.JobId, spec, lora);
+                    await Send([OnceKeys.Draft(new TrainingCompletedEvent(record.Id, record.Path, record.Sha256, lora.Evaluation))]);
                 }
                 catch (OperationCanceledException) when (token.IsCancellationRequested)
                 {
@@ -158,8 +179,7 @@ public sealed class WorkerGrain(IClusterStore store, IOptions<ClusterSiloOptions
                 catch (Exception e)
                 {
                     logger.LogError(e, "worker {Worker}: training {Job} failed", Id, a.JobId);
-                    await Send([OnceKeys.Draft(new TrainingFailedEvent(FailureCode.ModelError, $"{e.GetType().Name}: {e.Message}",
-                        $"see the log of the silo owning {Id}; try again, and report it if it repeats"))]);
+                    await Send([OnceKeys.Draft(TrainingRunner.Failed(e, $"the log of the silo owning {Id}"))]);
                 }
             }
         }
@@ -188,10 +208,10 @@ public sealed class WorkerGrain(IClusterStore store, IOptions<ClusterSiloOptions
         return resolved;
     }
 
-    /// <summary>Writes the LoRA to the shared folder under its SHA-256 (temporary name, then rename) and registers it for every worker.</summary>
-    async Task<LoraRecord> PublishLoraAsync(string trainingId, string pack, byte[] bytes)
+    /// <summary>Writes the LoRA to the shared folder under its SHA-256 (temporary name, then rename) and registers it, with its evidence, for every worker.</summary>
+    async Task<LoraRecord> PublishLoraAsync(string trainingId, TrainingJobSpec spec, TrainedLora lora)
     {
-        string sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        string sha = Convert.ToHexStringLower(SHA256.HashData(lora.Bytes));
         string folder = Path.Combine(options.Value.SharedFolder, "loras");
         Directory.CreateDirectory(folder);
         string path = Path.Combine(folder, sha + ".safetensors");
@@ -200,14 +220,14 @@ public sealed class WorkerGrain(IClusterStore store, IOptions<ClusterSiloOptions
             string temporary = $"{path}.{Guid.NewGuid():N}.tmp";
             await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write))
             {
-                await file.WriteAsync(bytes);
+                await file.WriteAsync(lora.Bytes);
                 file.Flush(flushToDisk: true);
             }
             File.Move(temporary, path, overwrite: true);
         }
-        var record = new LoraRecord(trainingId, pack, path, sha, Id, DateTimeOffset.UtcNow);
+        var record = new LoraRecord(trainingId, spec.Pack, path, sha, Id, DateTimeOffset.UtcNow, spec.ProfileId, lora.Evaluation.Activated, lora.Metrics, lora.Evaluation);
         await store.RegisterLoraAsync(record);
-        logger.LogInformation("worker {Worker}: LoRA {Lora} ({Sha}) published to {Path}", Id, trainingId, sha[..12], path);
+        logger.LogInformation("worker {Worker}: LoRA {Lora} ({Sha}) of profile {Profile} published to {Path}: {Verdict}", Id, trainingId, sha[..12], spec.ProfileId, path, lora.Describe());
         return record;
     }
 }

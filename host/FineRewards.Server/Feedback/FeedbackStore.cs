@@ -23,6 +23,18 @@ public sealed class FeedbackStore(HostDatabase db, ImageStore images, HostLimits
 
     public (FeedbackRecord Record, bool Existing) Submit(FeedbackSubmission s)
     {
+        var record = Check(s, images, limits);
+        if (record.JobId is { } jobId) CheckCandidate(jobId, record.CandidateIndex!.Value, db.LoadJob(jobId)?.Spec.K);
+        var (stored, existing) = db.InsertFeedback(record);
+        return Accepted(record, stored, existing, logger);
+    }
+
+    /// <summary>
+    /// The submission as a record, every field checked (the image must be in <paramref name="images"/>) except that
+    /// its job exists: the caller asks its own jobs (<see cref="CheckCandidate"/>).
+    /// </summary>
+    public static FeedbackRecord Check(FeedbackSubmission s, ImageStore images, HostLimits limits)
+    {
         string id = SubmissionValidator.NormalizeJobId(s.FeedbackId, "feedback_id");
         string user = RequireId(s.UserId, "user_id");
         string profile = RequireId(s.ProfileId, "profile_id");
@@ -32,28 +44,33 @@ public sealed class FeedbackStore(HostDatabase db, ImageStore images, HostLimits
         if (prompt.Length > limits.MaxPromptLength) throw new InputException("prompt", $"{prompt.Length} characters exceeds the host's limit of {limits.MaxPromptLength}");
         ImageStore.RequireValidId(s.ImageId, "image_id");
         if (!images.Has(s.ImageId)) throw new HostException(RefusalKind.NotFound, "image_id", $"the host has no image {s.ImageId}; upload it with PutImage first");
-        if (kind is FeedbackKind.Accepted or FeedbackKind.Edited) RequireTrainable(s.ImageId);
+        if (kind is FeedbackKind.Accepted or FeedbackKind.Edited) RequireTrainable(images, limits, s.ImageId);
         string? jobId = s.JobId.Length == 0 ? null : SubmissionValidator.NormalizeJobId(s.JobId);
         if (s.CandidateIndex < 0) throw new InputException("candidate_index", $"{s.CandidateIndex} is negative");
-        if (jobId is not null)
-        {
-            // Feedback names what it answers: a job of this host and one of its candidates, or no job at all.
-            var job = db.LoadJob(jobId) ?? throw new HostException(RefusalKind.NotFound, "job_id", $"the host has no job {jobId}; leave job_id empty for an image from elsewhere");
-            if (s.CandidateIndex >= job.Spec.K)
-                throw new InputException("candidate_index", $"{s.CandidateIndex} is not a candidate of job {jobId}, which has {job.Spec.K} (0 to {job.Spec.K - 1})");
-        }
+        return new FeedbackRecord(id, user, profile, kind, prompt, s.ImageId, jobId, jobId is null ? null : s.CandidateIndex, DateTimeOffset.UtcNow);
+    }
 
-        var record = new FeedbackRecord(id, user, profile, kind, prompt, s.ImageId, jobId, jobId is null ? null : s.CandidateIndex, DateTimeOffset.UtcNow);
-        var (stored, existing) = db.InsertFeedback(record);
+    /// <summary>Feedback names what it answers: a job of this host and one of its candidates (<paramref name="k"/>: the job's K, null when there is no such job).</summary>
+    public static void CheckCandidate(string jobId, int candidateIndex, int? k)
+    {
+        if (k is not int candidates)
+            throw new HostException(RefusalKind.NotFound, "job_id", $"the host has no job {jobId}; leave job_id empty for an image from elsewhere");
+        if (candidateIndex >= candidates)
+            throw new InputException("candidate_index", $"{candidateIndex} is not a candidate of job {jobId}, which has {candidates} (0 to {candidates - 1})");
+    }
+
+    /// <summary>What storing <paramref name="record"/> gave: the stored one, refused when its id was taken by other content.</summary>
+    public static (FeedbackRecord Record, bool Existing) Accepted(FeedbackRecord record, FeedbackRecord stored, bool existing, ILogger logger)
+    {
         if (existing && stored with { Time = record.Time } != record)
-            throw new HostException(RefusalKind.AlreadyExists, "feedback_id", $"feedback {id} was stored with different content; choose a new UUID");
-        using var _ = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = jobId ?? "-" });
-        logger.LogInformation("feedback {Id}: {Kind} image {Image} for profile {Profile}{Existing}", id, kind, s.ImageId, profile, existing ? " (again)" : "");
+            throw new HostException(RefusalKind.AlreadyExists, "feedback_id", $"feedback {record.Id} was stored with different content; choose a new UUID");
+        using var _ = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = record.JobId ?? "-" });
+        logger.LogInformation("feedback {Id}: {Kind} image {Image} for profile {Profile}{Existing}", record.Id, record.Kind, record.ImageId, record.ProfileId, existing ? " (again)" : "");
         return (stored, existing);
     }
 
     /// <summary>Training decodes the image: one stored before the host had its pixel limit is refused here, not mid-training.</summary>
-    void RequireTrainable(string imageId)
+    static void RequireTrainable(ImageStore images, HostLimits limits, string imageId)
     {
         using var png = images.Open(imageId)!;
         var header = new byte[PngCodec.SizeHeaderBytes];
@@ -63,7 +80,10 @@ public sealed class FeedbackStore(HostDatabase db, ImageStore images, HostLimits
             throw new HostException(RefusalKind.ResourceExhausted, "image_id", $"image of {width}x{height} pixels exceeds the host's limit of {limits.MaxImagePixels} pixels");
     }
 
-    public IReadOnlyList<FeedbackRecord> List(string profileId) => db.FeedbackOf(RequireId(profileId, "profile_id"));
+    public IReadOnlyList<FeedbackRecord> List(string profileId) => db.FeedbackOf(ProfileId(profileId));
+
+    /// <summary>A profile id as a list names it, checked.</summary>
+    public static string ProfileId(string value) => RequireId(value, "profile_id");
 
     static string RequireId(string value, string field)
     {

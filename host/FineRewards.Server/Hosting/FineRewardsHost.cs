@@ -42,7 +42,7 @@ public sealed class FineRewardsHost : IAsyncDisposable
     }
 
     /// <param name="configure">Runs after the host's own registrations: `serve --cluster` adds its silo there and
-    /// replaces <see cref="IGenerationJobs"/>, <see cref="ITrainingJobs"/>, <see cref="IHostWorkers"/> and the <see cref="ImageStore"/> (the last registration wins).</param>
+    /// replaces <see cref="IGenerationJobs"/>, <see cref="ITrainingJobs"/>, <see cref="IHostWorkers"/>, <see cref="IHostFeedback"/> and the <see cref="ImageStore"/> (the last registration wins).</param>
     /// <param name="map">Runs after the host's services are mapped (e.g. the cluster's dashboard).</param>
     public static async Task<FineRewardsHost> StartAsync(HostOptions options, HostModels models, CancellationToken cancellationToken = default,
         Action<WebApplicationBuilder>? configure = null, Action<WebApplication>? map = null)
@@ -84,6 +84,7 @@ public sealed class FineRewardsHost : IAsyncDisposable
         builder.Services.AddSingleton<IGenerationJobs, LocalGenerationJobs>();
         builder.Services.AddSingleton<ITrainingJobs, LocalTrainingJobs>();
         builder.Services.AddSingleton<IHostWorkers, LocalHostWorkers>();
+        builder.Services.AddSingleton<IHostFeedback, LocalFeedback>();
         builder.Services.AddHostedService<WorkerStatusLogger>();
 
         builder.Services.AddGrpc(o =>

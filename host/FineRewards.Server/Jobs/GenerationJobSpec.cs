@@ -29,7 +29,14 @@ public sealed record GenerationJobSpec(
     CombineMethod Combine,
     IReadOnlyDictionary<string, double> Weights,
     PreviewPolicy Preview)
-{
+{    /// <summary>A skip names one of the job's candidates, 0 to K-1.</summary>
+    public void RequireCandidate(int candidateIndex, string jobId)
+    {
+        if (candidateIndex < 0 || candidateIndex >= K)
+            throw new FineRewards.Contracts.InputException("candidate_index", $"{candidateIndex} is outside 0..{K - 1} (job {jobId} has k={K})");
+    }
+
+
     public string ToJson() => JsonSerializer.Serialize(this);
 
     public static GenerationJobSpec FromJson(string json) =>

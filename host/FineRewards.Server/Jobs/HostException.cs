@@ -22,4 +22,6 @@ public sealed class HostException(RefusalKind kind, string field, string message
 {
     public RefusalKind Kind { get; } = kind;
     public string Field { get; } = field;
+    /// <summary>The message without the field in front (<see cref="Exception.Message"/> is "field: reason").</summary>
+    public string Reason { get; } = message;
 }

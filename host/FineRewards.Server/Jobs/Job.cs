@@ -47,7 +47,7 @@ public sealed class Job : IQueuedWork
 
     /// <summary>Skips candidate <paramref name="index"/> (already checked to be in 0..K-1) and appends its event.</summary>
     /// <exception cref="HostException">The job has ranked its candidates or finished, or this is its last candidate.</exception>
-    internal (SkipOutcome Outcome, long Sequence) Skip(int index, Func<JobEventData, JobEvent> append)
+    public (SkipOutcome Outcome, long Sequence) Skip(int index, Func<JobEventData, JobEvent> append)
     {
         lock (candidates)
         {

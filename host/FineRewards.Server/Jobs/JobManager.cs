@@ -127,8 +127,7 @@ public sealed class JobManager : BackgroundService
     public (SkipOutcome Outcome, long Sequence, Job Job) Skip(string jobId, int candidateIndex)
     {
         var job = Find(jobId) ?? throw new HostException(RefusalKind.NotFound, "job_id", $"no job {jobId}");
-        if (candidateIndex < 0 || candidateIndex >= job.Spec.K)
-            throw new FineRewards.Contracts.InputException("candidate_index", $"{candidateIndex} is outside 0..{job.Spec.K - 1} (job {jobId} has k={job.Spec.K})");
+        job.Spec.RequireCandidate(candidateIndex, jobId);
         var (outcome, sequence) = job.Skip(candidateIndex, e => Append(job, e));
         if (outcome != SkipOutcome.AlreadySkipped)
             Log(job, $"candidate {candidateIndex} skipped ({(outcome == SkipOutcome.NotGenerated ? "not generated" : "result dropped")})");

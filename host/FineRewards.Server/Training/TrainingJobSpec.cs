@@ -32,6 +32,17 @@ public sealed record TrainingJobSpec(
     public static TrainingJobSpec FromJson(string json) => JsonSerializer.Deserialize<TrainingJobSpec>(json) ?? throw new InvalidDataException("training spec JSON is null");
     public string Hash() => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes((this with { FeedbackIds = null }).ToJson())));
 
+    /// <summary>The spec fixed to the profile's accepted and edited feedback of now (<see cref="FeedbackIds"/>).</summary>
+    /// <exception cref="HostException">Nothing to train on: no such feedback, and no prompts to generate for.</exception>
+    public TrainingJobSpec WithFeedback(IReadOnlyList<Storage.FeedbackRecord> profileFeedback)
+    {
+        var accepted = TrainingRunner.TrainingFeedback(profileFeedback);
+        if (accepted.Count == 0 && !(IncludeGenerated && Prompts.Count > 0))
+            throw new HostException(RefusalKind.FailedPrecondition, "profile_id",
+                $"profile \"{ProfileId}\" has no accepted or edited images to train on; send SubmitFeedback first, or use include_generated with prompts");
+        return this with { FeedbackIds = accepted.Select(f => f.Id).ToList() };
+    }
+
     /// <summary>Checks a submission against the host's limits and models; every problem names its request field.</summary>
     public static (string Id, string ClientId, TrainingJobSpec Spec) Validate(TrainingSubmission s, HostLimits limits, ModelCatalog catalog)
     {

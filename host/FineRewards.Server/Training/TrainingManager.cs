@@ -64,11 +64,7 @@ public sealed class TrainingManager
         lock (jobs.Gate)
         {
             if (jobs.Existing(id, hash, j => j.SpecHash, "training_id", "training") is { } existing) return (existing, true);
-            var accepted = TrainingRunner.TrainingFeedback(feedback.List(spec.ProfileId));
-            spec = spec with { FeedbackIds = accepted.Select(f => f.Id).ToList() };
-            if (accepted.Count == 0 && !(spec.IncludeGenerated && spec.Prompts.Count > 0))
-                throw new HostException(RefusalKind.FailedPrecondition, "profile_id",
-                    $"profile \"{spec.ProfileId}\" has no accepted or edited images to train on; send SubmitFeedback first, or use include_generated with prompts");
+            spec = spec.WithFeedback(feedback.List(spec.ProfileId));
 
             var created = DateTimeOffset.UtcNow;
             bool first = true;
@@ -91,7 +87,7 @@ public sealed class TrainingManager
             }
             using var _ = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = id });
             logger.LogInformation("training queued for profile {Profile}: {Pairs} feedback pairs, generated {Generated}, pack {Pack}",
-                spec.ProfileId, accepted.Count, spec.IncludeGenerated, spec.Pack);
+                spec.ProfileId, spec.FeedbackIds!.Count, spec.IncludeGenerated, spec.Pack);
             return (job, false);
         }
     }

@@ -14,11 +14,23 @@ using Microsoft.Extensions.Logging;
 
 namespace FineRewards.Server.Training;
 
+/// <summary>A LoRA a training run made, with its evidence, before it is stored and registered.</summary>
+/// <param name="Bytes">The .safetensors file.</param>
+/// <param name="Evaluation">Against the base model; <see cref="LoraEvaluation.Activated"/> says whether it becomes its profile's active LoRA.</param>
+public sealed record TrainedLora(byte[] Bytes, IReadOnlyDictionary<string, double> Metrics, LoraEvaluation Evaluation)
+{
+    /// <summary>For the log: the verdict and each reward's change.</summary>
+    public string Describe() =>
+        $"{Evaluation.Verdict.ToString().ToLowerInvariant()} the rewards against the base ({string.Join(", ", Evaluation.Rewards.Select(r => $"{r.Reward} {r.BaseMean:0.####} -> {r.NewMean:0.####}"))})"
+        + (Evaluation.Activated ? "; made active" : "; not made active");
+}
+
 /// <summary>
 /// Runs one training job on the host's models: exports the profile's accepted feedback as an
 /// extra-data folder (docs/training.md), runs reward-ranked rounds with the domain's
 /// <see cref="RoundEngine"/> when generated images are wanted (or trains on the feedback alone),
-/// copies the LoRA into {data}/loras and registers it. Progress becomes numbered events.
+/// and checks the LoRA against the base model (<see cref="TrainAsync"/>); on one host it then
+/// copies the LoRA into {data}/loras and registers it (<see cref="RunAsync"/>). Progress becomes numbered events.
 /// </summary>
 public sealed class TrainingRunner(ModelCatalog catalog, HostOptions options, FeedbackStore feedback, ImageStore images,
     TrainingDatabase db, ILogger<TrainingRunner> logger)
@@ -41,60 +53,13 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostOptions options, Fe
         var spec = job.Spec;
         try
         {
-            var generator = await catalog.GeneratorAsync(spec.Pack, linked.Token);
-            var pack = catalog.Pack(spec.Pack);
-            if (pack.Trainer is null) throw new HostException(RefusalKind.FailedPrecondition, "options.pack", $"pack \"{spec.Pack}\" has no LoRA trainer in this host");
-            var runtime = new HostPackRuntime(pack, generator, name => catalog.Reward(spec.Pack, name));
-
-            // A job resumed after a restart finds its folder: the export below writes the same files again,
-            // and the round engine continues its run from the last finished step.
-            string folder = RunFolder(job.Id);
-            string extra = Path.Combine(folder, "extra-data");
-            Directory.CreateDirectory(extra);
-            var all = TrainingFeedback(feedback.List(spec.ProfileId));
-            var pairs = spec.FeedbackIds is { } ids ? all.Where(f => ids.Contains(f.Id)).ToList() : all;
-            int size = pack.DefaultGeneration.Width;
-            var prepared = new List<TrainingImages.Preparation>();
-            foreach (var f in pairs)
-            {
-                using var png = images.Open(f.ImageId) ?? throw new HostException(RefusalKind.FailedPrecondition, "profile_id", $"feedback {f.Id}: image {f.ImageId} is gone from the host");
-                using var bytes = new MemoryStream();
-                png.CopyTo(bytes);
-                // An editor sends whatever its canvas holds: the LoRA learns at the pack's size, not the canvas's.
-                var (image, preparation) = TrainingImages.Prepare(PngCodec.Decode(bytes.ToArray(), $"feedback {f.Id}").Image, size);
-                prepared.Add(preparation);
-                ExtraDataFolder.Write(extra, f.Id, f.Prompt, PngCodec.Encode(image), new Dictionary<string, string>
-                {
-                    ["feedback_id"] = f.Id, ["profile_id"] = f.ProfileId, ["kind"] = f.Kind.ToString().ToLowerInvariant(), ["image_id"] = f.ImageId,
-                    ["preparation"] = preparation.ToString(),
-                }, // A generated candidate's latents describe its image only at the size it was drawn.
-                preparation == TrainingImages.Preparation.Kept ? images.LatentsOf(f.ImageId) : null);
-            }
-            var prompts = spec.Prompts.Count > 0 ? spec.Prompts : pairs.Select(p => p.Prompt).Distinct(StringComparer.Ordinal).ToList();
-            job.Append(new TrainingStartedEvent(spec.Pack, pairs.Count, spec.IncludeGenerated ? prompts.Count : 0, spec.Rounds,
-                TrainingImages.Describe(prepared, size)));
-            logger.LogInformation("training started: {Pairs} feedback pairs, {Prompts} prompts, {Rounds} rounds", pairs.Count, spec.IncludeGenerated ? prompts.Count : 0, spec.Rounds);
-
-            var progress = new EventProgress(job);
-            var (checkpoint, metrics) = await Task.Run(() => spec.IncludeGenerated
-                ? Rounds(runtime, spec, folder, prompts, pairs.Count > 0 ? extra : null, progress, linked.Token)
-                : FeedbackOnly(pack.Trainer, spec, folder, extra, progress, job, linked.Token), linked.Token);
-            linked.Token.ThrowIfCancellationRequested();
-
-            // The check reads the run's checkpoint, so a job cancelled during it leaves no file in {data}/loras.
-            var evaluation = await Task.Run(() => Guard(runtime, spec, prompts, checkpoint, progress, linked.Token), linked.Token);
-            linked.Token.ThrowIfCancellationRequested();
+            var lora = await TrainAsync(job.Id, spec, feedback.List(spec.ProfileId), data => job.Append(data), linked.Token);
             string target = LoraPath(job.Id);
-            AtomicFile.WriteAllBytes(target, File.ReadAllBytes(checkpoint));
+            AtomicFile.WriteAllBytes(target, lora.Bytes);
             string sha = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(target)));
-            // Only a LoRA that raised the rewards becomes active on its own; the user can still choose any other.
-            evaluation = evaluation with { Activated = evaluation.Verdict == LoraVerdict.Raised };
-            var record = new LoraRecord(job.Id, spec.ProfileId, job.Id, target, sha, DateTimeOffset.UtcNow, evaluation.Activated, metrics, evaluation);
-            job.Append(new TrainingCompletedEvent(job.Id, target, sha, evaluation), e => db.InsertLora(record, e));
-            logger.LogInformation("training completed in {Seconds:0.00} s: LoRA {Lora}, {Verdict} the rewards against the base ({Changes}){Active}",
-                clock.Elapsed.TotalSeconds, target, evaluation.Verdict.ToString().ToLowerInvariant(),
-                string.Join(", ", evaluation.Rewards.Select(r => $"{r.Reward} {r.BaseMean:0.####} -> {r.NewMean:0.####}")),
-                evaluation.Activated ? "; made active" : "; not made active");
+            var record = new LoraRecord(job.Id, spec.ProfileId, job.Id, target, sha, DateTimeOffset.UtcNow, lora.Evaluation.Activated, lora.Metrics, lora.Evaluation);
+            job.Append(new TrainingCompletedEvent(job.Id, target, sha, lora.Evaluation), e => db.InsertLora(record, e));
+            logger.LogInformation("training completed in {Seconds:0.00} s: LoRA {Lora}, {Verdict}", clock.Elapsed.TotalSeconds, target, lora.Describe());
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
@@ -105,18 +70,74 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostOptions options, Fe
             job.Append(new TrainingCancelledEvent(JobCancelledEvent.Interrupted));
             logger.LogInformation("training cancelled while running");
         }
-        catch (Exception e) when (e is HostException or InputException)
-        {
-            job.Append(new TrainingFailedEvent(FailureCode.PackUnavailable, e.Message,
-                "run `finerewards doctor` to see what the pack lacks (a LoRA trainer is needed for training)"));
-            logger.LogError("training failed: {Message}", e.Message);
-        }
         catch (Exception e)
         {
-            job.Append(new TrainingFailedEvent(FailureCode.ModelError, $"{e.GetType().Name}: {e.Message}",
-                $"see the host log for training {job.Id}; try again, and report it if it repeats"));
-            logger.LogError(e, "training failed");
+            job.Append(Failed(e, $"the host log for training {job.Id}"));
+            if (e is HostException or InputException) logger.LogError("training failed: {Message}", e.Message);
+            else logger.LogError(e, "training failed");
         }
+    }
+
+    /// <summary>The failed event of a training that threw <paramref name="e"/>; <paramref name="log"/> says where its details are.</summary>
+    public static TrainingFailedEvent Failed(Exception e, string log) => e is HostException or InputException
+        ? new TrainingFailedEvent(FailureCode.PackUnavailable, e.Message, "run `finerewards doctor` to see what the pack lacks (a LoRA trainer is needed for training)")
+        : new TrainingFailedEvent(FailureCode.ModelError, $"{e.GetType().Name}: {e.Message}", $"see {log}; try again, and report it if it repeats");
+
+    /// <summary>
+    /// Trains the job's LoRA on these models and checks it against the base model, reporting each step through
+    /// <paramref name="append"/> (started, progress, loss, rounds; never the end). Registers nothing: the caller
+    /// stores the bytes and appends the completed event (this host's registry, or a cluster's shared one).
+    /// </summary>
+    /// <param name="profileFeedback">The profile's feedback records; the job trains on its <see cref="TrainingJobSpec.FeedbackIds"/> among them.</param>
+    /// <exception cref="OperationCanceledException">The token fired.</exception>
+    public async Task<TrainedLora> TrainAsync(string id, TrainingJobSpec spec, IReadOnlyList<FeedbackRecord> profileFeedback, Action<TrainingEventData> append,
+        CancellationToken cancellationToken)
+    {
+        var generator = await catalog.GeneratorAsync(spec.Pack, cancellationToken);
+        var pack = catalog.Pack(spec.Pack);
+        if (pack.Trainer is null) throw new HostException(RefusalKind.FailedPrecondition, "options.pack", $"pack \"{spec.Pack}\" has no LoRA trainer in this host");
+        var runtime = new HostPackRuntime(pack, generator, name => catalog.Reward(spec.Pack, name));
+
+        // A job resumed after a restart finds its folder: the export below writes the same files again,
+        // and the round engine continues its run from the last finished step.
+        string folder = RunFolder(id);
+        string extra = Path.Combine(folder, "extra-data");
+        Directory.CreateDirectory(extra);
+        var all = TrainingFeedback(profileFeedback);
+        var pairs = spec.FeedbackIds is { } ids ? all.Where(f => ids.Contains(f.Id)).ToList() : all;
+        int size = pack.DefaultGeneration.Width;
+        var prepared = new List<TrainingImages.Preparation>();
+        foreach (var f in pairs)
+        {
+            using var png = images.Open(f.ImageId) ?? throw new HostException(RefusalKind.FailedPrecondition, "profile_id", $"feedback {f.Id}: image {f.ImageId} is gone from the host");
+            using var bytes = new MemoryStream();
+            png.CopyTo(bytes);
+            // An editor sends whatever its canvas holds: the LoRA learns at the pack's size, not the canvas's.
+            var (image, preparation) = TrainingImages.Prepare(PngCodec.Decode(bytes.ToArray(), $"feedback {f.Id}").Image, size);
+            prepared.Add(preparation);
+            ExtraDataFolder.Write(extra, f.Id, f.Prompt, PngCodec.Encode(image), new Dictionary<string, string>
+            {
+                ["feedback_id"] = f.Id, ["profile_id"] = f.ProfileId, ["kind"] = f.Kind.ToString().ToLowerInvariant(), ["image_id"] = f.ImageId,
+                ["preparation"] = preparation.ToString(),
+            }, // A generated candidate's latents describe its image only at the size it was drawn.
+            preparation == TrainingImages.Preparation.Kept ? images.LatentsOf(f.ImageId) : null);
+        }
+        var prompts = spec.Prompts.Count > 0 ? spec.Prompts : pairs.Select(p => p.Prompt).Distinct(StringComparer.Ordinal).ToList();
+        append(new TrainingStartedEvent(spec.Pack, pairs.Count, spec.IncludeGenerated ? prompts.Count : 0, spec.Rounds,
+            TrainingImages.Describe(prepared, size)));
+        logger.LogInformation("training started: {Pairs} feedback pairs, {Prompts} prompts, {Rounds} rounds", pairs.Count, spec.IncludeGenerated ? prompts.Count : 0, spec.Rounds);
+
+        var progress = new EventProgress(append);
+        var (checkpoint, metrics) = await Task.Run(() => spec.IncludeGenerated
+            ? Rounds(runtime, spec, folder, prompts, pairs.Count > 0 ? extra : null, progress, cancellationToken)
+            : FeedbackOnly(pack.Trainer, spec, folder, extra, progress, append, cancellationToken), cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // The check reads the run's checkpoint, so a job cancelled during it leaves no LoRA behind.
+        var evaluation = await Task.Run(() => Guard(runtime, spec, prompts, checkpoint, progress, cancellationToken), cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
+        // Only a LoRA that raised the rewards becomes active on its own; the user can still choose any other.
+        return new TrainedLora(File.ReadAllBytes(checkpoint), metrics, evaluation with { Activated = evaluation.Verdict == LoraVerdict.Raised });
     }
 
     /// <summary>The new LoRA against the base model on the job's prompts (topped up with the pack's probes), with the job's rewards.</summary>
@@ -154,7 +175,7 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostOptions options, Fe
     }
 
     static (string Checkpoint, IReadOnlyDictionary<string, double> Metrics) FeedbackOnly(ILoraTrainer trainer, TrainingJobSpec spec, string folder, string extra,
-        IRunProgress progress, TrainingJob job, CancellationToken ct)
+        IRunProgress progress, Action<TrainingEventData> append, CancellationToken ct)
     {
         var pairs = ExtraDataFolder.Read(extra).Select(p => p.ToTrainingPair()).ToList();
         int steps = spec.StepsPerRound ?? spec.StepsPerImage!.Value * pairs.Count;
@@ -171,7 +192,7 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostOptions options, Fe
             }), ct);
         progress.PhaseFinished(1, RunPhase.Train, clock.Elapsed);
         // One round, as docs/host.md lists: nothing generated, so nothing kept and no reward means.
-        job.Append(new TrainingRoundEvent(1, 0, 0, pairs.Count, steps, last, new Dictionary<string, double>(), new Dictionary<string, double>()));
+        append(new TrainingRoundEvent(1, 0, 0, pairs.Count, steps, last, new Dictionary<string, double>(), new Dictionary<string, double>()));
         var metrics = new Dictionary<string, double> { ["rounds"] = 1, ["pairs"] = pairs.Count, ["steps"] = steps, ["feedback_pairs"] = pairs.Count };
         if (last is double loss) metrics["final_loss"] = loss;
         return (path, metrics);
@@ -183,7 +204,7 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostOptions options, Fe
     }
 
     /// <summary>The engine's progress as training events, at most one progress and one loss event per <see cref="ProgressInterval"/> (never dropping a phase's first or last).</summary>
-    sealed class EventProgress(TrainingJob job) : IRunProgress
+    sealed class EventProgress(Action<TrainingEventData> append) : IRunProgress
     {
         readonly Stopwatch phaseClock = new();
         long lastProgress = long.MinValue, lastLoss = long.MinValue;
@@ -202,24 +223,24 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostOptions options, Fe
             // Each phase's first progress and first loss are always sent.
             lastProgress = long.MinValue;
             lastLoss = long.MinValue;
-            job.Append(new TrainingPhaseEvent(round, phase, 0, total, -1));
+            append(new TrainingPhaseEvent(round, phase, 0, total, -1));
         }
 
         public void PhaseAdvanced(int round, RunPhase phase, int done, int total)
         {
             if (!Due(ref lastProgress, done >= total)) return;
             var eta = RunPhases.Eta(phaseClock.Elapsed, done, total);
-            job.Append(new TrainingPhaseEvent(round, phase, done, total, eta?.TotalSeconds ?? -1));
+            append(new TrainingPhaseEvent(round, phase, done, total, eta?.TotalSeconds ?? -1));
         }
 
         public void PhaseFinished(int round, RunPhase phase, TimeSpan elapsed) { }
 
         public void TrainingStep(int round, TrainingProgress step)
         {
-            if (Due(ref lastLoss, step.Step >= step.Steps)) job.Append(new TrainingLossEvent(round, step.Step, step.Steps, step.Loss));
+            if (Due(ref lastLoss, step.Step >= step.Steps)) append(new TrainingLossEvent(round, step.Step, step.Steps, step.Loss));
         }
 
-        public void RoundFinished(RoundRecord r) => job.Append(new TrainingRoundEvent(r.Round, r.Kept, r.Prompts, r.TrainingPairs, r.TrainingSteps,
+        public void RoundFinished(RoundRecord r) => append(new TrainingRoundEvent(r.Round, r.Kept, r.Prompts, r.TrainingPairs, r.TrainingSteps,
             r.FinalLoss, r.Metrics.RewardMean, r.Metrics.SelectedMean));
 
         public void Message(string line) { }

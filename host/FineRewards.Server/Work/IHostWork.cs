@@ -1,5 +1,6 @@
 using FineRewards.Server.Jobs;
 using FineRewards.Contracts;
+using FineRewards.Server.Feedback;
 using FineRewards.Server.Storage;
 using FineRewards.Server.Training;
 
@@ -52,4 +53,14 @@ public interface ITrainingJobs
     Task<LoraRecord> ActivateLoraAsync(string loraId, CancellationToken cancellationToken);
 
     Task<LoraRecord> DeleteLoraAsync(string loraId, CancellationToken cancellationToken);
+}
+
+/// <summary>Users' feedback (training data for a profile), kept by this machine or by a cluster's shared store.</summary>
+public interface IHostFeedback
+{
+    /// <exception cref="FineRewards.Contracts.InputException">A field is invalid.</exception>
+    /// <exception cref="HostException">No such image or job, or the id was used for other content.</exception>
+    Task<(FeedbackRecord Record, bool Existing)> SubmitAsync(FeedbackSubmission submission, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<FeedbackRecord>> ListAsync(string profileId, CancellationToken cancellationToken);
 }

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using FineRewards.Server.Feedback;
 using FineRewards.Server.Jobs;
 using FineRewards.Server.Storage;
 using FineRewards.Server.Training;
@@ -67,6 +68,15 @@ public sealed class LocalTrainingJobs(TrainingManager training) : ITrainingJobs
     public Task<LoraRecord> ActivateLoraAsync(string loraId, CancellationToken cancellationToken) => Task.FromResult(training.ActivateLora(loraId));
 
     public Task<LoraRecord> DeleteLoraAsync(string loraId, CancellationToken cancellationToken) => Task.FromResult(training.DeleteLora(loraId));
+}
+
+/// <summary>This machine's feedback (<see cref="FeedbackStore"/>, its SQLite) behind <see cref="IHostFeedback"/>.</summary>
+public sealed class LocalFeedback(FeedbackStore feedback) : IHostFeedback
+{
+    public Task<(FeedbackRecord Record, bool Existing)> SubmitAsync(FeedbackSubmission submission, CancellationToken cancellationToken) =>
+        Task.FromResult(feedback.Submit(submission));
+
+    public Task<IReadOnlyList<FeedbackRecord>> ListAsync(string profileId, CancellationToken cancellationToken) => Task.FromResult(feedback.List(profileId));
 }
 
 static class EventFollow
