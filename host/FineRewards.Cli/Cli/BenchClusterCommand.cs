@@ -81,6 +81,8 @@ public static class BenchClusterCommand
                     ["workers"] = r.Workers, ["jobs"] = r.Jobs, ["seconds"] = r.Seconds, ["jobs_per_minute"] = r.JobsPerMinute,
                     ["ideal_jobs_per_minute"] = 60_000.0 / deviceMsPerJob * r.Workers, ["efficiency"] = Efficiency(r, baseline),
                     ["overhead_ms_per_job"] = r.OverheadMsPerJob, ["store_writes_per_job"] = (double)r.StoreWrites / r.Jobs,
+                    ["store_writes_per_job_by_kind"] = new JsonObject(r.WritesByKind.OrderBy(p => p.Key, StringComparer.Ordinal)
+                        .Select(p => KeyValuePair.Create(p.Key, (JsonNode?)((double)p.Value / r.Jobs)))),
                 });
             Console.Out.WriteLine(JsonSerializer.Serialize(new JsonObject { ["device_ms_per_job"] = deviceMsPerJob, ["runs"] = array },
                 new JsonSerializerOptions { WriteIndented = true }));

@@ -16,7 +16,10 @@ namespace FineRewards.Cluster.Bench;
 /// <param name="Seconds">From the first submit to the last job's completed event.</param>
 /// <param name="StepSecondsPerJob">The time a job's steps take on a device (steps x step time).</param>
 /// <param name="StoreWrites">Writes to the shared store (jobs, events, scheduler state), over all jobs.</param>
-public sealed record ClusterBenchRun(int Workers, int Jobs, double Seconds, double StepSecondsPerJob, long StoreWrites)
+/// <param name="WritesByKind">The same by what they carried: insert, events (a start, candidates or an end, with
+/// whatever rode along), progress and positions (batches of only those), scheduler, lora.</param>
+public sealed record ClusterBenchRun(int Workers, int Jobs, double Seconds, double StepSecondsPerJob, long StoreWrites,
+    IReadOnlyDictionary<string, long> WritesByKind)
 {
     public double JobsPerMinute => Jobs / Seconds * 60;
     /// <summary>
@@ -65,13 +68,15 @@ public sealed class ClusterBench(int steps, TimeSpan stepTime, int jobsPerWorker
             }
             // One job per worker first, so every silo has its grains and connections warm.
             await RunJobsAsync(host, workers, "warmup");
-            long writesBefore = store.Writes;
+            var writesBefore = store.ByKind;
             var clock = Stopwatch.StartNew();
             int jobs = workers * jobsPerWorker;
             await RunJobsAsync(host, jobs, "timed");
             double seconds = clock.Elapsed.TotalSeconds;
-            var run = new ClusterBenchRun(workers, jobs, seconds, steps * stepTime.TotalSeconds, store.Writes - writesBefore);
-            progress($"{workers} workers: {jobs} jobs in {seconds:0.00} s = {run.JobsPerMinute:0.0} jobs/min");
+            var writes = store.ByKind.ToDictionary(p => p.Key, p => p.Value - writesBefore.GetValueOrDefault(p.Key));
+            var run = new ClusterBenchRun(workers, jobs, seconds, steps * stepTime.TotalSeconds, writes.Values.Sum(), writes);
+            progress($"{workers} workers: {jobs} jobs in {seconds:0.00} s = {run.JobsPerMinute:0.0} jobs/min; store writes per job: " +
+                string.Join(", ", writes.Where(p => p.Value > 0).OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {(double)p.Value / jobs:0.0}")));
             return run;
         }
         finally
