@@ -76,6 +76,24 @@ public sealed class BatchingTests
         }
     }
 
+    [Fact]
+    public async Task The_scheduler_stores_its_queue_without_the_jobs_specs()
+    {
+        // One held job on the only worker, two waiting: the stored queue names them, their specs stay in the jobs' records.
+        var device = new FakeDevice("p");
+        await using var cluster = await TestCluster.StartAsync(i => i == 1 ? [("gpu0", device)] : []);
+        var ids = Enumerable.Range(0, 3).Select(_ => Jobs.NewId()).ToList();
+        device.Hold(ids[0]);
+        foreach (var id in ids) await cluster.Host.SubmitGenerationAsync(id, "a", Jobs.Spec());
+        await cluster.SiloRunningAsync(ids[0]);
+        var stored = await cluster.Store.LoadSchedulerAsync();
+        Assert.NotNull(stored);
+        Assert.Equal(ids[1..], stored.Queued.Select(j => j.JobId));
+        Assert.Equal([ids[0]], stored.Running.Select(r => r.Job.JobId));
+        Assert.All(stored.Queued.Concat(stored.Running.Select(r => r.Job)), j => Assert.Equal("", j.SpecJson));
+        Assert.Equal(Jobs.Spec().ToJson(), (await cluster.Store.LoadJobAsync(ids[1]))!.Value.Job.SpecJson);
+    }
+
     static string Kind(JobEventData e) => e switch
     {
         JobQueuedEvent => "queued",

@@ -62,8 +62,7 @@ public static class BenchClusterCommand
                 bench.RunAsync(counts[0]).GetAwaiter().GetResult();
                 var runs = new List<ClusterBenchRun>();
                 foreach (int n in counts) runs.Add(bench.RunAsync(n).GetAwaiter().GetResult());
-                if (isReal) PrintReal(runs, stepCount, candidates, parse.GetValue(json));
-                else Print(runs, stepCount * ms, parse.GetValue(json));
+                Print(runs, isReal ? null : stepCount * ms, stepCount, candidates, parse.GetValue(json));
                 return 0;
             }
             finally
@@ -110,33 +109,8 @@ public static class BenchClusterCommand
     static double Efficiency(ClusterBenchRun run, ClusterBenchRun baseline) =>
         run.JobsPerMinute / (baseline.JobsPerMinute / baseline.Workers * run.Workers);
 
-    /// <summary>Real models: no fixed device time, so no overhead per job; the speed-up of each count over the first.</summary>
-    static void PrintReal(IReadOnlyList<ClusterBenchRun> runs, int steps, int k, bool json)
-    {
-        var baseline = runs[0];
-        if (json)
-        {
-            var array = new JsonArray();
-            foreach (var r in runs)
-                array.Add(new JsonObject
-                {
-                    ["workers"] = r.Workers, ["jobs"] = r.Jobs, ["seconds"] = r.Seconds, ["jobs_per_minute"] = r.JobsPerMinute,
-                    ["efficiency"] = Efficiency(r, baseline), ["store_writes_per_job"] = (double)r.StoreWrites / r.Jobs,
-                });
-            Console.Out.WriteLine(JsonSerializer.Serialize(new JsonObject { ["pack"] = Diagnostics.DefaultPack, ["steps"] = steps, ["k"] = k, ["runs"] = array },
-                new JsonSerializerOptions { WriteIndented = true }));
-        }
-        else
-        {
-            Console.Out.WriteLine($"the {Diagnostics.DefaultPack} pack, K={k}, {steps} steps, on {Environment.ProcessorCount} cores shared by every worker silo");
-            Console.Out.WriteLine("workers  jobs  seconds  jobs/min  efficiency  store writes/job");
-            foreach (var r in runs)
-                Console.Out.WriteLine($"{r.Workers,7}  {r.Jobs,4}  {r.Seconds,7:0.00}  {r.JobsPerMinute,8:0.0}  {Efficiency(r, baseline),10:0.00}  {(double)r.StoreWrites / r.Jobs,16:0.0}");
-        }
-        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"efficiency at {runs[^1].Workers} workers: {Efficiency(runs[^1], baseline):0.00}"));
-    }
-
-    static void Print(IReadOnlyList<ClusterBenchRun> runs, int deviceMsPerJob, bool json)
+    /// <param name="deviceMsPerJob">A timed device's steps per job; null for the real pack (no ideal, no overhead per job).</param>
+    static void Print(IReadOnlyList<ClusterBenchRun> runs, int? deviceMsPerJob, int steps, int k, bool json)
     {
         var baseline = runs[0];
         var last = runs[^1];
@@ -144,24 +118,40 @@ public static class BenchClusterCommand
         {
             var array = new JsonArray();
             foreach (var r in runs)
-                array.Add(new JsonObject
+            {
+                var run = new JsonObject
                 {
                     ["workers"] = r.Workers, ["jobs"] = r.Jobs, ["seconds"] = r.Seconds, ["jobs_per_minute"] = r.JobsPerMinute,
-                    ["ideal_jobs_per_minute"] = 60_000.0 / deviceMsPerJob * r.Workers, ["efficiency"] = Efficiency(r, baseline),
-                    ["overhead_ms_per_job"] = r.OverheadMsPerJob, ["store_writes_per_job"] = (double)r.StoreWrites / r.Jobs,
+                    ["efficiency"] = Efficiency(r, baseline), ["store_writes_per_job"] = (double)r.StoreWrites / r.Jobs,
                     ["store_writes_per_job_by_kind"] = new JsonObject(r.WritesByKind.OrderBy(p => p.Key, StringComparer.Ordinal)
                         .Select(p => KeyValuePair.Create(p.Key, (JsonNode?)((double)p.Value / r.Jobs)))),
-                });
-            Console.Out.WriteLine(JsonSerializer.Serialize(new JsonObject { ["device_ms_per_job"] = deviceMsPerJob, ["runs"] = array },
-                new JsonSerializerOptions { WriteIndented = true }));
+                };
+                if (deviceMsPerJob is int ms)
+                {
+                    run["ideal_jobs_per_minute"] = 60_000.0 / ms * r.Workers;
+                    run["overhead_ms_per_job"] = r.OverheadMsPerJob;
+                }
+                array.Add(run);
+            }
+            var root = deviceMsPerJob is int device
+                ? new JsonObject { ["device_ms_per_job"] = device, ["runs"] = array }
+                : new JsonObject { ["pack"] = Diagnostics.DefaultPack, ["steps"] = steps, ["k"] = k, ["runs"] = array };
+            Console.Out.WriteLine(JsonSerializer.Serialize(root, new JsonSerializerOptions { WriteIndented = true }));
         }
-        else
+        else if (deviceMsPerJob is int ms)
         {
-            Console.Out.WriteLine($"device time per job: {deviceMsPerJob} ms of steps (ideal {60_000.0 / deviceMsPerJob:0.0} jobs/min per worker)");
+            Console.Out.WriteLine($"device time per job: {ms} ms of steps (ideal {60_000.0 / ms:0.0} jobs/min per worker)");
             // "of ideal": against the steps alone (no scheduling, no events), which a loaded machine's baseline run cannot blur.
             Console.Out.WriteLine("workers  jobs  seconds  jobs/min  efficiency  of ideal  overhead ms/job  store writes/job");
             foreach (var r in runs)
-                Console.Out.WriteLine($"{r.Workers,7}  {r.Jobs,4}  {r.Seconds,7:0.00}  {r.JobsPerMinute,8:0.0}  {Efficiency(r, baseline),10:0.00}  {r.JobsPerMinute / (60_000.0 / deviceMsPerJob * r.Workers),8:0.00}  {r.OverheadMsPerJob,15:0.0}  {(double)r.StoreWrites / r.Jobs,16:0.0}");
+                Console.Out.WriteLine($"{r.Workers,7}  {r.Jobs,4}  {r.Seconds,7:0.00}  {r.JobsPerMinute,8:0.0}  {Efficiency(r, baseline),10:0.00}  {r.JobsPerMinute / (60_000.0 / ms * r.Workers),8:0.00}  {r.OverheadMsPerJob,15:0.0}  {(double)r.StoreWrites / r.Jobs,16:0.0}");
+        }
+        else
+        {
+            Console.Out.WriteLine($"the {Diagnostics.DefaultPack} pack, K={k}, {steps} steps, on {Environment.ProcessorCount} cores shared by every worker silo");
+            Console.Out.WriteLine("workers  jobs  seconds  jobs/min  efficiency  store writes/job");
+            foreach (var r in runs)
+                Console.Out.WriteLine($"{r.Workers,7}  {r.Jobs,4}  {r.Seconds,7:0.00}  {r.JobsPerMinute,8:0.0}  {Efficiency(r, baseline),10:0.00}  {(double)r.StoreWrites / r.Jobs,16:0.0}");
         }
         Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"efficiency at {last.Workers} workers: {Efficiency(last, baseline):0.00}"));
     }
