@@ -77,6 +77,36 @@ public sealed class BatchingTests
     }
 
     [Fact]
+    public async Task A_job_whose_grain_silo_dies_keeps_every_event_its_watcher_saw_and_goes_on_without_a_gap()
+    {
+        // Devices on the second and third silos; the job's grain is moved to the silo without its worker, which is then killed.
+        var devices = new[] { new FakeDevice("p") { StepTime = TimeSpan.FromMilliseconds(50) }, new FakeDevice("p") { StepTime = TimeSpan.FromMilliseconds(50) } };
+        await using var cluster = await TestCluster.StartAsync(i => i == 0 ? [] : [("gpu0", devices[i - 1])]);
+        string id = Jobs.NewId();
+        await cluster.Host.SubmitGenerationAsync(id, "a", Jobs.Spec(steps: 80));
+        var worker = await cluster.SiloRunningAsync(id);
+        var doomed = cluster.Cluster.Silos.Single(s => s != cluster.Cluster.Silos[0] && !s.SiloAddress.Equals(worker.SiloAddress));
+        var job = cluster.Cluster.Client.GetGrain<IJobGrain>(id);
+        await cluster.Cluster.MigrateAsync(job, doomed.SiloAddress);
+        var before = await cluster.Host.FirstEventsAsync(id, 8);
+        Assert.True(cluster.Cluster.TryGetGrainContext(job.GetGrainId(), out var context));
+        Assert.Equal(doomed.SiloAddress, context!.Address.SiloAddress);
+        Assert.DoesNotContain(before, e => e.Data is CandidateReadyEvent);   // still stepping
+        await cluster.Cluster.KillSiloAsync(doomed);
+
+        var after = await cluster.Host.EventsAsync(id, before[^1].Sequence);
+        var all = before.Concat(after).ToList();
+        Jobs.AssertWellFormed(all, 4);
+        // What the watcher saw before the failover is what is stored under those numbers; steps only go forward.
+        var stored = (await cluster.Store.LoadJobAsync(id))!.Value.Events;
+        Assert.Equal(all.Select(e => (e.Sequence, e.Data.ToJson())), stored.Select(e => (e.Sequence, e.Json)));
+        var steps = all.Select(e => e.Data).OfType<StepProgressEvent>().Select(p => p.Step).ToList();
+        Assert.Equal(steps.Order(), steps);
+        Assert.Equal(steps.Count, steps.Distinct().Count());
+        Assert.Equal([(id, 0)], devices.SelectMany(d => d.Started));   // the worker was not lost: one run
+    }
+
+    [Fact]
     public async Task The_scheduler_stores_its_queue_without_the_jobs_specs()
     {
         // One held job on the only worker, two waiting: the stored queue names them, their specs stay in the jobs' records.
