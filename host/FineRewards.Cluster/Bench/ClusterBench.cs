@@ -17,7 +17,7 @@ namespace FineRewards.Cluster.Bench;
 /// <param name="StepSecondsPerJob">The time a job's steps take on a device (steps x step time).</param>
 /// <param name="StoreWrites">Writes to the shared store (jobs, events, scheduler state), over all jobs.</param>
 /// <param name="WritesByKind">The same by what they carried: insert, events (a start, candidates or an end, with
-/// whatever rode along), progress and positions (batches of only those), scheduler, lora.</param>
+/// whatever rode along), progress and positions (batches of only those), scheduler, other (LoRA registry, feedback).</param>
 public sealed record ClusterBenchRun(int Workers, int Jobs, double Seconds, double StepSecondsPerJob, long StoreWrites,
     IReadOnlyDictionary<string, long> WritesByKind)
 {

@@ -2,14 +2,13 @@ using System.Collections.Concurrent;
 using FineRewards.Cluster.Jobs;
 using FineRewards.Cluster.Scheduling;
 using FineRewards.Cluster.Storage;
-using FineRewards.Server.Jobs;
 
 namespace FineRewards.Cluster.Bench;
 
 /// <summary>Any store, counting its writes by what they carry: the benchmark reports them per job.</summary>
 sealed class CountingStore(IClusterStore store) : IClusterStore
 {
-    public const string Inserts = "insert", Events = "events", Progress = "progress", Positions = "positions", Scheduler = "scheduler", Loras = "lora";
+    public const string Inserts = "insert", Events = "events", Progress = "progress", Positions = "positions", Scheduler = "scheduler", Other = "other";
 
     readonly ConcurrentDictionary<string, long> writes = new(StringComparer.Ordinal);
 
@@ -24,6 +23,9 @@ sealed class CountingStore(IClusterStore store) : IClusterStore
         return task;
     }
 
+    /// <summary>Writes that are neither jobs, events nor the scheduler's (the LoRA registry, feedback).</summary>
+    T Count<T>(T task) => Count(Other, task);
+
     /// <summary>
     /// An event write is counted as progress or positions only when it carries nothing else: a batch that
     /// holds a start, a candidate or an end is an <see cref="Events"/> write whatever rides with it.
@@ -37,7 +39,7 @@ sealed class CountingStore(IClusterStore store) : IClusterStore
         onceKey.StartsWith("progress:", StringComparison.Ordinal) || onceKey.StartsWith("loss:", StringComparison.Ordinal)
         || onceKey.StartsWith("phase:", StringComparison.Ordinal);
 
-    static bool IsPosition(ClusterEvent e) => e.OnceKey.Length == 0 && e.NewState == JobState.Queued;
+    static bool IsPosition(ClusterEvent e) => e.OnceKey.Length == 0 && e.NewState == FineRewards.Server.Jobs.JobState.Queued;
 
     public Task<bool> InsertJobAsync(JobRecord job, ClusterEvent first) => Count(Inserts, store.InsertJobAsync(job, first));
 
@@ -45,7 +47,7 @@ sealed class CountingStore(IClusterStore store) : IClusterStore
 
     public Task AppendEventsAsync(string jobId, IReadOnlyList<ClusterEvent> events) => Count(KindOf(events), store.AppendEventsAsync(jobId, events));
 
-    public Task RegisterLoraAsync(LoraRecord lora) => Count(Loras, store.RegisterLoraAsync(lora));
+    public Task RegisterLoraAsync(LoraRecord lora) => Count(store.RegisterLoraAsync(lora));
 
     public Task<LoraRecord?> FindLoraAsync(string id) => store.FindLoraAsync(id);
 
