@@ -13,3 +13,21 @@ public class BenchClusterCommandTests
         Assert.StartsWith($"error: {field}:", result.Stderr.Trim());
     }
 }
+
+public class BenchClusterRealTests
+{
+    [Fact]
+    public void Bench_cluster_real_runs_the_shapes_pack_on_worker_silos()
+    {
+        // Tiny: one worker, one job of one candidate and two steps, after the untimed warm-up run.
+        var result = CliRunner.Run("bench", "cluster", "--real", "--workers", "1", "--jobs-per-worker", "1", "--k", "1", "--steps", "2", "--threads", "1", "--json");
+        Assert.True(result.ExitCode == 0, result.Stderr);
+        var lines = result.Stdout.Trim().Split('\n');
+        Assert.Equal("efficiency at 1 workers: 1.00", lines[^1].Trim());
+        using var json = System.Text.Json.JsonDocument.Parse(string.Join('\n', lines[..^1]));
+        Assert.Equal("shapes", json.RootElement.GetProperty("pack").GetString());
+        var run = Assert.Single(json.RootElement.GetProperty("runs").EnumerateArray());
+        Assert.Equal(1, run.GetProperty("jobs").GetInt32());
+        Assert.True(run.GetProperty("jobs_per_minute").GetDouble() > 0);
+    }
+}

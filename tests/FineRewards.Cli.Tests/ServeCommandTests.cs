@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
@@ -20,6 +21,37 @@ public class ServeCommandTests
             Assert.Equal($"error: --port: port {port} is in use on 127.0.0.1; use --port to choose another (or stop what listens there)", result.Stderr.Trim());
         }
         finally { Directory.Delete(data, recursive: true); }
+    }
+
+    [Fact]
+    public async Task Serve_keeps_a_relative_data_folder_under_the_working_directory()
+    {
+        // ASP.NET resolved a relative content root against the executable's folder: the host died at start.
+        string work = Directory.CreateTempSubdirectory("finerewards-serve-relative-").FullName;
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = work };
+        foreach (string a in new[] { Path.Combine(AppContext.BaseDirectory, "finerewards.dll"), "serve", "--port", "0", "--data", Path.Combine("state", "host") })
+            start.ArgumentList.Add(a);
+        using var process = Process.Start(start)!;
+        try
+        {
+            var stderr = process.StandardError.ReadToEndAsync();
+            var listening = Task.Run(async () =>
+            {
+                while (await process.StandardOutput.ReadLineAsync() is { } line)
+                    if (line.StartsWith("listening on", StringComparison.Ordinal)) return true;
+                return false;
+            });
+            if (!await listening.WaitAsync(TimeSpan.FromMinutes(2)))
+                Assert.Fail($"serve exited with {process.ExitCode} before listening: {await stderr}");
+            Assert.True(File.Exists(Path.Combine(work, "state", "host", "host.db")), "no host.db under the working directory's state/host");
+            Assert.False(Directory.Exists(Path.Combine(AppContext.BaseDirectory, "state")));
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            Directory.Delete(work, recursive: true);
+        }
     }
 
     [Fact]

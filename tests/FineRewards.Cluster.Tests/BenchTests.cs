@@ -12,8 +12,10 @@ public sealed class BenchTests
         Assert.Equal(2, run.Workers);
         Assert.Equal(4, run.Jobs);
         Assert.True(run.Seconds > 0);
-        // Per job at least its insert and its events (started, 2 progress, ready, scored+ranked+completed) reach the store.
+        // Per job at least its insert, its start, its candidates, its end (the steps ride along) and the scheduler's queue reach the store.
         Assert.True(run.StoreWrites >= 4 * 5, $"{run.StoreWrites} store writes for 4 jobs");
+        Assert.Equal(run.StoreWrites, run.WritesByKind.Values.Sum());
+        Assert.Equal(4, run.WritesByKind["insert"]);
         Assert.Single(lines);
     }
 }

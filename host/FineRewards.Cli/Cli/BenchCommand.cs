@@ -26,7 +26,7 @@ public static class BenchCommand
         bench.Subcommands.Add(BenchHostCommand.Create());
         bench.Subcommands.Add(BenchOnnxCommand.Create());
         bench.Subcommands.Add(BenchLoadCommand.Create());
-        bench.Subcommands.Add(BenchClusterCommand.Create());
+        bench.Subcommands.Add(BenchClusterCommand.Create(packs));
         return bench;
     }
 

@@ -23,7 +23,7 @@ public static class ServeCommand
     {
         var address = new Option<string>("--address") { Description = "IP address to bind; anything but loopback needs a token.", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "TCP port (0 picks a free one).", DefaultValueFactory = _ => HostOptions.DefaultPort };
-        var data = new Option<string>("--data") { Description = "Data directory (SQLite, images, logs).", DefaultValueFactory = _ => DefaultDataDirectory() };
+        var data = new Option<string>("--data") { Description = "Data directory (SQLite, images, logs); a relative path is taken from the working directory.", DefaultValueFactory = _ => DefaultDataDirectory() };
         var token = new Option<string?>("--token") { Description = $"Require \"authorization: Bearer TOKEN\" on every call (or set ${HostOptions.TokenEnvironmentVariable})." };
         var reflection = new Option<bool>("--reflection") { Description = "Serve gRPC reflection (for grpcurl and similar tools)." };
         var workers = new Option<int>("--workers") { Description = "Jobs run at once (1 per GPU).", DefaultValueFactory = _ => 1 };

@@ -16,7 +16,10 @@ namespace FineRewards.Cluster.Bench;
 /// <param name="Seconds">From the first submit to the last job's completed event.</param>
 /// <param name="StepSecondsPerJob">The time a job's steps take on a device (steps x step time).</param>
 /// <param name="StoreWrites">Writes to the shared store (jobs, events, scheduler state), over all jobs.</param>
-public sealed record ClusterBenchRun(int Workers, int Jobs, double Seconds, double StepSecondsPerJob, long StoreWrites)
+/// <param name="WritesByKind">The same by what they carried: insert, events (a start, candidates or an end, with
+/// whatever rode along), progress and positions (batches of only those), scheduler, other (LoRA registry, feedback).</param>
+public sealed record ClusterBenchRun(int Workers, int Jobs, double Seconds, double StepSecondsPerJob, long StoreWrites,
+    IReadOnlyDictionary<string, long> WritesByKind)
 {
     public double JobsPerMinute => Jobs / Seconds * 60;
     /// <summary>
@@ -26,6 +29,14 @@ public sealed record ClusterBenchRun(int Workers, int Jobs, double Seconds, doub
     public double OverheadMsPerJob => (Seconds * Workers / Jobs - StepSecondsPerJob) * 1000;
 }
 
+/// <summary>What the worker silos run: the pack the jobs ask for, the jobs' prompt and rewards, and one device per worker silo.</summary>
+/// <param name="Device">Makes a worker's device, given the run's shared folder (images go there).</param>
+/// <param name="StepTime">Each step's fixed time on a <see cref="TimedDevice"/>; null for a real pack (no overhead per job is computed).</param>
+public sealed record BenchWorkload(string Pack, string Prompt, IReadOnlyList<string> Rewards, Func<string, IDeviceExecutor> Device, TimeSpan? StepTime)
+{
+    public static BenchWorkload Timed(TimeSpan stepTime) => new("timed", "bench", [], _ => new TimedDevice(["timed"], stepTime), stepTime);
+}
+
 /// <summary>
 /// `bench cluster`: silos in this process on loopback ports (Orleans' localhost clustering; the
 /// shared store in memory, or with <paramref name="postgres"/> a <see cref="PostgresClusterStore"/> in a
@@ -33,10 +44,11 @@ public sealed record ClusterBenchRun(int Workers, int Jobs, double Seconds, doub
 /// device that takes the submissions, as a silo serving editors would. Jobs go in all at once from
 /// <see cref="Clients"/> clients; the run ends when every job has its completed event.
 /// </summary>
-public sealed class ClusterBench(int steps, TimeSpan stepTime, int jobsPerWorker, int k, Action<string> progress, string? postgres = null)
+public sealed class ClusterBench(int steps, TimeSpan stepTime, int jobsPerWorker, int k, Action<string> progress, string? postgres = null,
+    BenchWorkload? workload = null)
 {
     const int Clients = 4;
-    const string Pack = "timed";
+    readonly BenchWorkload work = workload ?? BenchWorkload.Timed(stepTime);
 
     public async Task<ClusterBenchRun> RunAsync(int workers)
     {
@@ -44,8 +56,8 @@ public sealed class ClusterBench(int steps, TimeSpan stepTime, int jobsPerWorker
         await using var database = schema is null ? null : new PostgresClusterStore(schema.ConnectionString);
         if (database is not null) await database.EnsureSchemaAsync();
         var store = new CountingStore(database ?? (IClusterStore)new MemoryClusterStore());
-        var devices = Enumerable.Range(0, workers).Select(_ => new TimedDevice([Pack], stepTime)).ToList();
         string shared = Directory.CreateTempSubdirectory("finerewards-bench-cluster-").FullName;
+        var devices = Enumerable.Range(0, workers).Select(_ => work.Device(shared)).ToList();
         int primaryPort = FreePort();
         var silos = new List<IHost>();
         try
@@ -65,13 +77,15 @@ public sealed class ClusterBench(int steps, TimeSpan stepTime, int jobsPerWorker
             }
             // One job per worker first, so every silo has its grains and connections warm.
             await RunJobsAsync(host, workers, "warmup");
-            long writesBefore = store.Writes;
+            var writesBefore = store.ByKind;
             var clock = Stopwatch.StartNew();
             int jobs = workers * jobsPerWorker;
             await RunJobsAsync(host, jobs, "timed");
             double seconds = clock.Elapsed.TotalSeconds;
-            var run = new ClusterBenchRun(workers, jobs, seconds, steps * stepTime.TotalSeconds, store.Writes - writesBefore);
-            progress($"{workers} workers: {jobs} jobs in {seconds:0.00} s = {run.JobsPerMinute:0.0} jobs/min");
+            var writes = store.ByKind.ToDictionary(p => p.Key, p => p.Value - writesBefore.GetValueOrDefault(p.Key));
+            var run = new ClusterBenchRun(workers, jobs, seconds, steps * (work.StepTime ?? TimeSpan.Zero).TotalSeconds, writes.Values.Sum(), writes);
+            progress($"{workers} workers: {jobs} jobs in {seconds:0.00} s = {run.JobsPerMinute:0.0} jobs/min; store writes per job: " +
+                string.Join(", ", writes.Where(p => p.Value > 0).OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => $"{p.Key} {(double)p.Value / jobs:0.0}")));
             return run;
         }
         finally
@@ -90,7 +104,7 @@ public sealed class ClusterBench(int steps, TimeSpan stepTime, int jobsPerWorker
         var ids = Enumerable.Range(0, count).Select(_ => Guid.NewGuid().ToString()).ToList();
         for (int i = 0; i < ids.Count; i++)
         {
-            var spec = new GenerationJobSpec("bench", "", k, SeedPolicy.Fixed, i * k, GenerationDefaults.Sampler, steps, GenerationDefaults.Guidance, GenerationDefaults.Size, GenerationDefaults.Size, Pack, [], [],
+            var spec = new GenerationJobSpec(work.Prompt, "", k, SeedPolicy.Fixed, i * k, GenerationDefaults.Sampler, steps, GenerationDefaults.Guidance, GenerationDefaults.Size, GenerationDefaults.Size, work.Pack, [], work.Rewards,
                 FineRewards.Core.Ranking.CombineMethod.Arl, new Dictionary<string, double>(), PreviewPolicy.None);
             await host.SubmitGenerationAsync(ids[i], $"{tag}-client{i % Clients}", spec);
         }
@@ -102,7 +116,7 @@ public sealed class ClusterBench(int steps, TimeSpan stepTime, int jobsPerWorker
         }));
     }
 
-    static IHost BuildSilo(int index, int primaryPort, IClusterStore store, string shared, TimedDevice? device)
+    static IHost BuildSilo(int index, int primaryPort, IClusterStore store, string shared, IDeviceExecutor? device)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();

@@ -25,11 +25,15 @@ public sealed record JobRecord(
 /// <summary>An event before it is numbered.</summary>
 /// <param name="OnceKey">Events with the same non-empty key are kept once: a job re-run on another worker after its
 /// first worker was lost reports its start, candidates and end again, and those must not reach watchers twice.</param>
+/// <param name="MayWait">Only progress (a step, a queue position): the job grain may hold it up to
+/// <see cref="JobGrain.BatchWindow"/> and store it together with the events around it. Like every event it is
+/// stored before any watcher sees it.</param>
 [GenerateSerializer, Immutable]
 public sealed record EventDraft(
     [property: Id(0)] string Json,
     [property: Id(1)] string OnceKey,
-    [property: Id(2)] JobState? NewState);
+    [property: Id(2)] JobState? NewState,
+    [property: Id(3)] bool MayWait = false);
 
 /// <summary>One numbered event of a job (generation or training event JSON); sequences start at 1 without gaps.</summary>
 [GenerateSerializer, Immutable]

@@ -5,7 +5,7 @@ namespace FineRewards.Cluster.Jobs;
 /// <summary>
 /// One job (generation or training), keyed by its id: its record and numbered events, as the single
 /// host's event log keeps them. Every event is stored (<see cref="Storage.IClusterStore"/>) before
-/// anyone sees it, so a job outlives the silo its grain was on.
+/// anyone sees it, so a job outlives the silo its grain was on (what is durable when: <see cref="JobGrain"/>).
 /// </summary>
 public interface IJobGrain : IGrainWithStringKey
 {
@@ -22,7 +22,8 @@ public interface IJobGrain : IGrainWithStringKey
     Task<bool> BeginAttempt(int attempt);
 
     /// <summary>
-    /// Numbers and stores the drafts (one store write), dropping those whose once key was seen.
+    /// Numbers and stores the drafts (one store write), dropping those whose once key was seen; drafts that
+    /// may wait (<see cref="EventDraft.MayWait"/>) are stored with later ones or within <see cref="JobGrain.BatchWindow"/>.
     /// <paramref name="attempt"/>: the worker's attempt, or null for the scheduler (queue positions,
     /// a job no worker can take).
     /// </summary>

@@ -3,11 +3,25 @@ using FineRewards.Server.Jobs;
 
 namespace FineRewards.Cluster.Jobs;
 
+/// <summary>
+/// What is durable when: an event is stored before any watcher sees it, so a failover never renumbers or
+/// loses an event someone has seen. An event that changes what the job is (its start, a candidate, its end)
+/// is stored before <see cref="Append"/> returns. Progress (a step, a queue position: <see cref="EventDraft.MayWait"/>)
+/// waits here, unseen, up to <see cref="BatchWindow"/>, and is stored in one write with the events held
+/// beside it, or ahead of the next event that may not wait; losing this grain's silo loses at most that
+/// window of progress that nobody has seen, and the stream continues after the last stored event.
+/// </summary>
 public sealed class JobGrain(IClusterStore store) : Grain, IJobGrain
 {
+    /// <summary>How long progress may wait to be stored with others: one store write per job per window at most.</summary>
+    public static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(250);
+
     JobRecord? record;
     readonly List<ClusterEvent> events = [];
     readonly HashSet<string> onceKeys = new(StringComparer.Ordinal);
+    // Progress accepted but not stored yet (so not seen by anyone), in order, numbered when stored.
+    readonly List<EventDraft> held = [];
+    IGrainTimer? flush;
     JobState state = JobState.Queued;
     int attempt;
     string? worker;       // running the current attempt, as it told (Attach); not stored: a grain activated again learns it from the next run
@@ -24,6 +38,9 @@ public sealed class JobGrain(IClusterStore store) : Grain, IJobGrain
             foreach (var e in stored.Events) Remember(e);
         }
     }
+
+    // A silo that stops in order deactivates its grains: what is held is stored first.
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => StoreHeldAsync();
 
     void Remember(ClusterEvent e)
     {
@@ -44,11 +61,13 @@ public sealed class JobGrain(IClusterStore store) : Grain, IJobGrain
         return true;
     }
 
-    public Task<bool> BeginAttempt(int next)
+    public async Task<bool> BeginAttempt(int next)
     {
-        if (state.IsFinished()) return Task.FromResult(false);
+        if (state.IsFinished()) return false;
+        // What an earlier attempt reported stays valid: stored before the new run's events can follow it.
+        if (next > attempt) await StoreHeldAsync();
         attempt = Math.Max(attempt, next);
-        return Task.FromResult(true);
+        return true;
     }
 
     public async Task<AppendOutcome> Append(int? from, IReadOnlyList<EventDraft> drafts)
@@ -56,19 +75,31 @@ public sealed class JobGrain(IClusterStore store) : Grain, IJobGrain
         if (record is null) throw new InvalidOperationException($"job {Id} does not exist");
         if (from is int a && a < attempt) return AppendOutcome.StaleAttempt;
         if (state.IsFinished()) return AppendOutcome.JobFinished;
-        var now = DateTimeOffset.UtcNow;
-        var kept = new List<ClusterEvent>();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
+        bool urgent = false;
         foreach (var d in drafts)
         {
-            if (d.OnceKey.Length > 0 && (onceKeys.Contains(d.OnceKey) || !seen.Add(d.OnceKey))) continue;
-            kept.Add(new ClusterEvent(events.Count + kept.Count + 1, now, d.Json, d.OnceKey, d.NewState));
+            if (d.OnceKey.Length > 0 && (onceKeys.Contains(d.OnceKey) || held.Any(h => h.OnceKey == d.OnceKey))) continue;
+            held.Add(d);
+            urgent |= !d.MayWait;
             if (d.OnceKey == OnceKeys.End) break; // nothing follows a job's last event
         }
-        if (kept.Count == 0) return AppendOutcome.Appended;
-        await store.AppendEventsAsync(Id, kept);
-        Publish(kept);
+        if (urgent) await StoreHeldAsync();
+        else if (held.Count > 0 && flush is null)
+            flush = this.RegisterGrainTimer(_ => StoreHeldAsync(), new GrainTimerCreationOptions(BatchWindow, Timeout.InfiniteTimeSpan) { KeepAlive = true });
         return AppendOutcome.Appended;
+    }
+
+    /// <summary>Numbers what is held, stores it in one write, then lets watchers see it.</summary>
+    async Task StoreHeldAsync()
+    {
+        flush?.Dispose();
+        flush = null;
+        if (held.Count == 0) return;
+        var now = DateTimeOffset.UtcNow;
+        var batch = held.Select((d, i) => new ClusterEvent(events.Count + i + 1, now, d.Json, d.OnceKey, d.NewState)).ToList();
+        await store.AppendEventsAsync(Id, batch);
+        held.Clear();
+        Publish(batch);
     }
 
     void Publish(IReadOnlyList<ClusterEvent> added)

@@ -35,6 +35,6 @@ public static class OnceKeys
         _ => "",
     };
 
-    public static EventDraft Draft(JobEventData e) => new(e.ToJson(), Of(e), e.NewState);
-    public static EventDraft Draft(TrainingEventData e) => new(e.ToJson(), Of(e), e.NewState);
+    public static EventDraft Draft(JobEventData e) => new(e.ToJson(), Of(e), e.NewState, e is StepProgressEvent or JobQueuedEvent);
+    public static EventDraft Draft(TrainingEventData e) => new(e.ToJson(), Of(e), e.NewState, e is TrainingLossEvent or TrainingPhaseEvent or TrainingQueuedEvent);
 }

@@ -33,18 +33,33 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
         // A scheduler on a silo that died comes back here with the queue it had stored.
         if (await store.LoadSchedulerAsync() is { } snapshot)
         {
-            foreach (var j in snapshot.Queued)
-                if (j.Attempt > 0) requeued.Add(j);
+            foreach (var stored in snapshot.Queued)
+                if (await WithSpecAsync(stored) is not { } j) continue;
+                else if (j.Attempt > 0) requeued.Add(j);
                 else queue.Enqueue(j.ClientId, j);
-            foreach (var r in snapshot.Running) running[r.Job.JobId] = r;
+            foreach (var r in snapshot.Running)
+                if (await WithSpecAsync(r.Job) is { } j) running[j.JobId] = r with { Job = j };
             foreach (var (client, seed) in snapshot.NextSeedByClient) nextSeedByClient[client] = seed;
             logger.LogInformation("scheduler resumed: {Queued} queued, {Running} running", snapshot.Queued.Count, snapshot.Running.Count);
         }
         this.RegisterGrainTimer(CheckAsync, new GrainTimerCreationOptions(options.Value.HeartbeatInterval, options.Value.HeartbeatInterval) { KeepAlive = true });
     }
 
+    // Rewritten on every change, so it carries each job's place and seed but not its spec: the spec is in the job's own record.
     Task SaveAsync() => store.SaveSchedulerAsync(new SchedulerSnapshot(
-        [.. requeued, .. queue.InOrder()], [.. running.Values], new Dictionary<string, long>(nextSeedByClient)));
+        [.. requeued.Concat(queue.InOrder()).Select(WithoutSpec)], [.. running.Values.Select(r => r with { Job = WithoutSpec(r.Job) })],
+        new Dictionary<string, long>(nextSeedByClient)));
+
+    static QueuedJob WithoutSpec(QueuedJob j) => j with { SpecJson = "" };
+
+    /// <summary>A stored queue entry with its spec again, from the job's record; null (logged) when the job has none.</summary>
+    async Task<QueuedJob?> WithSpecAsync(QueuedJob j)
+    {
+        if (j.SpecJson.Length > 0) return j;
+        if (await GrainFactory.GetGrain<IJobGrain>(j.JobId).GetRecord() is { } record) return j with { SpecJson = record.SpecJson };
+        logger.LogError("scheduler: job {Job} is in the stored queue but has no stored record; dropped", j.JobId);
+        return null;
+    }
 
     IEnumerable<QueuedJob> Waiting => requeued.Concat(queue.InOrder());
 
@@ -152,8 +167,9 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
         var ended = running.Values.Where(r => r.WorkerId == status.WorkerId).ToList();
         foreach (var r in ended) running.Remove(r.Job.JobId);
         workers[status.WorkerId] = status;
-        if (ended.Count > 0) await SaveAsync();
-        await DispatchAsync();
+        // One write for the end and the next assignment: a scheduler lost before it still lists the ended job as
+        // running, which the worker's next status corrects (and a finished job is never run again).
+        await DispatchAsync(changed: ended.Count > 0);
     }
 
     public Task<ClusterStatus> Status() =>
@@ -217,9 +233,9 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
     }
 
     /// <summary>Hands waiting jobs to free workers: in fair order, each to the best free worker that can load its pack.</summary>
-    async Task DispatchAsync()
+    /// <param name="changed">The caller changed the state too: saved with the assignments, once.</param>
+    async Task DispatchAsync(bool changed = false)
     {
-        bool changed = false;
         while (true)
         {
             var free = workers.Values.Where(IsFree).ToList();
@@ -275,14 +291,17 @@ public sealed class SchedulerGrain(IClusterStore store, IClusterMembershipServic
     async Task AnnouncePositionsAsync()
     {
         int i = 0;
+        var sent = new List<Task>();
         foreach (var j in Waiting.ToList())
         {
             if (j.Attempt == 0 && (!announced.TryGetValue(j.JobId, out int was) || was != i))
             {
                 announced[j.JobId] = i;
-                await GrainFactory.GetGrain<IJobGrain>(j.JobId).Append(null, [QueuedDraft(j.Kind, i)]);
+                // Each job's grain, at once: a position may wait there to be stored with the job's next events.
+                sent.Add(GrainFactory.GetGrain<IJobGrain>(j.JobId).Append(null, [QueuedDraft(j.Kind, i)]));
             }
             i++;
         }
+        await Task.WhenAll(sent);
     }
 }

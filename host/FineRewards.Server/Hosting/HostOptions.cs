@@ -6,6 +6,8 @@ using FineRewards.Server.Jobs;
 namespace FineRewards.Server;
 
 /// <summary>How the host listens and where it keeps its state.</summary>
+/// <param name="DataDirectory">The host's folder (SQLite, images, logs); a relative path is resolved against the
+/// working directory when the options are made.</param>
 /// <param name="Address">An IP address or "localhost". Anything but loopback requires <paramref name="Token"/>.</param>
 /// <param name="Port">0 picks a free port (tests, benchmarks).</param>
 /// <param name="Token">When set, every call needs the metadata "authorization: Bearer TOKEN".</param>
@@ -24,6 +26,16 @@ public sealed record HostOptions(
     public const int DefaultPort = 50151;
     public const string TokenEnvironmentVariable = "FINEREWARDS_TOKEN";
     public const string ProtocolVersion = "1.0";
+
+    // Absolute from the start: ASP.NET resolves a relative content root against the executable's folder, not the
+    // working directory, and `serve --data data` failed there with DirectoryNotFoundException.
+    readonly string dataDirectory = Absolute(DataDirectory);
+
+    public string DataDirectory { get => dataDirectory; init => dataDirectory = Absolute(value); }
+
+    static string Absolute(string folder) => string.IsNullOrWhiteSpace(folder)
+        ? throw new InputException("--data", "is empty; give the folder for the host's database, images and logs")
+        : Path.GetFullPath(folder);
 
     public HostLimits Limits => LimitsOverride ?? new HostLimits();
     public TimeSpan Heartbeat => HeartbeatOverride ?? TimeSpan.FromSeconds(10);
