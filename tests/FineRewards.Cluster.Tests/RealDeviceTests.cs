@@ -36,12 +36,7 @@ public sealed class RealDeviceTests
         string data = Directory.CreateDirectory(Path.Combine(shared, "silo-data", Guid.NewGuid().ToString("N"))).FullName;
         var packs = Packs(new ManualResetEventSlim());
         lock (slow) slow.Add((SolidColourGenerator)packs[1].Generator!);
-        var catalog = SiloServices.Catalog(packs);
-        var options = new HostOptions(data, LogToConsole: false);
-        var images = new ImageStore(Path.Combine(shared, "images"));
-        var feedback = new FeedbackStore(new HostDatabase(options.DatabasePath), images, options.Limits, NullLogger<FeedbackStore>.Instance);
-        var training = new TrainingRunner(catalog, options, feedback, images, new TrainingDatabase(options.DatabasePath), NullLogger<TrainingRunner>.Instance);
-        return new RunnerDevice(new JobRunner(catalog, images, NullLogger<JobRunner>.Instance), training, [SiloServices.Pack, Slow]);
+        return RunnerDevice.Create(SiloServices.Catalog(packs), data, shared, [SiloServices.Pack, Slow]);
     }
 
     static async Task<Dictionary<string, long>> FinishedAsync(TestCluster cluster) =>

@@ -89,7 +89,8 @@ public static class BenchClusterCommand
             lock (opened) opened.Add(pack);
             var catalog = new ModelCatalog(ServeCommand.Models([pack], ServeCommand.Device()), NullLogger<ModelCatalog>.Instance);
             catalog.StartLoading(CancellationToken.None);
-            return new RunnerDevice(new JobRunner(catalog, new ImageStore(Path.Combine(shared, "images")), NullLogger<JobRunner>.Instance), [pack.Name]);
+            string data = Directory.CreateDirectory(Path.Combine(shared, "silo-data", Guid.NewGuid().ToString("N"))).FullName;
+            return RunnerDevice.Create(catalog, data, shared, [pack.Name]);
         }, StepTime: null);
     }
 

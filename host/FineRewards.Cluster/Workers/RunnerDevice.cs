@@ -2,8 +2,13 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using FineRewards.Contracts;
 using FineRewards.Core;
+using FineRewards.Server;
+using FineRewards.Server.Feedback;
 using FineRewards.Server.Jobs;
+using FineRewards.Server.Models;
+using FineRewards.Server.Storage;
 using FineRewards.Server.Training;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace FineRewards.Cluster.Workers;
 
@@ -17,6 +22,19 @@ namespace FineRewards.Cluster.Workers;
 public sealed class RunnerDevice(JobRunner runner, TrainingRunner training, IReadOnlyList<string> packs) : IDeviceExecutor
 {
     public IReadOnlyList<string> Packs { get; } = packs;
+
+    /// <summary>
+    /// A device outside a silo's service container (the cluster bench, tests): the runners over <paramref name="catalog"/>,
+    /// the silo's own data folder for its SQLite and run folders, images in <paramref name="sharedFolder"/>.
+    /// </summary>
+    public static RunnerDevice Create(ModelCatalog catalog, string dataDirectory, string sharedFolder, IReadOnlyList<string> packs)
+    {
+        var options = new HostOptions(dataDirectory, LogToConsole: false);
+        var images = new ImageStore(Path.Combine(sharedFolder, "images"));
+        var feedback = new FeedbackStore(new HostDatabase(options.DatabasePath), images, options.Limits, NullLogger<FeedbackStore>.Instance);
+        var training = new TrainingRunner(catalog, options, feedback, images, new TrainingDatabase(options.DatabasePath), NullLogger<TrainingRunner>.Instance);
+        return new RunnerDevice(new JobRunner(catalog, images, NullLogger<JobRunner>.Instance), training, packs);
+    }
 
     // The generation jobs running here, for skips: the runner's own job and how its events reach the grain.
     readonly ConcurrentDictionary<string, (Job Job, Reporter<JobEventData> Report)> running = new(StringComparer.Ordinal);
