@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 18, section 1a''' of docs/experiments.md: why do the model's own (even ground-truth-correct) images harm
 # the prompts they teach, and does a preference objective stop it? Rows on the 64 training prompts of the scale
-# grid, seed 1, rank 16, lr 1e-3, prompt dropout 0.1, each LoRA evaluated on the training prompts (eval seed 101,
+# grid, seed 1 (I2s2: seed 2), rank 16, lr 1e-3, prompt dropout 0.1, each LoRA evaluated on the training prompts (eval seed 101,
 # K = 4) and on the held-out test split (seed 1, K = 2); only the ground truth counts (no rewards).
 #   D1   the oracle's picks, 100 steps per pair, only timesteps t >= 0.5 T (--min-timestep 0.5)
 #   F15  the oracle's picks of candidates drawn at guidance 1.5 (not 4), 100 steps per pair
@@ -9,6 +9,7 @@
 #   I1   Diffusion-DPO: the oracle's picks preferred to each prompt's last wrong candidate, batch 16 x 400 steps
 #   I2   the same with ARL (caption+sam) picks preferred to ARL's last-ranked candidate
 #   I3   I2 with 1,200 steps
+#   I2s2 I2 trained with seed 2 on the seed-2 candidates (OUT/s2/cache-n64)
 #   G    guidance: the base model and section 1a'''s row B evaluated on the training prompts at guidance 2 and 8
 #
 #   bash experiments/rounds-owndata.sh OUT [ROW...]   OUT = experiments/rounds-scale.sh's folder (s1/cache-n64,
@@ -17,25 +18,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: rounds-owndata.sh OUT [ROW...]}; shift
-rows=("$@"); [ ${#rows[@]} -gt 0 ] || rows=(D1 F15 H1 I1 I2 I3 G)
+rows=("$@"); [ ${#rows[@]} -gt 0 ] || rows=(D1 F15 H1 I1 I2 I3 I2s2 G)
 export OMP_WAIT_POLICY=PASSIVE
 if [ -z "${FR:-}" ]; then
   dotnet build -c Release host/FineRewards.Cli -v q -nologo >/dev/null
   FR="host/FineRewards.Cli/bin/Release/net10.0/finerewards"
 fi
 dir="$OUT/owndata"; mkdir -p "$dir"
-common=(--lr 1e-3 --lora-rank 16 --prompt-dropout 0.1 --rewards caption,sam --previews 0 --threads 2 --seed 1 --rounds 1 --k 8)
+common=(--lr 1e-3 --lora-rank 16 --prompt-dropout 0.1 --rewards caption,sam --previews 0 --threads 2 --rounds 1 --k 8)
 acc() { jq -r '[.summary.by_task[] | .accuracy] | add / length * 1000 | round / 1000' "$1/eval.json"; }
 tasks() { jq -r '[.summary.by_task | to_entries[] | "\(.key)=\(.value.accuracy * 100 | round / 100)"] | join(" ")' "$1/eval.json"; }
 log() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$dir/progress.log"; }
 
-# train_row ROW CACHE(yes|no) ARGS...: one round on the 64 prompts; CACHE=yes reuses the base model's seed-1 candidates.
+# train_row ROW SEED CACHE(yes|no) ARGS...: one round on the 64 prompts; CACHE=yes reuses the base model's candidates of that seed.
 train_row() {
-  local row=$1 cache=$2; shift 2
+  local row=$1 seed=$2 cache=$3; shift 3
   [ -f "$dir/$row/train/loras/round01.safetensors" ] && return 0
   mkdir -p "$dir/$row/train"
-  if [ "$cache" = yes ]; then cp -r "$OUT/s1/cache-n64/rounds" "$dir/$row/train/"; set -- "$@" --resume; fi
-  "$FR" train --pack shapes --prompts "$OUT/train64.txt" "${common[@]}" "$@" --out "$dir/$row/train" > "$dir/$row.train.log" 2>&1
+  if [ "$cache" = yes ]; then cp -r "$OUT/s$seed/cache-n64/rounds" "$dir/$row/train/"; set -- "$@" --resume; fi
+  "$FR" train --pack shapes --prompts "$OUT/train64.txt" --seed "$seed" "${common[@]}" "$@" --out "$dir/$row/train" > "$dir/$row.train.log" 2>&1
   log "$row trained: $(jq -c '.rounds[0] | {training_steps, training_pairs}' "$dir/$row/train/run.json") in $(jq -r .round01.train "$dir/$row/train/timings.json") s"
 }
 
@@ -56,12 +57,13 @@ guidance_eval() {
 
 for row in "${rows[@]}"; do
   case $row in
-    D1)  train_row D1 yes --combine oracle --steps-per-image 100 --min-timestep 0.5 ;;
-    F15) train_row F15 no --combine oracle --steps-per-image 100 --guidance 1.5 ;;
-    H1)  train_row H1 yes --combine oracle --batch-size 16 --steps-per-round 400 ;;
-    I1)  train_row I1 yes --combine oracle --batch-size 16 --steps-per-round 400 --objective dpo ;;
-    I2)  train_row I2 yes --combine arl --batch-size 16 --steps-per-round 400 --objective dpo ;;
-    I3)  train_row I3 yes --combine arl --batch-size 16 --steps-per-round 1200 --objective dpo ;;
+    D1)  train_row D1 1 yes --combine oracle --steps-per-image 100 --min-timestep 0.5 ;;
+    F15) train_row F15 1 no --combine oracle --steps-per-image 100 --guidance 1.5 ;;
+    H1)  train_row H1 1 yes --combine oracle --batch-size 16 --steps-per-round 400 ;;
+    I1)  train_row I1 1 yes --combine oracle --batch-size 16 --steps-per-round 400 --objective dpo ;;
+    I2)  train_row I2 1 yes --combine arl --batch-size 16 --steps-per-round 400 --objective dpo ;;
+    I3)  train_row I3 1 yes --combine arl --batch-size 16 --steps-per-round 1200 --objective dpo ;;
+    I2s2) train_row I2s2 2 yes --combine arl --batch-size 16 --steps-per-round 400 --objective dpo ;;
     G)   mkdir -p "$dir/G"
          guidance_eval base-g2 2; guidance_eval base-g8 8
          guidance_eval B-g2 2 --lora "$OUT/long/B/train/loras/round01.safetensors"
