@@ -39,13 +39,14 @@ public static class TrainCommand
         var minTimestep = new Option<double>("--min-timestep") { Description = "Train only at noise levels t >= this fraction of the schedule (0: all). High noise decides which objects, how many and where; low noise the colours and edges the model's own images get wrong.", DefaultValueFactory = _ => TrainingRunOptions.DefaultMinTimestep };
         var objective = new Option<string>("--objective") { Description = "What the LoRA learns: raft (the denoising loss on the kept images) or dpo (each kept image preferred to its prompt's last-ranked candidate, against the base model).", DefaultValueFactory = _ => LoraObjectives.Raft };
         var dpoBeta = new Option<double>("--dpo-beta") { Description = "dpo's beta: the larger, the closer to the base model it stays.", DefaultValueFactory = _ => TrainingRunOptions.DefaultDpoBeta };
+        var dpoPairs = new Option<int>("--dpo-pairs") { Description = "dpo's pairs per prompt: the pick against the last-ranked candidate, the second against the second-last, and so on.", DefaultValueFactory = _ => 1 };
         var threads = ThreadsOption.Create();
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last finished step (same options required)." };
 
         var command = new Command("train", "Run reward-ranked LoRA training rounds: generate K per prompt, score, rank, keep the best, train, repeat.")
         {
             pack, prompts, rounds, k, rewards, combine, outDir, rank, alpha, stepsPerRound, stepsPerImage, lr, batch, filter, seed, loraScale,
-            extra, previews, dropout, schedule, trainOn, targets, minTimestep, objective, dpoBeta, threads, resume,
+            extra, previews, dropout, schedule, trainOn, targets, minTimestep, objective, dpoBeta, dpoPairs, threads, resume,
         };
         foreach (var option in sampling.All) command.Options.Add(option);
         command.SetAction(parse => CliErrors.Guard(() =>
@@ -63,7 +64,7 @@ public static class TrainCommand
                 parse.GetValue(lr), perRound, perImage, parse.GetValue(batch), parse.GetValue(filter), parse.GetValue(loraScale),
                 parse.GetValue(extra)?.FullName, parse.GetValue(previews), generation,
                 parse.GetValue(dropout), parse.GetValue(schedule)!, parse.GetValue(trainOn)!, parse.GetValue(targets)!,
-                parse.GetValue(minTimestep), parse.GetValue(objective)!, parse.GetValue(dpoBeta));
+                parse.GetValue(minTimestep), parse.GetValue(objective)!, parse.GetValue(dpoBeta), parse.GetValue(dpoPairs));
             string runDir = parse.GetValue(outDir)!.FullName;
 
             using var cancel = new CancellationTokenSource();

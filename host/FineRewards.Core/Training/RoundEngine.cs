@@ -401,13 +401,16 @@ public sealed class RoundEngine(IModelPack runtime, IRunProgress? progress = nul
             {
                 if (!e!["kept"]!.GetValue<bool>()) continue;
                 int p = e["prompt_index"]!.GetValue<int>(), c = e["selected"]!.GetValue<int>();
-                TrainingImage? rejected = null;
-                if (options.Objective == LoraObjectives.Dpo)
+                string prompt = e["prompt"]!.GetValue<string>();
+                if (options.Objective != LoraObjectives.Dpo)
                 {
-                    if (Rejected(layout, options, r, p, c) is not int loser) continue;   // nothing ranked below it: no preference to learn
-                    rejected = new TrainingImage(LoadImage(layout, RunLayout.CandidateImage(r, p, loser)), Latents(r, p, loser));
+                    pairs.Add(new TrainingPair(prompt, LoadImage(layout, e["image"]!.GetValue<string>()), Latents(r, p, c)));
+                    continue;
                 }
-                pairs.Add(new TrainingPair(e["prompt"]!.GetValue<string>(), LoadImage(layout, e["image"]!.GetValue<string>()), Latents(r, p, c), rejected));
+                // A prompt with nothing ranked below its pick has no preference to learn.
+                foreach (var (winner, loser) in PreferencePairs(layout, options, r, p, c))
+                    pairs.Add(new TrainingPair(prompt, LoadImage(layout, RunLayout.CandidateImage(r, p, winner)), Latents(r, p, winner),
+                        new TrainingImage(LoadImage(layout, RunLayout.CandidateImage(r, p, loser)), Latents(r, p, loser))));
             }
         }
         pairs.AddRange(inputs.Extra.Select(e => options.TrainOn == TrainingRunOptions.TrainOnLatents ? e.ToTrainingPair() : new TrainingPair(e.Prompt, e.Image)));
@@ -423,18 +426,36 @@ public sealed class RoundEngine(IModelPack runtime, IRunProgress? progress = nul
     }
 
     /// <summary>
-    /// The candidate the preference objective rejects for prompt p: the last of the ranking's order; under the oracle rule
-    /// the last one the ground truth finds wrong. Null when no candidate qualifies.
+    /// The preference objective's (kept, rejected) pairs of prompt p, at most <see cref="TrainingRunOptions.DpoPairs"/>: the
+    /// pick against the last of the ranking's order, then the second against the second-last, and so on while the winner
+    /// ranks above the loser. Under the oracle rule the winners are the candidates the ground truth finds right (the pick
+    /// first, then in ranking order) and the losers those it finds wrong, from the last. Empty when nothing qualifies.
     /// </summary>
-    static int? Rejected(RunLayout layout, TrainingRunOptions options, int round, int p, int selected)
+    static List<(int Winner, int Loser)> PreferencePairs(RunLayout layout, TrainingRunOptions options, int round, int p, int selected)
     {
         var scores = JsonNode.Parse(File.ReadAllText(layout.Full(RunLayout.ScoresFile(round, p))))!;
         var order = scores["ranking"]!["order"]!.AsArray().Select(id => int.Parse(id!.GetValue<string>(), CultureInfo.InvariantCulture)).ToList();
         var candidates = scores["candidates"]!.AsArray();
-        bool Wrong(int i) => candidates[i]!["ground_truth"]?["correct"]?.GetValue<bool>() == false;
-        for (int i = order.Count - 1; i >= 0; i--)
-            if (order[i] != selected && (!options.Selection.IsOracle || Wrong(order[i]))) return order[i];
-        return null;
+        bool? Correct(int i) => candidates[i]!["ground_truth"]?["correct"]?.GetValue<bool>();
+        var winners = new List<int> { selected };
+        var losers = new List<int>();
+        if (options.Selection.IsOracle)
+        {
+            winners.AddRange(order.Where(i => i != selected && Correct(i) == true));
+            losers.AddRange(order.Where(i => Correct(i) == false).Reverse());
+        }
+        else
+        {
+            winners.AddRange(order.Where(i => i != selected));
+            losers.AddRange(Enumerable.Reverse(order).Where(i => i != selected));
+        }
+        var pairs = new List<(int, int)>();
+        for (int k = 0; k < Math.Min(options.DpoPairs, Math.Min(winners.Count, losers.Count)); k++)
+        {
+            if (!options.Selection.IsOracle && order.IndexOf(winners[k]) >= order.IndexOf(losers[k])) break;
+            pairs.Add((winners[k], losers[k]));
+        }
+        return pairs;
     }
 
     void Previews(RunLayout layout, TrainingRunOptions options, Inputs inputs, int round, LoraReference[]? loras, CancellationToken ct,

@@ -19,6 +19,7 @@ namespace FineRewards.Core.Training;
 /// <param name="Objective">raft (the denoising loss on the kept images) or dpo (the kept image preferred to the prompt's
 /// last-ranked one, against the base model; see <see cref="Contracts.LoraObjectives"/>).</param>
 /// <param name="DpoBeta">The preference objective's β.</param>
+/// <param name="DpoPairs">Preference pairs per kept prompt: the pick against the last-ranked candidate, the second against the second-last, ...</param>
 /// <param name="MinTimestep">Train only at timesteps t >= this fraction of T (see <see cref="Contracts.LoraTrainingOptions"/>).</param>
 public sealed record TrainingRunOptions(
     string Pack,
@@ -45,7 +46,8 @@ public sealed record TrainingRunOptions(
     string LoraTargets = TrainingRunOptions.DefaultLoraTargets,
     double MinTimestep = TrainingRunOptions.DefaultMinTimestep,
     string Objective = Contracts.LoraObjectives.Raft,
-    double DpoBeta = TrainingRunOptions.DefaultDpoBeta)
+    double DpoBeta = TrainingRunOptions.DefaultDpoBeta,
+    int DpoPairs = 1)
 {
     public const string TrainOnLatents = "latents";
     public const string TrainOnImages = "images";
@@ -94,6 +96,7 @@ public sealed record TrainingRunOptions(
         if (Objective == Contracts.LoraObjectives.Dpo)
         {
             if (!(double.IsFinite(DpoBeta) && DpoBeta > 0)) throw new InputException("--dpo-beta", $"{DpoBeta}; expected a positive number");
+            if (DpoPairs is < 1 or > MaxK / 2) throw new InputException("--dpo-pairs", $"{DpoPairs}; expected 1 to {MaxK / 2}");
             if (selection.IsRandom) throw new InputException("--objective", "dpo needs a ranking to reject the last candidate; --combine random has none");
             if (ExtraData is not null) throw new InputException("--objective", "dpo learns from ranked candidates; --extra-data pairs have no rejected image");
             if (LoraTargets == Contracts.LoraTargets.UNetText) throw new InputException("--objective", "dpo adapts the UNet only; use --lora-targets attention, attention+ff or unet");

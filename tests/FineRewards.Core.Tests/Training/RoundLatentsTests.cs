@@ -191,6 +191,21 @@ public sealed class RoundLatentsTests : IDisposable
             var image = PngCodec.Read(Path.Combine(run, RunLayout.CandidateImage(1, p, last)));
             Assert.Equal(image.Pixels, call.Rejected[p]!.Image.Pixels);
         }
+
+        // --dpo-pairs 3 at K = 4: the pick against the last, the second against the third; the third would face the second.
+        var more = new TestDoubleRuntime();
+        string run2 = Path.Combine(dir, "dpo-pairs");
+        new RoundEngine(more).Run(Options() with { Objective = LoraObjectives.Dpo, DpoPairs = 3 }, run2, false);
+        var pairs = more.TestTrainer.Calls.Single();
+        Assert.Equal(8, pairs.Rejected.Count);
+        for (int p = 0; p < 4; p++)
+        {
+            var order = ReadJson(Path.Combine(run2, RunLayout.ScoresFile(1, p)))["ranking"]!["order"]!.AsArray().Select(x => int.Parse(x!.GetValue<string>())).ToList();
+            var seeds = ReadJson(Path.Combine(run2, RunLayout.CandidatesFile(1, p)))["candidates"]!.AsArray().Select(c => c!["seed"]!.GetValue<long>() % 1000).ToList();
+            Assert.Equal([seeds[order[0]], seeds[order[3]], seeds[order[1]], seeds[order[2]]],
+                new[] { pairs.Latents[2 * p]!.Data[0], pairs.Rejected[2 * p]!.Latents!.Data[0], pairs.Latents[2 * p + 1]!.Data[0], pairs.Rejected[2 * p + 1]!.Latents!.Data[0] }.Select(x => (long)x));
+        }
+        Assert.Equal("--dpo-pairs", Assert.Throws<InputException>(() => (Options() with { Objective = LoraObjectives.Dpo, DpoPairs = 0 }).Validate()).Field);
         Assert.Equal("--objective", Assert.Throws<InputException>(() => (Options("random") with { Objective = LoraObjectives.Dpo }).Validate()).Field);
         Assert.Equal("--objective", Assert.Throws<InputException>(() => (Options() with { Objective = "ppo" }).Validate()).Field);
         Assert.Equal("--dpo-beta", Assert.Throws<InputException>(() => (Options() with { Objective = LoraObjectives.Dpo, DpoBeta = 0 }).Validate()).Field);
