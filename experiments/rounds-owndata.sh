@@ -10,6 +10,8 @@
 #   I2   the same with ARL (caption+sam) picks preferred to ARL's last-ranked candidate
 #   I3   I2 with 1,200 steps
 #   I2s2 I2 trained with seed 2 on the seed-2 candidates (OUT/s2/cache-n64)
+#   I4   I2 with --dpo-beta 500 (a larger allowed move)
+#   I5   I2 with --dpo-pairs 4 (four preference pairs per prompt)
 #   G    guidance: the base model and section 1a'''s row B evaluated on the training prompts at guidance 2 and 8
 #
 #   bash experiments/rounds-owndata.sh OUT [ROW...]   OUT = experiments/rounds-scale.sh's folder (s1/cache-n64,
@@ -18,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: rounds-owndata.sh OUT [ROW...]}; shift
-rows=("$@"); [ ${#rows[@]} -gt 0 ] || rows=(D1 F15 H1 I1 I2 I3 I2s2 G)
+rows=("$@"); [ ${#rows[@]} -gt 0 ] || rows=(D1 F15 H1 I1 I2 I3 I2s2 I4 I5 G)
 export OMP_WAIT_POLICY=PASSIVE
 if [ -z "${FR:-}" ]; then
   dotnet build -c Release host/FineRewards.Cli -v q -nologo >/dev/null
@@ -64,6 +66,8 @@ for row in "${rows[@]}"; do
     I2)  train_row I2 1 yes --combine arl --batch-size 16 --steps-per-round 400 --objective dpo ;;
     I3)  train_row I3 1 yes --combine arl --batch-size 16 --steps-per-round 1200 --objective dpo ;;
     I2s2) train_row I2s2 2 yes --combine arl --batch-size 16 --steps-per-round 400 --objective dpo ;;
+    I4)  train_row I4 1 yes --combine arl --batch-size 16 --steps-per-round 400 --objective dpo --dpo-beta 500 ;;
+    I5)  train_row I5 1 yes --combine arl --batch-size 16 --steps-per-round 400 --objective dpo --dpo-pairs 4 ;;
     G)   mkdir -p "$dir/G"
          guidance_eval base-g2 2; guidance_eval base-g8 8
          guidance_eval B-g2 2 --lora "$OUT/long/B/train/loras/round01.safetensors"
