@@ -12,6 +12,7 @@
 #   I2s2 I2 trained with seed 2 on the seed-2 candidates (OUT/s2/cache-n64)
 #   I4   I2 with --dpo-beta 500 (a larger allowed move)
 #   I5   I2 with --dpo-pairs 4 (four preference pairs per prompt)
+#   I6   I2 for two rounds (round 2 regenerates with round 1's LoRA); round 2's LoRA is evaluated
 #   G    guidance: the base model and section 1a'''s row B evaluated on the training prompts at guidance 2 and 8
 #
 #   bash experiments/rounds-owndata.sh OUT [ROW...]   OUT = experiments/rounds-scale.sh's folder (s1/cache-n64,
@@ -20,14 +21,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: rounds-owndata.sh OUT [ROW...]}; shift
-rows=("$@"); [ ${#rows[@]} -gt 0 ] || rows=(D1 F15 H1 I1 I2 I3 I2s2 I4 I5 G)
+rows=("$@"); [ ${#rows[@]} -gt 0 ] || rows=(D1 F15 H1 I1 I2 I3 I2s2 I4 I5 I6 G)
 export OMP_WAIT_POLICY=PASSIVE
 if [ -z "${FR:-}" ]; then
   dotnet build -c Release host/FineRewards.Cli -v q -nologo >/dev/null
   FR="host/FineRewards.Cli/bin/Release/net10.0/finerewards"
 fi
 dir="$OUT/owndata"; mkdir -p "$dir"
-common=(--lr 1e-3 --lora-rank 16 --prompt-dropout 0.1 --rewards caption,sam --previews 0 --threads 2 --rounds 1 --k 8)
+common=(--lr 1e-3 --lora-rank 16 --prompt-dropout 0.1 --rewards caption,sam --previews 0 --threads 2 --k 8)
 acc() { jq -r '[.summary.by_task[] | .accuracy] | add / length * 1000 | round / 1000' "$1/eval.json"; }
 tasks() { jq -r '[.summary.by_task | to_entries[] | "\(.key)=\(.value.accuracy * 100 | round / 100)"] | join(" ")' "$1/eval.json"; }
 log() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$dir/progress.log"; }
@@ -35,16 +36,18 @@ log() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$dir/progress.log"; }
 # train_row ROW SEED CACHE(yes|no) ARGS...: one round on the 64 prompts; CACHE=yes reuses the base model's candidates of that seed.
 train_row() {
   local row=$1 seed=$2 cache=$3; shift 3
-  [ -f "$dir/$row/train/loras/round01.safetensors" ] && return 0
+  [ -f "$dir/$row/train/run.json" ] && [ "$(jq -r .status "$dir/$row/train/run.json")" = completed ] && return 0
+  case " $* " in *" --rounds "*) ;; *) set -- "$@" --rounds 1 ;; esac
   mkdir -p "$dir/$row/train"
   if [ "$cache" = yes ]; then cp -r "$OUT/s$seed/cache-n64/rounds" "$dir/$row/train/"; set -- "$@" --resume; fi
   "$FR" train --pack shapes --prompts "$OUT/train64.txt" --seed "$seed" "${common[@]}" "$@" --out "$dir/$row/train" > "$dir/$row.train.log" 2>&1
-  log "$row trained: $(jq -c '.rounds[0] | {training_steps, training_pairs}' "$dir/$row/train/run.json") in $(jq -r .round01.train "$dir/$row/train/timings.json") s"
+  log "$row trained: $(jq -c '[.rounds[] | {round, training_steps, training_pairs}]' "$dir/$row/train/run.json"), $(jq -c . "$dir/$row/train/timings.json")"
 }
 
 # eval_row ROW [EVAL ARGS...]: the row's LoRA on the training prompts and on the held-out split.
 eval_row() {
-  local row=$1 lora="$dir/$1/train/loras/round01.safetensors"
+  local row=$1 lora
+  lora="$dir/$row/train/$(jq -r '.rounds[-1].checkpoint' "$dir/$row/train/run.json")"   # the last round's LoRA
   [ -f "$dir/$row/evtrain/eval.json" ] || { "$FR" eval --pack shapes --prompts "$OUT/train64.txt" --k 4 --seed 101 --lora "$lora" --rewards random --threads 2 --out "$dir/$row/evtrain" > "$dir/$row.evtrain.log" 2>&1; log "$row training prompts $(acc "$dir/$row/evtrain") $(tasks "$dir/$row/evtrain")"; }
   [ -f "$dir/$row/evtest/eval.json" ] || { "$FR" eval --pack shapes --prompts "$OUT/test.txt" --k 2 --seed 1 --lora "$lora" --rewards random --threads 2 --out "$dir/$row/evtest" > "$dir/$row.evtest.log" 2>&1; log "$row held-out $(acc "$dir/$row/evtest") $(tasks "$dir/$row/evtest")"; }
 }
@@ -68,6 +71,7 @@ for row in "${rows[@]}"; do
     I2s2) train_row I2s2 2 yes --combine arl --batch-size 16 --steps-per-round 400 --objective dpo ;;
     I4)  train_row I4 1 yes --combine arl --batch-size 16 --steps-per-round 400 --objective dpo --dpo-beta 500 ;;
     I5)  train_row I5 1 yes --combine arl --batch-size 16 --steps-per-round 400 --objective dpo --dpo-pairs 4 ;;
+    I6)  train_row I6 1 yes --combine arl --batch-size 16 --steps-per-round 400 --objective dpo --rounds 2 ;;
     G)   mkdir -p "$dir/G"
          guidance_eval base-g2 2; guidance_eval base-g8 8
          guidance_eval B-g2 2 --lora "$OUT/long/B/train/loras/round01.safetensors"
