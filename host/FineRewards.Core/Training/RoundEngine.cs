@@ -402,27 +402,32 @@ public sealed class RoundEngine(IModelPack runtime, IRunProgress? progress = nul
                 if (!e!["kept"]!.GetValue<bool>()) continue;
                 int p = e["prompt_index"]!.GetValue<int>(), c = e["selected"]!.GetValue<int>();
                 string prompt = e["prompt"]!.GetValue<string>();
+                // Read once per prompt: a preference pair needs two of its candidates.
+                var candidates = options.TrainOn == TrainingRunOptions.TrainOnLatents
+                    ? JsonNode.Parse(File.ReadAllText(layout.Full(RunLayout.CandidatesFile(r, p))))!["candidates"]!.AsArray() : null;
+                TrainingImage Candidate(int i)
+                {
+                    var candidate = candidates?[i]!;
+                    var latents = candidate?["latents"] is null ? null
+                        : LatentFile.Read(layout.Full(RunLayout.CandidateLatents(r, p, i)), candidate["latents_sha256"]!.GetValue<string>());
+                    return new TrainingImage(LoadImage(layout, RunLayout.CandidateImage(r, p, i)), latents);
+                }
                 if (options.Objective != LoraObjectives.Dpo)
                 {
-                    pairs.Add(new TrainingPair(prompt, LoadImage(layout, e["image"]!.GetValue<string>()), Latents(r, p, c)));
+                    var kept = Candidate(c);
+                    pairs.Add(new TrainingPair(prompt, kept.Image, kept.Latents));
                     continue;
                 }
                 // A prompt with nothing ranked below its pick has no preference to learn.
                 foreach (var (winner, loser) in PreferencePairs(layout, options, r, p, c))
-                    pairs.Add(new TrainingPair(prompt, LoadImage(layout, RunLayout.CandidateImage(r, p, winner)), Latents(r, p, winner),
-                        new TrainingImage(LoadImage(layout, RunLayout.CandidateImage(r, p, loser)), Latents(r, p, loser))));
+                {
+                    var kept = Candidate(winner);
+                    pairs.Add(new TrainingPair(prompt, kept.Image, kept.Latents, Candidate(loser)));
+                }
             }
         }
         pairs.AddRange(inputs.Extra.Select(e => options.TrainOn == TrainingRunOptions.TrainOnLatents ? e.ToTrainingPair() : new TrainingPair(e.Prompt, e.Image)));
         return pairs;
-
-        CandidateLatents? Latents(int r, int p, int c)
-        {
-            if (options.TrainOn != TrainingRunOptions.TrainOnLatents) return null;
-            var candidate = JsonNode.Parse(File.ReadAllText(layout.Full(RunLayout.CandidatesFile(r, p))))!["candidates"]![c]!;
-            return candidate["latents"] is null ? null
-                : LatentFile.Read(layout.Full(RunLayout.CandidateLatents(r, p, c)), candidate["latents_sha256"]!.GetValue<string>());
-        }
     }
 
     /// <summary>
