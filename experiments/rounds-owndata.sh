@@ -14,6 +14,9 @@
 #   I5   I2 with --dpo-pairs 4 (four preference pairs per prompt)
 #   I6   I2 for two rounds (round 2 regenerates with round 1's LoRA); round 2's LoRA is evaluated
 #   G    guidance: the base model and section 1a'''s row B evaluated on the training prompts at guidance 2 and 8
+#   J1   DPO with ARL (caption+sam) over all 886 train prompts, K = 4 (the base model's candidates, generated here),
+#        batch 16 x 800 steps; J1s2, J1s3 the same with seeds 2 and 3
+#   J2   J1's candidates, oracle pick (a right one against a wrong one); J3 J1's candidates, random pick against a random other
 #
 #   bash experiments/rounds-owndata.sh OUT [ROW...]   OUT = experiments/rounds-scale.sh's folder (s1/cache-n64,
 #                                                     train64.txt, test.txt; for G also OUT/long/B from rounds-longbudget.sh)
@@ -28,19 +31,24 @@ if [ -z "${FR:-}" ]; then
   FR="host/FineRewards.Cli/bin/Release/net10.0/finerewards"
 fi
 dir="$OUT/owndata"; mkdir -p "$dir"
-common=(--lr 1e-3 --lora-rank 16 --prompt-dropout 0.1 --rewards caption,sam --previews 0 --threads 2 --k 8)
+common=(--lr 1e-3 --lora-rank 16 --prompt-dropout 0.1 --rewards caption,sam --previews 0 --threads 2)
 acc() { jq -r '[.summary.by_task[] | .accuracy] | add / length * 1000 | round / 1000' "$1/eval.json"; }
 tasks() { jq -r '[.summary.by_task | to_entries[] | "\(.key)=\(.value.accuracy * 100 | round / 100)"] | join(" ")' "$1/eval.json"; }
 log() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$dir/progress.log"; }
 
-# train_row ROW SEED CACHE(yes|no) ARGS...: one round on the 64 prompts; CACHE=yes reuses the base model's candidates of that seed.
+# train_row ROW SEED CACHE ARGS...: one round on the 64 prompts (886 with PROMPTS=886); CACHE=yes reuses the base model's
+# candidates of that seed, CACHE=ROW2 those row ROW2 generated, CACHE=no generates.
 train_row() {
-  local row=$1 seed=$2 cache=$3; shift 3
+  local row=$1 seed=$2 cache=$3 prompts=$OUT/train${PROMPTS:-64}.txt; shift 3
   [ -f "$dir/$row/train/run.json" ] && [ "$(jq -r .status "$dir/$row/train/run.json")" = completed ] && return 0
   case " $* " in *" --rounds "*) ;; *) set -- "$@" --rounds 1 ;; esac
   mkdir -p "$dir/$row/train"
-  if [ "$cache" = yes ]; then cp -r "$OUT/s$seed/cache-n64/rounds" "$dir/$row/train/"; set -- "$@" --resume; fi
-  "$FR" train --pack shapes --prompts "$OUT/train64.txt" --seed "$seed" "${common[@]}" "$@" --out "$dir/$row/train" > "$dir/$row.train.log" 2>&1
+  case $cache in
+    yes) cp -r "$OUT/s$seed/cache-n64/rounds" "$dir/$row/train/"; set -- "$@" --resume ;;
+    no) ;;
+    *) cp -r "$dir/$cache/train/rounds" "$dir/$row/train/"; rm -rf "$dir/$row/train/rounds"/r*/selection* ; set -- "$@" --resume ;;
+  esac
+  "$FR" train --pack shapes --prompts "$prompts" --seed "$seed" --k "${K:-8}" "${common[@]}" "$@" --out "$dir/$row/train" > "$dir/$row.train.log" 2>&1
   log "$row trained: $(jq -c '[.rounds[] | {round, training_steps, training_pairs}]' "$dir/$row/train/run.json"), $(jq -c . "$dir/$row/train/timings.json")"
 }
 
@@ -72,6 +80,11 @@ for row in "${rows[@]}"; do
     I4)  train_row I4 1 yes --combine arl --batch-size 16 --steps-per-round 400 --objective dpo --dpo-beta 500 ;;
     I5)  train_row I5 1 yes --combine arl --batch-size 16 --steps-per-round 400 --objective dpo --dpo-pairs 4 ;;
     I6)  train_row I6 1 yes --combine arl --batch-size 16 --steps-per-round 400 --objective dpo --rounds 2 ;;
+    J1)  PROMPTS=886 K=4 train_row J1 1 no --combine arl --batch-size 16 --steps-per-round 800 --objective dpo ;;
+    J1s2) PROMPTS=886 K=4 train_row J1s2 2 no --combine arl --batch-size 16 --steps-per-round 800 --objective dpo ;;
+    J1s3) PROMPTS=886 K=4 train_row J1s3 3 no --combine arl --batch-size 16 --steps-per-round 800 --objective dpo ;;
+    J2)  PROMPTS=886 K=4 train_row J2 1 J1 --combine oracle --batch-size 16 --steps-per-round 800 --objective dpo ;;
+    J3)  PROMPTS=886 K=4 train_row J3 1 J1 --combine random --batch-size 16 --steps-per-round 800 --objective dpo ;;
     G)   mkdir -p "$dir/G"
          guidance_eval base-g2 2; guidance_eval base-g8 8
          guidance_eval B-g2 2 --lora "$OUT/long/B/train/loras/round01.safetensors"

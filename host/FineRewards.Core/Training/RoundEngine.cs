@@ -434,12 +434,15 @@ public sealed class RoundEngine(IModelPack runtime, IRunProgress? progress = nul
     /// The preference objective's (kept, rejected) pairs of prompt p, at most <see cref="TrainingRunOptions.DpoPairs"/>: the
     /// pick against the last of the ranking's order, then the second against the second-last, and so on while the winner
     /// ranks above the loser. Under the oracle rule the winners are the candidates the ground truth finds right (the pick
-    /// first, then in ranking order) and the losers those it finds wrong, from the last. Empty when nothing qualifies.
+    /// first, then in ranking order) and the losers those it finds wrong, from the last. The random baseline has no
+    /// ranking: its order is its pick, then the other candidates in a seeded random order (<see cref="RunSeeds.Rejection"/>),
+    /// so it prefers one random candidate to another. Empty when nothing qualifies.
     /// </summary>
     static List<(int Winner, int Loser)> PreferencePairs(RunLayout layout, TrainingRunOptions options, int round, int p, int selected)
     {
         var scores = JsonNode.Parse(File.ReadAllText(layout.Full(RunLayout.ScoresFile(round, p))))!;
-        var order = scores["ranking"]!["order"]!.AsArray().Select(id => int.Parse(id!.GetValue<string>(), CultureInfo.InvariantCulture)).ToList();
+        var order = options.Selection.IsRandom ? RandomOrder(options, round, p, selected)
+            : scores["ranking"]!["order"]!.AsArray().Select(id => int.Parse(id!.GetValue<string>(), CultureInfo.InvariantCulture)).ToList();
         var candidates = scores["candidates"]!.AsArray();
         bool? Correct(int i) => candidates[i]!["ground_truth"]?["correct"]?.GetValue<bool>();
         var winners = new List<int> { selected };
@@ -461,6 +464,13 @@ public sealed class RoundEngine(IModelPack runtime, IRunProgress? progress = nul
             pairs.Add((winners[k], losers[k]));
         }
         return pairs;
+    }
+
+    static List<int> RandomOrder(TrainingRunOptions options, int round, int p, int selected)
+    {
+        var others = Enumerable.Range(0, options.K).Where(i => i != selected).ToArray();
+        new Random(unchecked((int)RunSeeds.Rejection(options.Seed, round, p))).Shuffle(others);
+        return [selected, .. others];
     }
 
     void Previews(RunLayout layout, TrainingRunOptions options, Inputs inputs, int round, LoraReference[]? loras, CancellationToken ct,

@@ -19,6 +19,9 @@ public static class RunSeeds
     /// <summary>The random-selection baseline's pick for prompt p in round r.</summary>
     public static long Selection(long runSeed, int round, int prompt) => Derive(runSeed, "selection", round, prompt);
 
+    /// <summary>The random baseline's order of the candidates it did not pick, whose first is its preference pair's rejected image (dpo).</summary>
+    public static long Rejection(long runSeed, int round, int prompt) => Derive(runSeed, "rejection", round, prompt);
+
     /// <summary>Before/after preview images: the same seed for a prompt in every round.</summary>
     public static long Preview(long runSeed, int prompt) => Derive(runSeed, "preview", 0, prompt);
 

@@ -206,9 +206,37 @@ public sealed class RoundLatentsTests : IDisposable
                 new[] { pairs.Latents[2 * p]!.Data[0], pairs.Rejected[2 * p]!.Latents!.Data[0], pairs.Latents[2 * p + 1]!.Data[0], pairs.Rejected[2 * p + 1]!.Latents!.Data[0] }.Select(x => (long)x));
         }
         Assert.Equal("--dpo-pairs", Assert.Throws<InputException>(() => (Options() with { Objective = LoraObjectives.Dpo, DpoPairs = 0 }).Validate()).Field);
-        Assert.Equal("--objective", Assert.Throws<InputException>(() => (Options("random") with { Objective = LoraObjectives.Dpo }).Validate()).Field);
         Assert.Equal("--objective", Assert.Throws<InputException>(() => (Options() with { Objective = "ppo" }).Validate()).Field);
         Assert.Equal("--dpo-beta", Assert.Throws<InputException>(() => (Options() with { Objective = LoraObjectives.Dpo, DpoBeta = 0 }).Validate()).Field);
+    }
+
+    /// <summary>The random baseline's dpo prefers its pick to another candidate of the prompt, drawn by the run's seed.</summary>
+    [Fact]
+    public void Dpo_with_random_selection_prefers_the_pick_to_a_seeded_random_other_candidate()
+    {
+        var rejected = new List<List<long>>();
+        foreach (long seed in new long[] { 5, 5, 6 })
+        {
+            var runtime = new TestDoubleRuntime();
+            string run = Path.Combine(dir, $"dpo-random-{rejected.Count}");
+            new RoundEngine(runtime).Run(Options("random") with { Objective = LoraObjectives.Dpo, Seed = seed }, run, false);
+            var call = runtime.TestTrainer.Calls.Single();
+            Assert.Equal(4, call.Rejected.Count);
+            var seeds = new List<long>();
+            for (int p = 0; p < 4; p++)
+            {
+                var candidates = ReadJson(Path.Combine(run, RunLayout.CandidatesFile(1, p)))["candidates"]!.AsArray().Select(c => c!["seed"]!.GetValue<long>() % 1000).ToList();
+                int selected = ReadJson(Path.Combine(run, RunLayout.ScoresFile(1, p)))["selected"]!.GetValue<int>();
+                long winner = (long)call.Latents[p]!.Data[0], loser = (long)call.Rejected[p]!.Latents!.Data[0];
+                Assert.Equal(candidates[selected], winner);
+                Assert.Contains(loser, candidates);
+                Assert.NotEqual(winner, loser);
+                seeds.Add(candidates.IndexOf(loser));
+            }
+            rejected.Add(seeds);
+        }
+        Assert.Equal(rejected[0], rejected[1]);     // the same run seed rejects the same candidates
+        Assert.NotEqual(rejected[0], rejected[2]);  // another seed, others
     }
 
     [Fact]
