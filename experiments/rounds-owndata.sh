@@ -17,6 +17,8 @@
 #   J1   DPO with ARL (caption+sam) over all 886 train prompts, K = 4 (the base model's candidates, generated here),
 #        batch 16 x 800 steps; J1s2, J1s3 the same with seeds 2 and 3
 #   J2   J1's candidates, oracle pick (a right one against a wrong one); J3 J1's candidates, random pick against a random other
+#   J4   J1's candidates scored again with caption + sam_relation (the relation-aware segment reward), ARL, DPO
+#   ROW@S (e.g. J1@2): ROW's LoRA evaluated on the held-out split with eval seed S as well (the base's: OUT/base-sS)
 #
 #   bash experiments/rounds-owndata.sh OUT [ROW...]   OUT = experiments/rounds-scale.sh's folder (s1/cache-n64,
 #                                                     train64.txt, test.txt; for G also OUT/long/B from rounds-longbudget.sh)
@@ -31,7 +33,7 @@ if [ -z "${FR:-}" ]; then
   FR="host/FineRewards.Cli/bin/Release/net10.0/finerewards"
 fi
 dir="$OUT/owndata"; mkdir -p "$dir"
-common=(--lr 1e-3 --lora-rank 16 --prompt-dropout 0.1 --rewards caption,sam --previews 0 --threads 2)
+common=(--lr 1e-3 --lora-rank 16 --prompt-dropout 0.1 --previews 0 --threads 2)
 acc() { jq -r '[.summary.by_task[] | .accuracy] | add / length * 1000 | round / 1000' "$1/eval.json"; }
 tasks() { jq -r '[.summary.by_task | to_entries[] | "\(.key)=\(.value.accuracy * 100 | round / 100)"] | join(" ")' "$1/eval.json"; }
 log() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$dir/progress.log"; }
@@ -48,7 +50,7 @@ train_row() {
     no) ;;
     *) cp -r "$dir/$cache/train/rounds" "$dir/$row/train/"; rm -rf "$dir/$row/train/rounds"/r*/selection* ; set -- "$@" --resume ;;
   esac
-  "$FR" train --pack shapes --prompts "$prompts" --seed "$seed" --k "${K:-8}" "${common[@]}" "$@" --out "$dir/$row/train" > "$dir/$row.train.log" 2>&1
+  "$FR" train --pack shapes --prompts "$prompts" --seed "$seed" --k "${K:-8}" --rewards "${REWARDS:-caption,sam}" "${common[@]}" "$@" --out "$dir/$row/train" > "$dir/$row.train.log" 2>&1
   log "$row trained: $(jq -c '[.rounds[] | {round, training_steps, training_pairs}]' "$dir/$row/train/run.json"), $(jq -c . "$dir/$row/train/timings.json")"
 }
 
@@ -58,6 +60,15 @@ eval_row() {
   lora="$dir/$row/train/$(jq -r '.rounds[-1].checkpoint' "$dir/$row/train/run.json")"   # the last round's LoRA
   [ -f "$dir/$row/evtrain/eval.json" ] || { "$FR" eval --pack shapes --prompts "$OUT/train64.txt" --k 4 --seed 101 --lora "$lora" --rewards random --threads 2 --out "$dir/$row/evtrain" > "$dir/$row.evtrain.log" 2>&1; log "$row training prompts $(acc "$dir/$row/evtrain") $(tasks "$dir/$row/evtrain")"; }
   [ -f "$dir/$row/evtest/eval.json" ] || { "$FR" eval --pack shapes --prompts "$OUT/test.txt" --k 2 --seed 1 --lora "$lora" --rewards random --threads 2 --out "$dir/$row/evtest" > "$dir/$row.evtest.log" 2>&1; log "$row held-out $(acc "$dir/$row/evtest") $(tasks "$dir/$row/evtest")"; }
+}
+
+# heldout_seed ROW SEED: the row's LoRA on the held-out split with another eval seed (compare with OUT/base-sSEED).
+heldout_seed() {
+  local row=$1 seed=$2 lora
+  lora="$dir/$row/train/$(jq -r '.rounds[-1].checkpoint' "$dir/$row/train/run.json")"
+  [ -f "$dir/$row/evtest-s$seed/eval.json" ] && return 0
+  "$FR" eval --pack shapes --prompts "$OUT/test.txt" --k 2 --seed "$seed" --lora "$lora" --rewards random --threads 2 --out "$dir/$row/evtest-s$seed" > "$dir/$row.evtest-s$seed.log" 2>&1
+  log "$row held-out, eval seed $seed: $(acc "$dir/$row/evtest-s$seed") $(tasks "$dir/$row/evtest-s$seed") (base $(acc "$OUT/base-s$seed"))"
 }
 
 # guidance_eval NAME GUIDANCE [--lora X]: the training prompts at another guidance scale.
@@ -70,6 +81,7 @@ guidance_eval() {
 
 for row in "${rows[@]}"; do
   case $row in
+    *@*) heldout_seed "${row%@*}" "${row#*@}"; continue ;;
     D1)  train_row D1 1 yes --combine oracle --steps-per-image 100 --min-timestep 0.5 ;;
     F15) train_row F15 1 no --combine oracle --steps-per-image 100 --guidance 1.5 ;;
     H1)  train_row H1 1 yes --combine oracle --batch-size 16 --steps-per-round 400 ;;
@@ -85,6 +97,7 @@ for row in "${rows[@]}"; do
     J1s3) PROMPTS=886 K=4 train_row J1s3 3 no --combine arl --batch-size 16 --steps-per-round 800 --objective dpo ;;
     J2)  PROMPTS=886 K=4 train_row J2 1 J1 --combine oracle --batch-size 16 --steps-per-round 800 --objective dpo ;;
     J3)  PROMPTS=886 K=4 train_row J3 1 J1 --combine random --batch-size 16 --steps-per-round 800 --objective dpo ;;
+    J4)  PROMPTS=886 K=4 REWARDS=caption,sam_relation train_row J4 1 J1 --combine arl --batch-size 16 --steps-per-round 800 --objective dpo ;;
     G)   mkdir -p "$dir/G"
          guidance_eval base-g2 2; guidance_eval base-g8 8
          guidance_eval B-g2 2 --lora "$OUT/long/B/train/loras/round01.safetensors"
