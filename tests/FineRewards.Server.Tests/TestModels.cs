@@ -156,6 +156,8 @@ public sealed class RecordingTrainer : ILoraTrainer
     public readonly List<(IReadOnlyList<string> Prompts, LoraTrainingOptions Options)> Calls = [];
     /// <summary>The sizes of the images of every call, in call order.</summary>
     public readonly List<IReadOnlyList<(int Width, int Height)>> Sizes = [];
+    /// <summary>Each call's pairs' rejected images (the preference objective's), in call order.</summary>
+    public readonly List<IReadOnlyList<TrainingImage?>> Rejected = [];
     /// <summary>When set, the call numbered <see cref="GateCall"/> (0-based) waits for it after its first step (cancellation still works).</summary>
     public ManualResetEventSlim? Gate { get; init; }
     public int GateCall { get; init; }
@@ -171,6 +173,7 @@ public sealed class RecordingTrainer : ILoraTrainer
             call = Calls.Count;
             Calls.Add((pairs.Select(p => p.Prompt).ToList(), options));
             Sizes.Add(pairs.Select(p => (p.Image.Width, p.Image.Height)).ToList());
+            Rejected.Add(pairs.Select(p => p.Rejected).ToList());
         }
         for (int s = 1; s <= options.Steps; s++)
         {

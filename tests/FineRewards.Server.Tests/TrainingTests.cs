@@ -142,6 +142,59 @@ public class TrainingTests
         Assert.Equal(TrainingEvent.KindOneofCase.Completed, all[^1].KindCase);
     }
 
+    /// <summary>dpo learns each accepted candidate against the candidates the user rejected from the same job.</summary>
+    [Fact]
+    public async Task Dpo_trains_each_accepted_candidate_against_those_rejected_from_its_job()
+    {
+        var trainer = new RecordingTrainer();
+        await using var host = await TestHost.StartAsync(trainer: trainer);
+        await AcceptAsync(host, "p1", "an upload without a job", 90);
+        var start = Start(steps: 2);
+        start.Options.Objective = "dpo";
+        // Nothing rejected yet: nothing to prefer, and the refusal says what to send.
+        var (field, message) = await RpcAssert.Fails(StatusCode.FailedPrecondition, async () => await host.Training.StartTrainingRoundAsync(start));
+        Assert.Equal("profile_id", field);
+        Assert.Contains("FEEDBACK_KIND_REJECTED", message);
+
+        var job = TestHost.Request(k: 3);
+        await host.Jobs.SubmitGenerationAsync(job);
+        var ready = (await host.WatchToEndAsync(job.JobId)).Where(e => e.KindCase == JobEvent.KindOneofCase.CandidateReady).Select(e => e.CandidateReady)
+            .OrderBy(c => c.CandidateIndex).ToList();
+        foreach (var (c, kind) in ready.Zip(new[] { FeedbackKind.Accepted, FeedbackKind.Rejected, FeedbackKind.Rejected }))
+            await host.Feedback.SubmitFeedbackAsync(new SubmitFeedbackRequest
+            {
+                FeedbackId = Guid.NewGuid().ToString(), UserId = "u1", ProfileId = "p1", Kind = kind, Prompt = job.Prompt, ImageId = c.ImageId,
+                JobId = job.JobId, CandidateIndex = c.CandidateIndex,
+            });
+
+        await host.Training.StartTrainingRoundAsync(start);
+        var events = await WatchAsync(host, start.TrainingId);
+        Assert.Equal(TrainingEvent.KindOneofCase.Completed, events[^1].KindCase);
+        Assert.Equal(2, events.Single(e => e.KindCase == TrainingEvent.KindOneofCase.Started).Started.FeedbackPairs);
+        var call = Assert.Single(trainer.Calls);
+        Assert.Equal(("dpo", 2000.0), (call.Options.Objective, call.Options.DpoBeta));
+        Assert.Equal([job.Prompt, job.Prompt], call.Prompts);  // the upload from no job has nothing to be preferred to
+        // The rejected images are the two rejected candidates, each once.
+        var candidates = new List<byte[]>();
+        foreach (var c in ready)
+            candidates.Add(Training.TrainingImages.Prepare(PngCodec.Decode(await host.GetImageAsync(c.ImageId), c.ImageId).Image, 64).Image.Pixels);
+        var rejected = trainer.Rejected.Single().Select(r => r!.Image.Pixels).ToList();
+        Assert.Equal(2, rejected.Count);
+        Assert.Contains(rejected, r => r.SequenceEqual(candidates[1]));
+        Assert.Contains(rejected, r => r.SequenceEqual(candidates[2]));
+        Assert.DoesNotContain(rejected, r => r.SequenceEqual(candidates[0]));
+
+        var badBeta = Start();
+        badBeta.Options.DpoBeta = 5;
+        (field, _) = await RpcAssert.Fails(StatusCode.InvalidArgument, async () => await host.Training.StartTrainingRoundAsync(badBeta));
+        Assert.Equal("options.dpo_beta", field);
+        var badObjective = Start();
+        badObjective.Options.Objective = "ppo";
+        (field, message) = await RpcAssert.Fails(StatusCode.InvalidArgument, async () => await host.Training.StartTrainingRoundAsync(badObjective));
+        Assert.Equal("options.objective", field);
+        Assert.Contains("raft, dpo", message);
+    }
+
     [Fact]
     public async Task Start_is_idempotent_by_id_and_refuses_a_clash_or_nothing_to_train_on()
     {

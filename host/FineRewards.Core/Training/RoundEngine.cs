@@ -66,6 +66,9 @@ public sealed class RoundEngine(IModelPack runtime, IRunProgress? progress = nul
         if (runtime.Name != options.Pack) throw new InputException("--pack", $"runtime is for pack \"{runtime.Name}\", options name \"{options.Pack}\"");
         var prompts = PromptsFile.Read(options.PromptsFile, runtime.ValidatePrompt);
         var extra = options.ExtraData is null ? (IReadOnlyList<ExtraPair>)[] : ExtraDataFolder.Read(options.ExtraData);
+        if (options.Objective == LoraObjectives.Dpo && extra.Count > 0 && extra.All(e => e.Rejected is null))
+            throw new InputException("--extra-data", $"dpo learns preferences, and none of the {extra.Count} pairs in {options.ExtraData} names a rejected image "
+                + $"(NAME.json's \"rejected\": \"NAME{ExtraDataFolder.RejectedSuffix}.png\")");
         if (options.Selection.IsOracle) runtime.RequireGroundTruth();
         return new Inputs(prompts, extra, runtime.RequireGenerator(), runtime.RequireTrainer(),
             runtime.CreateRewards(options.Rewards), runtime.GroundTruth, options.Generation ?? runtime.DefaultGeneration);
@@ -426,7 +429,11 @@ public sealed class RoundEngine(IModelPack runtime, IRunProgress? progress = nul
                 }
             }
         }
-        pairs.AddRange(inputs.Extra.Select(e => options.TrainOn == TrainingRunOptions.TrainOnLatents ? e.ToTrainingPair() : new TrainingPair(e.Prompt, e.Image)));
+        // The preference objective learns only the extra pairs that name a rejected image (checked when the folder is read).
+        bool preference = options.Objective == LoraObjectives.Dpo;
+        pairs.AddRange(inputs.Extra.Where(e => !preference || e.Rejected is not null)
+            .Select(e => options.TrainOn == TrainingRunOptions.TrainOnLatents ? e.ToTrainingPair(preference)
+                : new TrainingPair(e.Prompt, e.Image, Rejected: preference ? e.Rejected! with { Latents = null } : null)));
         return pairs;
     }
 

@@ -97,7 +97,6 @@ public sealed record TrainingRunOptions(
         {
             if (!(double.IsFinite(DpoBeta) && DpoBeta > 0)) throw new InputException("--dpo-beta", $"{DpoBeta}; expected a positive number");
             if (DpoPairs is < 1 or > MaxK / 2) throw new InputException("--dpo-pairs", $"{DpoPairs}; expected 1 to {MaxK / 2}");
-            if (ExtraData is not null) throw new InputException("--objective", "dpo learns from ranked candidates; --extra-data pairs have no rejected image");
             if (LoraTargets == Contracts.LoraTargets.UNetText) throw new InputException("--objective", "dpo adapts the UNet only; use --lora-targets attention, attention+ff or unet");
         }
         if (TrainOn is not (TrainOnLatents or TrainOnImages)) throw new InputException("--train-on", $"\"{TrainOn}\"; expected {TrainOnLatents} or {TrainOnImages}");

@@ -25,7 +25,7 @@ public static class TrainingProtoMapping
         };
         return new TrainingSubmission(r.TrainingId, r.ClientId, r.ProfileId, o.Pack, o.Rounds, o.K, o.Rewards.ToList(), combine, o.SingleReward,
             o.StepsPerRound, o.StepsPerImage, o.LearningRate, o.LoraRank, o.IncludeGenerated, o.Prompts.ToList(), o.FilterTop, o.Seed,
-            o.HasPromptDropout ? o.PromptDropout : null, o.LrSchedule);
+            o.HasPromptDropout ? o.PromptDropout : null, o.LrSchedule, o.Objective, o.DpoBeta);
     }
 
     public static Api.TrainingEvent ToProto(this TrainingEvent e)

@@ -14,7 +14,8 @@ namespace FineRewards.Server.Training;
 public sealed record TrainingSubmission(
     string TrainingId, string ClientId, string ProfileId, string Pack, int Rounds, int K, IReadOnlyList<string> Rewards,
     CombineKind? Combine, string SingleReward, int StepsPerRound, int StepsPerImage, double LearningRate, int LoraRank,
-    bool IncludeGenerated, IReadOnlyList<string> Prompts, double FilterTop, long Seed, double? PromptDropout = null, string LrSchedule = "");
+    bool IncludeGenerated, IReadOnlyList<string> Prompts, double FilterTop, long Seed, double? PromptDropout = null, string LrSchedule = "",
+    string Objective = "", double DpoBeta = 0);
 
 /// <summary>A training job with its defaults filled in; stored as JSON, hashed to tell a retry from a clash.</summary>
 /// <param name="FeedbackIds">The profile's accepted and edited feedback when the job was started: the job trains on
@@ -23,8 +24,12 @@ public sealed record TrainingSubmission(
 public sealed record TrainingJobSpec(
     string ProfileId, string Pack, int Rounds, int K, IReadOnlyList<string> Rewards, string Combine, int? StepsPerRound, int? StepsPerImage,
     double LearningRate, int LoraRank, bool IncludeGenerated, IReadOnlyList<string> Prompts, double FilterTop, long Seed,
-    IReadOnlyList<string>? FeedbackIds = null, double PromptDropout = TrainingRunOptions.DefaultPromptDropout, string LrSchedule = TrainingRunOptions.DefaultLrSchedule)
+    IReadOnlyList<string>? FeedbackIds = null, double PromptDropout = TrainingRunOptions.DefaultPromptDropout, string LrSchedule = TrainingRunOptions.DefaultLrSchedule,
+    string Objective = TrainingJobSpec.DefaultObjective, double DpoBeta = TrainingRunOptions.DefaultDpoBeta)
 {
+    /// <summary>The host's objective when a request names none (docs/training.md says why).</summary>
+    public const string DefaultObjective = LoraObjectives.Raft;
+
     public const int MaxRounds = 20;
     public const int MaxPrompts = 1000;
 
@@ -32,12 +37,23 @@ public sealed record TrainingJobSpec(
     public static TrainingJobSpec FromJson(string json) => JsonSerializer.Deserialize<TrainingJobSpec>(json) ?? throw new InvalidDataException("training spec JSON is null");
     public string Hash() => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes((this with { FeedbackIds = null }).ToJson())));
 
-    /// <summary>The spec fixed to the profile's accepted and edited feedback of now (<see cref="FeedbackIds"/>).</summary>
+    /// <summary>The spec fixed to the profile's feedback of now (<see cref="FeedbackIds"/>): its accepted and edited images, and
+    /// for dpo only those with a rejected candidate of the same job, and those rejected candidates.</summary>
     /// <exception cref="HostException">Nothing to train on: no such feedback, and no prompts to generate for.</exception>
     public TrainingJobSpec WithFeedback(IReadOnlyList<Storage.FeedbackRecord> profileFeedback)
     {
+        bool generates = IncludeGenerated && Prompts.Count > 0;
+        if (Objective == LoraObjectives.Dpo)
+        {
+            var preferences = TrainingRunner.PreferenceFeedback(profileFeedback);
+            if (preferences.Count == 0 && !generates)
+                throw new HostException(RefusalKind.FailedPrecondition, "profile_id",
+                    $"profile \"{ProfileId}\" has no accepted or edited image with a rejected candidate of the same job, which dpo learns from; "
+                    + "send SubmitFeedback with FEEDBACK_KIND_REJECTED for the candidates turned down, use objective raft, or use include_generated with prompts");
+            return this with { FeedbackIds = preferences.SelectMany(p => new[] { p.Kept.Id, p.Rejected.Id }).Distinct().ToList() };
+        }
         var accepted = TrainingRunner.TrainingFeedback(profileFeedback);
-        if (accepted.Count == 0 && !(IncludeGenerated && Prompts.Count > 0))
+        if (accepted.Count == 0 && !generates)
             throw new HostException(RefusalKind.FailedPrecondition, "profile_id",
                 $"profile \"{ProfileId}\" has no accepted or edited images to train on; send SubmitFeedback first, or use include_generated with prompts");
         return this with { FeedbackIds = accepted.Select(f => f.Id).ToList() };
@@ -102,7 +118,13 @@ public sealed record TrainingJobSpec(
         string schedule = string.IsNullOrWhiteSpace(s.LrSchedule) ? TrainingRunOptions.DefaultLrSchedule : s.LrSchedule.Trim();
         if (!LoraTrainingOptions.Schedules.Contains(schedule))
             throw new InputException("options.lr_schedule", $"\"{s.LrSchedule}\"; expected one of {string.Join(", ", LoraTrainingOptions.Schedules)}");
+        string objective = string.IsNullOrWhiteSpace(s.Objective) ? DefaultObjective : s.Objective.Trim();
+        if (!LoraObjectives.All.Contains(objective))
+            throw new InputException("options.objective", $"\"{s.Objective}\"; expected one of {string.Join(", ", LoraObjectives.All)}");
+        double beta = s.DpoBeta == 0 ? TrainingRunOptions.DefaultDpoBeta : s.DpoBeta;
+        if (!(double.IsFinite(beta) && beta > 0)) throw new InputException("options.dpo_beta", $"{s.DpoBeta}; expected a positive number");
+        if (objective != LoraObjectives.Dpo && s.DpoBeta != 0) throw new InputException("options.dpo_beta", "only with objective dpo");
         return (id, client, new TrainingJobSpec(profile, pack, rounds, k, rewards, combine, perRound, perImage, lr, rank,
-            s.IncludeGenerated, prompts, filter, s.Seed, PromptDropout: dropout, LrSchedule: schedule));
+            s.IncludeGenerated, prompts, filter, s.Seed, PromptDropout: dropout, LrSchedule: schedule, Objective: objective, DpoBeta: beta));
     }
 }

@@ -45,6 +45,15 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostOptions options, Fe
     public static IReadOnlyList<FeedbackRecord> TrainingFeedback(IReadOnlyList<FeedbackRecord> all) =>
         all.Where(f => f.Kind is FeedbackKind.Accepted or FeedbackKind.Edited).ToList();
 
+    /// <summary>
+    /// The preferences dpo learns from a profile's feedback: each accepted or edited image against each candidate the user
+    /// rejected from the same job (the same prompt, drawn beside it), oldest first. Images from no job have none.
+    /// </summary>
+    public static IReadOnlyList<(FeedbackRecord Kept, FeedbackRecord Rejected)> PreferenceFeedback(IReadOnlyList<FeedbackRecord> all) =>
+        TrainingFeedback(all).Where(f => f.JobId is not null)
+            .SelectMany(kept => all.Where(r => r.Kind == FeedbackKind.Rejected && r.JobId == kept.JobId && r.Prompt == kept.Prompt).Select(r => (kept, r)))
+            .ToList();
+
     public async Task RunAsync(TrainingJob job, CancellationToken stopping)
     {
         using var scope = logger.BeginScope(new Dictionary<string, object> { ["JobId"] = job.Id });
@@ -103,11 +112,15 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostOptions options, Fe
         string folder = RunFolder(id);
         string extra = Path.Combine(folder, "extra-data");
         Directory.CreateDirectory(extra);
-        var all = TrainingFeedback(profileFeedback);
-        var pairs = spec.FeedbackIds is { } ids ? all.Where(f => ids.Contains(f.Id)).ToList() : all;
+        var fixedFeedback = spec.FeedbackIds is { } ids ? profileFeedback.Where(f => ids.Contains(f.Id)).ToList() : profileFeedback;
+        bool preference = spec.Objective == LoraObjectives.Dpo;
+        // dpo learns each accepted image against a rejected one of its job; raft learns the accepted images alone.
+        List<(FeedbackRecord Kept, FeedbackRecord? Rejected)> pairs = preference
+            ? PreferenceFeedback(fixedFeedback).Select(p => (p.Kept, (FeedbackRecord?)p.Rejected)).ToList()
+            : TrainingFeedback(fixedFeedback).Select(f => (f, (FeedbackRecord?)null)).ToList();
         int size = pack.DefaultGeneration.Width;
         var prepared = new List<TrainingImages.Preparation>();
-        foreach (var f in pairs)
+        (byte[] Png, CandidateLatents? Latents) Export(FeedbackRecord f)
         {
             using var png = images.Open(f.ImageId) ?? throw new HostException(RefusalKind.FailedPrecondition, "profile_id", $"feedback {f.Id}: image {f.ImageId} is gone from the host");
             using var bytes = new MemoryStream();
@@ -115,14 +128,22 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostOptions options, Fe
             // An editor sends whatever its canvas holds: the LoRA learns at the pack's size, not the canvas's.
             var (image, preparation) = TrainingImages.Prepare(PngCodec.Decode(bytes.ToArray(), $"feedback {f.Id}").Image, size);
             prepared.Add(preparation);
-            ExtraDataFolder.Write(extra, f.Id, f.Prompt, PngCodec.Encode(image), new Dictionary<string, string>
+            // A generated candidate's latents describe its image only at the size it was drawn.
+            return (PngCodec.Encode(image), preparation == TrainingImages.Preparation.Kept ? images.LatentsOf(f.ImageId) : null);
+        }
+        foreach (var (f, rejected) in pairs)
+        {
+            var (png, latents) = Export(f);
+            var facts = new Dictionary<string, string>
             {
                 ["feedback_id"] = f.Id, ["profile_id"] = f.ProfileId, ["kind"] = f.Kind.ToString().ToLowerInvariant(), ["image_id"] = f.ImageId,
-                ["preparation"] = preparation.ToString(),
-            }, // A generated candidate's latents describe its image only at the size it was drawn.
-            preparation == TrainingImages.Preparation.Kept ? images.LatentsOf(f.ImageId) : null);
+                ["preparation"] = prepared[^1].ToString(),
+            };
+            if (rejected is not null) facts["rejected_feedback_id"] = rejected.Id;
+            ExtraDataFolder.Write(extra, rejected is null ? f.Id : $"{f.Id}.vs.{rejected.Id}", f.Prompt, png, facts, latents,
+                rejected is null ? null : Export(rejected));
         }
-        var prompts = spec.Prompts.Count > 0 ? spec.Prompts : pairs.Select(p => p.Prompt).Distinct(StringComparer.Ordinal).ToList();
+        var prompts = spec.Prompts.Count > 0 ? spec.Prompts : pairs.Select(p => p.Kept.Prompt).Distinct(StringComparer.Ordinal).ToList();
         append(new TrainingStartedEvent(spec.Pack, pairs.Count, spec.IncludeGenerated ? prompts.Count : 0, spec.Rounds,
             TrainingImages.Describe(prepared, size)));
         logger.LogInformation("training started: {Pairs} feedback pairs, {Prompts} prompts, {Rounds} rounds", pairs.Count, spec.IncludeGenerated ? prompts.Count : 0, spec.Rounds);
@@ -161,7 +182,7 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostOptions options, Fe
         AtomicFile.WriteAllText(promptsFile, string.Concat(prompts.Select(p => p + "\n")));
         var options = new TrainingRunOptions(spec.Pack, promptsFile, spec.Rounds, spec.K, spec.Rewards, spec.Combine, spec.Seed, spec.LoraRank, spec.LoraRank,
             spec.LearningRate, spec.StepsPerRound, spec.StepsPerImage, 1, spec.FilterTop, 1.0, extra, Previews: 0,
-            PromptDropout: spec.PromptDropout, LrSchedule: spec.LrSchedule);
+            PromptDropout: spec.PromptDropout, LrSchedule: spec.LrSchedule, Objective: spec.Objective, DpoBeta: spec.DpoBeta);
         var manifest = new RoundEngine(runtime, progress).Run(options, Path.Combine(folder, "run"), resume: true, ct);
         var last = manifest.Rounds[^1];
         var metrics = new Dictionary<string, double>
@@ -177,13 +198,14 @@ public sealed class TrainingRunner(ModelCatalog catalog, HostOptions options, Fe
     static (string Checkpoint, IReadOnlyDictionary<string, double> Metrics) FeedbackOnly(ILoraTrainer trainer, TrainingJobSpec spec, string folder, string extra,
         IRunProgress progress, Action<TrainingEventData> append, CancellationToken ct)
     {
-        var pairs = ExtraDataFolder.Read(extra).Select(p => p.ToTrainingPair()).ToList();
+        bool preference = spec.Objective == LoraObjectives.Dpo;
+        var pairs = ExtraDataFolder.Read(extra).Select(p => p.ToTrainingPair(preference)).ToList();
         int steps = spec.StepsPerRound ?? spec.StepsPerImage!.Value * pairs.Count;
         double? last = null;
         var clock = Stopwatch.StartNew();
         progress.PhaseStarted(1, RunPhase.Train, steps);
         string path = trainer.Train(pairs, new LoraTrainingOptions(spec.LoraRank, spec.LoraRank, spec.LearningRate, steps, 1, RunSeeds.Training(spec.Seed, 1),
-                spec.PromptDropout, spec.LrSchedule),
+                spec.PromptDropout, spec.LrSchedule, Objective: spec.Objective, DpoBeta: spec.DpoBeta),
             Path.Combine(folder, "lora.safetensors"), new SyncProgress<TrainingProgress>(s =>
             {
                 last = s.Loss;

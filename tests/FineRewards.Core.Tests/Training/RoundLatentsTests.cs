@@ -83,6 +83,45 @@ public sealed class RoundLatentsTests : IDisposable
         Assert.Contains("SHA-256", e.Message);
     }
 
+    /// <summary>A pair that names a rejected image is a preference for dpo and the image alone for raft; dpo leaves out pairs without one.</summary>
+    [Fact]
+    public void Extra_data_pairs_with_a_rejected_image_are_preferences_for_dpo()
+    {
+        string extra = Path.Combine(dir, "extra-pref");
+        Directory.CreateDirectory(extra);
+        var kept = new RgbImage(8, 8, Enumerable.Repeat((byte)200, 192).ToArray());
+        var turnedDown = new RgbImage(8, 8, Enumerable.Repeat((byte)30, 192).ToArray());
+        ExtraDataFolder.Write(extra, "accepted", "a red circle", PngCodec.Encode(kept), latents: CandidateLatents.Create([1, 2, 3, 4], 1, 2, 2),
+            rejected: (PngCodec.Encode(turnedDown), CandidateLatents.Create([5, 6, 7, 8], 1, 2, 2)));
+        ExtraDataFolder.Write(extra, "uploaded", "a red circle", PngCodec.Encode(kept));
+        Assert.Equal("accepted.rejected.png", ReadJson(Path.Combine(extra, "accepted.json"))["rejected"]!.GetValue<string>());
+
+        var dpo = new TestDoubleRuntime();
+        new RoundEngine(dpo).Run(Options(extra: extra) with { Objective = LoraObjectives.Dpo }, Path.Combine(dir, "run-dpo"), false);
+        var call = dpo.TestTrainer.Calls.Single();
+        Assert.Equal(5, call.Rejected.Count);  // four prompts' ranked pairs, the one extra pair with a rejected image
+        Assert.Equal([1f, 2, 3, 4], call.Latents[^1]!.Data);
+        Assert.Equal([5f, 6, 7, 8], call.Rejected[^1]!.Latents!.Data);
+        Assert.Equal(turnedDown.Pixels, call.Rejected[^1]!.Image.Pixels);
+
+        var raft = new TestDoubleRuntime();
+        new RoundEngine(raft).Run(Options(extra: extra), Path.Combine(dir, "run-raft"), false);
+        var raftCall = raft.TestTrainer.Calls.Single();
+        Assert.Equal(6, raftCall.Latents.Count);  // four picks and both extra pairs
+        Assert.All(raftCall.Rejected, r => Assert.Null(r));
+
+        // Without any rejected image there is nothing for dpo to prefer: refused with the folder named.
+        string plain = Path.Combine(dir, "extra-plain");
+        Directory.CreateDirectory(plain);
+        ExtraDataFolder.Write(plain, "uploaded", "a red circle", PngCodec.Encode(kept));
+        var e = Assert.Throws<InputException>(() => new RoundEngine(new TestDoubleRuntime()).Run(Options(extra: plain) with { Objective = LoraObjectives.Dpo }, Path.Combine(dir, "run-plain"), false));
+        Assert.Equal("--extra-data", e.Field);
+
+        // A "rejected" that is not an image beside it is named.
+        File.WriteAllText(Path.Combine(plain, "uploaded.json"), "{\"prompt\": \"a red circle\", \"rejected\": \"../x.rejected.png\"}");
+        Assert.EndsWith("uploaded.json: rejected", Assert.Throws<InputException>(() => ExtraDataFolder.Read(plain)).Field);
+    }
+
     [Fact]
     public void Extra_data_with_a_latent_file_brings_its_latents()
     {
