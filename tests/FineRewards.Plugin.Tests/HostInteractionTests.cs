@@ -432,6 +432,25 @@ public class HostInteractionTests
         Assert.True(h.Rect("training.start").Width > 0); // and a new round can be started once there is feedback
     }
 
+    /// <summary>The DPO box reaches the host: an accepted image with nothing rejected beside it has no preference to learn.</summary>
+    [Fact]
+    public async Task Start_round_with_preferences_asks_the_host_for_dpo_and_shows_what_it_lacks()
+    {
+        var trainer = new RecordingTrainer();
+        await using var host = await StartHost(trainer: trainer);
+        using var h = await ReadyHarness(host);
+        await AcceptOneAsync(h, "a red circle");
+        h.Click("side.tabs.2");
+        h.Click("training.preferences");
+        h.Click("training.start");
+        string id = h.Plugin.State.Training.Current!;
+        await h.FramesUntilAsync(() => h.Plugin.Client.Snapshot.Trainings[id].Finished, "the refusal");
+        var t = h.Plugin.Client.Snapshot.Trainings[id];
+        Assert.Equal(TrainingJobPhase.Failed, t.State);
+        Assert.Contains("rejected candidate of the same job", t.Error);
+        Assert.Empty(trainer.Calls);
+    }
+
     [Fact]
     public async Task Generated_best_of_k_rounds_give_reward_curves_and_steps_counted_across_rounds()
     {

@@ -92,13 +92,15 @@ public class PanelInteractionTests
         h.Frame();
         h.Click("training.generated");
         h.Frame();
+        h.Click("training.preferences");
+        h.Frame();
         var steps = h.Rect("training.steps");
         // Drag the steps slider to its left end (1 step per image).
         h.Send(new Ui.PointerMoved(steps.MidX, steps.MidY), new Ui.PointerPressed(steps.MidX, steps.MidY), new Ui.PointerMoved(steps.Left - 20, steps.MidY), new Ui.PointerReleased(steps.Left - 20, steps.MidY));
         h.Frame();
         h.Click("training.start");
         var sent = Assert.Single(client.Trained);
-        Assert.Equal(new TrainingParameters("alice", IncludeGenerated: true, Rounds: 1, K: 4, StepsPerImage: 1, Seed: 1), sent with { Rewards = null });
+        Assert.Equal(new TrainingParameters("alice", IncludeGenerated: true, Rounds: 1, K: 4, StepsPerImage: 1, Seed: 1, Objective: "dpo"), sent with { Rewards = null });
         Assert.Equal("training-new-1", h.Plugin.State.Training.Current);
         // While it starts (the host has not answered yet), the frame of the click already shows it disabled.
         Assert.Equal(SnapshotAssert.Pixels(h.Bitmap), SnapshotAssert.Pixels(Redrawn(h)));

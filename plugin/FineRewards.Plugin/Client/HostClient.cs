@@ -497,6 +497,7 @@ public sealed class HostClient : IHostClient
                 StepsPerImage = p.StepsPerRound > 0 ? 0 : p.StepsPerImage,
                 StepsPerRound = p.StepsPerRound,
                 Seed = p.Seed,
+                Objective = p.Objective,
             },
         };
         request.Options.Rewards.AddRange(p.Rewards ?? []);

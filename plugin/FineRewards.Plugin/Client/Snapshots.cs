@@ -160,6 +160,7 @@ public sealed record LoraCheckView(IReadOnlyList<(string Reward, double Base, do
 
 /// <summary>What a training round is asked to do (StartTrainingRound's options; zero means the host's default).</summary>
 /// <param name="IncludeGenerated">Also generate best-of-K images for the feedback's prompts, rank them and train on the best.</param>
+/// <param name="Objective">"raft", "dpo" (each accepted image preferred to the candidates rejected from its job), or empty: the host's default.</param>
 public sealed record TrainingParameters(
     string Profile,
     bool IncludeGenerated = false,
@@ -168,7 +169,8 @@ public sealed record TrainingParameters(
     int StepsPerImage = 0,
     int StepsPerRound = 0,
     long Seed = 0,
-    IReadOnlyList<string>? Rewards = null);
+    IReadOnlyList<string>? Rewards = null,
+    string Objective = "");
 
 public enum TrainingJobPhase { Submitting, Queued, Running, Completed, Failed, Cancelled }
 

@@ -60,6 +60,8 @@ public sealed class TrainingState
 {
     /// <summary>Also generate best-of-K images for the feedback's prompts, rank them (ARL) and train on the best.</summary>
     public bool IncludeGenerated;
+    /// <summary>Learn the profile's choices as preferences (objective dpo): each accepted image over the candidates rejected beside it.</summary>
+    public bool Preferences;
     public double Rounds = 1;
     public double K = 4;
     public double StepsPerImage = 10;

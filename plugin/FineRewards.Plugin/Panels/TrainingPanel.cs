@@ -31,6 +31,8 @@ public static class TrainingPanel
             ui.Slider("training.rounds", "rounds", ref ts.Rounds, 1, 5, 1, "0");
             ui.Slider("training.k", "K", ref ts.K, 2, Math.Max(2, snapshot.Connection.Host?.MaxK ?? 8), 1, "0");
         }
+        ui.Checkbox("training.preferences", "learn accepted over rejected (DPO)", ref ts.Preferences);
+        ui.Tooltip("Train each accepted image against the candidates you rejected beside it, relative to the base model (objective dpo), instead of on the accepted images alone.");
         ui.Slider("training.steps", "steps/image", ref ts.StepsPerImage, 1, 50, 1, "0");
         ui.BeginRow();
         ui.Label("seed", t.TextDim, width: 40);
@@ -52,7 +54,8 @@ public static class TrainingPanel
         {
             long.TryParse(ts.Seed, NumberStyles.None, CultureInfo.InvariantCulture, out long seed);
             ts.Current = client.StartTraining(new TrainingParameters(state.Profile, ts.IncludeGenerated,
-                ts.IncludeGenerated ? (int)ts.Rounds : 0, ts.IncludeGenerated ? (int)ts.K : 0, (int)ts.StepsPerImage, 0, seed));
+                ts.IncludeGenerated ? (int)ts.Rounds : 0, ts.IncludeGenerated ? (int)ts.K : 0, (int)ts.StepsPerImage, 0, seed,
+                Objective: ts.Preferences ? "dpo" : ""));
             current = client.Snapshot.Trainings.GetValueOrDefault(ts.Current);
         }
 
