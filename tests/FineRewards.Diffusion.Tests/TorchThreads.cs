@@ -9,6 +9,12 @@ static class TorchThreads
     /// libtorch's OpenMP workers spin-wait for each other, so on a busy machine two threads per op made
     /// tiny-model tests 10-50x slower (measured: a tiny UNet forward 3.5 s with 2 threads, 0.06-0.1 s with 1).
     /// </summary>
+    /// Reading <see cref="FineRewards.Diffusion.Runtime.OneDnnIsa.Cap"/> runs the library's own initializer first, so a test that convolves
+    /// with TorchSharp alone still gets the capped kernels.
     [ModuleInitializer]
-    internal static void UseOneThread() => TorchSharp.torch.set_num_threads(1);
+    internal static void UseOneThread()
+    {
+        _ = FineRewards.Diffusion.Runtime.OneDnnIsa.Cap;
+        TorchSharp.torch.set_num_threads(1);
+    }
 }

@@ -38,12 +38,22 @@ public static class Diagnostics
               ("architecture", RuntimeInformation.ProcessArchitecture.ToString()),
               ("cpus", Environment.ProcessorCount.ToString())));
 
-    static DoctorCheck Torch(TorchInfo info) => info.Loaded
-        ? new("libtorch", CheckStatus.Ok, true, $"TorchSharp loads libtorch; {info.Threads} threads",
-            Facts(("threads", info.Threads.ToString()), ("cuda", info.CudaAvailable.ToString().ToLowerInvariant())))
-        : new("libtorch", CheckStatus.Failed, true, "TorchSharp cannot load libtorch",
-            Facts(("error", info.Error)),
-            "Rebuild so the GLIBCXX patch step runs (docs/building.md), or install a libstdc++ with GLIBCXX_3.4.32.");
+    static DoctorCheck Torch(TorchInfo info)
+    {
+        if (!info.Loaded)
+            return new("libtorch", CheckStatus.Failed, true, "TorchSharp cannot load libtorch",
+                Facts(("error", info.Error)),
+                "Rebuild so the GLIBCXX patch step runs (docs/building.md), or install a libstdc++ with GLIBCXX_3.4.32.");
+        var facts = Facts(("threads", info.Threads.ToString()), ("cuda", info.CudaAvailable.ToString().ToLowerInvariant()),
+            ("convolution_error", info.ConvolutionError.ToString("E2", System.Globalization.CultureInfo.InvariantCulture)),
+            (OneDnnIsa.Variable.ToLowerInvariant(), info.OneDnnCap));
+        // A wrong convolution draws wrong images without any error, so it fails the check.
+        return info.ConvolutionError <= TorchProbe.ConvolutionTolerance
+            ? new("libtorch", CheckStatus.Ok, true, $"TorchSharp loads libtorch; {info.Threads} threads; convolutions exact", facts)
+            : new("libtorch", CheckStatus.Failed, true,
+                $"libtorch's CPU convolution is off by {info.ConvolutionError:E2} against float64", facts,
+                $"Cap oneDNN's kernels: set {OneDnnIsa.Variable}=SSE41 (or AVX) before starting (docs/building.md).");
+    }
 
     static DoctorCheck Onnx()
     {
