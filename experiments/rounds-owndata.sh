@@ -22,7 +22,8 @@
 #
 #   bash experiments/rounds-owndata.sh OUT [ROW...]   OUT = experiments/rounds-scale.sh's folder (s1/cache-n64,
 #                                                     train64.txt, test.txt; for G also OUT/long/B from rounds-longbudget.sh)
-# Results: OUT/owndata/ROW/{train,evtrain,evtest}; a line per result in OUT/owndata/progress.log.
+# Results: OUT/owndata/ROW/{train,evtrain,evtest}; a line per result in OUT/owndata/progress.log. A row whose run
+# stopped part-way (its run.json not completed) goes on with train --resume; its log is appended to.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:?usage: rounds-owndata.sh OUT [ROW...]}; shift
@@ -44,13 +45,17 @@ train_row() {
   local row=$1 seed=$2 cache=$3 prompts=$OUT/train${PROMPTS:-64}.txt; shift 3
   [ -f "$dir/$row/train/run.json" ] && [ "$(jq -r .status "$dir/$row/train/run.json")" = completed ] && return 0
   case " $* " in *" --rounds "*) ;; *) set -- "$@" --rounds 1 ;; esac
-  mkdir -p "$dir/$row/train"
-  case $cache in
-    yes) cp -r "$OUT/s$seed/cache-n64/rounds" "$dir/$row/train/"; set -- "$@" --resume ;;
-    no) ;;
-    *) cp -r "$dir/$cache/train/rounds" "$dir/$row/train/"; rm -rf "$dir/$row/train/rounds"/r*/selection* ; set -- "$@" --resume ;;
-  esac
-  "$FR" train --pack shapes --prompts "$prompts" --seed "$seed" --k "${K:-8}" --rewards "${REWARDS:-caption,sam}" "${common[@]}" "$@" --out "$dir/$row/train" > "$dir/$row.train.log" 2>&1
+  if [ -f "$dir/$row/train/run.json" ]; then   # a row stopped part-way: go on from what it saved
+    set -- "$@" --resume
+  else
+    mkdir -p "$dir/$row/train"
+    case $cache in
+      yes) cp -r "$OUT/s$seed/cache-n64/rounds" "$dir/$row/train/"; set -- "$@" --resume ;;
+      no) ;;
+      *) cp -r "$dir/$cache/train/rounds" "$dir/$row/train/"; rm -rf "$dir/$row/train/rounds"/r*/selection* ; set -- "$@" --resume ;;
+    esac
+  fi
+  "$FR" train --pack shapes --prompts "$prompts" --seed "$seed" --k "${K:-8}" --rewards "${REWARDS:-caption,sam}" "${common[@]}" "$@" --out "$dir/$row/train" >> "$dir/$row.train.log" 2>&1
   log "$row trained: $(jq -c '[.rounds[] | {round, training_steps, training_pairs}]' "$dir/$row/train/run.json"), $(jq -c . "$dir/$row/train/timings.json")"
 }
 

@@ -26,6 +26,8 @@ public class DoctorTests
         foreach (string required in new[] { "runtime", "libtorch", "onnxruntime", "fonts" })
             Assert.Equal("ok", (string)checks[required]["status"]!);
         Assert.Contains("CPUExecutionProvider", (string)checks["onnxruntime"]["facts"]!["providers"]!);
+        // libtorch is "ok" only when its float32 convolutions and gradients match float64 (docs/building.md).
+        Assert.Contains("convolution_error", checks["libtorch"]["facts"]!.AsObject().Select(p => p.Key));
         Assert.Contains("search_paths", checks["packs"]["facts"]!.AsObject().Select(p => p.Key));
     }
 

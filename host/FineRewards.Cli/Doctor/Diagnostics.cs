@@ -15,7 +15,7 @@ public static class Diagnostics
 
     public static IReadOnlyList<DoctorCheck> RunAll(PackLocator packs)
     {
-        var torch = TorchProbe.Probe();
+        var torch = TorchProbe.Probe(convolutions: true);
         return new[]
         {
             Runtime(),

@@ -8,7 +8,9 @@ public sealed record TorchInfo(bool Loaded, string? Error, int Threads, bool Cud
 /// <summary>Checks that libtorch loads and computes, for `finerewards doctor` and the tests.</summary>
 public static class TorchProbe
 {
-    public static TorchInfo Probe()
+    /// <param name="convolutions">Also measure <see cref="ConvolutionError"/> (doctor); off for a caller that only
+    /// asks about CUDA, since the first CPU convolution may print libtorch warnings (NNPACK) to stderr.</param>
+    public static TorchInfo Probe(bool convolutions = false)
     {
         try
         {
@@ -18,7 +20,7 @@ public static class TorchProbe
             if (v != 12f) return new TorchInfo(false, $"libtorch loaded but computed {v} for a sum that must be 12", 0, false, 0);
             bool hasCuda = TorchSharp.torch.cuda.is_available();
             return new TorchInfo(true, null, get_num_threads(), hasCuda, hasCuda ? TorchSharp.torch.cuda.device_count() : 0,
-                ConvolutionError(), OneDnnIsa.Cap);
+                convolutions ? ConvolutionError() : double.NaN, OneDnnIsa.Cap);
         }
         catch (Exception e)
         {
