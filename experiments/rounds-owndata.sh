@@ -18,6 +18,7 @@
 #        batch 16 x 800 steps; J1s2, J1s3 the same with seeds 2 and 3
 #   J2   J1's candidates, oracle pick (a right one against a wrong one); J3 J1's candidates, random pick against a random other
 #   J4   J1's candidates scored again with caption + sam_relation (the relation-aware segment reward), ARL, DPO
+#   J5   J2 with --dpo-beta 500 (a four times larger allowed move, as I4, now over 886 prompts' oracle pairs)
 #   ROW@S (e.g. J1@2): ROW's LoRA evaluated on the held-out split with eval seed S as well (the base's: OUT/base-sS)
 #
 #   bash experiments/rounds-owndata.sh OUT [ROW...]   OUT = experiments/rounds-scale.sh's folder (s1/cache-n64,
@@ -102,6 +103,7 @@ for row in "${rows[@]}"; do
     J1s3) PROMPTS=886 K=4 train_row J1s3 3 no --combine arl --batch-size 16 --steps-per-round 800 --objective dpo ;;
     J2)  PROMPTS=886 K=4 train_row J2 1 J1 --combine oracle --batch-size 16 --steps-per-round 800 --objective dpo ;;
     J3)  PROMPTS=886 K=4 train_row J3 1 J1 --combine random --batch-size 16 --steps-per-round 800 --objective dpo ;;
+    J5)  PROMPTS=886 K=4 train_row J5 1 J1 --combine oracle --batch-size 16 --steps-per-round 800 --objective dpo --dpo-beta 500 ;;
     J4)  PROMPTS=886 K=4 REWARDS=caption,sam_relation train_row J4 1 J1 --combine arl --batch-size 16 --steps-per-round 800 --objective dpo ;;
     G)   mkdir -p "$dir/G"
          guidance_eval base-g2 2; guidance_eval base-g8 8
