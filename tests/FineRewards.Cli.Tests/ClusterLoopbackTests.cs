@@ -97,11 +97,14 @@ public class ClusterLoopbackTests(ITestOutputHelper output)
             {
                 stop.Token.ThrowIfCancellationRequested();
                 var busy = (await api.Host.GetCapabilitiesAsync(new GetCapabilitiesRequest())).Workers.SingleOrDefault(w => w.JobId == victim.JobId);
-                bool progressed = streams.Any(s => { lock (s.Events) return s.Events.Any(e => e.KindCase == JobEvent.KindOneofCase.Progress); });
-                if (busy is not null && progressed)
+                if (busy is not null)
                 {
-                    running = busy.Id.Contains($":{w1.SiloPort}@", StringComparison.Ordinal) ? w1 : w2;
-                    break;
+                    // Progress seen by the stream of the silo about to be killed (the other stream may be ahead of it).
+                    var candidate = busy.Id.Contains($":{w1.SiloPort}@", StringComparison.Ordinal) ? w1 : w2;
+                    var events = streams.Single(s => s.Silo == candidate).Events;
+                    bool progressed;
+                    lock (events) progressed = events.Any(e => e.KindCase == JobEvent.KindOneofCase.Progress);
+                    if (progressed) { running = candidate; break; }
                 }
                 await Task.Delay(20);
             }
