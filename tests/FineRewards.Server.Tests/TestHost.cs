@@ -128,7 +128,21 @@ public sealed class TestHost : IAsyncDisposable
     public async Task<PutImageResponse> PutImageAsync(byte[] png, string expected = "", int chunk = 64 * 1024)
     {
         using var call = Images.PutImage();
-        try
+        var upload = Upload();
+        // A host that refuses mid-upload answers at once but stops reading, so a write can wait for flow control
+        // forever (seen once in CI): its status, in the response, is the result, and disposing the call ends the write.
+        if (await Task.WhenAny(upload, call.ResponseAsync) != upload) return await call.ResponseAsync;
+        try { await upload; }
+        catch (RpcException)
+        {
+            // As an editor must: when the host refuses mid-upload, a write fails with a bare Cancelled
+            // and the host's status (e.g. RESOURCE_EXHAUSTED) comes with the response.
+            await call.ResponseAsync;
+            throw;
+        }
+        return await call;
+
+        async Task Upload()
         {
             for (int at = 0; at < png.Length; at += chunk)
                 await call.RequestStream.WriteAsync(new PutImageRequest
@@ -138,14 +152,6 @@ public sealed class TestHost : IAsyncDisposable
                 });
             await call.RequestStream.CompleteAsync();
         }
-        catch (RpcException)
-        {
-            // As an editor must: when the host refuses mid-upload, a write fails with a bare Cancelled
-            // and the host's status (e.g. RESOURCE_EXHAUSTED) comes with the response.
-            await call.ResponseAsync;
-            throw;
-        }
-        return await call;
     }
 
     public async ValueTask DisposeAsync()

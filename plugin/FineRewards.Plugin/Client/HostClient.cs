@@ -685,20 +685,26 @@ public sealed class HostClient : IHostClient
     async Task<string> PutImageAsync(byte[] png)
     {
         using var call = imagesRpc.PutImage(headers, cancellationToken: stopping.Token);
-        try
+        var upload = Upload();
+        // A host that refuses mid-upload (too large, not a PNG) answers at once but stops reading, so a write can
+        // wait for flow control forever: its answer decides, and disposing the call ends the write.
+        if (await Task.WhenAny(upload, call.ResponseAsync) != upload) return (await call.ResponseAsync).ImageId;
+        try { await upload; }
+        catch (RpcException)
+        {
+            // The host ended the upload early: a write then fails with a bare Cancelled; the host's reason is in
+            // the response status, which this await throws.
+            await call.ResponseAsync;
+            throw;
+        }
+        return (await call).ImageId;
+
+        async Task Upload()
         {
             for (int at = 0; at < png.Length; at += ChunkBytes)
                 await call.RequestStream.WriteAsync(new PutImageRequest { Data = ByteString.CopyFrom(png, at, Math.Min(ChunkBytes, png.Length - at)) });
             await call.RequestStream.CompleteAsync();
         }
-        catch (RpcException)
-        {
-            // The host ended the upload early (too large, not a PNG): a write then fails with a bare
-            // Cancelled; the host's reason is in the response status, which this await throws.
-            await call.ResponseAsync;
-            throw;
-        }
-        return (await call).ImageId;
     }
 
     public string SendFeedback(string jobId, int candidateIndex, FeedbackChoice choice, string profile)
