@@ -46,7 +46,7 @@ public static class Diagnostics
                 "Rebuild so the GLIBCXX patch step runs (docs/building.md), or install a libstdc++ with GLIBCXX_3.4.32.");
         var facts = Facts(("threads", info.Threads.ToString()), ("cuda", info.CudaAvailable.ToString().ToLowerInvariant()),
             ("convolution_error", info.ConvolutionError.ToString("E2", System.Globalization.CultureInfo.InvariantCulture)),
-            (OneDnnIsa.Variable.ToLowerInvariant(), info.OneDnnCap));
+            (OneDnnIsa.Variable.ToLowerInvariant(), OneDnnIsa.Cap));
         // A wrong convolution draws wrong images without any error, so it fails the check.
         return info.ConvolutionError <= TorchProbe.ConvolutionTolerance
             ? new("libtorch", CheckStatus.Ok, true, $"TorchSharp loads libtorch; {info.Threads} threads; convolutions exact", facts)

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace FineRewards.Diffusion.Runtime;
 
 public sealed record TorchInfo(bool Loaded, string? Error, int Threads, bool CudaAvailable, int CudaDevices,
-    double ConvolutionError = double.NaN, string? OneDnnCap = null);
+    double ConvolutionError = double.NaN);
 
 /// <summary>Checks that libtorch loads and computes, for `finerewards doctor` and the tests.</summary>
 public static class TorchProbe
@@ -20,7 +20,7 @@ public static class TorchProbe
             if (v != 12f) return new TorchInfo(false, $"libtorch loaded but computed {v} for a sum that must be 12", 0, false, 0);
             bool hasCuda = TorchSharp.torch.cuda.is_available();
             return new TorchInfo(true, null, get_num_threads(), hasCuda, hasCuda ? TorchSharp.torch.cuda.device_count() : 0,
-                convolutions ? ConvolutionError() : double.NaN, OneDnnIsa.Cap);
+                convolutions ? ConvolutionError() : double.NaN);
         }
         catch (Exception e)
         {
@@ -47,7 +47,7 @@ public static class TorchProbe
         foreach (bool inputGrad in new[] { true, false })
         {
             using var scope = NewDisposeScope();
-            var generator = new TorchSharp.torch.Generator(7);
+            var generator = new Generator(7);
             var x = randn(new long[] { 2, inChannels, 16, 16 }, generator: generator);                      // [B, C_in, H, W]
             var w = randn(new long[] { outChannels, inChannels, kernel, kernel }, generator: generator) * 0.1; // [C_out, C_in, k, k]
             var upstream = randn(new long[] { 2, outChannels, 16, 16 }, generator: generator);              // d loss / d output
