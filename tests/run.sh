@@ -19,6 +19,8 @@ if [ -z "${FINEREWARDS_TEST_PG:-}" ]; then
   fi
 fi
 
+# Which CPU ran the tests: libtorch's CPU kernels differ by instruction set (docs/building.md, known defects).
+echo "tests/run.sh: CPU:$(grep -m1 'model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2), $(nproc) cores, AVX-512: $(grep -qm1 avx512f /proc/cpuinfo && echo yes || echo no)"
 dotnet test FineRewards.sln --nologo "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 bash tests/summarize.sh "$log" "$status" FineRewards.sln

@@ -1,8 +1,11 @@
 using System.CommandLine;
 using FineRewards.Cli.Cli;
 using FineRewards.Cli.Packs;
+using FineRewards.Diffusion.Runtime;
 
 // `finerewards`: every command is one file under Cli/ that builds its System.CommandLine node; the built-in packs add their own (BuiltInPacks).
+// Before anything touches libtorch: oneDNN keeps the kernels it picks at the process's first convolution (docs/building.md).
+OneDnnIsa.Apply();
 var root = new RootCommand("FineRewards for .NET: reward-guided best-of-K image generation and LoRA training.");
 var packs = BuiltInPacks.Registry();
 root.Subcommands.Add(RankCommand.Create());

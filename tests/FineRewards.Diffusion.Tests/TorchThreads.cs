@@ -9,12 +9,11 @@ static class TorchThreads
     /// libtorch's OpenMP workers spin-wait for each other, so on a busy machine two threads per op made
     /// tiny-model tests 10-50x slower (measured: a tiny UNet forward 3.5 s with 2 threads, 0.06-0.1 s with 1).
     /// </summary>
-    /// Reading <see cref="FineRewards.Diffusion.Runtime.OneDnnIsa.Cap"/> runs the library's own initializer first, so a test that convolves
-    /// with TorchSharp alone still gets the capped kernels.
+    /// The oneDNN cap comes first, so a test that convolves with TorchSharp alone still gets the capped kernels.
     [ModuleInitializer]
     internal static void UseOneThread()
     {
-        _ = FineRewards.Diffusion.Runtime.OneDnnIsa.Cap;
+        FineRewards.Diffusion.Runtime.OneDnnIsa.Apply();
         TorchSharp.torch.set_num_threads(1);
     }
 }

@@ -26,16 +26,32 @@ public static class OneDnnIsa
     /// <summary>The cap this process runs under: the user's value, "AVX" when set here, or null (no cap).</summary>
     public static string? Cap { get; private set; }
 
+    static readonly object Gate = new();
+    static bool applied;
+
 #pragma warning disable CA2255 // a library initializer on purpose: the switch must be set before any model's first convolution
     [ModuleInitializer]
 #pragma warning restore CA2255
-    internal static void CapAtAvx()
+    internal static void CapOnLoad() => Apply();
+
+    /// <summary>
+    /// Sets the cap unless the user chose a value; idempotent. Every assembly that runs TorchSharp operations on its own
+    /// tensors (not only through this library's models) calls it from its own module initializer: oneDNN latches the
+    /// switch at the first convolution of the process, whichever assembly runs it (a ShapesPack augmentation blur run
+    /// before any type here was touched left a whole test process uncapped, and its diffusion training went NaN).
+    /// </summary>
+    public static void Apply()
     {
-        var given = Environment.GetEnvironmentVariable(Variable) ?? Environment.GetEnvironmentVariable("DNNL_MAX_CPU_ISA");
-        if (!string.IsNullOrEmpty(given)) { Cap = given; return; }
-        // Without AVX2 oneDNN is at or below the cap already; off Linux there is no libc setenv to call (doctor still checks).
-        if (!Avx2.IsSupported || !OperatingSystem.IsLinux()) return;
-        if (setenv(Variable, "AVX", 0) == 0) Cap = "AVX";
+        lock (Gate)
+        {
+            if (applied) return;
+            applied = true;
+            var given = Environment.GetEnvironmentVariable(Variable) ?? Environment.GetEnvironmentVariable("DNNL_MAX_CPU_ISA");
+            if (!string.IsNullOrEmpty(given)) { Cap = given; return; }
+            // Without AVX2 oneDNN is at or below the cap already; off Linux there is no libc setenv to call (doctor still checks).
+            if (!Avx2.IsSupported || !OperatingSystem.IsLinux()) return;
+            if (setenv(Variable, "AVX", 0) == 0) Cap = "AVX";
+        }
     }
 
     [DllImport("libc", SetLastError = true)]
