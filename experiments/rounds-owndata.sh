@@ -19,6 +19,8 @@
 #   J2   J1's candidates, oracle pick (a right one against a wrong one); J3 J1's candidates, random pick against a random other
 #   J4   J1's candidates scored again with caption + sam_relation (the relation-aware segment reward), ARL, DPO
 #   J5   J2 with --dpo-beta 500 (a four times larger allowed move, as I4, now over 886 prompts' oracle pairs)
+#   J6   J4 with --dpo-beta 500 (J5's larger move, with the relation-aware reward's pairs instead of the oracle's)
+#   J7   J4 with 2,400 steps (three times the budget, the same β)
 #   ROW@S (e.g. J1@2): ROW's LoRA evaluated on the held-out split with eval seed S as well (the base's: OUT/base-sS)
 #
 #   bash experiments/rounds-owndata.sh OUT [ROW...]   OUT = experiments/rounds-scale.sh's folder (s1/cache-n64,
@@ -105,6 +107,8 @@ for row in "${rows[@]}"; do
     J3)  PROMPTS=886 K=4 train_row J3 1 J1 --combine random --batch-size 16 --steps-per-round 800 --objective dpo ;;
     J5)  PROMPTS=886 K=4 train_row J5 1 J1 --combine oracle --batch-size 16 --steps-per-round 800 --objective dpo --dpo-beta 500 ;;
     J4)  PROMPTS=886 K=4 REWARDS=caption,sam_relation train_row J4 1 J1 --combine arl --batch-size 16 --steps-per-round 800 --objective dpo ;;
+    J6)  PROMPTS=886 K=4 REWARDS=caption,sam_relation train_row J6 1 J4 --combine arl --batch-size 16 --steps-per-round 800 --objective dpo --dpo-beta 500 ;;
+    J7)  PROMPTS=886 K=4 REWARDS=caption,sam_relation train_row J7 1 J4 --combine arl --batch-size 16 --steps-per-round 2400 --objective dpo ;;
     G)   mkdir -p "$dir/G"
          guidance_eval base-g2 2; guidance_eval base-g8 8
          guidance_eval B-g2 2 --lora "$OUT/long/B/train/loras/round01.safetensors"
